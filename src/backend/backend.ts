@@ -1,0 +1,120 @@
+// The op set every backend implements. Each primitive has a CPU reference (backend/cpu) and a
+// WebGPU implementation (backend/webgpu). Primitives take raw tensors (storage + shape + dtype)
+// and return new storage; shape checking and autograd live one level up, in src/ops, so a
+// backend only computes. Feature maps are NHWC; conv weights are OIHW (torchvision's shapes).
+import type { DType, TypedArray } from '../runtime/dtype.js';
+import type { Shape } from '../runtime/shape.js';
+
+/** Backend-owned memory. Opaque to everything but its backend. */
+export interface Storage {
+  readonly backend: BackendName;
+  /** Bytes held (for memory accounting). */
+  readonly bytes: number;
+}
+
+export type BackendName = 'cpu' | 'webgpu';
+
+/** What a primitive sees of a tensor: contiguous row-major data of a shape and dtype. */
+export interface Raw {
+  readonly storage: Storage;
+  readonly shape: Shape;
+  readonly dtype: DType;
+}
+
+export type UnaryOp =
+  | 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'abs' | 'square' | 'reciprocal'
+  | 'relu' | 'gelu' | 'sigmoid' | 'tanh' | 'sign';
+/** Activation derivatives: dx = f'(x) * dy. */
+export type UnaryGradOp = 'relu' | 'gelu' | 'sigmoid' | 'tanh';
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'gt' | 'eq';
+/** x (op) s; rsub = s - x, rdiv = s / x, pow = x^s. */
+export type ScalarOp = 'add' | 'mul' | 'rsub' | 'rdiv' | 'pow' | 'max' | 'min';
+export type ReduceOp = 'sum' | 'max' | 'mean';
+
+export interface Conv2dParams {
+  stride: [number, number];
+  pad: [number, number];
+}
+
+export interface PoolParams {
+  kernel: [number, number];
+  stride: [number, number];
+  pad: [number, number];
+}
+
+export interface Backend {
+  readonly name: BackendName;
+
+  // ---- memory ----
+  upload(data: TypedArray, dtype: DType): Storage;
+  fill(size: number, dtype: DType, value: number): Storage;
+  /** Read back; the only place a backend may wait for the device. */
+  download(x: Raw): Promise<TypedArray>;
+  /** Return storage to the backend (pool). Called when the last reference goes. */
+  release(s: Storage): void;
+  cast(x: Raw, dtype: DType): Storage;
+  /** Copy src into dst at element offset (same dtype). Used for flat parameter buffers. */
+  copyInto(dst: Raw, dstOffset: number, src: Raw): void;
+
+  // ---- elementwise ----
+  unary(op: UnaryOp, x: Raw): Storage;
+  /** f'(x) * dy for activations. */
+  unaryGrad(op: UnaryGradOp, x: Raw, dy: Raw): Storage;
+  /** a (op) b with NumPy broadcasting to outShape. Comparisons give 1/0 in a's dtype. */
+  binary(op: BinaryOp, a: Raw, b: Raw, outShape: Shape): Storage;
+  scalar(op: ScalarOp, x: Raw, s: number): Storage;
+
+  // ---- reductions ----
+  /** Reduce over `axes` (sorted, unique); output has the reduced dims removed. */
+  reduce(op: ReduceOp, x: Raw, axes: number[]): Storage;
+
+  // ---- layout ----
+  permute(x: Raw, perm: number[]): Storage;
+  /** Contiguous sub-block starting at `begin` with extent `size`. */
+  slice(x: Raw, begin: number[], size: number[]): Storage;
+  /** Embed x into zeros of outShape at `begin` (the gradient of slice). */
+  pad(x: Raw, begin: number[], outShape: Shape): Storage;
+  concat(xs: Raw[], axis: number): Storage;
+  /** out = x[..., idx[j], ...] along `axis` (idx is i32). */
+  gather(x: Raw, axis: number, idx: Raw): Storage;
+  /** Gradient of gather: zeros of outShape with dy rows added at idx along axis. */
+  scatterAdd(dy: Raw, axis: number, idx: Raw, outShape: Shape): Storage;
+
+  // ---- linear algebra ----
+  /**
+   * C = op(A)·op(B) for 2-D [M,K]·[K,N], or batched 3-D [Bt,M,K]·[Bt,K,N]; op = transpose
+   * when the flag is set (then A is stored [K,M], B is stored [N,K]).
+   */
+  matmul(a: Raw, b: Raw, transA: boolean, transB: boolean): Storage;
+
+  // ---- convolution (x NHWC, w OIHW, y NHWC) ----
+  conv2d(x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams): Storage;
+  conv2dBackwardData(dy: Raw, w: Raw, xShape: Shape, p: Conv2dParams): Storage;
+  conv2dBackwardWeight(x: Raw, dy: Raw, wShape: Shape, p: Conv2dParams): Storage;
+
+  // ---- pooling (NHWC) ----
+  /** Max pool; returns output and the flat input index (within its image plane·C) of each max. */
+  maxPool2d(x: Raw, p: PoolParams): { y: Storage; argmax: Storage };
+  maxPool2dBackward(dy: Raw, argmax: Raw, xShape: Shape): Storage;
+
+  // ---- normalisation (x viewed as [M, C], channels last) ----
+  /** Batch statistics over M: mean and biased variance, each [C]. */
+  moments(x: Raw): { mean: Storage; variance: Storage };
+  /** y = (x − mean)·invstd·gamma + beta, per channel. */
+  normalize(x: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, beta: Raw | null): Storage;
+  /**
+   * Training-mode batch-norm backward in one pass of reductions: returns dx, dgamma, dbeta
+   * (dgamma/dbeta computed even when the module has no affine parameters; the op drops them).
+   */
+  batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null):
+    { dx: Storage; dgamma: Storage; dbeta: Storage };
+
+  // ---- softmax family (over the last axis) ----
+  softmax(x: Raw, logSpace: boolean): Storage;
+  /** Given y = softmax (or log-softmax when logSpace), the input gradient. */
+  softmaxBackward(y: Raw, dy: Raw, logSpace: boolean): Storage;
+  /** Per-row −log softmax(logits)[label]: logits [N,K], labels i32 [N] → [N]. */
+  crossEntropy(logits: Raw, labels: Raw): Storage;
+  /** d(Σ_n dLoss[n]·loss[n]) / dlogits. */
+  crossEntropyBackward(logits: Raw, labels: Raw, dLoss: Raw): Storage;
+}

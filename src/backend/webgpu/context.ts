@@ -1,0 +1,45 @@
+// The contract between the WebGPU runtime (runtime.ts: device, pools, pipeline cache, command
+// recorder) and the kernel wrappers in ops/*.ts. Kernel wrappers only see this interface.
+//
+// Kernel binding convention (every kernels/*.wgsl compute entry point follows it):
+//   @group(0) @binding(0..n-1)  storage buffers, in the order passed to dispatch()
+//   @group(0) @binding(n)       one uniform buffer `params` (a struct of u32/i32/f32 fields),
+//                               present only when dispatch() is given uniform data.
+// Shapes always travel in `params` (or as override constants only when they select a code
+// path): pipelines are cached by kernel file + entry point + override constants, never by shape.
+import type { Storage } from '../backend.js';
+
+/** A GPU buffer region owned by the pool. `bytes` is the logical size; the buffer may be larger. */
+export interface GpuStorage extends Storage {
+  readonly backend: 'webgpu';
+  readonly buffer: GPUBuffer;
+  readonly bytes: number;
+}
+
+export interface KernelRef {
+  /** File name under kernels/, e.g. 'elementwise.wgsl'. */
+  file: string;
+  entryPoint?: string;
+  /** WGSL override constants (workgroup size, tile sizes, code-path switches). */
+  constants?: Record<string, number>;
+  /** Text prepended to the source, for type specialisation (e.g. `alias T = f32;`). */
+  prelude?: string;
+}
+
+export interface GpuContext {
+  readonly device: GPUDevice;
+  readonly limits: GPUSupportedLimits;
+  readonly features: ReadonlySet<string>;
+  /** Compiled pipeline for a kernel (cached; compile errors name kernels/<file>:<line>). */
+  pipeline(k: KernelRef): GPUComputePipeline;
+  /** Storage from the pool (contents undefined unless zero is set). */
+  alloc(bytes: number, zero?: boolean): GpuStorage;
+  /**
+   * Record one dispatch into the current command encoder (nothing is submitted until a
+   * read-back or an explicit flush). `uniforms` become the trailing uniform binding.
+   */
+  dispatch(pipeline: GPUComputePipeline, buffers: GpuStorage[], uniforms: ArrayBuffer | ArrayBufferView | null,
+    workgroups: [number, number?, number?], label?: string): void;
+  /** Submit what has been recorded. */
+  flush(): void;
+}

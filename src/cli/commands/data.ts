@@ -1,0 +1,3 @@
+// Placeholder: replaced by the module that owns `coengine data`.
+import type { Command } from 'commander';
+export function registerData(_program: Command): void {}

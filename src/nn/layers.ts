@@ -1,0 +1,116 @@
+// The basic layers. Shapes and parameter names follow torch.nn; feature maps are NHWC.
+import { Tensor } from '../tensor.js';
+import { Module, resolveBackend, type ModuleOptions } from './module.js';
+import { initRng } from './init.js';
+import { conv2d, linear, batchNorm, relu, gelu, randn, rand, zeros, ones, full } from '../ops/index.js';
+import type { Rng } from '../runtime/rng.js';
+
+export interface LayerOptions extends ModuleOptions { rng?: Rng }
+
+function opts(o: LayerOptions | undefined) {
+  return { backend: resolveBackend(o), dtype: o?.dtype ?? 'f32', rng: o?.rng ?? initRng() } as const;
+}
+
+export interface Conv2dConfig extends LayerOptions {
+  stride?: number;
+  padding?: number;
+  bias?: boolean;
+}
+
+/** Conv2d with torchvision ResNet's init: kaiming normal, fan_out, ReLU gain. */
+export class Conv2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  readonly stride: number;
+  readonly padding: number;
+  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: number, cfg: Conv2dConfig = {}) {
+    super();
+    const o = opts(cfg);
+    this.stride = cfg.stride ?? 1;
+    this.padding = cfg.padding ?? 0;
+    const std = Math.sqrt(2 / (outChannels * kernelSize * kernelSize));
+    this.weight = this.param('weight', randn([outChannels, inChannels, kernelSize, kernelSize], o.rng, { ...o, std }));
+    this.bias = cfg.bias ? this.param('bias', zeros([outChannels], o)) : null;
+  }
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding });
+  }
+}
+
+/** Linear with torch's default init (uniform ±1/√in for weight and bias). */
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  constructor(readonly inFeatures: number, readonly outFeatures: number, cfg: LayerOptions & { bias?: boolean } = {}) {
+    super();
+    const o = opts(cfg);
+    const b = 1 / Math.sqrt(inFeatures);
+    this.weight = this.param('weight', rand([outFeatures, inFeatures], o.rng, { ...o, lo: -b, hi: b }));
+    this.bias = cfg.bias === false ? null : this.param('bias', rand([outFeatures], o.rng, { ...o, lo: -b, hi: b }));
+  }
+  forward(x: Tensor): Tensor { return linear(x, this.weight, this.bias); }
+}
+
+export interface BatchNormConfig extends LayerOptions {
+  eps?: number;
+  momentum?: number;
+  affine?: boolean;
+}
+
+/** Batch norm over the last (channel) axis; BatchNorm1d and BatchNorm2d differ only in rank checks. */
+class BatchNormBase extends Module {
+  readonly weight: Tensor | null;
+  readonly bias: Tensor | null;
+  readonly runningMean: Tensor;
+  readonly runningVar: Tensor;
+  readonly eps: number;
+  readonly momentum: number;
+  constructor(readonly numFeatures: number, private readonly rank: number, cfg: BatchNormConfig = {}) {
+    super();
+    const o = opts(cfg);
+    this.eps = cfg.eps ?? 1e-5;
+    this.momentum = cfg.momentum ?? 0.1;
+    const affine = cfg.affine ?? true;
+    this.weight = affine ? this.param('weight', ones([numFeatures], o)) : null;
+    this.bias = affine ? this.param('bias', zeros([numFeatures], o)) : null;
+    this.runningMean = this.buffer('running_mean', zeros([numFeatures], o));
+    this.runningVar = this.buffer('running_var', ones([numFeatures], o));
+    this.buffer('num_batches_tracked', full([], 0, { backend: o.backend, dtype: 'i32' }));
+  }
+  forward(x: Tensor): Tensor {
+    if (x.rank !== this.rank) {
+      throw new RangeError(`${this.constructor.name}: expected rank ${this.rank} input, got [${x.shape}]`);
+    }
+    return batchNorm(x, {
+      gamma: this.weight, beta: this.bias, runningMean: this.runningMean, runningVar: this.runningVar,
+      training: this.training, momentum: this.momentum, eps: this.eps,
+    });
+  }
+}
+
+export class BatchNorm1d extends BatchNormBase {
+  constructor(numFeatures: number, cfg: BatchNormConfig = {}) { super(numFeatures, 2, cfg); }
+}
+
+/** NHWC input [N, H, W, C]. */
+export class BatchNorm2d extends BatchNormBase {
+  constructor(numFeatures: number, cfg: BatchNormConfig = {}) { super(numFeatures, 4, cfg); }
+}
+
+export class ReLU extends Module { forward(x: Tensor): Tensor { return relu(x); } }
+export class GELU extends Module { forward(x: Tensor): Tensor { return gelu(x); } }
+export class Identity extends Module { forward(x: Tensor): Tensor { return x; } }
+
+/** Children named '0', '1', … as torch.nn.Sequential. */
+export class Sequential extends Module {
+  readonly layers: Module[];
+  constructor(...layers: Module[]) {
+    super();
+    this.layers = layers;
+    layers.forEach((m, i) => this.child(String(i), m));
+  }
+  forward(x: Tensor): Tensor {
+    for (const m of this.layers) x = m.forward(x);
+    return x;
+  }
+}

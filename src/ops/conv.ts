@@ -1,0 +1,49 @@
+// 2-D convolution over NHWC feature maps with OIHW (torchvision-shaped) weights.
+import { Tensor } from '../tensor.js';
+import { convOutSize } from '../runtime/shape.js';
+import { shapeError } from '../runtime/errors.js';
+import type { Conv2dParams } from '../backend/backend.js';
+import { needsGrad, record, save } from '../autograd/tape.js';
+import { sameBackend, wrap } from './util.js';
+import { sum } from './reduce.js';
+
+export interface Conv2dOptions {
+  stride?: number | [number, number];
+  padding?: number | [number, number];
+}
+
+const pair = (v: number | [number, number] | undefined, d: number): [number, number] =>
+  v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : v;
+
+/** x [N, H, W, Cin] (NHWC), w [Cout, Cin, kh, kw], bias [Cout] → [N, Ho, Wo, Cout]. */
+export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
+  const be = sameBackend('conv2d', x, w, ...(bias ? [bias] : []));
+  const p: Conv2dParams = { stride: pair(opts.stride, 1), pad: pair(opts.padding, 0) };
+  if (x.rank !== 4 || w.rank !== 4) {
+    throw shapeError('conv2d', 'expected input [N, H, W, C] (NHWC) and weight [Cout, Cin, kh, kw]', { input: x.shape, weight: w.shape });
+  }
+  const [N, H, W, C] = x.shape;
+  const [Co, Ci, kh, kw] = w.shape;
+  if (C !== Ci) {
+    throw shapeError('conv2d', `input has ${C} channels but the weight expects ${Ci}`, { input: x.shape, weight: w.shape });
+  }
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== Co)) throw shapeError('conv2d', `bias must be [${Co}]`, { bias: bias.shape, weight: w.shape });
+  const Ho = convOutSize(H, kh, p.stride[0], p.pad[0]);
+  const Wo = convOutSize(W, kw, p.stride[1], p.pad[1]);
+  if (Ho <= 0 || Wo <= 0) {
+    throw shapeError('conv2d', `kernel ${kh}×${kw} with padding ${p.pad} does not fit the ${H}×${W} input`, { input: x.shape, weight: w.shape });
+  }
+  const shape = [N, Ho, Wo, Co];
+  const y = wrap(be, be.conv2d(x, w, bias, p), shape, x.dtype);
+  if (needsGrad(x, w, bias)) {
+    const sx = save(x), sw = save(w);
+    const inputs = bias ? [x, w, bias] : [x, w];
+    record(y, 'conv2d', inputs, (g) => {
+      const gx = x.requiresGrad ? wrap(be, be.conv2dBackwardData(g, sw, x.shape, p), x.shape, x.dtype) : null;
+      const gw = w.requiresGrad ? wrap(be, be.conv2dBackwardWeight(sx, g, w.shape, p), w.shape, w.dtype) : null;
+      const gb = bias?.requiresGrad ? sum(g, [0, 1, 2]) : null;
+      return bias ? [gx, gw, gb] : [gx, gw];
+    }, [sx, sw]);
+  }
+  return y;
+}

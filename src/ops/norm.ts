@@ -1,0 +1,87 @@
+// Batch normalisation (channels last, so 1d [N, C] and 2d [N, H, W, C] share one path) and
+// L2 normalisation.
+import { Tensor } from '../tensor.js';
+import { shapeError } from '../runtime/errors.js';
+import { needsGrad, noGrad, record, save } from '../autograd/tape.js';
+import { wrap } from './util.js';
+import { add, clampMin, div, mul, mulScalar, rsqrt, addScalar, sqrt } from './elementwise.js';
+import { reshape } from './layout.js';
+import { sum } from './reduce.js';
+
+export interface BatchNormOptions {
+  gamma?: Tensor | null;
+  beta?: Tensor | null;
+  runningMean?: Tensor | null;
+  runningVar?: Tensor | null;
+  training: boolean;
+  momentum?: number;
+  eps?: number;
+}
+
+/**
+ * Batch norm over every axis but the last. Training mode normalises with batch statistics and,
+ * when running buffers are given, updates them in place (PyTorch's rule: unbiased variance,
+ * new = (1 − momentum)·old + momentum·batch). Eval mode uses the running statistics and is
+ * differentiable in x (adversarial attacks need input gradients through eval-mode nets).
+ */
+export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
+  const C = x.shape[x.rank - 1];
+  const eps = o.eps ?? 1e-5;
+  for (const [k, t] of [['gamma', o.gamma], ['beta', o.beta], ['runningMean', o.runningMean], ['runningVar', o.runningVar]] as const) {
+    if (t && (t.rank !== 1 || t.shape[0] !== C)) throw shapeError('batchNorm', `${k} must be [${C}] for ${C} channels (last axis)`, { input: x.shape, [k]: t.shape });
+  }
+  if (x.rank < 2) throw shapeError('batchNorm', 'input must be [N, C] or [N, H, W, C]', { input: x.shape });
+  if (!o.training) {
+    if (!o.runningMean || !o.runningVar) throw new Error('batchNorm: eval mode needs running statistics');
+    const invstd = noGrad(() => rsqrt(addScalar(o.runningVar!, eps)));
+    let scale = o.gamma ? mul(o.gamma, invstd) : invstd;
+    let shift = mul(o.runningMean, mulScalar(scale, -1));
+    if (o.beta) shift = add(shift, o.beta);
+    return add(mul(x, scale), shift);
+  }
+  const M = x.size / C;
+  if (M < 2) throw shapeError('batchNorm', 'training mode needs more than one value per channel', { input: x.shape });
+  const be = x.backend;
+  const x2 = x.alias([M, C]);
+  const { mean: ms, variance: vs } = be.moments(x2);
+  const mean = wrap(be, ms, [C], x.dtype), variance = wrap(be, vs, [C], x.dtype);
+  const varEps = wrap(be, be.scalar('add', variance, eps), [C], x.dtype);
+  const invstd = wrap(be, be.unary('rsqrt', varEps), [C], x.dtype);
+  varEps.dispose();
+  const y = wrap(be, be.normalize(x2, mean, invstd, o.gamma ?? null, o.beta ?? null), x.shape, x.dtype);
+  if (o.runningMean && o.runningVar) {
+    noGrad(() => {
+      const m = o.momentum ?? 0.1;
+      const newMean = add(mulScalar(o.runningMean!, 1 - m), mulScalar(mean, m));
+      const newVar = add(mulScalar(o.runningVar!, 1 - m), mulScalar(variance, (m * M) / (M - 1)));
+      be.copyInto(o.runningMean!, 0, newMean);
+      be.copyInto(o.runningVar!, 0, newVar);
+      newMean.dispose(); newVar.dispose();
+    });
+  }
+  const gamma = o.gamma ?? null, beta = o.beta ?? null;
+  if (needsGrad(x, gamma, beta)) {
+    const sx = save(x2), sm = save(mean), si = save(invstd), sg = gamma ? save(gamma) : null;
+    const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
+    record(y, 'batchNorm', inputs, (g) => {
+      const r = be.batchNormBackward(sx, g.alias([M, C]), sm, si, sg);
+      const dx = wrap(be, r.dx, x.shape, x.dtype);
+      const dg = wrap(be, r.dgamma, [C], x.dtype), db = wrap(be, r.dbeta, [C], x.dtype);
+      const out: (Tensor | null)[] = [dx];
+      if (gamma) out.push(dg); else dg.dispose();
+      if (beta) out.push(db); else db.dispose();
+      return out;
+    }, [sx, sm, si, ...(sg ? [sg] : [])]);
+  }
+  x2.dispose(); variance.dispose();
+  mean.dispose(); invstd.dispose();
+  return y;
+}
+
+/** x / max(‖x‖₂, eps) along `axis` (default last), as torch.nn.functional.normalize. */
+export function l2Normalize(x: Tensor, axis = -1, eps = 1e-12): Tensor {
+  const n = sqrt(sum(mul(x, x), axis, true));
+  return div(x, clampMin(n, eps));
+}
+
+export { reshape };

@@ -35,6 +35,8 @@ export class Tensor {
   grad: Tensor | null = null;
   /** The recorded op that produced this tensor (null for leaves and after tape release). */
   node: GradNode | null = null;
+  /** True once backward freed the op that produced this tensor (a second backward is an error). */
+  graphReleased = false;
   /** Optional label, used in error messages and by Module for parameter names. */
   name?: string;
   private ref: StorageRef;

@@ -77,6 +77,11 @@ function runBackward(root: Tensor, opts: BackwardOptions, wanted: Tensor[], accu
   if (!root.requiresGrad) throw new Error('backward: the tensor does not require grad (no recorded op leads to it)');
   if (!opts.gradient && root.size !== 1) throw new Error(`backward: root has shape [${root.shape}]; pass a gradient for non-scalar roots`);
   const order = topoOrder([root]);
+  const stale = order.find((t) => t.graphReleased);
+  if (stale) {
+    throw new Error(`backward: the graph through ${stale.describe()} was already freed by an earlier backward; ` +
+      'pass { retainGraph: true } to the first backward to run it twice');
+  }
   const wantedSet = new Set(wanted);
   const results = new Map<Tensor, Tensor>();
   const prev = gradEnabled;
@@ -93,9 +98,14 @@ function runBackward(root: Tensor, opts: BackwardOptions, wanted: Tensor[], accu
       const node = t.node;
       if (node) {
         const gin = tidy(() => node.backward(g));
+        // Backward fns may pass g straight through (or return one tensor twice); each input
+        // gets its own handle so disposing one never frees another's gradient.
+        const owned = new Set<Tensor>([g]);
         node.inputs.forEach((inp, i) => {
-          const gi = gin[i];
+          let gi = gin[i];
           if (!gi) return;
+          if (owned.has(gi)) gi = gi.alias();
+          owned.add(gi);
           if (!inp.requiresGrad) { gi.dispose(); return; }
           const acc = grads.get(inp);
           if (acc) { grads.set(inp, addSameShape(acc, gi)); acc.dispose(); gi.dispose(); }
@@ -119,7 +129,7 @@ function runBackward(root: Tensor, opts: BackwardOptions, wanted: Tensor[], accu
 /** Free the graph: drop nodes and their saved activations. */
 export function releaseTape(tensors: Tensor[]): void {
   for (const t of tensors) {
-    if (t.node) { for (const s of t.node.saved) s.dispose(); t.node = null; }
+    if (t.node) { for (const s of t.node.saved) s.dispose(); t.node = null; t.graphReleased = true; }
   }
 }
 

@@ -1,0 +1,106 @@
+// Direct convolution over NHWC maps. Weights (OIHW) are re-laid as [kh][kw][Cin][Cout] so the
+// innermost loops run over contiguous channels. Accumulation is in double precision.
+import type { Conv2dParams, Raw } from '../backend.js';
+import { convOutSize, numel, type Shape } from '../../runtime/shape.js';
+import { alloc, dataOf, type CpuStorage } from './storage.js';
+
+/** OIHW → HWIO (Float64Array). */
+function toHWIO(w: ArrayLike<number>, Co: number, Ci: number, kh: number, kw: number): Float64Array {
+  const t = new Float64Array(Co * Ci * kh * kw);
+  for (let o = 0; o < Co; o++) for (let c = 0; c < Ci; c++) for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) {
+    t[((i * kw + j) * Ci + c) * Co + o] = w[((o * Ci + c) * kh + i) * kw + j];
+  }
+  return t;
+}
+
+interface Geometry { N: number; H: number; W: number; C: number; Co: number; kh: number; kw: number; Ho: number; Wo: number; sh: number; sw: number; ph: number; pw: number }
+
+function geometry(xShape: Shape, wShape: Shape, p: Conv2dParams): Geometry {
+  const [N, H, W, C] = xShape;
+  const [Co, , kh, kw] = wShape;
+  const [sh, sw] = p.stride, [ph, pw] = p.pad;
+  return { N, H, W, C, Co, kh, kw, sh, sw, ph, pw, Ho: convOutSize(H, kh, sh, ph), Wo: convOutSize(W, kw, sw, pw) };
+}
+
+/**
+ * Visit every (output pixel, kernel tap) pair that lands inside the input:
+ * fn(outPixelIndex, inPixelIndex, tapIndex).
+ */
+function forEachTap(g: Geometry, fn: (op: number, ip: number, tap: number) => void): void {
+  for (let n = 0; n < g.N; n++) for (let ho = 0; ho < g.Ho; ho++) for (let wo = 0; wo < g.Wo; wo++) {
+    const op = (n * g.Ho + ho) * g.Wo + wo;
+    for (let i = 0; i < g.kh; i++) {
+      const hi = ho * g.sh - g.ph + i;
+      if (hi < 0 || hi >= g.H) continue;
+      for (let j = 0; j < g.kw; j++) {
+        const wi = wo * g.sw - g.pw + j;
+        if (wi < 0 || wi >= g.W) continue;
+        fn(op, (n * g.H + hi) * g.W + wi, i * g.kw + j);
+      }
+    }
+  }
+}
+
+export function conv2d(x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams): CpuStorage {
+  const g = geometry(x.shape, w.shape, p);
+  const X = dataOf(x), Wt = toHWIO(dataOf(w), g.Co, g.C, g.kh, g.kw);
+  const acc = new Float64Array(g.N * g.Ho * g.Wo * g.Co);
+  const { C, Co } = g;
+  forEachTap(g, (op, ip, tap) => {
+    const yo = op * Co, xo = ip * C, wo = tap * C * Co;
+    for (let c = 0; c < C; c++) {
+      const xv = X[xo + c];
+      if (xv === 0) continue;
+      const wr = wo + c * Co;
+      for (let o = 0; o < Co; o++) acc[yo + o] += xv * Wt[wr + o];
+    }
+  });
+  if (bias) {
+    const B = dataOf(bias);
+    for (let i = 0; i < acc.length; i++) acc[i] += B[i % Co];
+  }
+  const out = alloc(x.dtype, acc.length);
+  out.data.set(acc);
+  return out;
+}
+
+export function conv2dBackwardData(dy: Raw, w: Raw, xShape: Shape, p: Conv2dParams): CpuStorage {
+  const g = geometry(xShape, w.shape, p);
+  const G = dataOf(dy), Wt = toHWIO(dataOf(w), g.Co, g.C, g.kh, g.kw);
+  const acc = new Float64Array(numel(xShape));
+  const { C, Co } = g;
+  forEachTap(g, (op, ip, tap) => {
+    const go = op * Co, xo = ip * C, wo = tap * C * Co;
+    for (let c = 0; c < C; c++) {
+      const wr = wo + c * Co;
+      let s = 0;
+      for (let o = 0; o < Co; o++) s += G[go + o] * Wt[wr + o];
+      acc[xo + c] += s;
+    }
+  });
+  const out = alloc(dy.dtype, acc.length);
+  out.data.set(acc);
+  return out;
+}
+
+export function conv2dBackwardWeight(x: Raw, dy: Raw, wShape: Shape, p: Conv2dParams): CpuStorage {
+  const g = geometry(x.shape, wShape, p);
+  const X = dataOf(x), G = dataOf(dy);
+  const { C, Co, kh, kw } = g;
+  const accT = new Float64Array(kh * kw * C * Co); // HWIO
+  forEachTap(g, (op, ip, tap) => {
+    const go = op * Co, xo = ip * C, wo = tap * C * Co;
+    for (let c = 0; c < C; c++) {
+      const xv = X[xo + c];
+      if (xv === 0) continue;
+      const wr = wo + c * Co;
+      for (let o = 0; o < Co; o++) accT[wr + o] += xv * G[go + o];
+    }
+  });
+  const out = alloc(x.dtype, accT.length);
+  const o = out.data;
+  for (let oc = 0; oc < Co; oc++) for (let c = 0; c < C; c++) for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) {
+    o[((oc * C + c) * kh + i) * kw + j] = accT[((i * kw + j) * C + c) * Co + oc];
+  }
+  return out;
+}

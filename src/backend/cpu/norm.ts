@@ -1,0 +1,55 @@
+// Batch-norm primitives over x viewed as [M, C] (channels last).
+import type { Raw } from '../backend.js';
+import { alloc, dataOf, type CpuStorage } from './storage.js';
+
+export function moments(x: Raw): { mean: CpuStorage; variance: CpuStorage } {
+  const [M, C] = [x.shape[0], x.shape[1]];
+  const X = dataOf(x);
+  const s = new Float64Array(C);
+  for (let m = 0; m < M; m++) for (let c = 0; c < C; c++) s[c] += X[m * C + c];
+  for (let c = 0; c < C; c++) s[c] /= M;
+  const v = new Float64Array(C);
+  for (let m = 0; m < M; m++) for (let c = 0; c < C; c++) { const d = X[m * C + c] - s[c]; v[c] += d * d; }
+  for (let c = 0; c < C; c++) v[c] /= M;
+  const mean = alloc(x.dtype, C), variance = alloc(x.dtype, C);
+  mean.data.set(s); variance.data.set(v);
+  return { mean, variance };
+}
+
+export function normalize(x: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, beta: Raw | null): CpuStorage {
+  const [M, C] = [x.shape[0], x.shape[1]];
+  const X = dataOf(x), mu = dataOf(mean), is = dataOf(invstd);
+  const g = gamma ? dataOf(gamma) : null, b = beta ? dataOf(beta) : null;
+  const out = alloc(x.dtype, M * C);
+  const Y = out.data;
+  for (let m = 0; m < M; m++) for (let c = 0; c < C; c++) {
+    const i = m * C + c;
+    Y[i] = (X[i] - mu[c]) * is[c] * (g ? g[c] : 1) + (b ? b[c] : 0);
+  }
+  return out;
+}
+
+/**
+ * With x̂ = (x − μ)·σ⁻¹: dβ = Σdy, dγ = Σdy·x̂, dx = γσ⁻¹/M · (M·dy − dβ − x̂·dγ).
+ */
+export function batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null):
+  { dx: CpuStorage; dgamma: CpuStorage; dbeta: CpuStorage } {
+  const [M, C] = [x.shape[0], x.shape[1]];
+  const X = dataOf(x), G = dataOf(dy), mu = dataOf(mean), is = dataOf(invstd);
+  const g = gamma ? dataOf(gamma) : null;
+  const sdy = new Float64Array(C), sdyx = new Float64Array(C);
+  for (let m = 0; m < M; m++) for (let c = 0; c < C; c++) {
+    const i = m * C + c;
+    sdy[c] += G[i];
+    sdyx[c] += G[i] * (X[i] - mu[c]) * is[c];
+  }
+  const dx = alloc(x.dtype, M * C), D = dx.data;
+  for (let m = 0; m < M; m++) for (let c = 0; c < C; c++) {
+    const i = m * C + c;
+    const xh = (X[i] - mu[c]) * is[c];
+    D[i] = ((g ? g[c] : 1) * is[c] / M) * (M * G[i] - sdy[c] - xh * sdyx[c]);
+  }
+  const dgamma = alloc(x.dtype, C), dbeta = alloc(x.dtype, C);
+  dgamma.data.set(sdyx); dbeta.data.set(sdy);
+  return { dx, dgamma, dbeta };
+}

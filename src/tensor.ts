@@ -66,6 +66,18 @@ export class Tensor {
     return new Tensor(this.backend, this.ref, shape, this.dtype);
   }
 
+  /**
+   * Point this tensor at other storage of the same size, keeping its identity (flat parameter
+   * buffers rebind every parameter to a view of one buffer; modules keep their references).
+   */
+  rebind(storage: Storage): void {
+    if (storage.bytes !== this.ref.storage.bytes) {
+      throw new RangeError(`rebind: ${storage.bytes} bytes for ${this.describe()} (${this.ref.storage.bytes} bytes)`);
+    }
+    this.ref.drop();
+    this.ref = new StorageRef(this.backend, storage);
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;

@@ -42,6 +42,25 @@ export interface PoolParams {
   pad: [number, number];
 }
 
+export type OptimizerKind = 'sgd' | 'lars' | 'adamw';
+
+/** Hyper-parameters of one fused optimiser step (see backend/cpu/optim.ts for the exact rules). */
+export interface OptimizerHyper {
+  lr: number;
+  weightDecay: number;
+  /** SGD/LARS momentum. */
+  momentum: number;
+  /** LARS trust coefficient η and whether lr is clipped (solo-learn's clip_lr). */
+  eta: number;
+  clipLr: boolean;
+  eps: number;
+  /** AdamW. */
+  beta1: number;
+  beta2: number;
+  /** 1-based step count (AdamW bias correction). */
+  step: number;
+}
+
 export interface Backend {
   readonly name: BackendName;
 
@@ -117,4 +136,21 @@ export interface Backend {
   crossEntropy(logits: Raw, labels: Raw): Storage;
   /** d(Σ_n dLoss[n]·loss[n]) / dlogits. */
   crossEntropyBackward(logits: Raw, labels: Raw, dLoss: Raw): Storage;
+
+  // ---- whole-model training primitives over flat buffers (in place) ----
+  /**
+   * A storage aliasing `size` elements of `base` from element `offset` (flat parameter
+   * buffers). Releasing a view never frees its base. Offsets are multiples of 64 elements.
+   */
+  view(base: Storage, offset: number, size: number, dtype: DType): Storage;
+  /** target ← τ·target + (1 − τ)·source, elementwise (EMA of a whole network in one pass). */
+  emaUpdate(target: Raw, source: Raw, tau: number): void;
+  /**
+   * One optimiser step for every tensor of a flat buffer. `segments` is i32 [S, 3]: per tensor
+   * (offset, size, adapt) where adapt = 1 applies weight decay and LARS adaptation (0 for biases
+   * and norm parameters). state1 = momentum (SGD/LARS) or first moment (AdamW); state2 = second
+   * moment (AdamW only).
+   */
+  optimizerStep(kind: OptimizerKind, param: Raw, grad: Raw, state1: Raw, state2: Raw | null,
+    segments: Raw, h: OptimizerHyper): void;
 }

@@ -2,7 +2,7 @@
 import { Tensor } from '../tensor.js';
 import { Module, resolveBackend, type ModuleOptions } from './module.js';
 import { initRng } from './init.js';
-import { conv2d, linear, batchNorm, relu, gelu, randn, rand, zeros, ones, full } from '../ops/index.js';
+import { conv2d, linear, batchNorm, relu, gelu, randn, rand, zeros, ones, full, addScalar, noGrad } from '../ops/index.js';
 import type { Rng } from '../runtime/rng.js';
 
 export interface LayerOptions extends ModuleOptions { rng?: Rng }
@@ -63,6 +63,8 @@ class BatchNormBase extends Module {
   readonly bias: Tensor | null;
   readonly runningMean: Tensor;
   readonly runningVar: Tensor;
+  /** torch's num_batches_tracked (i32 here, I64 in checkpoints). */
+  readonly numBatchesTracked: Tensor;
   readonly eps: number;
   readonly momentum: number;
   constructor(readonly numFeatures: number, private readonly rank: number, cfg: BatchNormConfig = {}) {
@@ -75,11 +77,18 @@ class BatchNormBase extends Module {
     this.bias = affine ? this.param('bias', zeros([numFeatures], o)) : null;
     this.runningMean = this.buffer('running_mean', zeros([numFeatures], o));
     this.runningVar = this.buffer('running_var', ones([numFeatures], o));
-    this.buffer('num_batches_tracked', full([], 0, { backend: o.backend, dtype: 'i32' }));
+    this.numBatchesTracked = this.buffer('num_batches_tracked', full([], 0, { backend: o.backend, dtype: 'i32' }));
   }
   forward(x: Tensor): Tensor {
     if (x.rank !== this.rank) {
       throw new RangeError(`${this.constructor.name}: expected rank ${this.rank} input, got [${x.shape}]`);
+    }
+    if (this.training) {
+      noGrad(() => {
+        const n = addScalar(this.numBatchesTracked, 1);
+        n.backend.copyInto(this.numBatchesTracked, 0, n);
+        n.dispose();
+      });
     }
     return batchNorm(x, {
       gamma: this.weight, beta: this.bias, runningMean: this.runningMean, runningVar: this.runningVar,

@@ -11,6 +11,7 @@ import * as conv from './conv.js';
 import * as pool from './pool.js';
 import * as norm from './norm.js';
 import * as sm from './softmax.js';
+import * as optim from './optim.js';
 
 export class CpuBackend implements Backend {
   readonly name = 'cpu' as const;
@@ -56,4 +57,10 @@ export class CpuBackend implements Backend {
   softmaxBackward = sm.softmaxBackward;
   crossEntropy = sm.crossEntropy;
   crossEntropyBackward = sm.crossEntropyBackward;
+
+  view(base: Storage, offset: number, size: number, _dtype: DType): Storage {
+    return cpuStorage((base as ReturnType<typeof cpuStorage>).data.subarray(offset, offset + size));
+  }
+  emaUpdate = optim.emaUpdate;
+  optimizerStep = optim.optimizerStep;
 }

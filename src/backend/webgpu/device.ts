@@ -1,0 +1,101 @@
+// Opening a Dawn device through the npm `webgpu` package: instance toggles, the adapter's full
+// limits and the optional features the kernels can use. Everything else in the backend goes
+// through the runtime (runtime.ts); this file only knows how to get a device.
+import { create, globals } from 'webgpu';
+
+// Dawn's node binding exposes GPUBufferUsage, GPUMapMode, ... as `globals`; the kernels' wrappers
+// use them as in a browser.
+Object.assign(globalThis, globals);
+
+/**
+ * Instance toggles (SPEC §9): unsafe APIs and the Vulkan memory model unlock subgroup matrices
+ * and f16 on NVIDIA; Dawn otherwise quantises timestamps, which ruins kernel timings.
+ */
+export const DAWN_TOGGLES = [
+  'enable-dawn-features=allow_unsafe_apis,use_vulkan_memory_model,vulkan_enable_f16_on_nvidia',
+  'disable-dawn-features=timestamp_quantization',
+];
+
+/** Optional features requested when the adapter has them. */
+export const WANTED_FEATURES: GPUFeatureName[] = ['timestamp-query', 'subgroups', 'shader-f16'];
+
+export interface SubgroupMatrixConfig {
+  componentType: string;
+  resultComponentType: string;
+  M: number;
+  N: number;
+  K: number;
+}
+
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter: boolean;
+  subgroupMinSize?: number;
+  subgroupMaxSize?: number;
+  /** Every feature the adapter reports (the device gets only WANTED_FEATURES among them). */
+  adapterFeatures: string[];
+  deviceFeatures: string[];
+  limits: Record<string, number>;
+  subgroupMatrixConfigs: SubgroupMatrixConfig[];
+}
+
+export interface OpenedDevice {
+  device: GPUDevice;
+  adapter: GPUAdapter;
+  summary: AdapterSummary;
+}
+
+// The GPU instance must outlive every device made from it.
+let instance: GPU | null = null;
+
+/** Why there is no device, when openDevice() returns null (for messages). */
+export let noDeviceReason = '';
+
+/** The adapter's numeric limits (all of them: Dawn's defaults are far below what GPUs offer). */
+export function adapterLimits(adapter: GPUAdapter): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const key in adapter.limits) {
+    const v = (adapter.limits as unknown as Record<string, unknown>)[key];
+    if (typeof v === 'number') out[key] = v;
+  }
+  return out;
+}
+
+function summarise(adapter: GPUAdapter, device: GPUDevice): AdapterSummary {
+  const info = adapter.info as GPUAdapterInfo & {
+    subgroupMinSize?: number; subgroupMaxSize?: number; isFallbackAdapter?: boolean;
+    subgroupMatrixConfigs?: SubgroupMatrixConfig[];
+  };
+  return {
+    vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description,
+    isFallbackAdapter: Boolean(info.isFallbackAdapter),
+    subgroupMinSize: info.subgroupMinSize, subgroupMaxSize: info.subgroupMaxSize,
+    adapterFeatures: [...adapter.features].sort(),
+    deviceFeatures: [...device.features].sort(),
+    limits: adapterLimits(adapter),
+    subgroupMatrixConfigs: (info.subgroupMatrixConfigs ?? []).map((c) => ({
+      componentType: c.componentType, resultComponentType: c.resultComponentType, M: c.M, N: c.N, K: c.K,
+    })),
+  };
+}
+
+/**
+ * The high-performance adapter's device with its maximum limits, or null when there is no
+ * adapter (or COENGINE_NO_GPU=1, which tests use to exercise the CPU fallback).
+ */
+export async function openDevice(): Promise<OpenedDevice | null> {
+  if (process.env.COENGINE_NO_GPU === '1') { noDeviceReason = 'COENGINE_NO_GPU=1 is set'; return null; }
+  instance ??= create(DAWN_TOGGLES);
+  const adapter = await instance.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) { noDeviceReason = 'Dawn found no adapter (no Vulkan driver?)'; return null; }
+  const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({
+    label: 'coengine',
+    requiredFeatures,
+    requiredLimits: adapterLimits(adapter),
+  });
+  return { device, adapter, summary: summarise(adapter, device) };
+}

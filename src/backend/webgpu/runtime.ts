@@ -1,0 +1,428 @@
+// The WebGPU runtime behind every kernel wrapper (implements GpuContext): a size-class buffer
+// pool, a pipeline cache, a command recorder that batches every dispatch into one compute pass
+// until somebody reads data back, a per-submit uniform arena, pooled read-back staging, deferred
+// error reporting and GPU timing.
+//
+// Ordering argument for immediate buffer reuse: all work goes through one queue, dispatches run
+// in recording order, so a buffer released after its last recorded use can be handed to a
+// later dispatch of the same encoder. The one exception is queue.writeBuffer (upload), which
+// jumps ahead of the not-yet-submitted encoder: upload() therefore flushes first when the
+// buffer it got is used by recorded work.
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BackendError } from '../../runtime/errors.js';
+import type { GpuContext, GpuStorage, KernelRef } from './context.js';
+
+export interface RuntimeStats {
+  /** createBuffer calls for storage (pool misses). Flat in the steady state of a training step. */
+  buffersCreated: number;
+  /** Bytes of every storage buffer ever created by the pool. */
+  bytesAllocated: number;
+  /** Bytes (size-class rounded) held by live storages. */
+  bytesInUse: number;
+  peakBytesInUse: number;
+  /** Other createBuffer calls: uniform arena chunks, read-back staging, timestamp resolves. */
+  auxBuffersCreated: number;
+  pipelines: number;
+  dispatches: number;
+  submits: number;
+}
+
+class PooledStorage implements GpuStorage {
+  readonly backend = 'webgpu' as const;
+  released = false;
+  constructor(readonly buffer: GPUBuffer, readonly bytes: number, readonly sizeClass: number) {}
+}
+
+const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+const UNIFORM_CHUNK = 1 << 16;
+const MAX_TIMED_PASSES = 256;
+
+/**
+ * Size classes: powers of two below 64 KiB, then quarter steps between powers of two (at most
+ * 25% waste) so that a ResNet's many tensor sizes share few buckets.
+ */
+export function sizeClass(bytes: number): number {
+  const b = Math.max(256, Math.ceil(bytes / 4) * 4);
+  const p = 2 ** Math.ceil(Math.log2(b));
+  if (p <= 1 << 16) return p;
+  const step = p / 8; // p/2 .. p in quarters of p/2
+  return Math.ceil(b / step) * step;
+}
+
+/** Directory holding kernels/*.wgsl (found from src/ or dist/src/). */
+function findKernelDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'kernels')) && existsSync(join(dir, 'package.json'))) return join(dir, 'kernels');
+    dir = dirname(dir);
+  }
+  throw new BackendError('cannot find the kernels/ directory next to package.json');
+}
+
+export class GpuRuntime implements GpuContext {
+  readonly limits: GPUSupportedLimits;
+  readonly features: ReadonlySet<string>;
+  private readonly kernelDir = findKernelDir();
+  private readonly sources = new Map<string, string>();
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly free = new Map<number, GPUBuffer[]>();
+  private readonly stagingFree = new Map<number, GPUBuffer[]>();
+
+  // Recording state: one encoder and one compute pass until a flush.
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private readonly usedInEncoder = new Set<GPUBuffer>();
+
+  // Uniform arena: chunks filled on the host while recording, written just before the submit.
+  private readonly uniformChunks: { buffer: GPUBuffer; data: Uint8Array }[] = [];
+  private uniformChunk = 0;
+  private uniformOffset = 0;
+  private readonly uniformAlign: number;
+
+  // Timing (timeDispatches): each pass recorded while timing writes a begin/end pair.
+  private timing: { querySet: GPUQuerySet; pairs: number } | null = null;
+
+  // The first asynchronous device error since the last check; thrown at flush/read.
+  private pendingError: Error | null = null;
+  private lost: Error | null = null;
+  private lastLabel = '(none)';
+
+  private readonly counters: RuntimeStats = {
+    buffersCreated: 0, bytesAllocated: 0, bytesInUse: 0, peakBytesInUse: 0, auxBuffersCreated: 0,
+    pipelines: 0, dispatches: 0, submits: 0,
+  };
+
+  constructor(readonly device: GPUDevice) {
+    this.limits = device.limits;
+    this.features = new Set(device.features);
+    this.uniformAlign = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
+    device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
+      ev.preventDefault(); // we report it ourselves, with context, instead of Dawn printing it
+      this.pendingError ??= new BackendError(`WebGPU ${ev.error.constructor.name}: ${ev.error.message.trim()} ` +
+        `(last recorded dispatch: ${this.lastLabel})`);
+    };
+    void device.lost.then((info) => {
+      if (info.reason !== 'destroyed') this.lost = new BackendError(`WebGPU device lost (${info.reason}): ${info.message}`);
+    });
+  }
+
+  // ---------------------------------------------------------------- errors
+
+  /** Throw the first error the device reported asynchronously, if any. */
+  checkErrors(): void {
+    if (this.lost) throw this.lost;
+    const e = this.pendingError;
+    if (e) { this.pendingError = null; throw e; }
+  }
+
+  // ---------------------------------------------------------------- memory
+
+  alloc(bytes: number, zero = false): GpuStorage {
+    if (!(bytes >= 0) || !Number.isFinite(bytes)) throw new BackendError(`alloc: invalid size ${bytes}`);
+    const maxBinding = this.limits.maxStorageBufferBindingSize;
+    if (bytes > maxBinding || bytes > this.limits.maxBufferSize) {
+      throw new BackendError(`cannot allocate ${fmtBytes(bytes)} on the GPU: larger than the device's storage binding ` +
+        `limit ${fmtBytes(Math.min(maxBinding, this.limits.maxBufferSize))} (maxStorageBufferBindingSize)`);
+    }
+    let cls = sizeClass(bytes);
+    if (cls > maxBinding) cls = Math.ceil(bytes / 4) * 4;
+    const buffer = this.free.get(cls)?.pop() ?? this.createStorageBuffer(cls);
+    const s = new PooledStorage(buffer, bytes, cls);
+    this.counters.bytesInUse += cls;
+    this.counters.peakBytesInUse = Math.max(this.counters.peakBytesInUse, this.counters.bytesInUse);
+    if (zero) this.zero(s);
+    return s;
+  }
+
+  private createStorageBuffer(size: number): GPUBuffer {
+    this.device.pushErrorScope('out-of-memory');
+    const buffer = this.device.createBuffer({ size, usage: STORAGE_USAGE, label: `pool ${size}` });
+    const inUse = this.counters.bytesInUse;
+    void this.device.popErrorScope().then((err) => {
+      if (err) this.pendingError ??= new BackendError(`GPU out of memory allocating ${fmtBytes(size)} ` +
+        `(${fmtBytes(inUse)} already in use): ${err.message}`);
+    });
+    this.counters.buffersCreated++;
+    this.counters.bytesAllocated += size;
+    return buffer;
+  }
+
+  release(s: GpuStorage): void {
+    const p = s as PooledStorage;
+    if (p.released) throw new BackendError('webgpu: storage released twice');
+    p.released = true;
+    this.counters.bytesInUse -= p.sizeClass;
+    let list = this.free.get(p.sizeClass);
+    if (!list) this.free.set(p.sizeClass, (list = []));
+    list.push(p.buffer);
+  }
+
+  /** Drop every pooled free buffer (memory pressure, tests). */
+  trimPool(): void {
+    this.flush();
+    for (const list of this.free.values()) for (const b of list) b.destroy();
+    this.free.clear();
+  }
+
+  /** Host data into fresh storage. */
+  upload(data: ArrayBufferView): GpuStorage {
+    const s = this.alloc(data.byteLength);
+    if (this.usedInEncoder.has(s.buffer)) this.flush(); // writeBuffer would overtake recorded work
+    const padded = data.byteLength % 4 === 0 ? data : padTo4(data);
+    if (padded.byteLength > 0) {
+      this.device.queue.writeBuffer(s.buffer, 0, padded.buffer, padded.byteOffset, padded.byteLength);
+    }
+    return s;
+  }
+
+  /** Fill with zero bytes (recorded, so it is ordered with the dispatches around it). */
+  private zero(s: GpuStorage): void {
+    const words = Math.ceil(s.bytes / 4);
+    if (words === 0) return;
+    const params = new Uint32Array([words, 0, 0, 0]);
+    this.dispatch(this.pipeline({ file: 'fill.wgsl', entryPoint: 'fill_u32' }), [s], params,
+      this.grid(words, 256), 'zero');
+  }
+
+  /** Read `bytes` bytes of s back to the host; submits everything recorded so far. */
+  async read(s: GpuStorage, bytes = s.bytes): Promise<ArrayBuffer> {
+    this.checkErrors();
+    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+    const cls = sizeClass(size);
+    const staging = this.stagingFree.get(cls)?.pop() ?? this.createStaging(cls);
+    const enc = this.currentEncoder();
+    this.endPass();
+    enc.copyBufferToBuffer(s.buffer, 0, staging, 0, size);
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, size);
+    } catch (e) {
+      this.checkErrors();
+      throw new BackendError(`read-back of ${fmtBytes(bytes)} failed: ${(e as Error).message}`);
+    }
+    const out = staging.getMappedRange(0, size).slice(0, bytes);
+    staging.unmap();
+    let list = this.stagingFree.get(cls);
+    if (!list) this.stagingFree.set(cls, (list = []));
+    list.push(staging);
+    this.checkErrors(); // data read after a failed dispatch is garbage: report the failure instead
+    return out;
+  }
+
+  private createStaging(size: number): GPUBuffer {
+    this.counters.auxBuffersCreated++;
+    return this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `staging ${size}` });
+  }
+
+  // ---------------------------------------------------------------- pipelines
+
+  private source(file: string): string {
+    let src = this.sources.get(file);
+    if (src === undefined) {
+      const path = join(this.kernelDir, file);
+      if (!existsSync(path)) throw new BackendError(`kernel file kernels/${file} does not exist`);
+      src = readFileSync(path, 'utf8');
+      this.sources.set(file, src);
+    }
+    return src;
+  }
+
+  pipeline(k: KernelRef): GPUComputePipeline {
+    const entryPoint = k.entryPoint ?? 'main';
+    const constants = k.constants ?? {};
+    const constKey = Object.keys(constants).sort().map((c) => `${c}=${constants[c]}`).join(',');
+    const key = `${k.file}|${entryPoint}|${constKey}|${k.prelude ?? ''}`;
+    let p = this.pipelines.get(key);
+    if (p) return p;
+    const prelude = k.prelude ? (k.prelude.endsWith('\n') ? k.prelude : k.prelude + '\n') : '';
+    const preludeLines = prelude ? prelude.split('\n').length - 1 : 0;
+    const label = `kernels/${k.file}:${entryPoint}`;
+    const module = this.device.createShaderModule({ code: prelude + this.source(k.file), label });
+    // Compilation messages arrive asynchronously; map their lines back to the .wgsl file.
+    void module.getCompilationInfo().then((info) => {
+      const errors = info.messages.filter((m) => m.type === 'error');
+      if (!errors.length) return;
+      const where = (m: GPUCompilationMessage) => m.lineNum > preludeLines
+        ? `kernels/${k.file}:${m.lineNum - preludeLines}:${m.linePos}`
+        : `kernels/${k.file} (prelude line ${m.lineNum}:${m.linePos})`;
+      // A compile error outranks the pipeline-creation error it causes.
+      this.pendingError = new BackendError(`WGSL compile error: ` +
+        errors.map((m) => `${where(m)}: ${m.message}`).join('; '));
+    });
+    p = this.device.createComputePipeline({
+      label, layout: 'auto',
+      compute: { module, entryPoint, constants: Object.keys(constants).length ? constants : undefined },
+    });
+    this.pipelines.set(key, p);
+    this.counters.pipelines++;
+    return p;
+  }
+
+  /** Compile a kernel and wait for its diagnostics (throws kernels/<file>:<line>:<col> errors). */
+  async compileCheck(k: KernelRef): Promise<void> {
+    this.pipeline(k);
+    await this.device.queue.onSubmittedWorkDone();
+    await new Promise((r) => setImmediate(r));
+    this.checkErrors();
+  }
+
+  // ---------------------------------------------------------------- recording
+
+  private currentEncoder(): GPUCommandEncoder {
+    this.checkErrors();
+    return (this.encoder ??= this.device.createCommandEncoder({ label: 'coengine step' }));
+  }
+
+  private currentPass(): GPUComputePassEncoder {
+    if (this.pass) return this.pass;
+    const enc = this.currentEncoder();
+    let timestampWrites: GPUComputePassTimestampWrites | undefined;
+    if (this.timing && this.timing.pairs < MAX_TIMED_PASSES) {
+      const i = this.timing.pairs++;
+      timestampWrites = { querySet: this.timing.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
+    }
+    this.pass = enc.beginComputePass({ timestampWrites });
+    return this.pass;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+
+  /** Workgroup grid for n threads in groups of `wg`, folded into 2-D past the 65535 limit. */
+  grid(n: number, wg: number): [number, number] {
+    const groups = Math.max(1, Math.ceil(n / wg));
+    const maxX = this.limits.maxComputeWorkgroupsPerDimension;
+    if (groups <= maxX) return [groups, 1];
+    const y = Math.ceil(groups / maxX);
+    if (y > maxX) throw new BackendError(`dispatch of ${n} threads exceeds the workgroup grid limit`);
+    return [Math.ceil(groups / y), y];
+  }
+
+  /** Copy uniform bytes into the arena; returns where they went. */
+  private uniformSlot(data: ArrayBuffer | ArrayBufferView): { buffer: GPUBuffer; offset: number; size: number } {
+    const bytes = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
+    const size = Math.max(16, Math.ceil(bytes.byteLength / 16) * 16);
+    if (size > UNIFORM_CHUNK) throw new BackendError(`uniform block of ${bytes.byteLength} bytes is too large`);
+    if (this.uniformOffset + size > UNIFORM_CHUNK) { this.uniformChunk++; this.uniformOffset = 0; }
+    if (this.uniformChunk === this.uniformChunks.length) {
+      this.counters.auxBuffersCreated++;
+      this.uniformChunks.push({
+        buffer: this.device.createBuffer({ size: UNIFORM_CHUNK, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'uniform arena' }),
+        data: new Uint8Array(UNIFORM_CHUNK),
+      });
+    }
+    const chunk = this.uniformChunks[this.uniformChunk];
+    const offset = this.uniformOffset;
+    chunk.data.set(bytes, offset);
+    this.uniformOffset = offset + Math.ceil(size / this.uniformAlign) * this.uniformAlign;
+    return { buffer: chunk.buffer, offset, size };
+  }
+
+  dispatch(pipeline: GPUComputePipeline, buffers: GpuStorage[], uniforms: ArrayBuffer | ArrayBufferView | null,
+    workgroups: [number, number?, number?], label?: string): void {
+    const name = label ?? pipeline.label;
+    for (const b of buffers) {
+      if ((b as PooledStorage).released) throw new BackendError(`${name}: a buffer was used after release`);
+    }
+    const pass = this.currentPass();
+    this.lastLabel = name;
+    const entries: GPUBindGroupEntry[] = buffers.map((b, i) => ({
+      binding: i, resource: { buffer: b.buffer, offset: 0, size: Math.max(4, Math.ceil(b.bytes / 4) * 4) },
+    }));
+    if (uniforms) entries.push({ binding: buffers.length, resource: this.uniformSlot(uniforms) });
+    for (const b of buffers) this.usedInEncoder.add(b.buffer);
+    const bindGroup = this.device.createBindGroup({ label: name, layout: pipeline.getBindGroupLayout(0), entries });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
+    this.counters.dispatches++;
+  }
+
+  flush(): void {
+    if (!this.encoder) { this.checkErrors(); return; }
+    this.endPass();
+    const cmd = this.encoder.finish();
+    this.encoder = null;
+    for (let c = 0; c <= this.uniformChunk && c < this.uniformChunks.length; c++) {
+      const used = c < this.uniformChunk ? UNIFORM_CHUNK : this.uniformOffset;
+      if (used > 0) this.device.queue.writeBuffer(this.uniformChunks[c].buffer, 0, this.uniformChunks[c].data, 0, used);
+    }
+    this.uniformChunk = 0;
+    this.uniformOffset = 0; // queue order: the next submit's writes land after this submit ran
+    this.device.queue.submit([cmd]);
+    this.usedInEncoder.clear();
+    this.counters.submits++;
+    this.checkErrors();
+  }
+
+  /** Submit and wait until the device is idle. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.checkErrors();
+  }
+
+  // ---------------------------------------------------------------- timing & stats
+
+  /**
+   * Milliseconds of GPU time spent in the work `fn` records: summed pass timestamps when the
+   * device has 'timestamp-query', else wall time from the first record to onSubmittedWorkDone.
+   */
+  async timeDispatches(fn: () => void | Promise<void>): Promise<{ ms: number; source: 'timestamps' | 'wall' }> {
+    await this.sync();
+    if (!this.features.has('timestamp-query')) {
+      const t0 = performance.now();
+      await fn();
+      await this.sync();
+      return { ms: performance.now() - t0, source: 'wall' };
+    }
+    const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 * MAX_TIMED_PASSES });
+    this.timing = { querySet, pairs: 0 };
+    try {
+      await fn();
+      this.flush();
+    } finally {
+      this.endPass();
+    }
+    const pairs = this.timing.pairs;
+    this.timing = null;
+    if (pairs === 0) { querySet.destroy(); return { ms: 0, source: 'timestamps' }; }
+    const bytes = 16 * pairs;
+    this.counters.auxBuffersCreated++;
+    const resolve = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const enc = this.currentEncoder();
+    enc.resolveQuerySet(querySet, 0, 2 * pairs, resolve, 0);
+    const view: GpuStorage = { backend: 'webgpu', buffer: resolve, bytes };
+    const ticks = new BigUint64Array(await this.read(view));
+    resolve.destroy();
+    querySet.destroy();
+    let ns = 0n;
+    for (let i = 0; i < pairs; i++) if (ticks[2 * i + 1] > ticks[2 * i]) ns += ticks[2 * i + 1] - ticks[2 * i];
+    return { ms: Number(ns) / 1e6, source: 'timestamps' };
+  }
+
+  stats(): RuntimeStats { return { ...this.counters }; }
+
+  destroy(): void {
+    this.endPass();
+    this.encoder = null;
+    this.device.destroy();
+  }
+}
+
+function padTo4(data: ArrayBufferView): Uint8Array {
+  const out = new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
+  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  return out;
+}
+
+export function fmtBytes(n: number): string {
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
+  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(1)} KiB`;
+  return `${n} B`;
+}

@@ -5,6 +5,7 @@ import { registerInfo } from './commands/info.js';
 import { registerArch } from './commands/arch.js';
 import { registerFlops } from './commands/flops.js';
 import { registerData } from './commands/data.js';
+import { registerPretrain } from './commands/pretrain.js';
 
 const program = new Command();
 program
@@ -17,6 +18,7 @@ registerInfo(program);
 registerArch(program);
 registerFlops(program);
 registerData(program);
+registerPretrain(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as Error;

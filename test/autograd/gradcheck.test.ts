@@ -75,4 +75,17 @@ check('logSoftmax T=0.2', (x) => op.logSoftmax(x, 0.2), [leaf([3, 5], rng, 0.3)]
 check('crossEntropy', (x) => op.crossEntropy(x, tensor([1, 0, 4], [3], { dtype: 'i32', backend: cpu() })), [leaf([3, 5], rng)]);
 check('softCrossEntropy', (x, t) => op.softCrossEntropy(x, op.softmax(t), 0.5), [leaf([3, 4], rng), leaf([3, 4], rng)]);
 
+// CO-SSL fused local loss: gradients flow to local and global predictions only.
+check('localCosineLoss', (pl, p) => op.localCosineLoss(pl, zgT, p, zlT), [leaf([2, 3, 4], rng), leaf([2, 4], rng)]);
+const zgT = leaf([2, 4], rng), zlT = leaf([2, 3, 4], rng);
+
+test('localCosineLoss equals the composed broadcast-cosine definition', () => {
+  const pl = leaf([3, 5, 4], rng), zg = leaf([3, 4], rng), p = leaf([3, 4], rng), zl = leaf([3, 5, 4], rng);
+  const fused = op.localCosineLoss(pl, zg, p, zl).dataSync()[0];
+  const t1 = op.cosineSimilarity(pl, op.reshape(zg, [3, 1, 4]));
+  const t2 = op.cosineSimilarity(op.reshape(p, [3, 1, 4]), zl);
+  const composed = -op.mean(op.add(t1, t2)).dataSync()[0] * 1; // mean over B and P of the sum
+  assert.ok(Math.abs(fused - composed) < 1e-12, `${fused} vs ${composed}`);
+});
+
 test.run();

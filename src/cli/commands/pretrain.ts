@@ -1,0 +1,105 @@
+// `coengine pretrain`: the product's main job.
+import { Command, Option } from 'commander';
+import { DEFAULTS, PRESETS, loadConfigFile, resolveConfig, type PretrainConfig } from '../../training/config.js';
+import { METHOD_NAMES } from '../../methods/method.js';
+import { presetNames } from '../../models/presets.js';
+
+const num = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`--${name} expects a number, got '${v}'`);
+  return n;
+};
+const int = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new Error(`--${name} expects an integer, got '${v}'`);
+  return n;
+};
+
+export function registerPretrain(program: Command): void {
+  program.command('pretrain')
+    .description('Self-supervised pretraining (CO-BYOL by default) with an online linear probe. With no flags: CO-BYOL on a small ' +
+      'RF-ResNet over the built-in synthetic dataset, sized to the device found, then a linear probe of the trained encoder ' +
+      'beside the same encoder at random initialisation and raw pixels.')
+    .addOption(new Option('--method <name>', 'SSL method').choices(METHOD_NAMES))
+    .addOption(new Option('--arch <name>', 'backbone').choices(presetNames()))
+    .option('--width <w>', `backbone channel multiplier (default ${DEFAULTS.width})`, num('width'))
+    .option('--small-stem', '3×3 stride-1 stem without max-pool (small images)')
+    .option('--no-small-stem', 'the preset\'s own stem')
+    .option('--data <dir|synthetic>', 'prepared dataset directory (see `coengine data prepare`) or "synthetic" (built in, default)')
+    .option('--epochs <n>', 'epochs', int('epochs'))
+    .option('--batch-size <n>', 'images per step', int('batch-size'))
+    .option('--lr <x>', 'base learning rate, scaled by batch/256', num('lr'))
+    .option('--weight-decay <x>', 'weight decay (not on biases and norm parameters)', num('weight-decay'))
+    .addOption(new Option('--optimizer <kind>', 'optimiser').choices(['lars', 'sgd', 'adamw']))
+    .option('--warmup-epochs <n>', 'linear warm-up epochs before the cosine decay', num('warmup-epochs'))
+    .option('--ws <x>', 'weight w_s of the local loss (CO-* methods)', num('ws'))
+    .option('--local-grid <n>', 'pool the local map to n×n positions before the local heads (0: all positions)', int('local-grid'))
+    .option('--crop-min <x>', 'RandomResizedCrop minimum scale (CO-SSL 0.2, baselines 0.08)', num('crop-min'))
+    .option('--image-size <px>', 'global view size (default: the dataset\'s image size)', int('image-size'))
+    .option('--small-crops <n>', 'multi-crop small views (byol-mc, dino-mc)', int('small-crops'))
+    .option('--proj-hidden <n>', 'projector/predictor hidden width', int('proj-hidden'))
+    .option('--proj-out <n>', 'projection dimension', int('proj-out'))
+    .option('--seed <n>', 'random seed (weights, augmentations, data order)', int('seed'))
+    .addOption(new Option('--device <d>', 'backend: auto uses WebGPU when an adapter exists').choices(['auto', 'webgpu', 'cpu']))
+    .option('--out <dir>', `run directory: metrics.jsonl, checkpoints, summary.json (default ${DEFAULTS.out})`)
+    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .option('--checkpoint-every <steps>', 'checkpoint interval in steps (also at every epoch end)', int('checkpoint-every'))
+    .option('--log-every <steps>', 'read back and log metrics every N steps', int('log-every'))
+    .option('--no-final-eval', 'skip the end-of-run linear evaluation')
+    .addOption(new Option('--preset <name>', 'the paper\'s settings for a dataset').choices(Object.keys(PRESETS)))
+    .option('--config <file>', 'JSON file of configuration fields (applied after --preset, before flags)')
+    .option('--max-steps <n>', 'stop after this many steps (a checkpoint is written; --resume continues)', int('max-steps'))
+    .option('--quiet', 'no progress bar')
+    .option('--json', 'print summary.json to stdout at the end')
+    .action(async (o) => {
+      const { pretrain } = await import('../../training/pretrain.js');
+      const { initBackend } = await import('../../backend/registry.js');
+      const flags: Partial<PretrainConfig> = {
+        method: o.method, arch: o.arch, width: o.width, smallStem: o.smallStem, data: o.data, epochs: o.epochs, batchSize: o.batchSize,
+        lr: o.lr, weightDecay: o.weightDecay, optimizer: o.optimizer, warmupEpochs: o.warmupEpochs, ws: o.ws, localGrid: o.localGrid,
+        cropMin: o.cropMin, imageSize: o.imageSize, smallCrops: o.smallCrops, projHidden: o.projHidden, predHidden: o.projHidden,
+        projOut: o.projOut, seed: o.seed, device: o.device, out: o.out, checkpointEvery: o.checkpointEvery, logEvery: o.logEvery,
+        finalEval: o.finalEval === false ? false : undefined,
+      };
+      const preset = o.preset ? PRESETS[o.preset] : {};
+      const file = o.config ? loadConfigFile(o.config) : {};
+      let layers: Partial<PretrainConfig>[] = [preset, file, flags];
+      if (!o.preset && !o.config && !o.resume) {
+        // Built-in defaults, sized to the device found.
+        const backend = await initBackend(o.device ?? 'auto', { quiet: true });
+        layers = [await sizedDefaults(backend.name, (backend as { adapterInfo?: { vendor?: string; architecture?: string; description?: string } }).adapterInfo), ...layers];
+      }
+      if (o.resume) {
+        const { readRunState } = await import('../../training/checkpoint.js');
+        const st = readRunState(o.out ?? DEFAULTS.out);
+        layers = [st.config as Partial<PretrainConfig>, { out: o.out ?? DEFAULTS.out }];
+      }
+      const cfg = resolveConfig(layers);
+      const s = await pretrain(cfg, { resume: !!o.resume, maxSteps: o.maxSteps, quiet: !!o.quiet });
+      if (o.json) process.stdout.write(JSON.stringify(s, null, 2) + '\n');
+      else {
+        process.stdout.write(`${s.method} ${s.arch}: ${s.steps} steps, online probe ${(100 * s.onlineProbeAcc).toFixed(1)}%` +
+          (s.patchProbeAcc !== null ? ` (patch ${(100 * s.patchProbeAcc).toFixed(1)}%)` : '') +
+          `, ${s.imagesPerSecond.toFixed(1)} img/s on ${s.device}\n`);
+        if (s.finalEval) {
+          const f = s.finalEval;
+          process.stdout.write(`linear probe: trained ${(100 * f.trained).toFixed(1)}% | random init ${(100 * f.randomInit).toFixed(1)}% | raw pixels ${(100 * f.rawPixels).toFixed(1)}%\n`);
+        }
+        process.stdout.write(`run directory: ${cfg.out}\n`);
+      }
+    });
+}
+
+/**
+ * Defaults sized to the device: a software rasteriser or the CPU backend gets a run that ends
+ * within minutes on 2 cores; a real GPU gets a longer run that learns a good representation.
+ */
+async function sizedDefaults(backend: string, info?: { vendor?: string; architecture?: string; description?: string }): Promise<Partial<PretrainConfig>> {
+  const software = backend === 'cpu' || /llvmpipe|lavapipe|swiftshader/i.test(`${info?.description ?? ''} ${info?.architecture ?? ''} ${info?.vendor ?? ''}`);
+  if (software) {
+    return { width: 0.125, syntheticTrain: 2560, syntheticTest: 1000, epochs: 4, batchSize: 64, projHidden: 256, predHidden: 256, projOut: 64,
+      warmupEpochs: 1, finalEvalEpochs: 20, checkpointEvery: 100 };
+  }
+  return { width: 0.5, syntheticTrain: 20000, syntheticTest: 4000, epochs: 30, batchSize: 256, projHidden: 1024, predHidden: 1024, projOut: 256,
+    warmupEpochs: 3, finalEvalEpochs: 30 };
+}

@@ -1,0 +1,123 @@
+// BYOL, CO-BYOL and BYOL-mc (SPEC §2). L_g(p, z) = 2 − 2·cos(p, sg(z)) averaged over the batch
+// (same gradients as −2·cos); the local loss is SPEC's L_l = −(2/n²)·Σ_i[cos(p_l^i, sg(z')) +
+// cos(p, sg(z_l'^i))], fused in one op. The target's BN running statistics are its own (updated
+// by its train-mode forwards), neither copied nor averaged — as solo-learn does.
+import { Module } from '../nn/module.js';
+import type { Sequential, LayerOptions } from '../nn/layers.js';
+import { Tensor } from '../tensor.js';
+import { createBackbone } from '../models/presets.js';
+import type { ResNet } from '../models/resnet.js';
+import { add, cosineSimilarity, localCosineLoss, mean, mulScalar, noGrad, rsubScalar, detach } from '../ops/index.js';
+import { applyLocal, mlp, poolLocalGrid } from './heads.js';
+import type { MethodName, SslMethod, StepContext, StepOutput } from './method.js';
+
+export interface ByolConfig {
+  method: Extract<MethodName, 'byol' | 'co-byol' | 'byol-mc'>;
+  arch: string;
+  width?: number;
+  smallStem?: boolean;
+  projHidden: number;
+  projOut: number;
+  predHidden: number;
+  /** Hidden layers in the projector (the paper's I-1K 100-ep runs use 2). */
+  projLayers: number;
+  /** Weight of the local loss. */
+  ws: number;
+  /** Downsample the local map to n×n positions before the local heads (null: all positions). */
+  localGrid: number | null;
+  tauBase: number;
+  layer?: LayerOptions;
+}
+
+/** One network: backbone + global projector (+ local projector); the target is a copy of this. */
+class ByolNetwork extends Module {
+  readonly backbone: ResNet;
+  readonly projector: Sequential;
+  readonly localProjector: Sequential | null;
+  constructor(c: ByolConfig, local: boolean) {
+    super();
+    this.backbone = this.child('backbone', createBackbone(c.arch, { width: c.width, smallStem: c.smallStem, ...c.layer }));
+    const spec = { inDim: this.backbone.featureDim, hidden: c.projHidden, outDim: c.projOut, hiddenLayers: c.projLayers };
+    this.projector = this.child('projector', mlp(spec, c.layer));
+    this.localProjector = local ? this.child('local_projector', mlp(spec, c.layer)) : null;
+  }
+  forward(x: Tensor): Tensor { return this.projector.forward(this.backbone.forward(x)); }
+}
+
+/** The online side: a ByolNetwork plus predictors. */
+class ByolOnline extends Module {
+  readonly net: ByolNetwork;
+  readonly predictor: Sequential;
+  readonly localPredictor: Sequential | null;
+  constructor(c: ByolConfig, local: boolean) {
+    super();
+    this.net = this.child('net', new ByolNetwork(c, local));
+    const spec = { inDim: c.projOut, hidden: c.predHidden, outDim: c.projOut };
+    this.predictor = this.child('predictor', mlp(spec, c.layer));
+    this.localPredictor = local ? this.child('local_predictor', mlp(spec, c.layer)) : null;
+  }
+  forward(x: Tensor): Tensor { return this.predictor.forward(this.net.forward(x)); }
+}
+
+const byolLoss = (p: Tensor, z: Tensor): Tensor => rsubScalar(mulScalar(mean(cosineSimilarity(p, detach(z))), 2), 2);
+
+export class Byol implements SslMethod {
+  readonly name: ByolConfig['method'];
+  readonly online: ByolOnline;
+  readonly target: ByolNetwork;
+  readonly tauBase: number;
+  private readonly local: boolean;
+
+  constructor(readonly config: ByolConfig) {
+    this.name = config.method;
+    this.local = config.method === 'co-byol';
+    this.tauBase = config.tauBase;
+    this.online = new ByolOnline(config, this.local);
+    this.target = new ByolNetwork(config, this.local);
+    this.target.loadStateDict(this.online.net.stateDict());
+    for (const p of this.target.parameters()) p.requiresGrad = false;
+  }
+
+  get backbone(): ResNet { return this.online.net.backbone; }
+
+  emaPairs() {
+    return { online: [...this.online.net.namedParameters('net')], target: [...this.target.namedParameters()] };
+  }
+
+  private localMap(net: ByolNetwork, localMap: Tensor): Tensor {
+    const g = this.config.localGrid;
+    return g ? poolLocalGrid(localMap, g) : localMap;
+  }
+
+  forward(globalViews: Tensor[], smallViews: Tensor[], _ctx: StepContext): StepOutput {
+    const on = this.online, tg = this.target;
+    // Online: features → projections → predictions, per global view.
+    const feats = globalViews.map((v) => on.net.backbone.forwardFeatures(v));
+    const p = feats.map((f) => on.predictor.forward(on.net.projector.forward(f.global)));
+    // Target: projections (and local projections) under noGrad.
+    const tgt = noGrad(() => globalViews.map((v) => {
+      const f = tg.backbone.forwardFeatures(v);
+      const z = tg.projector.forward(f.global);
+      const zl = this.local ? applyLocal(tg.localProjector!, this.localMap(tg, f.localMap)) : null;
+      return { z, zl };
+    }));
+    let lg = add(byolLoss(p[0], tgt[1].z), byolLoss(p[1], tgt[0].z));
+    // Multi-crop: small views through the online network only, against both global targets.
+    for (const v of smallViews) {
+      const ps = on.forward(v);
+      lg = add(lg, add(byolLoss(ps, tgt[0].z), byolLoss(ps, tgt[1].z)));
+    }
+    const parts: Record<string, Tensor> = { lossGlobal: lg };
+    let loss = lg;
+    if (this.local) {
+      const pl = feats.map((f) => applyLocal(on.localPredictor!, applyLocal(on.net.localProjector!, this.localMap(on.net, f.localMap))));
+      // L_l(v→v') + L_l(v'→v), each 2·localCosineLoss (SPEC's −2/n² convention)
+      const ll = mulScalar(add(
+        localCosineLoss(pl[0], tgt[1].z, p[0], tgt[1].zl!),
+        localCosineLoss(pl[1], tgt[0].z, p[1], tgt[0].zl!)), 2);
+      parts.lossLocal = ll;
+      loss = add(lg, mulScalar(ll, this.config.ws));
+    }
+    return { loss, parts, features: feats[0] };
+  }
+}

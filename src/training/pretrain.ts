@@ -1,0 +1,279 @@
+// The pretraining loop: views on the device, one recorded step (forward, backward, optimiser,
+// EMA) per batch, read-back only at logging time, checkpoints that a killed run resumes from.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Backend } from '../backend/backend.js';
+import { initBackend } from '../backend/registry.js';
+import { Tensor, tidy, keep, outsideScopes } from '../tensor.js';
+import { backward, noGrad, add, tensor } from '../ops/index.js';
+import { manualSeed } from '../nn/init.js';
+import { Rng } from '../runtime/rng.js';
+import { createMethod, type SslMethod } from '../methods/index.js';
+import { loadTrainingData, type TrainingData } from './data.js';
+import type { PretrainConfig } from './config.js';
+import { Optimizer } from './optim.js';
+import { FlatBuffer } from './flat.js';
+import { emaTau, warmupCosine } from './schedule.js';
+import { OnlineProbes, correctCount } from './probe.js';
+import { MetricsLog, writeJsonAtomic } from './metrics.js';
+import { loadCheckpoint, readRunState, saveCheckpoint } from './checkpoint.js';
+import { byolViews, evalView, multiCropView, sampleParams, type ViewSpec } from '../data/augment_params.js';
+import { augmentBatch } from '../data/augment.js';
+import { Progress } from '../util/progress.js';
+
+export interface PretrainOptions {
+  resume?: boolean;
+  /** Stop after this many global steps (tests of resume; a real run uses epochs). */
+  maxSteps?: number;
+  quiet?: boolean;
+  /** Called with each logged step record (tests). */
+  onLog?: (record: Record<string, number>) => void;
+}
+
+export interface Summary {
+  method: string;
+  arch: string;
+  epochs: number;
+  steps: number;
+  onlineProbeAcc: number;
+  patchProbeAcc: number | null;
+  imagesPerSecond: number;
+  peakGpuBytes: number | null;
+  backend: string;
+  device: string;
+  finalEval?: { trained: number; randomInit: number; rawPixels: number };
+}
+
+class NonFiniteLossError extends Error { override name = 'NonFiniteLossError'; }
+
+/** Everything that lives for the whole run. */
+interface Run {
+  cfg: PretrainConfig;
+  backend: Backend;
+  data: TrainingData;
+  method: SslMethod;
+  probes: OnlineProbes;
+  optimizer: Optimizer;
+  targetFlat: FlatBuffer | null;
+  /** The online flat buffer's prefix aliasing the target's layout (EMA source). */
+  onlinePrefix: Tensor | null;
+  images: Tensor;
+  testImages: Tensor;
+  views: ViewSpec[];
+  smallView: ViewSpec | null;
+  eval: ViewSpec;
+  augRng: Rng;
+  shuffleRng: Rng;
+  stepsPerEpoch: number;
+  totalSteps: number;
+}
+
+export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}): Promise<Summary> {
+  const backend = await initBackend(cfg.device);
+  mkdirSync(cfg.out, { recursive: true });
+  const run = await setup(cfg, backend);
+  const log = new MetricsLog(cfg.out);
+  let step = 0, epoch = 0, stepInEpoch = 0, secondsBefore = 0;
+  if (opts.resume) {
+    const st = readRunState(cfg.out);
+    await loadCheckpoint(cfg.out, st, runTensors(run));
+    step = st.step; epoch = st.epoch; stepInEpoch = st.stepInEpoch; secondsBefore = st.seconds;
+    run.augRng.setState(st.rng.aug); run.shuffleRng.setState(st.rng.shuffle);
+    run.optimizer.stepCount = st.optimizerSteps.main; run.probes.optimizer.stepCount = st.optimizerSteps.probe;
+    if (!opts.quiet) process.stderr.write(`resuming ${cfg.out} at step ${step} (epoch ${epoch + 1}, step ${stepInEpoch} of it)\n`);
+  } else {
+    log.write({ type: 'config', config: cfg, backend: backend.name });
+  }
+  const progress = new Progress(`${cfg.method} ${cfg.arch}`, run.totalSteps, { enabled: !opts.quiet, unit: 'step' });
+  progress.update(step);
+  const t0 = Date.now();
+  let lastLogTime = Date.now(), lastLogStep = step;
+  let pending: Record<string, Tensor> | null = null;
+  let peak = 0;
+  const stopAt = Math.min(run.totalSteps, opts.maxSteps ?? Infinity);
+
+  const checkpoint = async () => {
+    await saveCheckpoint(cfg.out, runTensors(run), {
+      step, epoch, stepInEpoch, rng: { aug: run.augRng.getState(), shuffle: run.shuffleRng.getState() },
+      optimizerSteps: { main: run.optimizer.stepCount, probe: run.probes.optimizer.stepCount },
+      config: cfg, seconds: secondsBefore + (Date.now() - t0) / 1000,
+    });
+  };
+
+  /** Read back the pending scalars of the last step, log them, and stop on NaN/Inf. */
+  const flushLog = async (): Promise<void> => {
+    if (!pending) return;
+    const rec: Record<string, number> = { step, epoch: epoch + 1 };
+    for (const [k, t] of Object.entries(pending)) { rec[k] = await t.item(); t.dispose(); }
+    pending = null;
+    const now = Date.now();
+    rec.imagesPerSecond = ((step - lastLogStep) * cfg.batchSize) / Math.max(1e-3, (now - lastLogTime) / 1000);
+    lastLogTime = now; lastLogStep = step;
+    for (const k of Object.keys(rec)) if (k.endsWith('ProbeCorrect')) { rec[k.replace('Correct', 'Acc')] = rec[k] / cfg.batchSize; delete rec[k]; }
+    const mem = backend.memoryStats?.();
+    if (mem) { rec.gpuBytes = mem.bytesInUse; peak = Math.max(peak, mem.peakBytesInUse); }
+    if (!Number.isFinite(rec.loss)) {
+      throw new NonFiniteLossError(`loss became ${rec.loss} at step ${step} (epoch ${epoch + 1}); stopping. ` +
+        `The last good checkpoint in ${cfg.out} is kept; lower --lr or check the data.`);
+    }
+    log.write({ type: 'step', ...rec });
+    opts.onLog?.(rec);
+  };
+
+  let lastAcc = { global: 0, patch: null as number | null };
+  try {
+    while (step < stopAt) {
+      const order = epochOrder(run, epoch);
+      for (; stepInEpoch < run.stepsPerEpoch && step < stopAt; stepInEpoch++) {
+        const ids = order.subarray(stepInEpoch * cfg.batchSize, (stepInEpoch + 1) * cfg.batchSize);
+        const lr = warmupCosine(step, run.totalSteps, cfg.lr * cfg.batchSize / 256, cfg.warmupEpochs * run.stepsPerEpoch);
+        const probeLr = warmupCosine(step, run.totalSteps, cfg.probeLr * cfg.batchSize / 256, cfg.warmupEpochs * run.stepsPerEpoch);
+        const tau = emaTau(step, run.totalSteps, run.method.tauBase);
+        const logNow = (step + 1) % cfg.logEvery === 0 || step + 1 === stopAt;
+        const scalars = trainStep(run, ids, { step, lr, probeLr, tau });
+        step++;
+        progress.update(step);
+        if (logNow) {
+          pending = outsideScopes(() => ({ ...scalars, lr: tensor([lr], [], { backend }), tau: tensor([tau], [], { backend }) }));
+          await flushLog();
+        } else for (const t of Object.values(scalars)) t.dispose();
+        if (step % cfg.checkpointEvery === 0) await checkpoint();
+      }
+      if (stepInEpoch >= run.stepsPerEpoch) {
+        lastAcc = await evaluateProbes(run);
+        log.write({ type: 'epoch', epoch: epoch + 1, step, onlineProbeAcc: lastAcc.global, patchProbeAcc: lastAcc.patch });
+        if (!opts.quiet) process.stderr.write(`\nepoch ${epoch + 1}: probe acc ${(100 * lastAcc.global).toFixed(1)}%` + (lastAcc.patch !== null ? `, patch ${(100 * lastAcc.patch).toFixed(1)}%` : '') + '\n');
+        epoch++; stepInEpoch = 0;
+        await checkpoint();
+      }
+    }
+  } finally {
+    progress.finish();
+  }
+  if (stepInEpoch !== 0) { await checkpoint(); lastAcc = await evaluateProbes(run); }
+  const seconds = secondsBefore + (Date.now() - t0) / 1000;
+  const summary: Summary = {
+    method: cfg.method, arch: cfg.arch, epochs: cfg.epochs, steps: step,
+    onlineProbeAcc: lastAcc.global, patchProbeAcc: lastAcc.patch,
+    imagesPerSecond: (step * cfg.batchSize) / Math.max(seconds, 1e-3),
+    peakGpuBytes: backend.memoryStats ? peak : null, backend: backend.name, device: deviceName(backend),
+  };
+  if (cfg.finalEval && step >= run.totalSteps) {
+    const { finalLinearEval } = await import('./final_eval.js');
+    summary.finalEval = await finalLinearEval(run.method, run.data, run.eval, cfg, backend, { quiet: opts.quiet });
+  }
+  writeJsonAtomic(path.join(cfg.out, 'summary.json'), summary);
+  return summary;
+}
+
+function deviceName(b: Backend): string {
+  const info = (b as { adapterInfo?: { description?: string; device?: string } }).adapterInfo;
+  return info?.description || info?.device || b.name;
+}
+
+async function setup(cfg: PretrainConfig, backend: Backend): Promise<Run> {
+  const data = loadTrainingData({ source: cfg.data, seed: cfg.seed, trainCount: cfg.syntheticTrain, testCount: cfg.syntheticTest });
+  const [h, w] = data.train.shape;
+  const size = cfg.imageSize || h;
+  if (data.train.count < cfg.batchSize) throw new Error(`--batch-size ${cfg.batchSize} is larger than the ${data.train.count} training images of ${cfg.data}`);
+  manualSeed(cfg.seed);
+  const method = createMethod(cfg, backend);
+  const feat = method.backbone.featureDim;
+  const probeSpecs = [{ name: 'global', dim: feat }, ...(method.backbone.mlp ? [{ name: 'patch', dim: feat }] : [])];
+  const probes = new OnlineProbes(backend, probeSpecs, data.classes.length, new Rng(cfg.seed + 1));
+  const pairs = method.emaPairs();
+  const paired = new Set(pairs.online.map(([, t]) => t));
+  const rest = [...method.online.namedParameters()].filter(([, t]) => !paired.has(t));
+  const optimizer = new Optimizer(backend, [...pairs.online, ...rest], { kind: cfg.optimizer, weightDecay: cfg.weightDecay, eta: cfg.eta });
+  let targetFlat: FlatBuffer | null = null, onlinePrefix: Tensor | null = null;
+  if (method.target && pairs.target.length) {
+    targetFlat = new FlatBuffer(backend, pairs.target);
+    // Same sizes in the same order ⇒ the same padded layout: the online prefix is the EMA source.
+    onlinePrefix = outsideScopes(() => keep(new Tensor(backend, backend.view(optimizer.params.flat.storage, 0, targetFlat!.size, 'f32'), [targetFlat!.size], 'f32')));
+  }
+  const upload = (s: TrainingData['train']) => outsideScopes(() => keep(tensor(s.images, [s.count, ...s.shape], { backend, dtype: 'u8' })));
+  const views = byolViews(size, cfg.cropMin, data.mean, data.std);
+  const smallSize = cfg.smallSize || Math.max(8, Math.round((size * 96) / 224));
+  const stepsPerEpoch = Math.floor(data.train.count / cfg.batchSize);
+  void w;
+  return {
+    cfg, backend, data, method, probes, optimizer, targetFlat, onlinePrefix,
+    images: upload(data.train), testImages: upload(data.test),
+    views, smallView: cfg.smallCrops > 0 ? multiCropView(smallSize, [0.05, cfg.cropMin], data.mean, data.std) : null,
+    eval: evalView(size, data.mean, data.std),
+    augRng: new Rng(cfg.seed + 2), shuffleRng: new Rng(cfg.seed + 3),
+    stepsPerEpoch, totalSteps: stepsPerEpoch * cfg.epochs,
+  };
+}
+
+/** The epoch's shuffled order; drawn from the shuffle RNG seeded per epoch, so resume redraws it. */
+function epochOrder(run: Run, epoch: number): Int32Array {
+  const rng = new Rng(run.cfg.seed * 1000003 + epoch);
+  const order = Int32Array.from({ length: run.data.train.count }, (_, i) => i);
+  rng.shuffle(order);
+  return order;
+}
+
+/** All tensors a checkpoint holds, by name. */
+function runTensors(run: Run): Map<string, Tensor> {
+  const m = new Map<string, Tensor>();
+  for (const [k, t] of run.method.online.stateDict()) m.set(`online.${k}`, t);
+  if (run.method.target) for (const [k, t] of run.method.target.stateDict()) m.set(`target.${k}`, t);
+  for (const [n, h] of run.probes.heads) for (const [k, t] of h.stateDict()) m.set(`probe.${n}.${k}`, t);
+  for (const [k, t] of run.optimizer.stateTensors()) m.set(`optimizer.${k}`, t);
+  for (const [k, t] of run.probes.optimizer.stateTensors()) m.set(`probe_optimizer.${k}`, t);
+  return m;
+}
+
+/** One training step, recorded without any read-back; returns scalars for logging. */
+function trainStep(run: Run, ids: Int32Array, s: { step: number; lr: number; probeLr: number; tau: number }): Record<string, Tensor> {
+  const { cfg, backend, method } = run;
+  const scalars = tidy(() => {
+    const idx = tensor(ids, [ids.length], { backend, dtype: 'i32' });
+    const labels = tensor(Int32Array.from(ids, (i) => run.data.train.labels[i]), [ids.length], { backend, dtype: 'i32' });
+    const [h, w] = run.data.train.shape;
+    const views = run.views.map((spec) => augmentBatch(run.images, idx, sampleParams(run.augRng, ids.length, h, w, spec), spec));
+    const small = run.smallView ? Array.from({ length: cfg.smallCrops }, () =>
+      augmentBatch(run.images, idx, sampleParams(run.augRng, ids.length, h, w, run.smallView!), run.smallView!)) : [];
+    const out = method.forward(views, small, { step: s.step, totalSteps: run.totalSteps, stepsPerEpoch: run.stepsPerEpoch });
+    const feats: Record<string, Tensor> = { global: out.features.global };
+    if (out.features.mlp) feats.patch = out.features.pooled;
+    const probe = run.probes.forward(feats, labels);
+    backward(add(out.loss, probe.loss));
+    return { loss: out.loss, ...out.parts, ...probe.parts };
+  });
+  noGrad(() => {
+    run.optimizer.step(s.lr);
+    run.probes.optimizer.step(s.probeLr);
+    if (run.targetFlat && run.onlinePrefix) backend.emaUpdate(run.targetFlat.flat, run.onlinePrefix, s.tau);
+  });
+  return scalars;
+}
+
+/** Online-probe accuracy on the test split (eval-mode backbone, deterministic eval view). */
+async function evaluateProbes(run: Run): Promise<{ global: number; patch: number | null }> {
+  const { backend, method, probes, data } = run;
+  const bb = method.backbone;
+  const wasTraining = bb.training;
+  bb.eval();
+  const counts: Record<string, Tensor[]> = { global: [], patch: [] };
+  const B = 256;
+  const [h, w] = data.test.shape;
+  for (let s = 0; s < data.test.count; s += B) {
+    const n = Math.min(B, data.test.count - s);
+    const ids = Int32Array.from({ length: n }, (_, i) => s + i);
+    const c = tidy(() => noGrad(() => {
+      const idx = tensor(ids, [n], { backend, dtype: 'i32' });
+      const labels = tensor(data.test.labels.subarray(s, s + n), [n], { backend, dtype: 'i32' });
+      const x = augmentBatch(run.testImages, idx, sampleParams(new Rng(0), n, h, w, run.eval), run.eval);
+      const f = bb.forwardFeatures(x);
+      const r: Record<string, Tensor> = { global: correctCount(probes.heads.get('global')!.forward(f.global), labels) };
+      if (probes.heads.has('patch')) r.patch = correctCount(probes.heads.get('patch')!.forward(f.pooled), labels);
+      return r;
+    }));
+    for (const [k, t] of Object.entries(c)) counts[k].push(t);
+  }
+  bb.train(wasTraining);
+  const total = async (ts: Tensor[]) => { let a = 0; for (const t of ts) { a += await t.item(); t.dispose(); } return a / data.test.count; };
+  return { global: await total(counts.global), patch: counts.patch.length ? await total(counts.patch) : null };
+}

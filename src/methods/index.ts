@@ -2,6 +2,8 @@
 import type { Backend } from '../backend/backend.js';
 import type { PretrainConfig } from '../training/config.js';
 import { Byol } from './byol.js';
+import { MocoV3 } from './mocov3.js';
+import { Dino } from './dino.js';
 import type { SslMethod } from './method.js';
 
 export function createMethod(c: PretrainConfig, backend: Backend): SslMethod {
@@ -12,8 +14,18 @@ export function createMethod(c: PretrainConfig, backend: Backend): SslMethod {
         method: c.method, arch: c.arch, width: c.width, smallStem: c.smallStem, projHidden: c.projHidden, projOut: c.projOut,
         predHidden: c.predHidden, projLayers: c.projLayers, ws: c.ws, localGrid: c.localGrid || null, tauBase: c.tauBase, layer,
       });
-    default:
-      throw new Error(`method '${c.method}' is not available yet`);
+    case 'mocov3': case 'co-mocov3':
+      return new MocoV3({
+        method: c.method, arch: c.arch, width: c.width, smallStem: c.smallStem, projHidden: c.projHidden, projOut: c.projOut,
+        predHidden: c.predHidden, temperature: c.mocoTemperature, ws: c.ws, localGrid: c.localGrid || null, tauBase: c.tauBase, layer,
+      });
+    case 'dino': case 'co-dino': case 'dino-mc':
+      return new Dino({
+        method: c.method, arch: c.arch, width: c.width, smallStem: c.smallStem, hidden: c.projHidden, bottleneck: c.projOut,
+        prototypes: c.dinoPrototypes, studentTemp: c.dinoStudentTemp, teacherTemp: c.dinoTeacherTemp,
+        warmupTeacherEpochs: c.dinoWarmupTeacherEpochs, centerMomentum: 0.9, ws: c.ws, localGrid: c.localGrid || null,
+        tauBase: c.tauBase, layer,
+      });
   }
 }
 

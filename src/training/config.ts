@@ -19,7 +19,7 @@ export interface PretrainConfig {
   syntheticTest: number;
   epochs: number;
   batchSize: number;
-  /** Base learning rate before scaling by batch/256. */
+  /** Base learning rate before scaling by batch/256 (0: the method's, SPEC §5). */
   lr: number;
   weightDecay: number;
   optimizer: OptimizerKind;
@@ -41,8 +41,9 @@ export interface PretrainConfig {
   projOut: number;
   predHidden: number;
   projLayers: number;
+  /** Base EMA momentum (0: the method's: 0.99 BYOL/MoCoV3, 0.9995 DINO). */
   tauBase: number;
-  /** Online linear probe. */
+  /** Online linear probe learning rate (0: the method's: 0.1, MoCoV3 0.3). */
   probeLr: number;
   /** DINO. */
   dinoPrototypes: number;
@@ -65,9 +66,9 @@ export interface PretrainConfig {
 export const DEFAULTS: PretrainConfig = {
   method: 'co-byol', arch: 'rf29-resnet18', width: 0.25, smallStem: true,
   data: 'synthetic', syntheticTrain: 10000, syntheticTest: 2000,
-  epochs: 20, batchSize: 128, lr: 1.0, weightDecay: 1e-5, optimizer: 'lars', eta: 0.02, warmupEpochs: 2,
+  epochs: 20, batchSize: 128, lr: 0, weightDecay: 1e-5, optimizer: 'lars', eta: 0.02, warmupEpochs: 2,
   ws: 0.5, localGrid: 0, cropMin: 0.2, imageSize: 0, smallCrops: 0, smallSize: 0,
-  projHidden: 512, projOut: 128, predHidden: 512, projLayers: 1, tauBase: 0.99, probeLr: 0.1,
+  projHidden: 512, projOut: 128, predHidden: 512, projLayers: 1, tauBase: 0, probeLr: 0,
   dinoPrototypes: 4096, dinoStudentTemp: 0.1, dinoTeacherTemp: [0.04, 0.07], dinoWarmupTeacherEpochs: 10,
   mocoTemperature: 0.2,
   seed: 0, device: 'auto', out: 'runs/default', checkpointEvery: 200, logEvery: 10, finalEval: true, finalEvalEpochs: 30,
@@ -76,19 +77,19 @@ export const DEFAULTS: PretrainConfig = {
 /** The paper's settings (SPEC §5, solo-learn). Heads are full size here; small defaults above. */
 export const PRESETS: Record<string, Partial<PretrainConfig>> = {
   'imagenet100': {
-    arch: 'rf99-resnet50', width: 1, smallStem: false, imageSize: 224, epochs: 400, batchSize: 256, lr: 0.5, weightDecay: 1e-5,
+    arch: 'rf99-resnet50', width: 1, smallStem: false, imageSize: 224, epochs: 400, batchSize: 256, weightDecay: 1e-5,
     eta: 0.02, warmupEpochs: 10, projHidden: 4096, projOut: 256, predHidden: 4096, tauBase: 0.99, probeLr: 0.1, ws: 0.5, cropMin: 0.2,
   },
   'tiny-imagenet': {
-    arch: 'rf29-resnet18', width: 1, smallStem: true, imageSize: 64, epochs: 400, batchSize: 256, lr: 1.0, weightDecay: 1e-5,
+    arch: 'rf29-resnet18', width: 1, smallStem: true, imageSize: 64, epochs: 400, batchSize: 256, weightDecay: 1e-5,
     warmupEpochs: 10, projHidden: 4096, projOut: 256, predHidden: 4096, tauBase: 0.99, ws: 0.5, cropMin: 0.2,
   },
   'cifar': {
-    arch: 'rf29-resnet18', width: 1, smallStem: true, imageSize: 32, epochs: 1000, batchSize: 256, lr: 1.0, weightDecay: 1e-5,
+    arch: 'rf29-resnet18', width: 1, smallStem: true, imageSize: 32, epochs: 1000, batchSize: 256, weightDecay: 1e-5,
     warmupEpochs: 10, projHidden: 4096, projOut: 256, predHidden: 4096, tauBase: 0.99, ws: 0.5, cropMin: 0.2,
   },
   'imagenet1k-100ep': {
-    arch: 'rf99-resnet50', width: 1, smallStem: false, imageSize: 224, epochs: 100, batchSize: 512, lr: 0.45, weightDecay: 1e-6,
+    arch: 'rf99-resnet50', width: 1, smallStem: false, imageSize: 224, epochs: 100, batchSize: 512, weightDecay: 1e-6,
     eta: 0.001, warmupEpochs: 10, projHidden: 4096, projOut: 256, predHidden: 4096, projLayers: 2, tauBase: 0.99, ws: 0.2,
     dinoPrototypes: 65536, cropMin: 0.2,
   },
@@ -97,6 +98,11 @@ export const PRESETS: Record<string, Partial<PretrainConfig>> = {
 export function resolveConfig(layers: Partial<PretrainConfig>[]): PretrainConfig {
   const c = Object.assign({}, DEFAULTS, ...layers.map((l) => stripUndefined(l))) as PretrainConfig;
   validate(c);
+  const family = c.method.includes('dino') ? 'dino' : c.method.includes('moco') ? 'moco' : 'byol';
+  // SPEC §5: BYOL 0.5 on ImageNet-sized images, 1.0 on small ones; MoCoV3 and DINO 0.3.
+  if (c.lr === 0) c.lr = family === 'byol' ? (c.imageSize >= 224 ? 0.5 : 1.0) : 0.3;
+  if (c.tauBase === 0) c.tauBase = family === 'dino' ? 0.9995 : 0.99;
+  if (c.probeLr === 0) c.probeLr = family === 'moco' ? 0.3 : 0.1;
   return c;
 }
 
@@ -122,10 +128,10 @@ function validate(c: PretrainConfig): void {
   const positiveInt: (keyof PretrainConfig)[] = ['epochs', 'batchSize', 'projHidden', 'projOut', 'predHidden', 'projLayers', 'logEvery', 'checkpointEvery'];
   for (const k of positiveInt) if (!Number.isInteger(c[k]) || (c[k] as number) < 1) bad(k, `${c[k]} (a positive integer)`);
   if (c.batchSize < 2) bad('batchSize', 'batch norm needs at least 2 images');
-  for (const k of ['lr', 'width', 'probeLr', 'eta'] as const) if (!(c[k] > 0)) bad(k, `${c[k]} (must be > 0)`);
-  for (const k of ['weightDecay', 'ws', 'warmupEpochs'] as const) if (!(c[k] >= 0)) bad(k, `${c[k]} (must be ≥ 0)`);
+  for (const k of ['width', 'eta'] as const) if (!(c[k] > 0)) bad(k, `${c[k]} (must be > 0)`);
+  for (const k of ['lr', 'probeLr', 'weightDecay', 'ws', 'warmupEpochs'] as const) if (!(c[k] >= 0)) bad(k, `${c[k]} (must be ≥ 0; 0 for lr/probeLr = the method's)`);
   if (!(c.cropMin > 0 && c.cropMin <= 1)) bad('cropMin', `${c.cropMin} (must be in (0, 1])`);
-  if (!(c.tauBase > 0 && c.tauBase < 1)) bad('tauBase', `${c.tauBase} (must be in (0, 1))`);
+  if (!(c.tauBase >= 0 && c.tauBase < 1)) bad('tauBase', `${c.tauBase} (must be in [0, 1); 0 = the method's)`);
   if (!Number.isInteger(c.localGrid) || c.localGrid < 0) bad('localGrid', `${c.localGrid} (0 = all positions, else n for n×n)`);
   if (!['auto', 'webgpu', 'cpu'].includes(c.device)) bad('device', `'${c.device}' (auto, webgpu or cpu)`);
   if (!['sgd', 'lars', 'adamw'].includes(c.optimizer)) bad('optimizer', `'${c.optimizer}' (sgd, lars or adamw)`);

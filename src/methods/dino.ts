@@ -1,0 +1,169 @@
+// DINO and CO-DINO (SPEC §3; ResNet heads as solo-learn's). Head: 3-layer MLP (GELU, no BN) to
+// a bottleneck, L2-normalise, then a weight-normalised linear layer to K prototypes (unit-norm
+// rows, no gain: solo-learn's norm_last_layer). Student temperature 0.1; teacher temperature
+// warms up linearly; teacher outputs are centred by an EMA (0.9) of their batch mean.
+// CO-DINO: student local probabilities (every position) against the teacher's global ones, and
+// the student's global against the teacher's local ones (centred with their own centre); since
+// cross-entropy is linear in its target, the second term uses the positions' mean teacher
+// distribution, which is exact and avoids a B×P×K target.
+import { Module } from '../nn/module.js';
+import type { Sequential, LayerOptions } from '../nn/layers.js';
+import { Tensor } from '../tensor.js';
+import { createBackbone } from '../models/presets.js';
+import type { ResNet } from '../models/resnet.js';
+import { initRng } from '../nn/init.js';
+import { add, l2Normalize, matmul, mean, mulScalar, neg, noGrad, randn, reshape, softmax, logSoftmax, sub, sum, mul, zeros } from '../ops/index.js';
+import { applyLocal, mlp, poolLocalGrid } from './heads.js';
+import type { MethodName, SslMethod, StepContext, StepOutput } from './method.js';
+import { linearWarmup } from '../training/schedule.js';
+
+export interface DinoConfig {
+  method: Extract<MethodName, 'dino' | 'co-dino' | 'dino-mc'>;
+  arch: string;
+  width?: number;
+  smallStem?: boolean;
+  hidden: number;
+  bottleneck: number;
+  prototypes: number;
+  studentTemp: number;
+  teacherTemp: [number, number];
+  warmupTeacherEpochs: number;
+  centerMomentum: number;
+  ws: number;
+  localGrid: number | null;
+  tauBase: number;
+  layer?: LayerOptions;
+}
+
+class DinoHead extends Module {
+  readonly mlp: Sequential;
+  readonly prototypes: Tensor;
+  constructor(inDim: number, c: DinoConfig) {
+    super();
+    this.mlp = this.child('mlp', mlp({ inDim, hidden: c.hidden, outDim: c.bottleneck, hiddenLayers: 2, activation: 'gelu', hiddenBn: false }, c.layer));
+    const o = { backend: c.layer?.backend, std: 1 / Math.sqrt(c.bottleneck) };
+    this.prototypes = this.param('prototypes', randn([c.prototypes, c.bottleneck], c.layer?.rng ?? initRng(), o));
+  }
+  /** Logits before temperature: cosine of the normalised bottleneck with each prototype. */
+  forward(x: Tensor): Tensor {
+    return matmul(l2Normalize(this.mlp.forward(x)), l2Normalize(this.prototypes, 1), { transB: true });
+  }
+}
+
+/** Teacher centres: buffers, so checkpoints carry them. */
+class Centers extends Module {
+  readonly global: Tensor;
+  readonly local: Tensor;
+  constructor(K: number, c: DinoConfig) {
+    super();
+    this.global = this.buffer('global', zeros([K], { backend: c.layer?.backend }));
+    this.local = this.buffer('local', zeros([K], { backend: c.layer?.backend }));
+  }
+  forward(x: Tensor): Tensor { return x; }
+}
+
+class DinoNetwork extends Module {
+  readonly backbone: ResNet;
+  readonly head: DinoHead;
+  readonly localHead: DinoHead | null;
+  constructor(c: DinoConfig, local: boolean) {
+    super();
+    this.backbone = this.child('backbone', createBackbone(c.arch, { width: c.width, smallStem: c.smallStem, ...c.layer }));
+    this.head = this.child('head', new DinoHead(this.backbone.featureDim, c));
+    this.localHead = local ? this.child('local_head', new DinoHead(this.backbone.featureDim, c)) : null;
+  }
+  forward(x: Tensor): Tensor { return this.head.forward(this.backbone.forward(x)); }
+}
+
+class DinoTeacher extends DinoNetwork {
+  readonly centers: Centers;
+  constructor(c: DinoConfig, local: boolean) {
+    super(c, local);
+    this.centers = this.child('centers', new Centers(c.prototypes, c));
+  }
+}
+
+/** Mean over rows of −Σ target·log_softmax(student/T_s). */
+function dinoCe(studentLogits: Tensor, teacherProbs: Tensor, Ts: number): Tensor {
+  return neg(mean(sum(mul(teacherProbs, logSoftmax(studentLogits, Ts)), -1)));
+}
+
+export class Dino implements SslMethod {
+  readonly name: DinoConfig['method'];
+  readonly online: DinoNetwork;
+  readonly target: DinoTeacher;
+  readonly tauBase: number;
+  private readonly local: boolean;
+
+  constructor(readonly config: DinoConfig) {
+    this.name = config.method;
+    this.local = config.method === 'co-dino';
+    this.tauBase = config.tauBase;
+    this.online = new DinoNetwork(config, this.local);
+    this.target = new DinoTeacher(config, this.local);
+    this.target.loadStateDict(this.online.stateDict(), false);
+    for (const p of this.target.parameters()) p.requiresGrad = false;
+  }
+
+  get backbone(): ResNet { return this.online.backbone; }
+
+  emaPairs() {
+    const teacher = new Map(this.target.namedParameters());
+    const online = [...this.online.namedParameters()];
+    return { online, target: online.map(([n]) => [n, teacher.get(n)!] as [string, Tensor]) };
+  }
+
+  private grid(m: Tensor): Tensor { return this.config.localGrid ? poolLocalGrid(m, this.config.localGrid) : m; }
+
+  forward(globalViews: Tensor[], smallViews: Tensor[], ctx: StepContext): StepOutput {
+    const c = this.config, st = this.online, te = this.target;
+    const Tt = linearWarmup(ctx.step, c.warmupTeacherEpochs * ctx.stepsPerEpoch, c.teacherTemp[0], c.teacherTemp[1]);
+    const teacher = noGrad(() => globalViews.map((v) => {
+      const f = te.backbone.forwardFeatures(v);
+      const logits = te.head.forward(f.global);
+      const probs = softmax(sub(logits, te.centers.global), Tt);
+      let localProbs: Tensor | null = null, localLogits: Tensor | null = null;
+      if (this.local) {
+        localLogits = applyLocal(te.localHead!, this.grid(f.localMap)); // [B, P, K]
+        localProbs = mean(softmax(sub(localLogits, te.centers.local), Tt), 1); // mean over positions: [B, K]
+      }
+      return { logits, probs, localLogits, localProbs };
+    }));
+    const feats = globalViews.map((v) => st.backbone.forwardFeatures(v));
+    const s = feats.map((f) => st.head.forward(f.global));
+    const smallLogits = smallViews.map((v) => st.forward(v));
+    let lg: Tensor | null = null, pairs = 0;
+    const addTerm = (t: Tensor) => { lg = lg ? add(lg, t) : t; pairs++; };
+    for (let si = 0; si < s.length; si++) for (let ti = 0; ti < teacher.length; ti++) if (si !== ti) addTerm(dinoCe(s[si], teacher[ti].probs, c.studentTemp));
+    for (const sl of smallLogits) for (const t of teacher) addTerm(dinoCe(sl, t.probs, c.studentTemp));
+    const lossGlobal = mulScalar(lg!, 1 / pairs);
+    const parts: Record<string, Tensor> = { lossGlobal };
+    let loss = lossGlobal;
+    if (this.local) {
+      let ll: Tensor | null = null;
+      for (const [a, b] of [[0, 1], [1, 0]]) {
+        const sl = applyLocal(st.localHead!, this.grid(feats[a].localMap)); // [B, P, K]
+        const [B, , K] = sl.shape;
+        const tg = reshape(teacher[b].probs, [B, 1, K]);
+        const t1 = neg(mean(sum(mul(tg, logSoftmax(sl, c.studentTemp)), -1)));
+        const t2 = dinoCe(s[a], teacher[b].localProbs!, c.studentTemp);
+        const term = add(t1, t2);
+        ll = ll ? add(ll, term) : term;
+      }
+      parts.lossLocal = mulScalar(ll!, 0.5);
+      loss = add(lossGlobal, mulScalar(parts.lossLocal, c.ws));
+    }
+    // Centre updates (EMA of the teacher's batch means), recorded with the step.
+    noGrad(() => {
+      const m = c.centerMomentum;
+      const g = mean(reshape(add(teacher[0].logits, teacher[1].logits), [-1, c.prototypes]), 0);
+      te.centers.global.backend.emaUpdate(te.centers.global, mulScalar(g, 0.5), m);
+      if (this.local) {
+        const l0 = teacher[0].localLogits!, l1 = teacher[1].localLogits!;
+        const ml = mulScalar(add(mean(reshape(l0, [-1, c.prototypes]), 0), mean(reshape(l1, [-1, c.prototypes]), 0)), 0.5);
+        te.centers.local.backend.emaUpdate(te.centers.local, ml, m);
+      }
+    });
+    return { loss, parts, features: feats[0] };
+  }
+}

@@ -1,0 +1,124 @@
+// MoCoV3 and CO-MoCoV3 (SPEC §3). ctr(q, k) = CE(q̂·k̂ᵀ/T, arange)·2T on L2-normalised queries
+// and keys, symmetrised over the two views. CO-MoCoV3 adds, weighted by w_s, local queries of
+// one view against the other view's global keys of the batch (positives on the diagonal) and
+// the global query against each position's local keys, averaged over positions.
+import { Module } from '../nn/module.js';
+import type { Sequential, LayerOptions } from '../nn/layers.js';
+import type { Tensor } from '../tensor.js';
+import { createBackbone } from '../models/presets.js';
+import type { ResNet } from '../models/resnet.js';
+import { add, crossEntropy, detach, l2Normalize, matmul, mulScalar, noGrad, permute, reshape, tensor } from '../ops/index.js';
+import { applyLocal, mlp, poolLocalGrid } from './heads.js';
+import type { MethodName, SslMethod, StepContext, StepOutput } from './method.js';
+
+export interface MocoConfig {
+  method: Extract<MethodName, 'mocov3' | 'co-mocov3'>;
+  arch: string;
+  width?: number;
+  smallStem?: boolean;
+  projHidden: number;
+  projOut: number;
+  predHidden: number;
+  temperature: number;
+  ws: number;
+  localGrid: number | null;
+  tauBase: number;
+  layer?: LayerOptions;
+}
+
+class MocoNetwork extends Module {
+  readonly backbone: ResNet;
+  readonly projector: Sequential;
+  readonly localProjector: Sequential | null;
+  constructor(c: MocoConfig, local: boolean) {
+    super();
+    this.backbone = this.child('backbone', createBackbone(c.arch, { width: c.width, smallStem: c.smallStem, ...c.layer }));
+    const spec = { inDim: this.backbone.featureDim, hidden: c.projHidden, outDim: c.projOut, outBn: 'plain' as const };
+    this.projector = this.child('projector', mlp(spec, c.layer));
+    this.localProjector = local ? this.child('local_projector', mlp(spec, c.layer)) : null;
+  }
+  forward(x: Tensor): Tensor { return this.projector.forward(this.backbone.forward(x)); }
+}
+
+class MocoOnline extends Module {
+  readonly net: MocoNetwork;
+  readonly predictor: Sequential;
+  readonly localPredictor: Sequential | null;
+  constructor(c: MocoConfig, local: boolean) {
+    super();
+    this.net = this.child('net', new MocoNetwork(c, local));
+    const spec = { inDim: c.projOut, hidden: c.predHidden, outDim: c.projOut };
+    this.predictor = this.child('predictor', mlp(spec, c.layer));
+    this.localPredictor = local ? this.child('local_predictor', mlp(spec, c.layer)) : null;
+  }
+  forward(x: Tensor): Tensor { return this.predictor.forward(this.net.forward(x)); }
+}
+
+/** CE over rows of q̂·k̂ᵀ/T where row r's positive is key labels[r]; scaled by 2T. */
+function contrastive(q: Tensor, k: Tensor, labels: Tensor, T: number): Tensor {
+  const logits = mulScalar(matmul(l2Normalize(q), l2Normalize(detach(k)), { transB: true }), 1 / T);
+  return mulScalar(crossEntropy(logits, labels), 2 * T);
+}
+
+export class MocoV3 implements SslMethod {
+  readonly name: MocoConfig['method'];
+  readonly online: MocoOnline;
+  readonly target: MocoNetwork;
+  readonly tauBase: number;
+  private readonly local: boolean;
+
+  constructor(readonly config: MocoConfig) {
+    this.name = config.method;
+    this.local = config.method === 'co-mocov3';
+    this.tauBase = config.tauBase;
+    this.online = new MocoOnline(config, this.local);
+    this.target = new MocoNetwork(config, this.local);
+    this.target.loadStateDict(this.online.net.stateDict());
+    for (const p of this.target.parameters()) p.requiresGrad = false;
+  }
+
+  get backbone(): ResNet { return this.online.net.backbone; }
+
+  emaPairs() {
+    return { online: [...this.online.net.namedParameters('net')], target: [...this.target.namedParameters()] };
+  }
+
+  private grid(m: Tensor): Tensor { return this.config.localGrid ? poolLocalGrid(m, this.config.localGrid) : m; }
+
+  forward(globalViews: Tensor[], _small: Tensor[], _ctx: StepContext): StepOutput {
+    const on = this.online, tg = this.target, T = this.config.temperature;
+    const B = globalViews[0].shape[0];
+    const be = globalViews[0].backend;
+    const diag = tensor(Int32Array.from({ length: B }, (_, i) => i), [B], { dtype: 'i32', backend: be });
+    const feats = globalViews.map((v) => on.net.backbone.forwardFeatures(v));
+    const q = feats.map((f) => on.predictor.forward(on.net.projector.forward(f.global)));
+    const tgt = noGrad(() => globalViews.map((v) => {
+      const f = tg.backbone.forwardFeatures(v);
+      return { k: tg.projector.forward(f.global), kl: this.local ? applyLocal(tg.localProjector!, this.grid(f.localMap)) : null };
+    }));
+    const lg = add(contrastive(q[0], tgt[1].k, diag, T), contrastive(q[1], tgt[0].k, diag, T));
+    const parts: Record<string, Tensor> = { lossGlobal: lg };
+    let loss = lg;
+    if (this.local) {
+      let ll: Tensor | null = null;
+      for (const [a, b] of [[0, 1], [1, 0]]) {
+        const ql = applyLocal(on.localPredictor!, applyLocal(on.net.localProjector!, this.grid(feats[a].localMap))); // [B, P, D]
+        const P = ql.shape[1], D = ql.shape[2];
+        // local queries vs the other view's global keys: rows (b, i), positive key b
+        const rowsLabel = tensor(Int32Array.from({ length: B * P }, (_, r) => Math.floor(r / P)), [B * P], { dtype: 'i32', backend: be });
+        const t1 = contrastive(reshape(ql, [B * P, D]), tgt[b].k, rowsLabel, T);
+        // global query vs each position's local keys: per position i, [B, B] logits
+        const kl = reshape(permute(tgt[b].kl!, [1, 0, 2]), [P * B, D]);            // rows (i, b')
+        const lq = matmul(l2Normalize(q[a]), l2Normalize(detach(kl)), { transB: true }); // [B, P·B]
+        const perPos = reshape(permute(reshape(lq, [B, P, B]), [1, 0, 2]), [P * B, B]);  // rows (i, b)
+        const posLabel = tensor(Int32Array.from({ length: P * B }, (_, r) => r % B), [P * B], { dtype: 'i32', backend: be });
+        const t2 = mulScalar(crossEntropy(mulScalar(perPos, 1 / T), posLabel), 2 * T);
+        const term = add(t1, t2);
+        ll = ll ? add(ll, term) : term;
+      }
+      parts.lossLocal = ll!;
+      loss = add(lg, mulScalar(ll!, this.config.ws));
+    }
+    return { loss, parts, features: feats[0] };
+  }
+}

@@ -65,6 +65,8 @@ export interface Backend {
   readonly name: BackendName;
 
   // ---- memory ----
+  /** Device bytes held by live tensors and the peak since start (GPU backends). */
+  memoryStats?(): { bytesInUse: number; peakBytesInUse: number; buffersCreated: number };
   upload(data: TypedArray, dtype: DType): Storage;
   fill(size: number, dtype: DType, value: number): Storage;
   /** Read back; the only place a backend may wait for the device. */
@@ -136,6 +138,16 @@ export interface Backend {
   crossEntropy(logits: Raw, labels: Raw): Storage;
   /** d(Σ_n dLoss[n]·loss[n]) / dlogits. */
   crossEntropyBackward(logits: Raw, labels: Raw, dLoss: Raw): Storage;
+
+  // ---- CO-SSL fused local loss ----
+  /**
+   * Per sample b (P local positions, D dims; zg and zl are stop-gradient targets):
+   *   loss[b] = −(1/P)·Σ_i [cos(pl[b,i], zg[b]) + cos(p[b], zl[b,i])]
+   * pl, zl: [B, P, D]; zg, p: [B, D] → [B]. Nothing of size B·P·D is written.
+   */
+  localCosine(pl: Raw, zg: Raw, p: Raw, zl: Raw): Storage;
+  /** Gradients of Σ_b dLoss[b]·loss[b] w.r.t. pl ([B, P, D]) and p ([B, D]). */
+  localCosineBackward(pl: Raw, zg: Raw, p: Raw, zl: Raw, dLoss: Raw): { dpl: Storage; dp: Storage };
 
   // ---- whole-model training primitives over flat buffers (in place) ----
   /**

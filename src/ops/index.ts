@@ -14,6 +14,7 @@ export * from './pool.js';
 export * from './norm.js';
 export * from './softmax.js';
 export * from './similarity.js';
+export * from './local_loss.js';
 export { noGrad, detach, backward, grad, isGradEnabled } from '../autograd/tape.js';
 
 installTapeOps(onesLike, add);

@@ -12,6 +12,7 @@ import * as pool from './pool.js';
 import * as norm from './norm.js';
 import * as sm from './softmax.js';
 import * as optim from './optim.js';
+import * as local from './local_loss.js';
 
 export class CpuBackend implements Backend {
   readonly name = 'cpu' as const;
@@ -57,6 +58,9 @@ export class CpuBackend implements Backend {
   softmaxBackward = sm.softmaxBackward;
   crossEntropy = sm.crossEntropy;
   crossEntropyBackward = sm.crossEntropyBackward;
+
+  localCosine = local.localCosine;
+  localCosineBackward = local.localCosineBackward;
 
   view(base: Storage, offset: number, size: number, _dtype: DType): Storage {
     return cpuStorage((base as ReturnType<typeof cpuStorage>).data.subarray(offset, offset + size));

@@ -6,6 +6,7 @@ import { registerArch } from './commands/arch.js';
 import { registerFlops } from './commands/flops.js';
 import { registerData } from './commands/data.js';
 import { registerPretrain } from './commands/pretrain.js';
+import { registerPlot } from './commands/plot.js';
 
 const program = new Command();
 program
@@ -19,6 +20,7 @@ registerArch(program);
 registerFlops(program);
 registerData(program);
 registerPretrain(program);
+registerPlot(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as Error;

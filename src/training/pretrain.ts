@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Backend } from '../backend/backend.js';
-import { initBackend } from '../backend/registry.js';
+import { describeBackend, initBackend } from '../backend/registry.js';
 import { Tensor, tidy, keep, outsideScopes } from '../tensor.js';
 import { backward, noGrad, add, tensor } from '../ops/index.js';
 import { manualSeed } from '../nn/init.js';
@@ -47,7 +47,7 @@ export interface Summary {
 class NonFiniteLossError extends Error { override name = 'NonFiniteLossError'; }
 
 /** Everything that lives for the whole run. */
-interface Run {
+export interface Run {
   cfg: PretrainConfig;
   backend: Backend;
   data: TrainingData;
@@ -156,7 +156,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
     method: cfg.method, arch: cfg.arch, epochs: cfg.epochs, steps: step,
     onlineProbeAcc: lastAcc.global, patchProbeAcc: lastAcc.patch,
     imagesPerSecond: (step * cfg.batchSize) / Math.max(seconds, 1e-3),
-    peakGpuBytes: backend.memoryStats ? peak : null, backend: backend.name, device: deviceName(backend),
+    peakGpuBytes: backend.memoryStats ? peak : null, backend: backend.name, device: (await describeBackend(backend)).device,
   };
   if (cfg.finalEval && step >= run.totalSteps) {
     const { finalLinearEval } = await import('./final_eval.js');
@@ -166,13 +166,9 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   return summary;
 }
 
-function deviceName(b: Backend): string {
-  const info = (b as { adapterInfo?: { description?: string; device?: string } }).adapterInfo;
-  return info?.description || info?.device || b.name;
-}
-
-async function setup(cfg: PretrainConfig, backend: Backend): Promise<Run> {
-  const data = loadTrainingData({ source: cfg.data, seed: cfg.seed, trainCount: cfg.syntheticTrain, testCount: cfg.syntheticTest });
+/** Build everything a run needs (exported for `coengine bench step`, which passes its own data). */
+export async function setup(cfg: PretrainConfig, backend: Backend, given?: TrainingData): Promise<Run> {
+  const data = given ?? loadTrainingData({ source: cfg.data, seed: cfg.seed, trainCount: cfg.syntheticTrain, testCount: cfg.syntheticTest });
   const [h, w] = data.train.shape;
   const size = cfg.imageSize || h;
   if (data.train.count < cfg.batchSize) throw new Error(`--batch-size ${cfg.batchSize} is larger than the ${data.train.count} training images of ${cfg.data}`);
@@ -226,7 +222,7 @@ function runTensors(run: Run): Map<string, Tensor> {
 }
 
 /** One training step, recorded without any read-back; returns scalars for logging. */
-function trainStep(run: Run, ids: Int32Array, s: { step: number; lr: number; probeLr: number; tau: number }): Record<string, Tensor> {
+export function trainStep(run: Run, ids: Int32Array, s: { step: number; lr: number; probeLr: number; tau: number }): Record<string, Tensor> {
   const { cfg, backend, method } = run;
   const scalars = tidy(() => {
     const idx = tensor(ids, [ids.length], { backend, dtype: 'i32' });

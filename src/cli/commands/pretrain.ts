@@ -53,7 +53,7 @@ export function registerPretrain(program: Command): void {
     .option('--json', 'print summary.json to stdout at the end')
     .action(async (o) => {
       const { pretrain } = await import('../../training/pretrain.js');
-      const { initBackend } = await import('../../backend/registry.js');
+      const { initBackend, describeBackend } = await import('../../backend/registry.js');
       const flags: Partial<PretrainConfig> = {
         method: o.method, arch: o.arch, width: o.width, smallStem: o.smallStem, data: o.data, epochs: o.epochs, batchSize: o.batchSize,
         lr: o.lr, weightDecay: o.weightDecay, optimizer: o.optimizer, warmupEpochs: o.warmupEpochs, ws: o.ws, localGrid: o.localGrid,
@@ -67,7 +67,7 @@ export function registerPretrain(program: Command): void {
       if (!o.preset && !o.config && !o.resume) {
         // Built-in defaults, sized to the device found.
         const backend = await initBackend(o.device ?? 'auto', { quiet: true });
-        layers = [await sizedDefaults(backend.name, (backend as { adapterInfo?: { vendor?: string; architecture?: string; description?: string } }).adapterInfo), ...layers];
+        layers = [sizedDefaults((await describeBackend(backend)).software), ...layers];
       }
       if (o.resume) {
         const { readRunState } = await import('../../training/checkpoint.js');
@@ -94,8 +94,7 @@ export function registerPretrain(program: Command): void {
  * Defaults sized to the device: a software rasteriser or the CPU backend gets a run that ends
  * within minutes on 2 cores; a real GPU gets a longer run that learns a good representation.
  */
-async function sizedDefaults(backend: string, info?: { vendor?: string; architecture?: string; description?: string }): Promise<Partial<PretrainConfig>> {
-  const software = backend === 'cpu' || /llvmpipe|lavapipe|swiftshader/i.test(`${info?.description ?? ''} ${info?.architecture ?? ''} ${info?.vendor ?? ''}`);
+function sizedDefaults(software: boolean): Partial<PretrainConfig> {
   if (software) {
     return { width: 0.125, syntheticTrain: 2560, syntheticTest: 1000, epochs: 4, batchSize: 64, projHidden: 256, predHidden: 256, projOut: 64,
       warmupEpochs: 1, finalEvalEpochs: 20, checkpointEvery: 100 };

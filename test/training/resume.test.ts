@@ -1,0 +1,65 @@
+// A run stopped after k steps and resumed reproduces the uninterrupted run's losses exactly;
+// bad configuration and missing data give clear errors.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readFileSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { resolveConfig, type PretrainConfig } from '../../src/training/config.js';
+import { pretrain } from '../../src/training/pretrain.js';
+
+const tiny = (out: string, extra: Partial<PretrainConfig> = {}): PretrainConfig => resolveConfig([{
+  method: 'co-byol', arch: 'rf29-resnet18', width: 1 / 16, smallStem: true, device: 'cpu', data: 'synthetic',
+  syntheticTrain: 48, syntheticTest: 16, epochs: 2, batchSize: 8, imageSize: 16, projHidden: 16, predHidden: 16, projOut: 8,
+  logEvery: 1, checkpointEvery: 100, finalEval: false, warmupEpochs: 1, out, ...extra,
+}]);
+
+const lossesOf = async (cfg: PretrainConfig, opts: Parameters<typeof pretrain>[1] = {}) => {
+  const seen: Record<string, number>[] = [];
+  await pretrain(cfg, { quiet: true, ...opts, onLog: (r) => seen.push(r) });
+  return seen.map((r) => [r.step, r.loss, r.lossLocal, r.globalProbeLoss]);
+};
+
+test('stop after 5 steps, resume, and the losses match the uninterrupted run', async () => {
+  const a = mkdtempSync(path.join(tmpdir(), 'coengine-full-'));
+  const b = mkdtempSync(path.join(tmpdir(), 'coengine-resume-'));
+  const full = await lossesOf(tiny(a));
+  assert.is(full.length, 12);
+  const first = await lossesOf(tiny(b), { maxSteps: 5 });
+  assert.is(first.length, 5);
+  const state = JSON.parse(readFileSync(path.join(b, 'state.json'), 'utf8'));
+  assert.is(state.step, 5);
+  assert.ok(existsSync(path.join(b, state.checkpoint)));
+  const rest = await lossesOf(tiny(b), { resume: true });
+  assert.equal([...first, ...rest], full);
+  // one checkpoint file is kept, and metrics.jsonl has every step once per run segment
+  assert.is(readdirSync(b).filter((f) => f.endsWith('.safetensors')).length, 1);
+  const summary = JSON.parse(readFileSync(path.join(b, 'summary.json'), 'utf8'));
+  assert.is(summary.steps, 12);
+  assert.ok(summary.onlineProbeAcc >= 0 && summary.onlineProbeAcc <= 1);
+});
+
+test('bad configuration values name the field', () => {
+  assert.throws(() => tiny('/tmp/x', { batchSize: 1 }), /batchSize/);
+  assert.throws(() => tiny('/tmp/x', { method: 'simclr' as PretrainConfig['method'] }), /method.*simclr.*co-byol/);
+  assert.throws(() => tiny('/tmp/x', { arch: 'vit' }), /arch.*vit/);
+  assert.throws(() => tiny('/tmp/x', { cropMin: 1.5 }), /cropMin/);
+});
+
+test('a missing dataset directory is a clear error', async () => {
+  try {
+    await pretrain(tiny(mkdtempSync(path.join(tmpdir(), 'coengine-nodata-')), { data: '/nonexistent/dataset' }), { quiet: true });
+    assert.unreachable('should throw');
+  } catch (e) {
+    assert.match((e as Error).message, /\/nonexistent\/dataset/);
+  }
+});
+
+test('--resume without a checkpoint says so', async () => {
+  const d = mkdtempSync(path.join(tmpdir(), 'coengine-empty-'));
+  try { await pretrain(tiny(d), { quiet: true, resume: true }); assert.unreachable('should throw'); } catch (e) {
+    assert.match((e as Error).message, /state\.json does not exist/);
+  }
+});
+
+test.run();

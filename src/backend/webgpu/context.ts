@@ -14,6 +14,8 @@ export interface GpuStorage extends Storage {
   readonly backend: 'webgpu';
   readonly buffer: GPUBuffer;
   readonly bytes: number;
+  /** Byte offset of the region in `buffer` (views into flat parameter buffers); 0 when absent. */
+  readonly offset?: number;
 }
 
 export interface KernelRef {
@@ -34,6 +36,8 @@ export interface GpuContext {
   pipeline(k: KernelRef): GPUComputePipeline;
   /** Storage from the pool (contents undefined unless zero is set). */
   alloc(bytes: number, zero?: boolean): GpuStorage;
+  /** Back to the pool at once (later dispatches may reuse it: the queue keeps them ordered). */
+  release(s: GpuStorage): void;
   /**
    * Record one dispatch into the current command encoder (nothing is submitted until a
    * read-back or an explicit flush). `uniforms` become the trailing uniform binding.

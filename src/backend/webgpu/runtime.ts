@@ -31,8 +31,16 @@ export interface RuntimeStats {
 
 class PooledStorage implements GpuStorage {
   readonly backend = 'webgpu' as const;
+  readonly offset = 0;
   released = false;
   constructor(readonly buffer: GPUBuffer, readonly bytes: number, readonly sizeClass: number) {}
+}
+
+/** A region of another storage (flat parameter buffers); releasing it never frees the base. */
+class ViewStorage implements GpuStorage {
+  readonly backend = 'webgpu' as const;
+  constructor(readonly base: GpuStorage, readonly buffer: GPUBuffer, readonly offset: number, readonly bytes: number) {}
+  get released(): boolean { return (this.base as PooledStorage).released === true; }
 }
 
 const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -88,6 +96,7 @@ export class GpuRuntime implements GpuContext {
   private pendingError: Error | null = null;
   private lost: Error | null = null;
   private lastLabel = '(none)';
+  private compiling: { file: string; preludeLines: number } | null = null;
 
   private readonly counters: RuntimeStats = {
     buffersCreated: 0, bytesAllocated: 0, bytesInUse: 0, peakBytesInUse: 0, auxBuffersCreated: 0,
@@ -100,7 +109,14 @@ export class GpuRuntime implements GpuContext {
     this.uniformAlign = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
     device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
       ev.preventDefault(); // we report it ourselves, with context, instead of Dawn printing it
-      this.pendingError ??= new BackendError(`WebGPU ${ev.error.constructor.name}: ${ev.error.message.trim()} ` +
+      let msg = ev.error.message.trim();
+      // Dawn reports WGSL errors synchronously inside createShaderModule: name the file.
+      if (this.compiling && msg.includes('WGSL')) {
+        const { file, preludeLines } = this.compiling;
+        msg = `WGSL compile error in kernels/${file}: ` +
+          msg.replace(/:(\d+):(\d+) error/g, (_, l, c) => `kernels/${file}:${Number(l) - preludeLines}:${c} error`);
+      }
+      this.pendingError ??= new BackendError(`WebGPU ${ev.error.constructor.name}: ${msg} ` +
         `(last recorded dispatch: ${this.lastLabel})`);
     };
     void device.lost.then((info) => {
@@ -114,7 +130,17 @@ export class GpuRuntime implements GpuContext {
   checkErrors(): void {
     if (this.lost) throw this.lost;
     const e = this.pendingError;
-    if (e) { this.pendingError = null; throw e; }
+    if (e) { this.pendingError = null; this.discardRecording(); throw e; }
+  }
+
+  /** Drop recorded-but-unsubmitted work (after an error it may hold invalid commands). */
+  private discardRecording(): void {
+    try { this.pass?.end(); } catch { /* already invalid */ }
+    this.pass = null;
+    this.encoder = null;
+    this.usedInEncoder.clear();
+    this.uniformChunk = 0;
+    this.uniformOffset = 0;
   }
 
   // ---------------------------------------------------------------- memory
@@ -149,7 +175,21 @@ export class GpuRuntime implements GpuContext {
     return buffer;
   }
 
+  /** A storage aliasing `bytes` bytes of base from byte `offset` (must keep binding alignment). */
+  view(base: GpuStorage, offset: number, bytes: number): GpuStorage {
+    const at = (base.offset ?? 0) + offset;
+    if (at % this.limits.minStorageBufferOffsetAlignment !== 0) {
+      throw new BackendError(`view at byte offset ${at} breaks the device's storage offset alignment ` +
+        `(${this.limits.minStorageBufferOffsetAlignment} bytes)`);
+    }
+    if (offset < 0 || offset + bytes > base.bytes) {
+      throw new BackendError(`view of ${bytes} bytes at ${offset} exceeds its base of ${base.bytes} bytes`);
+    }
+    return new ViewStorage(base, base.buffer, at, bytes);
+  }
+
   release(s: GpuStorage): void {
+    if (s instanceof ViewStorage) return;
     const p = s as PooledStorage;
     if (p.released) throw new BackendError('webgpu: storage released twice');
     p.released = true;
@@ -194,7 +234,7 @@ export class GpuRuntime implements GpuContext {
     const staging = this.stagingFree.get(cls)?.pop() ?? this.createStaging(cls);
     const enc = this.currentEncoder();
     this.endPass();
-    enc.copyBufferToBuffer(s.buffer, 0, staging, 0, size);
+    enc.copyBufferToBuffer(s.buffer, s.offset ?? 0, staging, 0, size);
     this.flush();
     try {
       await staging.mapAsync(GPUMapMode.READ, 0, size);
@@ -239,7 +279,10 @@ export class GpuRuntime implements GpuContext {
     const prelude = k.prelude ? (k.prelude.endsWith('\n') ? k.prelude : k.prelude + '\n') : '';
     const preludeLines = prelude ? prelude.split('\n').length - 1 : 0;
     const label = `kernels/${k.file}:${entryPoint}`;
-    const module = this.device.createShaderModule({ code: prelude + this.source(k.file), label });
+    const code = prelude + this.source(k.file);
+    this.compiling = { file: k.file, preludeLines };
+    let module: GPUShaderModule;
+    try { module = this.device.createShaderModule({ code, label }); } finally { this.compiling = null; }
     // Compilation messages arrive asynchronously; map their lines back to the .wgsl file.
     void module.getCompilationInfo().then((info) => {
       const errors = info.messages.filter((m) => m.type === 'error');
@@ -331,7 +374,7 @@ export class GpuRuntime implements GpuContext {
     const pass = this.currentPass();
     this.lastLabel = name;
     const entries: GPUBindGroupEntry[] = buffers.map((b, i) => ({
-      binding: i, resource: { buffer: b.buffer, offset: 0, size: Math.max(4, Math.ceil(b.bytes / 4) * 4) },
+      binding: i, resource: { buffer: b.buffer, offset: b.offset ?? 0, size: Math.max(4, Math.ceil(b.bytes / 4) * 4) },
     }));
     if (uniforms) entries.push({ binding: buffers.length, resource: this.uniformSlot(uniforms) });
     for (const b of buffers) this.usedInEncoder.add(b.buffer);

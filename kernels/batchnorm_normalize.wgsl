@@ -1,0 +1,30 @@
+// Batch-norm apply, elementwise over x [M, C]: y = (x − mean[c])·invstd[c]·gamma[c] + beta[c],
+// then ReLU when fused (RELU). Absent gamma/beta are bound to a dummy and not read.
+
+override HAS_GAMMA: bool = false;
+override HAS_BETA: bool = false;
+override RELU: bool = false;
+
+struct Params { total: u32, C: u32, _pad0: u32, _pad1: u32 }
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> mean: array<f32>;
+@group(0) @binding(2) var<storage, read> invstd: array<f32>;
+@group(0) @binding(3) var<storage, read> gamma: array<f32>;
+@group(0) @binding(4) var<storage, read> beta: array<f32>;
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(6) var<uniform> params: Params;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let e = (wid.y * nwg.x + wid.x) * 256u + lid;
+  if (e >= params.total) { return; }
+  let c = e % params.C;
+  var scale = invstd[c];
+  if (HAS_GAMMA) { scale *= gamma[c]; }
+  var v = (x[e] - mean[c]) * scale;
+  if (HAS_BETA) { v += beta[c]; }
+  if (RELU) { v = max(v, 0.0); }
+  y[e] = v;
+}

@@ -1,0 +1,88 @@
+// Batch-norm reductions, level 1 of 2 (no atomics): x viewed as [M, C], channels last.
+// Workgroup (16, 16): x = a group of 4 channels (64 channels per workgroup, 256-byte coalesced
+// row reads), y = 16 row lanes over this workgroup's chunk of rows; the lanes are then summed in
+// workgroup memory and the chunk's two per-channel sums written to part[chunk][2][C].
+//   moments  (BACKWARD = false): S1 = Σ (x − s), S2 = Σ (x − s)²  with the shift s = x[0, c]
+//            (shifted sums keep E[x²] − E[x]² from cancelling when |mean| ≫ std)
+//   backward (BACKWARD = true):  S1 = Σ dy,      S2 = Σ dy · (x − mean)·invstd
+// batchnorm_finalize.wgsl adds the chunks.
+
+override BACKWARD: bool = false;
+override VEC: bool = false;  // C % 4 == 0: 4 channels are one aligned vec4
+
+struct Params { M: u32, C: u32, rowsPerChunk: u32, _pad: u32 }
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> mean: array<f32>;
+@group(0) @binding(3) var<storage, read> invstd: array<f32>;
+@group(0) @binding(4) var<storage, read_write> part: array<f32>;
+@group(0) @binding(5) var<uniform> params: Params;
+
+var<workgroup> red1: array<vec4<f32>, 256>;
+var<workgroup> red2: array<vec4<f32>, 256>;
+
+/** Four channels c0..c0+3 of row r (zeros past C). */
+fn load4(buf: ptr<storage, array<vec4<f32>>, read>, r: u32, c0: u32) -> vec4<f32> {
+  let i = r * params.C + c0;
+  if (VEC) { return (*buf)[i / 4u]; }
+  var v = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) {
+    if (c0 + j < params.C) { let e = i + j; v[j] = (*buf)[e / 4u][e % 4u]; }
+  }
+  return v;
+}
+
+/** Per-channel vector of a [C] buffer at c0..c0+3 (zeros past C). */
+fn chan4(buf: ptr<storage, array<f32>, read>, c0: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) { if (c0 + j < params.C) { v[j] = (*buf)[c0 + j]; } }
+  return v;
+}
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let c0 = (wid.x * 16u + lid.x) * 4u;
+  let r0 = wid.y * params.rowsPerChunk;
+  let r1 = min(params.M, r0 + params.rowsPerChunk);
+  var s1 = vec4<f32>(0.0);
+  var s2 = vec4<f32>(0.0);
+  if (c0 < params.C) {
+    if (BACKWARD) {
+      let mu = chan4(&mean, c0);
+      let is = chan4(&invstd, c0);
+      for (var r = r0 + lid.y; r < r1; r += 16u) {
+        let g = load4(&dy, r, c0);
+        s1 += g;
+        s2 += g * (load4(&x, r, c0) - mu) * is;
+      }
+    } else {
+      let shift = load4(&x, 0u, c0);
+      for (var r = r0 + lid.y; r < r1; r += 16u) {
+        let d = load4(&x, r, c0) - shift;
+        s1 += d;
+        s2 += d * d;
+      }
+    }
+  }
+  let slot = lid.y * 16u + lid.x;
+  red1[slot] = s1;
+  red2[slot] = s2;
+  workgroupBarrier();
+  for (var s = 8u; s > 0u; s >>= 1u) {
+    if (lid.y < s) {
+      red1[slot] += red1[slot + s * 16u];
+      red2[slot] += red2[slot + s * 16u];
+    }
+    workgroupBarrier();
+  }
+  if (lid.y == 0u && c0 < params.C) {
+    let base = wid.y * 2u * params.C;
+    for (var j = 0u; j < 4u; j++) {
+      if (c0 + j < params.C) {
+        part[base + c0 + j] = red1[lid.x][j];
+        part[base + params.C + c0 + j] = red2[lid.x][j];
+      }
+    }
+  }
+}

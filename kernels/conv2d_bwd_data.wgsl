@@ -1,0 +1,59 @@
+// Convolution backward-data (the input gradient) as an implicit GEMM on matmul_core.wgsl:
+//   dx[m, ci] = Σ_k dY(m, k) · Wr[k, ci],   m = (n, ih, iw),  k = (kh, kw, co) with co fastest,
+// where dY(m, k) = dy[n, oh, ow, co] for the output pixel whose tap (kh, kw) lands on (ih, iw)
+// (zero when (ih + ph − kh) is not a multiple of the stride or falls outside the output).
+// Weights re-laid HWOI = [kh·kw·Cout, Cin] (OIHW as is for 1×1), so B's 4-runs are along ci.
+
+struct Params {
+  N: u32, H: u32, W: u32, C: u32,
+  Ho: u32, Wo: u32, Co: u32, KW: u32,
+  sh: u32, sw: u32, ph: i32, pw: i32,
+  M: u32, K: u32, _pad0: u32, _pad1: u32,
+}
+
+@group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
+
+fn mm_M() -> u32 { return params.M; }
+fn mm_N() -> u32 { return params.C; }
+fn mm_k_range(z: u32) -> vec2<u32> { return vec2<u32>(0u, params.K); }
+
+/** Flat dy index of element (m, k), or -1 where no output pixel uses this tap. */
+fn dyIndex(m: u32, k: u32) -> i32 {
+  let iw = m % params.W;
+  let t = m / params.W;
+  let ih = t % params.H;
+  let n = t / params.H;
+  let co = k % params.Co;
+  let tap = k / params.Co;
+  let kw = tap % params.KW;
+  let kh = tap / params.KW;
+  let yh = i32(ih) + params.ph - i32(kh);
+  let yw = i32(iw) + params.pw - i32(kw);
+  if (yh < 0 || yw < 0) { return -1; }
+  let oh = u32(yh) / params.sh;
+  let ow = u32(yw) / params.sw;
+  if (oh * params.sh != u32(yh) || ow * params.sw != u32(yw) || oh >= params.Ho || ow >= params.Wo) { return -1; }
+  return i32(((n * params.Ho + oh) * params.Wo + ow) * params.Co + co);
+}
+
+fn mm_readA(z: u32, m: u32, k: u32) -> f32 {
+  let i = dyIndex(m, k);
+  if (i < 0) { return 0.0; }
+  return dy[u32(i) / 4u][u32(i) % 4u];
+}
+fn mm_readA4(z: u32, m: u32, k: u32) -> vec4<f32> {
+  let i = dyIndex(m, k);
+  if (i < 0) { return vec4<f32>(0.0); }
+  return dy[u32(i) / 4u];
+}
+fn mm_readB(z: u32, k: u32, n: u32) -> f32 { let i = k * params.C + n; return w[i / 4u][i % 4u]; }
+fn mm_readB4(z: u32, k: u32, n: u32) -> vec4<f32> { return w[(k * params.C + n) / 4u]; }
+
+fn mm_write(z: u32, m: u32, n: u32, v: f32) { dx[m * params.C + n] = v; }
+fn mm_write4(z: u32, m: u32, n: u32, v: vec4<f32>) {
+  let i = m * params.C + n;
+  dx[i] = v.x; dx[i + 1u] = v.y; dx[i + 2u] = v.z; dx[i + 3u] = v.w;
+}

@@ -1,0 +1,68 @@
+// Convolution backward-weight as an implicit GEMM on matmul_core.wgsl, reducing over every
+// output pixel of the batch:
+//   dW(co, j) = Σ_p dy[p, co] · X(p, j),   p = (n, oh, ow),  j = (kh, kw, ci) with ci fastest.
+// The reduction (N·Ho·Wo, up to ~10⁶) is split over grid layers z (split-K): each layer sums a
+// chunk of pixels into its own slice of `out`, and conv2d_bwd_weight_reduce.wgsl adds the
+// slices (no float atomics). With one layer (SPLIT = false) it writes dW directly in OIHW.
+
+override SPLIT: bool = false;
+
+struct Params {
+  N: u32, H: u32, W: u32, C: u32,
+  Ho: u32, Wo: u32, Co: u32, KW: u32,
+  sh: u32, sw: u32, ph: i32, pw: i32,
+  P: u32, J: u32, chunk: u32, KK: u32,
+}
+
+@group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
+
+fn mm_M() -> u32 { return params.Co; }
+fn mm_N() -> u32 { return params.J; }
+fn mm_k_range(z: u32) -> vec2<u32> {
+  return vec2<u32>(z * params.chunk, min(params.P, (z + 1u) * params.chunk));
+}
+
+// A(co, p) = dy[p, co]: stored [P, Co], its 4-runs are along co.
+fn mm_readA(z: u32, m: u32, k: u32) -> f32 { let i = k * params.Co + m; return dy[i / 4u][i % 4u]; }
+fn mm_readA4(z: u32, m: u32, k: u32) -> vec4<f32> { return dy[(k * params.Co + m) / 4u]; }
+
+/** Flat input index of X(p, j), or -1 in the padding. */
+fn xIndex(p: u32, j: u32) -> i32 {
+  let ow = p % params.Wo;
+  let t = p / params.Wo;
+  let oh = t % params.Ho;
+  let n = t / params.Ho;
+  let ci = j % params.C;
+  let tap = j / params.C;
+  let kw = tap % params.KW;
+  let kh = tap / params.KW;
+  let ih = i32(oh * params.sh + kh) - params.ph;
+  let iw = i32(ow * params.sw + kw) - params.pw;
+  if (ih < 0 || iw < 0 || ih >= i32(params.H) || iw >= i32(params.W)) { return -1; }
+  return i32(((n * params.H + u32(ih)) * params.W + u32(iw)) * params.C + ci);
+}
+fn mm_readB(z: u32, k: u32, n: u32) -> f32 {
+  let i = xIndex(k, n);
+  if (i < 0) { return 0.0; }
+  return x[u32(i) / 4u][u32(i) % 4u];
+}
+fn mm_readB4(z: u32, k: u32, n: u32) -> vec4<f32> {
+  let i = xIndex(k, n);
+  if (i < 0) { return vec4<f32>(0.0); }
+  return x[u32(i) / 4u];
+}
+
+fn mm_write(z: u32, m: u32, n: u32, v: f32) {
+  if (SPLIT) {
+    out[(z * params.Co + m) * params.J + n] = v;
+  } else {
+    // (co, j = tap·C + ci) → OIHW [co, ci, tap]
+    out[(m * params.C + n % params.C) * params.KK + n / params.C] = v;
+  }
+}
+fn mm_write4(z: u32, m: u32, n: u32, v: vec4<f32>) {
+  for (var j = 0u; j < 4u; j++) { mm_write(z, m, n + j, v[j]); }
+}

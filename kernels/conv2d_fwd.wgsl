@@ -1,0 +1,72 @@
+// Convolution forward as an implicit GEMM on matmul_core.wgsl (NHWC input, weights re-laid
+// OHWI = [Cout, kh·kw·Cin] by conv2d_weight_layout.wgsl, or OIHW as is for 1×1):
+//   y[m, co] = Σ_k X(m, k) · Wt[co, k],   m = (n, oh, ow),  k = (kh, kw, ci) with ci fastest,
+// so a 4-run along k is 4 consecutive input channels of one pixel (vec4 when Cin % 4 == 0).
+// Epilogue: + bias[co], + residual (y's shape), ReLU.
+
+override HAS_BIAS: bool = false;
+override HAS_RESIDUAL: bool = false;
+override RELU: bool = false;
+
+struct Params {
+  N: u32, H: u32, W: u32, C: u32,
+  Ho: u32, Wo: u32, Co: u32, KW: u32,
+  sh: u32, sw: u32, ph: i32, pw: i32,
+  M: u32, K: u32, _pad0: u32, _pad1: u32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read> residual: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<uniform> params: Params;
+
+fn mm_M() -> u32 { return params.M; }
+fn mm_N() -> u32 { return params.Co; }
+fn mm_k_range(z: u32) -> vec2<u32> { return vec2<u32>(0u, params.K); }
+
+/** Flat input index of im2col element (m, k), or -1 where the tap falls in the padding. */
+fn xIndex(m: u32, k: u32) -> i32 {
+  let ow = m % params.Wo;
+  let t = m / params.Wo;
+  let oh = t % params.Ho;
+  let n = t / params.Ho;
+  let ci = k % params.C;
+  let tap = k / params.C;
+  let kw = tap % params.KW;
+  let kh = tap / params.KW;
+  let ih = i32(oh * params.sh + kh) - params.ph;
+  let iw = i32(ow * params.sw + kw) - params.pw;
+  if (ih < 0 || iw < 0 || ih >= i32(params.H) || iw >= i32(params.W)) { return -1; }
+  return i32(((n * params.H + u32(ih)) * params.W + u32(iw)) * params.C + ci);
+}
+
+fn mm_readA(z: u32, m: u32, k: u32) -> f32 {
+  let i = xIndex(m, k);
+  if (i < 0) { return 0.0; }
+  return x[u32(i) / 4u][u32(i) % 4u];
+}
+fn mm_readA4(z: u32, m: u32, k: u32) -> vec4<f32> {
+  let i = xIndex(m, k);
+  if (i < 0) { return vec4<f32>(0.0); }
+  return x[u32(i) / 4u];
+}
+fn mm_readB(z: u32, k: u32, n: u32) -> f32 { let i = n * params.K + k; return w[i / 4u][i % 4u]; }
+fn mm_readB4(z: u32, k: u32, n: u32) -> vec4<f32> { return w[(n * params.K + k) / 4u]; }
+
+fn epilogue(i: u32, co: u32, v: f32) -> f32 {
+  var r = v;
+  if (HAS_BIAS) { r += bias[co]; }
+  if (HAS_RESIDUAL) { r += residual[i]; }
+  if (RELU) { r = max(r, 0.0); }
+  return r;
+}
+fn mm_write(z: u32, m: u32, n: u32, v: f32) {
+  let i = m * params.Co + n;
+  y[i] = epilogue(i, n, v);
+}
+fn mm_write4(z: u32, m: u32, n: u32, v: vec4<f32>) {
+  let i = m * params.Co + n;
+  for (var j = 0u; j < 4u; j++) { y[i + j] = epilogue(i + j, n + j, v[j]); }
+}

@@ -1,0 +1,35 @@
+// Re-lays OIHW convolution weights for the implicit GEMMs (one thread per element):
+//   to_ohwi: [Co, kh·kw, Cin]  (forward: B's 4-runs along (tap, ci))
+//   to_hwoi: [kh·kw, Co, Cin]  (backward-data: B's 4-runs along ci)
+
+struct Params { Co: u32, C: u32, KK: u32, _pad0: u32 }
+
+@group(0) @binding(0) var<storage, read> w: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+
+fn index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 { return (wid.y * nwg.x + wid.x) * 256u + lid; }
+
+@compute @workgroup_size(256)
+fn to_ohwi(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) lid: u32) {
+  let e = index(wid, nwg, lid);  // e = (co·KK + tap)·C + ci
+  if (e >= params.Co * params.C * params.KK) { return; }
+  let ci = e % params.C;
+  let t = e / params.C;
+  let tap = t % params.KK;
+  let co = t / params.KK;
+  out[e] = w[(co * params.C + ci) * params.KK + tap];
+}
+
+@compute @workgroup_size(256)
+fn to_hwoi(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) lid: u32) {
+  let e = index(wid, nwg, lid);  // e = (tap·Co + co)·C + ci
+  if (e >= params.Co * params.C * params.KK) { return; }
+  let ci = e % params.C;
+  let t = e / params.C;
+  let co = t % params.Co;
+  let tap = t / params.Co;
+  out[e] = w[(co * params.C + ci) * params.KK + tap];
+}

@@ -1,0 +1,61 @@
+// Matrix product hooks for matmul_core.wgsl: C[z] = op(A[z])·op(B[z]) for 2-D (z = 0) and
+// batched 3-D operands, op = transpose when TRANS_A / TRANS_B (A then stored [K, M], B [N, K]),
+// with an optional fused epilogue: + bias[n], + residual (C's shape), then ReLU.
+// Absent bias / residual are bound to a dummy buffer and never read.
+
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+override HAS_BIAS: bool = false;
+override HAS_RESIDUAL: bool = false;
+override RELU: bool = false;
+
+struct Params {
+  M: u32, N: u32, K: u32, strideA: u32,
+  strideB: u32, strideC: u32, _pad0: u32, _pad1: u32,
+}
+
+// Operands are bound as vec4 arrays (binding rounded up to 16 bytes) so aligned 4-runs are one
+// 16-byte load; single elements are picked out of their vec4.
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read> residual: array<f32>;
+@group(0) @binding(4) var<storage, read_write> c: array<f32>;
+@group(0) @binding(5) var<uniform> params: Params;
+
+fn mm_M() -> u32 { return params.M; }
+fn mm_N() -> u32 { return params.N; }
+fn mm_k_range(z: u32) -> vec2<u32> { return vec2<u32>(0u, params.K); }
+
+fn aIndex(z: u32, m: u32, k: u32) -> u32 {
+  if (TRANS_A) { return z * params.strideA + k * params.M + m; }
+  return z * params.strideA + m * params.K + k;
+}
+fn bIndex(z: u32, k: u32, n: u32) -> u32 {
+  if (TRANS_B) { return z * params.strideB + n * params.K + k; }
+  return z * params.strideB + k * params.N + n;
+}
+
+fn mm_readA(z: u32, m: u32, k: u32) -> f32 { let i = aIndex(z, m, k); return a[i / 4u][i % 4u]; }
+// The contiguous axis of A is k (A stored [M, K]) or m (stored [K, M]): both are a[i..i+3],
+// and the wrapper enables the vec4 path only when i is a multiple of 4.
+fn mm_readA4(z: u32, m: u32, k: u32) -> vec4<f32> { return a[aIndex(z, m, k) / 4u]; }
+fn mm_readB(z: u32, k: u32, n: u32) -> f32 { let i = bIndex(z, k, n); return b[i / 4u][i % 4u]; }
+fn mm_readB4(z: u32, k: u32, n: u32) -> vec4<f32> { return b[bIndex(z, k, n) / 4u]; }
+
+fn epilogue(i: u32, n: u32, v: f32) -> f32 {
+  var r = v;
+  if (HAS_BIAS) { r += bias[n]; }
+  if (HAS_RESIDUAL) { r += residual[i]; }
+  if (RELU) { r = max(r, 0.0); }
+  return r;
+}
+
+fn mm_write(z: u32, m: u32, n: u32, v: f32) {
+  let i = z * params.strideC + m * params.N + n;
+  c[i] = epilogue(i, n, v);
+}
+fn mm_write4(z: u32, m: u32, n: u32, v: vec4<f32>) {
+  let i = z * params.strideC + m * params.N + n;
+  for (var j = 0u; j < 4u; j++) { c[i + j] = epilogue(i + j, n + j, v[j]); }
+}

@@ -1,0 +1,261 @@
+// GEMM core shared by matmul and the three implicit-GEMM convolutions (tfjs conv2d_mm style).
+// It computes, for every grid layer z, C[z](m, n) = Σ_{k in range(z)} A[z](m, k) · B[z](k, n)
+// and never touches memory itself: the including kernel supplies small read/write hooks.
+//
+// The TypeScript wrapper (src/backend/webgpu/ops/gemm.ts) prepends the tile constants
+//   const BM, BN, BK, TM, TN: u32;  const USE_SHARED: bool;
+// then this file, then compiles the hook kernel (e.g. matmul.wgsl) after it.
+//
+// Hooks the including kernel must define (the core guarantees the arguments are in range):
+//   fn mm_M() -> u32                 rows of C
+//   fn mm_N() -> u32                 columns of C
+//   fn mm_k_range(z: u32) -> vec2<u32>   [begin, end) of the reduction for layer z (split-K)
+//   fn mm_readA(z, m, k) -> f32
+//   fn mm_readA4(z, m, k) -> vec4<f32>   A(m, k..k+3) if A_K_CONTIG else A(m..m+3, k)
+//   fn mm_readB(z, k, n) -> f32
+//   fn mm_readB4(z, k, n) -> vec4<f32>   B(k, n..n+3) if B_N_CONTIG else B(k..k+3, n)
+//   fn mm_write(z, m, n, v: f32)
+//   fn mm_write4(z, m, n, v: vec4<f32>)  C(m, n..n+3); only used when C_VEC
+//
+// Two code paths, chosen by USE_SHARED:
+//  * shared: BM×BN tile per workgroup, BK-deep slices of A and B staged in workgroup memory
+//    (k-major, so the inner loop reads vec4 along m and n), the next slice prefetched into
+//    registers while the current one is multiplied; each thread owns a TM×TN register block
+//    laid out as TM/4 × TN/4 groups of 4 spread across the tile (conflict-free vec4 reads).
+//  * direct: same register blocking, operands read straight from memory with no workgroup
+//    memory or barriers (what lavapipe runs fastest; barriers cost a lot there).
+// Sizes that are not multiples of the tile are handled by zero-filling out-of-range reads and
+// skipping out-of-range writes.
+
+// Which axis of A / B is contiguous in memory (the direction of a 4-run), and whether the
+// 4-runs may be read with the vec4 hooks (alignment checked by the wrapper).
+override A_K_CONTIG: bool = true;
+override B_N_CONTIG: bool = true;
+override A_VEC: bool = false;
+override B_VEC: bool = false;
+override C_VEC: bool = false;
+
+const WG_X: u32 = BN / TN;
+const WG_Y: u32 = BM / TM;
+const NT: u32 = WG_X * WG_Y;
+const RM: u32 = TM / 4u;        // row groups of 4 per thread
+const CN: u32 = TN / 4u;        // column groups of 4 per thread
+const ROW_STRIDE: u32 = BM / RM;  // = 4·WG_Y: distance between a thread's row groups
+const COL_STRIDE: u32 = BN / CN;  // = 4·WG_X
+
+// Workgroup tiles (k-major). Size 1 on the direct path, which never touches them.
+const SH_A: u32 = select(1u, BK * BM / 4u, USE_SHARED);
+const SH_B: u32 = select(1u, BK * BN / 4u, USE_SHARED);
+var<workgroup> As: array<vec4<f32>, SH_A>;
+var<workgroup> Bs: array<vec4<f32>, SH_B>;
+
+// Register staging of the next slice (shared path).
+const A_UNITS: u32 = (BM * BK / 4u + NT - 1u) / NT;
+const B_UNITS: u32 = (BK * BN / 4u + NT - 1u) / NT;
+var<private> stageA: array<vec4<f32>, A_UNITS>;
+var<private> stageB: array<vec4<f32>, B_UNITS>;
+
+var<private> acc: array<vec4<f32>, TM * CN>;
+
+/** Four values of A along its contiguous axis starting at (m, k); zeros outside [0,M)×[.., ke). */
+fn mm_loadA4(z: u32, m: u32, k: u32, ke: u32, M: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  if (A_K_CONTIG) {
+    if (m >= M) { return v; }
+    if (A_VEC && k + 3u < ke) { return mm_readA4(z, m, k); }
+    for (var j = 0u; j < 4u; j++) { if (k + j < ke) { v[j] = mm_readA(z, m, k + j); } }
+  } else {
+    if (k >= ke) { return v; }
+    if (A_VEC && m + 3u < M) { return mm_readA4(z, m, k); }
+    for (var j = 0u; j < 4u; j++) { if (m + j < M) { v[j] = mm_readA(z, m + j, k); } }
+  }
+  return v;
+}
+
+/** Four values of B along its contiguous axis starting at (k, n); zeros outside the range. */
+fn mm_loadB4(z: u32, k: u32, n: u32, ke: u32, N: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  if (B_N_CONTIG) {
+    if (k >= ke) { return v; }
+    if (B_VEC && n + 3u < N) { return mm_readB4(z, k, n); }
+    for (var j = 0u; j < 4u; j++) { if (n + j < N) { v[j] = mm_readB(z, k, n + j); } }
+  } else {
+    if (n >= N) { return v; }
+    if (B_VEC && k + 3u < ke) { return mm_readB4(z, k, n); }
+    for (var j = 0u; j < 4u; j++) { if (k + j < ke) { v[j] = mm_readB(z, k + j, n); } }
+  }
+  return v;
+}
+
+// ---- shared path ----
+
+fn mm_fetchSlice(z: u32, tileM: u32, tileN: u32, k0: u32, ke: u32, M: u32, N: u32, tid: u32) {
+  for (var i = 0u; i < A_UNITS; i++) {
+    let u = tid + i * NT;
+    if (u < BM * BK / 4u) {
+      if (A_K_CONTIG) {
+        stageA[i] = mm_loadA4(z, tileM + u / (BK / 4u), k0 + (u % (BK / 4u)) * 4u, ke, M);
+      } else {
+        stageA[i] = mm_loadA4(z, tileM + (u % (BM / 4u)) * 4u, k0 + u / (BM / 4u), ke, M);
+      }
+    }
+  }
+  for (var i = 0u; i < B_UNITS; i++) {
+    let u = tid + i * NT;
+    if (u < BK * BN / 4u) {
+      if (B_N_CONTIG) {
+        stageB[i] = mm_loadB4(z, k0 + u / (BN / 4u), tileN + (u % (BN / 4u)) * 4u, ke, N);
+      } else {
+        stageB[i] = mm_loadB4(z, k0 + (u % (BK / 4u)) * 4u, tileN + u / (BK / 4u), ke, N);
+      }
+    }
+  }
+}
+
+fn mm_storeSlice(tid: u32) {
+  for (var i = 0u; i < A_UNITS; i++) {
+    let u = tid + i * NT;
+    if (u < BM * BK / 4u) {
+      if (A_K_CONTIG) {
+        // A 4-run along k lands in 4 different k rows of the k-major tile.
+        let m = u / (BK / 4u);
+        let k = (u % (BK / 4u)) * 4u;
+        for (var j = 0u; j < 4u; j++) {
+          let e = (k + j) * BM + m;
+          As[e / 4u][e % 4u] = stageA[i][j];
+        }
+      } else {
+        As[u] = stageA[i];  // u = k·BM/4 + m/4: already k-major
+      }
+    }
+  }
+  for (var i = 0u; i < B_UNITS; i++) {
+    let u = tid + i * NT;
+    if (u < BK * BN / 4u) {
+      if (B_N_CONTIG) {
+        Bs[u] = stageB[i];
+      } else {
+        let n = u / (BK / 4u);
+        let k = (u % (BK / 4u)) * 4u;
+        for (var j = 0u; j < 4u; j++) {
+          let e = (k + j) * BN + n;
+          Bs[e / 4u][e % 4u] = stageB[i][j];
+        }
+      }
+    }
+  }
+}
+
+fn mm_multiplySlice(tx: u32, ty: u32) {
+  for (var kk = 0u; kk < BK; kk++) {
+    var a: array<vec4<f32>, RM>;
+    var b: array<vec4<f32>, CN>;
+    for (var r = 0u; r < RM; r++) { a[r] = As[kk * (BM / 4u) + r * WG_Y + ty]; }
+    for (var c = 0u; c < CN; c++) { b[c] = Bs[kk * (BN / 4u) + c * WG_X + tx]; }
+    for (var r = 0u; r < RM; r++) {
+      for (var i = 0u; i < 4u; i++) {
+        let av = vec4<f32>(a[r][i]);
+        for (var c = 0u; c < CN; c++) {
+          let idx = (r * 4u + i) * CN + c;
+          acc[idx] = fma(av, b[c], acc[idx]);
+        }
+      }
+    }
+  }
+}
+
+fn mm_runShared(z: u32, tileM: u32, tileN: u32, tx: u32, ty: u32, M: u32, N: u32) {
+  let tid = ty * WG_X + tx;
+  let kr = mm_k_range(z);
+  let kb = kr.x;
+  let ke = kr.y;
+  if (kb >= ke) { return; }
+  mm_fetchSlice(z, tileM, tileN, kb, ke, M, N, tid);
+  mm_storeSlice(tid);
+  workgroupBarrier();
+  for (var k0 = kb; k0 < ke; k0 += BK) {
+    let next = k0 + BK;
+    let more = next < ke;
+    if (more) { mm_fetchSlice(z, tileM, tileN, next, ke, M, N, tid); }
+    mm_multiplySlice(tx, ty);
+    workgroupBarrier();
+    if (more) { mm_storeSlice(tid); }
+    workgroupBarrier();
+  }
+}
+
+// ---- direct path ----
+
+fn mm_runDirect(z: u32, tileM: u32, tileN: u32, tx: u32, ty: u32, M: u32, N: u32) {
+  let kr = mm_k_range(z);
+  for (var k0 = kr.x; k0 < kr.y; k0 += 4u) {
+    // aK[kk·RM + r] = A rows of group r at k0+kk; bK[kk·CN + c] = B columns of group c at k0+kk.
+    var aK: array<vec4<f32>, 4u * RM>;
+    var bK: array<vec4<f32>, 4u * CN>;
+    for (var r = 0u; r < RM; r++) {
+      let m = tileM + r * ROW_STRIDE + ty * 4u;
+      if (A_K_CONTIG) {
+        for (var i = 0u; i < 4u; i++) {
+          let v = mm_loadA4(z, m + i, k0, kr.y, M);
+          for (var kk = 0u; kk < 4u; kk++) { aK[kk * RM + r][i] = v[kk]; }
+        }
+      } else {
+        for (var kk = 0u; kk < 4u; kk++) { aK[kk * RM + r] = mm_loadA4(z, m, k0 + kk, kr.y, M); }
+      }
+    }
+    for (var c = 0u; c < CN; c++) {
+      let n = tileN + c * COL_STRIDE + tx * 4u;
+      if (B_N_CONTIG) {
+        for (var kk = 0u; kk < 4u; kk++) { bK[kk * CN + c] = mm_loadB4(z, k0 + kk, n, kr.y, N); }
+      } else {
+        for (var j = 0u; j < 4u; j++) {
+          let v = mm_loadB4(z, k0, n + j, kr.y, N);
+          for (var kk = 0u; kk < 4u; kk++) { bK[kk * CN + c][j] = v[kk]; }
+        }
+      }
+    }
+    for (var kk = 0u; kk < 4u; kk++) {
+      for (var r = 0u; r < RM; r++) {
+        for (var i = 0u; i < 4u; i++) {
+          let av = vec4<f32>(aK[kk * RM + r][i]);
+          for (var c = 0u; c < CN; c++) {
+            let idx = (r * 4u + i) * CN + c;
+            acc[idx] = fma(av, bK[kk * CN + c], acc[idx]);
+          }
+        }
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(WG_X, WG_Y, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let z = wid.z;
+  let M = mm_M();
+  let N = mm_N();
+  let tileM = wid.y * BM;
+  let tileN = wid.x * BN;
+  let tx = lid.x;
+  let ty = lid.y;
+  if (USE_SHARED) {
+    mm_runShared(z, tileM, tileN, tx, ty, M, N);
+  } else {
+    mm_runDirect(z, tileM, tileN, tx, ty, M, N);
+  }
+  for (var r = 0u; r < RM; r++) {
+    for (var i = 0u; i < 4u; i++) {
+      let m = tileM + r * ROW_STRIDE + ty * 4u + i;
+      if (m < M) {
+        for (var c = 0u; c < CN; c++) {
+          let n = tileN + c * COL_STRIDE + tx * 4u;
+          let v = acc[(r * 4u + i) * CN + c];
+          if (C_VEC && n + 3u < N) {
+            mm_write4(z, m, n, v);
+          } else {
+            for (var j = 0u; j < 4u; j++) { if (n + j < N) { mm_write(z, m, n + j, v[j]); } }
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,84 @@
+// Max pooling over NHWC maps. argmax holds, per output element, h·W + w of the winning input
+// position within its (image, channel) plane (the CPU backend's convention); padding never
+// wins, and the first maximum in row-major window order is kept.
+//   forward:  one thread per output element
+//   backward: one thread per input element gathers the outputs whose window covers it and
+//             whose argmax is it (no atomics, deterministic)
+
+struct Params {
+  N: u32, H: u32, W: u32, C: u32,
+  Ho: u32, Wo: u32, KH: u32, KW: u32,
+  sh: u32, sw: u32, ph: i32, pw: i32,
+  total: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+}
+
+// forward bindings
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> argmax: array<i32>;
+// backward bindings (same slots, used by the other entry point)
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> argmaxIn: array<i32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+
+@group(0) @binding(3) var<uniform> params: Params;
+
+fn linearIndex(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 { return (wid.y * nwg.x + wid.x) * 256u + lid; }
+
+@compute @workgroup_size(256)
+fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) lid: u32) {
+  let e = linearIndex(wid, nwg, lid);
+  if (e >= params.total) { return; }
+  let c = e % params.C;
+  var t = e / params.C;
+  let ow = t % params.Wo;
+  t = t / params.Wo;
+  let oh = t % params.Ho;
+  let n = t / params.Ho;
+  var best = 0.0;
+  var bi = -1;
+  for (var i = 0u; i < params.KH; i++) {
+    let hi = i32(oh * params.sh + i) - params.ph;
+    if (hi < 0 || hi >= i32(params.H)) { continue; }
+    for (var j = 0u; j < params.KW; j++) {
+      let wi = i32(ow * params.sw + j) - params.pw;
+      if (wi < 0 || wi >= i32(params.W)) { continue; }
+      let v = x[((n * params.H + u32(hi)) * params.W + u32(wi)) * params.C + c];
+      if (v > best || bi < 0) { best = v; bi = hi * i32(params.W) + wi; }
+    }
+  }
+  y[e] = best;
+  argmax[e] = bi;
+}
+
+@compute @workgroup_size(256)
+fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+  let e = linearIndex(wid, nwg, lid);
+  if (e >= params.total) { return; }
+  let c = e % params.C;
+  var t = e / params.C;
+  let iw = i32(t % params.W);
+  t = t / params.W;
+  let ih = i32(t % params.H);
+  let n = t / params.H;
+  let sh = i32(params.sh);
+  let sw = i32(params.sw);
+  // Outputs whose window [o·s − p, o·s − p + k − 1] contains the input position.
+  let nh = ih + params.ph - i32(params.KH) + 1;
+  let nw = iw + params.pw - i32(params.KW) + 1;
+  let ohLo = select(0, (nh + sh - 1) / sh, nh > 0);
+  let owLo = select(0, (nw + sw - 1) / sw, nw > 0);
+  let ohHi = min(i32(params.Ho) - 1, (ih + params.ph) / sh);
+  let owHi = min(i32(params.Wo) - 1, (iw + params.pw) / sw);
+  let me = ih * i32(params.W) + iw;
+  var s = 0.0;
+  for (var oh = ohLo; oh <= ohHi; oh++) {
+    for (var ow = owLo; ow <= owHi; ow++) {
+      let o = ((n * params.Ho + u32(oh)) * params.Wo + u32(ow)) * params.C + c;
+      if (argmaxIn[o] == me) { s += dy[o]; }
+    }
+  }
+  dx[e] = s;
+}

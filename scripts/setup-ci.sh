@@ -1,0 +1,31 @@
+#!/bin/bash
+# CI setup: a software Vulkan driver so that Dawn (npm `webgpu`) finds an adapter without a GPU.
+# Installs Mesa lavapipe >= 24 from Debian's bookworm-backports (bookworm's own Mesa 22 lavapipe
+# is too old: Dawn rejects it). Idempotent and quiet; does nothing when a new enough Mesa is
+# already installed. Needs root (CI containers run as root) and a Debian bookworm base.
+set -euo pipefail
+
+have=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true)
+case "$have" in
+  2[4-9].*|[3-9][0-9].*) echo "lavapipe: mesa-vulkan-drivers $have (already installed)"; exit 0 ;;
+esac
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup-ci: installing Mesa lavapipe needs root (found mesa-vulkan-drivers '${have:-none}')" >&2
+  exit 1
+fi
+
+# The Debian mirror in use, from deb822 sources or the classic list.
+uri=""
+if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+  uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources)
+fi
+if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
+  uri=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list)
+fi
+uri=${uri:-http://deb.debian.org/debian}
+
+echo "deb $uri bookworm-backports main" > /etc/apt/sources.list.d/bookworm-backports.list
+apt-get update -qq >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports mesa-vulkan-drivers libvulkan1 >/dev/null
+echo "lavapipe: mesa-vulkan-drivers $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers)"

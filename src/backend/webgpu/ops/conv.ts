@@ -1,0 +1,131 @@
+// Convolutions (x NHWC, w OIHW, y NHWC) on the GEMM core. A 1×1 stride-1 unpadded convolution
+// is a plain GEMM over the NHWC pixels; every other one is an implicit GEMM whose hooks gather
+// im2col elements on the fly (kernels/conv2d_*.wgsl). Backward-weight reduces over N·Ho·Wo
+// with split-K (partial sums per grid layer, then a deterministic reduction kernel).
+import type { Conv2dParams, Raw, Storage } from '../../backend.js';
+import { BackendError, fmtShape } from '../../../runtime/errors.js';
+import { convOutSize, type Shape } from '../../../runtime/shape.js';
+import type { GpuContext, GpuStorage } from '../context.js';
+import { params } from '../params.js';
+import { gpu, grid, need32 } from './util.js';
+import { asVec4, chooseTile, dummy, gemmGrid, gemmKernel, isSoftwareDevice, releaseTemp, validateTile, type GemmTile } from './gemm.js';
+import { gemm, type Epilogue } from './matmul.js';
+
+export interface ConvOptions {
+  /** Fused after the bias: residual add (y's shape) and ReLU. */
+  epilogue?: Omit<Epilogue, 'bias'>;
+  tile?: GemmTile;
+  /** Backward-weight: force the number of split-K layers (tests, benchmarks). */
+  splits?: number;
+}
+
+interface Geometry {
+  N: number; H: number; W: number; C: number; Co: number; KH: number; KW: number;
+  Ho: number; Wo: number; sh: number; sw: number; ph: number; pw: number;
+}
+
+function geometry(op: string, xShape: Shape, wShape: Shape, p: Conv2dParams): Geometry {
+  if (xShape.length !== 4 || wShape.length !== 4 || xShape[3] !== wShape[1]) {
+    throw new BackendError(`${op}: expected x [N,H,W,C] and w [Co,C,kh,kw] (x ${fmtShape(xShape)}, w ${fmtShape(wShape)})`);
+  }
+  const [N, H, W, C] = xShape;
+  const [Co, , KH, KW] = wShape;
+  const [sh, sw] = p.stride, [ph, pw] = p.pad;
+  const Ho = convOutSize(H, KH, sh, ph), Wo = convOutSize(W, KW, sw, pw);
+  if (Ho <= 0 || Wo <= 0) throw new BackendError(`${op}: empty output (x ${fmtShape(xShape)}, w ${fmtShape(wShape)}, stride ${p.stride}, pad ${p.pad})`);
+  return { N, H, W, C, Co, KH, KW, Ho, Wo, sh, sw, ph, pw };
+}
+
+const isPointwise = (g: Geometry) => g.KH === 1 && g.KW === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0;
+
+/** The 16 shared header words of the conv kernels' uniform blocks (last four vary). */
+function convParams(g: Geometry, tail: [number, number, number, number]): Uint8Array {
+  return params().u32(g.N, g.H, g.W, g.C, g.Ho, g.Wo, g.Co, g.KW, g.sh, g.sw).i32(g.ph, g.pw).u32(...tail).bytes();
+}
+
+/** OIHW weights re-laid for the implicit GEMMs (a temporary the caller releases). */
+function relayout(ctx: GpuContext, w: GpuStorage, g: Geometry, entryPoint: 'to_ohwi' | 'to_hwoi'): GpuStorage {
+  const n = g.Co * g.C * g.KH * g.KW;
+  const out = ctx.alloc(4 * n);
+  ctx.dispatch(ctx.pipeline({ file: 'conv2d_weight_layout.wgsl', entryPoint }), [w, out],
+    params().u32(g.Co, g.C, g.KH * g.KW, 0).bytes(), grid(ctx, n), `conv2d weights ${entryPoint}`);
+  return out;
+}
+
+function checkF32(op: string, ...xs: Raw[]): void { for (const x of xs) need32(op, x, ['f32']); }
+
+export function conv2d(ctx: GpuContext, x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams, opts: ConvOptions = {}): Storage {
+  checkF32('conv2d', x, w, ...(bias ? [bias] : []));
+  const g = geometry('conv2d', x.shape, w.shape, p);
+  const M = g.N * g.Ho * g.Wo, K = g.KH * g.KW * g.C;
+  const ep: Epilogue = { ...opts.epilogue, bias: bias ? gpu(bias) : null };
+  if (isPointwise(g)) {
+    // [N·H·W, Cin] × W[Cout, Cin]ᵀ
+    return gemm(ctx, { a: gpu(x), b: gpu(w), batch: 1, M, N: g.Co, K, transA: false, transB: true }, { epilogue: ep, tile: opts.tile });
+  }
+  const y = ctx.alloc(4 * M * g.Co);
+  const t = opts.tile ?? chooseTile(ctx, M, g.Co);
+  validateTile(ctx, t);
+  const wt = g.KH * g.KW === 1 ? gpu(w) : relayout(ctx, gpu(w), g, 'to_ohwi');
+  const kernel = gemmKernel('conv2d_fwd.wgsl', t,
+    { aKContig: true, bNContig: false, aVec: g.C % 4 === 0, bVec: K % 4 === 0, cVec: g.Co % 4 === 0 },
+    { HAS_BIAS: +!!ep.bias, HAS_RESIDUAL: +!!ep.residual, RELU: +!!ep.relu });
+  ctx.dispatch(ctx.pipeline(kernel),
+    [asVec4(gpu(x)), asVec4(wt), ep.bias ?? dummy(ctx), ep.residual ?? dummy(ctx), y],
+    convParams(g, [M, K, 0, 0]), gemmGrid(ctx, t, M, g.Co, 1), `conv2d ${fmtShape(x.shape)}*${fmtShape(w.shape)}`);
+  if (wt !== gpu(w)) releaseTemp(ctx, wt);
+  return y;
+}
+
+export function conv2dBackwardData(ctx: GpuContext, dy: Raw, w: Raw, xShape: Shape, p: Conv2dParams, opts: ConvOptions = {}): Storage {
+  checkF32('conv2dBackwardData', dy, w);
+  const g = geometry('conv2dBackwardData', xShape, w.shape, p);
+  const M = g.N * g.H * g.W, K = g.KH * g.KW * g.Co;
+  if (isPointwise(g)) {
+    // dx [N·H·W, Cin] = dy [N·H·W, Cout] × W [Cout, Cin]
+    return gemm(ctx, { a: gpu(dy), b: gpu(w), batch: 1, M, N: g.C, K, transA: false, transB: false }, { tile: opts.tile });
+  }
+  const dx = ctx.alloc(4 * M * g.C);
+  const t = opts.tile ?? chooseTile(ctx, M, g.C);
+  validateTile(ctx, t);
+  const wr = g.KH * g.KW === 1 ? gpu(w) : relayout(ctx, gpu(w), g, 'to_hwoi');
+  const kernel = gemmKernel('conv2d_bwd_data.wgsl', t,
+    { aKContig: true, bNContig: true, aVec: g.Co % 4 === 0, bVec: g.C % 4 === 0, cVec: g.C % 4 === 0 });
+  ctx.dispatch(ctx.pipeline(kernel), [asVec4(gpu(dy)), asVec4(wr), dx],
+    convParams(g, [M, K, 0, 0]), gemmGrid(ctx, t, M, g.C, 1), `conv2d dx ${fmtShape(xShape)}`);
+  if (wr !== gpu(w)) releaseTemp(ctx, wr);
+  return dx;
+}
+
+/** Split-K layers for backward-weight: enough workgroups to fill the device, chunks ≥ 256 pixels. */
+function chooseSplits(ctx: GpuContext, t: GemmTile, Co: number, J: number, P: number): number {
+  const tiles = Math.ceil(Co / t.BM) * Math.ceil(J / t.BN);
+  const target = isSoftwareDevice(ctx) ? 4 : 528; // ≈ 4 workgroups per SM on a 132-SM GPU
+  const bySize = Math.floor(ctx.limits.maxStorageBufferBindingSize / (4 * Co * J));
+  return Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor(P / 256), bySize, 256));
+}
+
+export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: Shape, p: Conv2dParams, opts: ConvOptions = {}): Storage {
+  checkF32('conv2dBackwardWeight', x, dy);
+  const g = geometry('conv2dBackwardWeight', x.shape, wShape, p);
+  const P = g.N * g.Ho * g.Wo, KK = g.KH * g.KW, J = KK * g.C;
+  const t = opts.tile ?? chooseTile(ctx, g.Co, J, 4);
+  validateTile(ctx, t);
+  let splits = Math.max(1, Math.min(opts.splits ?? chooseSplits(ctx, t, g.Co, J, P), P));
+  const chunk = Math.ceil(Math.ceil(P / splits) / t.BK) * t.BK;
+  splits = Math.ceil(P / chunk);
+  const dw = ctx.alloc(4 * g.Co * J, P === 0);
+  if (P === 0) return dw;
+  const split = splits > 1;
+  const out = split ? ctx.alloc(4 * splits * g.Co * J) : dw;
+  const kernel = gemmKernel('conv2d_bwd_weight.wgsl', t,
+    { aKContig: false, bNContig: true, aVec: g.Co % 4 === 0, bVec: g.C % 4 === 0, cVec: false }, { SPLIT: +split });
+  ctx.dispatch(ctx.pipeline(kernel), [asVec4(gpu(dy)), asVec4(gpu(x)), out],
+    convParams(g, [P, J, chunk, KK]), gemmGrid(ctx, t, g.Co, J, splits), `conv2d dw ${fmtShape(wShape)} ×${splits} splits`);
+  if (split) {
+    ctx.dispatch(ctx.pipeline({ file: 'conv2d_bwd_weight_reduce.wgsl' }), [out, dw],
+      params().u32(g.Co, J, g.C, KK, splits, 0, 0, 0).bytes(), grid(ctx, g.Co * J), 'conv2d dw split-K reduce');
+    releaseTemp(ctx, out);
+  }
+  return dw;
+}

@@ -1,0 +1,166 @@
+// The GEMM core's launcher, shared by matmul and the convolutions: tile configurations, the
+// prelude that splices kernels/matmul_core.wgsl in front of a hook kernel, and the grid.
+//
+// Tile sizes are WGSL `const`s (register arrays need creation-time sizes), so each tile config
+// is its own pipeline; code paths (operand layout, vec4 alignment, epilogues) are override
+// constants. Shapes always travel in the uniform block.
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BackendError } from '../../../runtime/errors.js';
+import type { GpuContext, GpuStorage, KernelRef } from '../context.js';
+
+export interface GemmTile {
+  /** Output tile of one workgroup (rows × columns). */
+  BM: number;
+  BN: number;
+  /** Reduction depth staged in workgroup memory per step (shared path only). */
+  BK: number;
+  /** Register block of one thread; multiples of 4. */
+  TM: number;
+  TN: number;
+  /** Stage operands in workgroup memory (GPUs) or read them directly (lavapipe: no barriers). */
+  shared: boolean;
+}
+
+/** Named configurations, selectable from the benchmark's --sweep and COENGINE_GEMM_TILE. */
+export const GEMM_TILES: Record<string, GemmTile> = {
+  direct32: { BM: 32, BN: 32, BK: 4, TM: 4, TN: 4, shared: false },
+  direct64x32: { BM: 64, BN: 32, BK: 4, TM: 8, TN: 4, shared: false },
+  shared32: { BM: 32, BN: 32, BK: 8, TM: 4, TN: 4, shared: true },
+  shared64: { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4, shared: true },
+  shared64bk32: { BM: 64, BN: 64, BK: 32, TM: 4, TN: 4, shared: true },
+  shared128x64: { BM: 128, BN: 64, BK: 16, TM: 8, TN: 4, shared: true },
+  shared128: { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8, shared: true },
+  shared128bk8: { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, shared: true },
+  shared128bk32: { BM: 128, BN: 128, BK: 32, TM: 8, TN: 8, shared: true },
+  shared128x256: { BM: 128, BN: 256, BK: 8, TM: 8, TN: 16, shared: true },
+  shared256x128: { BM: 256, BN: 128, BK: 8, TM: 16, TN: 8, shared: true },
+};
+
+let forcedTile: string | null = process.env.COENGINE_GEMM_TILE ?? null;
+
+/** Force one tile config for every GEMM (benchmark sweeps); null restores the heuristic. */
+export function setGemmTile(name: string | null): void {
+  if (name !== null && !GEMM_TILES[name]) throw new BackendError(`unknown GEMM tile config '${name}' (known: ${Object.keys(GEMM_TILES).join(', ')})`);
+  forcedTile = name;
+}
+
+/** True on CPU implementations of WebGPU (lavapipe, SwiftShader), where barriers are costly. */
+export function isSoftwareDevice(ctx: GpuContext): boolean {
+  const info = (ctx.device as GPUDevice & { adapterInfo?: GPUAdapterInfo & { isFallbackAdapter?: boolean } }).adapterInfo;
+  if (!info) return false;
+  return Boolean(info.isFallbackAdapter) || info.architecture === 'software' ||
+    /llvmpipe|lavapipe|swiftshader/i.test(`${info.description} ${info.device}`);
+}
+
+export function validateTile(ctx: GpuContext, t: GemmTile, name = 'tile'): void {
+  const bad = (why: string) => new BackendError(`GEMM ${name} ${JSON.stringify(t)}: ${why}`);
+  if (t.TM % 4 || t.TN % 4) throw bad('TM and TN must be multiples of 4');
+  if (t.BM % t.TM || t.BN % t.TN) throw bad('BM/BN must be multiples of TM/TN');
+  if (t.BK % 4) throw bad('BK must be a multiple of 4');
+  const threads = (t.BM / t.TM) * (t.BN / t.TN);
+  if (threads > ctx.limits.maxComputeInvocationsPerWorkgroup) throw bad(`${threads} threads per workgroup exceed the device limit`);
+  if (t.BN / t.TN > ctx.limits.maxComputeWorkgroupSizeX || t.BM / t.TM > ctx.limits.maxComputeWorkgroupSizeY) throw bad('workgroup too wide');
+  const smem = t.shared ? (t.BM + t.BN) * t.BK * 4 : 0;
+  if (smem > ctx.limits.maxComputeWorkgroupStorageSize) {
+    throw bad(`${smem} bytes of workgroup memory exceed the device's ${ctx.limits.maxComputeWorkgroupStorageSize}`);
+  }
+}
+
+/** The tile config for an M×N output (×layers). */
+export function chooseTile(ctx: GpuContext, M: number, N: number, layers = 1): GemmTile {
+  if (forcedTile) return GEMM_TILES[forcedTile];
+  if (isSoftwareDevice(ctx)) return GEMM_TILES.direct32;
+  // Big tiles need enough of them to fill the GPU (~132 SMs on an H100/H200).
+  const tiles128 = Math.ceil(M / 128) * Math.ceil(N / 128) * layers;
+  return tiles128 >= 256 ? GEMM_TILES.shared128 : GEMM_TILES.shared64;
+}
+
+// ---- kernel text ----
+
+let kernelDir: string | null = null;
+const texts = new Map<string, string>();
+
+function findKernelDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 7; i++) {
+    if (existsSync(join(dir, 'kernels')) && existsSync(join(dir, 'package.json'))) return join(dir, 'kernels');
+    dir = dirname(dir);
+  }
+  throw new BackendError('cannot find the kernels/ directory next to package.json');
+}
+
+function kernelText(file: string): string {
+  let t = texts.get(file);
+  if (t === undefined) {
+    kernelDir ??= findKernelDir();
+    t = readFileSync(join(kernelDir, file), 'utf8');
+    texts.set(file, t);
+  }
+  return t;
+}
+
+/** Tile constants + the GEMM core, to be prepended to a hook kernel. */
+export function gemmPrelude(t: GemmTile): string {
+  return `const BM: u32 = ${t.BM}u;\nconst BN: u32 = ${t.BN}u;\nconst BK: u32 = ${t.BK}u;\n` +
+    `const TM: u32 = ${t.TM}u;\nconst TN: u32 = ${t.TN}u;\nconst USE_SHARED: bool = ${t.shared};\n` +
+    kernelText('matmul_core.wgsl');
+}
+
+/** Layout/alignment switches of the core (override constants). */
+export interface GemmPaths {
+  aKContig: boolean;
+  bNContig: boolean;
+  aVec: boolean;
+  bVec: boolean;
+  cVec: boolean;
+}
+
+export function gemmKernel(file: string, t: GemmTile, paths: GemmPaths, extra: Record<string, number> = {}): KernelRef {
+  return {
+    file,
+    prelude: gemmPrelude(t),
+    constants: {
+      A_K_CONTIG: +paths.aKContig, B_N_CONTIG: +paths.bNContig,
+      A_VEC: +paths.aVec, B_VEC: +paths.bVec, C_VEC: +paths.cVec, ...extra,
+    },
+  };
+}
+
+/** Workgroups covering an M×N output, `layers` deep (batch or split-K). */
+export function gemmGrid(ctx: GpuContext, t: GemmTile, M: number, N: number, layers: number): [number, number, number] {
+  const g: [number, number, number] = [Math.ceil(N / t.BN), Math.ceil(M / t.BM), layers];
+  const max = ctx.limits.maxComputeWorkgroupsPerDimension;
+  if (g.some((d) => d > max)) throw new BackendError(`GEMM ${M}×${N}×${layers} needs a ${g.join('×')} grid, over the device's ${max} per dimension`);
+  return g;
+}
+
+// ---- bindings ----
+
+/**
+ * The same storage bound as array<vec4<f32>>: its binding size rounded up to 16 bytes. The pool
+ * hands out buffers in size classes of at least 256 bytes, so the rounding stays inside the
+ * buffer; the tail words beyond `bytes` are never used by the kernels.
+ */
+export function asVec4(s: GpuStorage): GpuStorage {
+  const bytes = Math.max(16, Math.ceil(s.bytes / 16) * 16);
+  if (bytes === s.bytes) return s;
+  if (bytes > s.buffer.size) throw new BackendError(`storage of ${s.bytes} bytes cannot be bound as vec4 (buffer ${s.buffer.size} bytes)`);
+  return { backend: 'webgpu', buffer: s.buffer, bytes };
+}
+
+const dummies = new WeakMap<GpuContext, GpuStorage>();
+
+/** A small buffer bound in place of an absent optional operand (bias, residual, gamma, ...). */
+export function dummy(ctx: GpuContext): GpuStorage {
+  let d = dummies.get(ctx);
+  if (!d) { d = ctx.alloc(16, true); dummies.set(ctx, d); }
+  return d;
+}
+
+/** Return a temporary to the pool once its last use is recorded (the runtime orders reuse). */
+export function releaseTemp(ctx: GpuContext, s: GpuStorage): void {
+  const r = (ctx as GpuContext & { release?: (s: GpuStorage) => void }).release;
+  if (r) r.call(ctx, s);
+}

@@ -1,0 +1,76 @@
+// Matrix products on the GEMM core (kernels/matmul_core.wgsl + kernels/matmul.wgsl):
+// 2-D [M,K]·[K,N] and batched [Bt,M,K]·[Bt,K,N], transposed-operand variants, and fused
+// epilogues (bias, residual add, ReLU) that conv2d and future fused ops reuse.
+import type { Raw, Storage } from '../../backend.js';
+import { BackendError, fmtShape } from '../../../runtime/errors.js';
+import type { GpuContext, GpuStorage } from '../context.js';
+import { params } from '../params.js';
+import { gpu, need32 } from './util.js';
+import { asVec4, chooseTile, dummy, gemmGrid, gemmKernel, validateTile, type GemmTile } from './gemm.js';
+
+export interface Epilogue {
+  /** Added per output column: [N]. */
+  bias?: GpuStorage | null;
+  /** Added elementwise: same shape as the output. */
+  residual?: GpuStorage | null;
+  relu?: boolean;
+}
+
+export interface GemmOptions {
+  epilogue?: Epilogue;
+  /** Force a tile config (benchmark sweeps). */
+  tile?: GemmTile;
+}
+
+/** Problem description in storage terms (the conv wrappers use it for 1×1 convolutions). */
+export interface GemmProblem {
+  a: GpuStorage;
+  b: GpuStorage;
+  batch: number;
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
+}
+
+/** C = op(A)·op(B) (+ epilogue) into fresh storage of batch·M·N floats. */
+export function gemm(ctx: GpuContext, p: GemmProblem, opts: GemmOptions = {}): GpuStorage {
+  const { batch, M, N, K, transA, transB } = p;
+  const out = ctx.alloc(4 * batch * M * N, K === 0 && !opts.epilogue);
+  if (batch * M * N === 0 || (K === 0 && !opts.epilogue)) return out;
+  const t = opts.tile ?? chooseTile(ctx, M, N, batch);
+  validateTile(ctx, t);
+  const ep = opts.epilogue ?? {};
+  const kernel = gemmKernel('matmul.wgsl', t, {
+    aKContig: !transA, bNContig: !transB,
+    // A 4-run starts at a multiple of 4 when the contiguous extent (and so every row and
+    // batch stride) is a multiple of 4.
+    aVec: (transA ? M : K) % 4 === 0,
+    bVec: (transB ? K : N) % 4 === 0,
+    cVec: N % 4 === 0,
+  }, { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +!!ep.bias, HAS_RESIDUAL: +!!ep.residual, RELU: +!!ep.relu });
+  const u = params().u32(M, N, K, M * K, K * N, M * N, 0, 0).bytes();
+  ctx.dispatch(ctx.pipeline(kernel),
+    [asVec4(p.a), asVec4(p.b), ep.bias ?? dummy(ctx), ep.residual ?? dummy(ctx), out],
+    u, gemmGrid(ctx, t, M, N, batch), `matmul ${batch}×${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}`);
+  return out;
+}
+
+/** Backend.matmul semantics: A [M,K] (or [K,M] when transA), B [K,N] (or [N,K]), optional batch dim. */
+export function matmul(ctx: GpuContext, a: Raw, b: Raw, transA: boolean, transB: boolean, opts: GemmOptions = {}): Storage {
+  need32('matmul', a, ['f32']);
+  need32('matmul', b, ['f32']);
+  const r = a.shape.length;
+  if (r !== b.shape.length || (r !== 2 && r !== 3)) {
+    throw new BackendError(`matmul: operands must both be 2-D or 3-D (a ${fmtShape(a.shape)}, b ${fmtShape(b.shape)})`);
+  }
+  const batch = r === 3 ? a.shape[0] : 1;
+  if (r === 3 && b.shape[0] !== batch) throw new BackendError(`matmul: batch sizes differ (a ${fmtShape(a.shape)}, b ${fmtShape(b.shape)})`);
+  const M = transA ? a.shape[r - 1] : a.shape[r - 2];
+  const K = transA ? a.shape[r - 2] : a.shape[r - 1];
+  const Kb = transB ? b.shape[r - 1] : b.shape[r - 2];
+  const N = transB ? b.shape[r - 2] : b.shape[r - 1];
+  if (K !== Kb) throw new BackendError(`matmul: inner dimensions differ (a ${fmtShape(a.shape)}, b ${fmtShape(b.shape)}, transA=${transA}, transB=${transB})`);
+  return gemm(ctx, { a: gpu(a), b: gpu(b), batch, M, N, K, transA, transB }, opts);
+}

@@ -1,0 +1,38 @@
+// EMA and the fused optimiser step over flat buffers (kernels/optim.wgsl); rules as the CPU's
+// backend/cpu/optim.ts. Segments (i32 [S, 3]: offset, size, adapt) must be sorted by offset.
+import type { OptimizerHyper, OptimizerKind, Raw } from '../../backend.js';
+import { numel } from '../../../runtime/shape.js';
+import type { GpuContext } from '../context.js';
+import { params } from '../params.js';
+import { gpu, grid, need32 } from './util.js';
+
+export function emaUpdate(ctx: GpuContext, target: Raw, source: Raw, tau: number): void {
+  need32('emaUpdate', target, ['f32']);
+  const n = numel(target.shape);
+  if (n === 0) return;
+  ctx.dispatch(ctx.pipeline({ file: 'optim.wgsl', entryPoint: 'ema' }), [gpu(target), gpu(source)],
+    params().u32(n).f32(tau).bytes(), grid(ctx, n), 'emaUpdate');
+}
+
+const KIND: Record<OptimizerKind, number> = { sgd: 0, lars: 1, adamw: 2 };
+
+export function optimizerStep(ctx: GpuContext, kind: OptimizerKind, param: Raw, grad: Raw, state1: Raw, state2: Raw | null,
+  segments: Raw, h: OptimizerHyper): void {
+  need32('optimizerStep', param, ['f32']);
+  need32('optimizerStep segments', segments, ['i32']);
+  const n = numel(param.shape);
+  const S = segments.shape[0] ?? 0;
+  if (n === 0 || S === 0) return;
+  const block = params().u32(n, S, h.clipLr ? 1 : 0, KIND[kind])
+    .f32(h.lr, h.weightDecay, h.momentum, h.eta, h.eps, h.beta1, h.beta2, 1 - Math.pow(h.beta1, h.step),
+      1 - Math.pow(h.beta2, h.step)).bytes();
+  const scales = ctx.alloc(8 * S);
+  ctx.dispatch(ctx.pipeline({ file: 'optim.wgsl', entryPoint: 'seg_scale' }),
+    [gpu(param), gpu(grad), gpu(segments), scales], block, [S, 1], `optimizerStep ${kind} segment scales`);
+  // The kernel binds a second-moment buffer in every mode; SGD/LARS get a scratch word.
+  const v = state2 ? gpu(state2) : ctx.alloc(4);
+  ctx.dispatch(ctx.pipeline({ file: 'optim.wgsl', entryPoint: 'opt_update' }),
+    [gpu(param), gpu(grad), gpu(state1), v, gpu(segments), scales], block, grid(ctx, n), `optimizerStep ${kind}`);
+  ctx.release(scales);
+  if (!state2) ctx.release(v);
+}

@@ -1,0 +1,78 @@
+// Convolution parity vs the CPU backend (forward, backward-data, backward-weight): 1×1 (the
+// plain-GEMM path and the strided implicit path), 3×3 and 7×7, stride 2, padding, non-square
+// maps, batch 1, channel counts that are and are not multiples of 4, bias, fused epilogue, and
+// forced split-K. Small enough for lavapipe.
+import { test } from 'uvu';
+import { cpu } from '../../src/backend/registry.js';
+import type { Conv2dParams } from '../../src/backend/backend.js';
+import { convOutSize } from '../../src/runtime/shape.js';
+import { conv2d, conv2dBackwardData, conv2dBackwardWeight } from '../../src/backend/webgpu/ops/conv.js';
+import { assertClose, cpuData, cpuRaw, gpuRaw, randomF32, readF32, runtime, skipNotice } from './kernel_parity.js';
+
+interface Case { N: number; H: number; W: number; C: number; Co: number; k: [number, number]; s: [number, number]; p: [number, number] }
+
+const cases: Case[] = [
+  { N: 2, H: 5, W: 7, C: 8, Co: 12, k: [1, 1], s: [1, 1], p: [0, 0] },   // plain GEMM path
+  { N: 1, H: 7, W: 6, C: 3, Co: 5, k: [1, 1], s: [2, 2], p: [0, 0] },    // strided 1×1 (downsample)
+  { N: 2, H: 6, W: 5, C: 4, Co: 8, k: [3, 3], s: [1, 1], p: [1, 1] },    // vec4 loads
+  { N: 1, H: 9, W: 7, C: 5, Co: 7, k: [3, 3], s: [2, 2], p: [1, 1] },    // odd channels, stride 2
+  { N: 1, H: 11, W: 10, C: 3, Co: 8, k: [7, 7], s: [2, 2], p: [3, 3] }, // ResNet stem shape family
+  { N: 2, H: 6, W: 8, C: 4, Co: 4, k: [3, 2], s: [1, 2], p: [0, 1] },    // non-square kernel, mixed stride
+];
+
+function label(c: Case): string {
+  return `N${c.N} ${c.H}×${c.W}×${c.C}→${c.Co} k${c.k.join('×')} s${c.s.join(',')} p${c.p.join(',')}`;
+}
+
+async function checkCase(c: Case, seed: number, splits?: number): Promise<void> {
+  const ctx = (await runtime())!;
+  const p: Conv2dParams = { stride: c.s, pad: c.p };
+  const xShape = [c.N, c.H, c.W, c.C], wShape = [c.Co, c.C, c.k[0], c.k[1]];
+  const Ho = convOutSize(c.H, c.k[0], c.s[0], c.p[0]), Wo = convOutSize(c.W, c.k[1], c.s[1], c.p[1]);
+  const yShape = [c.N, Ho, Wo, c.Co];
+  const nx = c.N * c.H * c.W * c.C, nw = c.Co * c.C * c.k[0] * c.k[1], ny = c.N * Ho * Wo * c.Co;
+  const X = randomF32(nx, seed), Wt = randomF32(nw, seed + 1), B = randomF32(c.Co, seed + 2), G = randomF32(ny, seed + 3);
+  const K = c.C * c.k[0] * c.k[1];
+  const tol = 3e-6 * Math.sqrt(K + ny);
+
+  const yWant = await cpuData(cpu().conv2d(cpuRaw(X, xShape), cpuRaw(Wt, wShape), cpuRaw(B, [c.Co]), p), [ny]);
+  const y = conv2d(ctx, gpuRaw(ctx, X, xShape), gpuRaw(ctx, Wt, wShape), gpuRaw(ctx, B, [c.Co]), p);
+  assertClose(`conv2d ${label(c)}`, await readF32(ctx, y, ny), yWant, tol);
+
+  const dxWant = await cpuData(cpu().conv2dBackwardData(cpuRaw(G, yShape), cpuRaw(Wt, wShape), xShape, p), [nx]);
+  const dx = conv2dBackwardData(ctx, gpuRaw(ctx, G, yShape), gpuRaw(ctx, Wt, wShape), xShape, p);
+  assertClose(`conv2dBackwardData ${label(c)}`, await readF32(ctx, dx, nx), dxWant, tol);
+
+  const dwWant = await cpuData(cpu().conv2dBackwardWeight(cpuRaw(X, xShape), cpuRaw(G, yShape), wShape, p), [nw]);
+  const dw = conv2dBackwardWeight(ctx, gpuRaw(ctx, X, xShape), gpuRaw(ctx, G, yShape), wShape, p, { splits });
+  assertClose(`conv2dBackwardWeight ${label(c)} splits ${splits ?? 'auto'}`, await readF32(ctx, dw, nw), dwWant, tol);
+}
+
+test('forward, backward-data and backward-weight match the CPU backend', async () => {
+  if (!(await runtime())) return skipNotice('conv.test');
+  let seed = 10;
+  for (const c of cases) await checkCase(c, (seed += 10));
+});
+
+test('backward-weight split-K: one layer, several, and a ragged last chunk', async () => {
+  if (!(await runtime())) return;
+  const c = cases[3];
+  for (const splits of [1, 3, 5]) await checkCase(c, 99, splits);
+});
+
+test('fused residual + ReLU epilogue on the implicit and the plain-GEMM path', async () => {
+  const ctx = await runtime();
+  if (!ctx) return;
+  for (const c of [cases[0], cases[2]]) {
+    const p: Conv2dParams = { stride: c.s, pad: c.p };
+    const xShape = [c.N, c.H, c.W, c.C], wShape = [c.Co, c.C, c.k[0], c.k[1]];
+    const ny = c.N * convOutSize(c.H, c.k[0], 1, c.p[0]) * convOutSize(c.W, c.k[1], 1, c.p[1]) * c.Co;
+    const X = randomF32(c.N * c.H * c.W * c.C, 5), Wt = randomF32(c.Co * c.C * c.k[0] * c.k[1], 6), R = randomF32(ny, 7);
+    const plain = await cpuData(cpu().conv2d(cpuRaw(X, xShape), cpuRaw(Wt, wShape), null, p), [ny]);
+    const want = plain.map((v, i) => Math.max(0, v + R[i]));
+    const y = conv2d(ctx, gpuRaw(ctx, X, xShape), gpuRaw(ctx, Wt, wShape), null, p, { epilogue: { residual: ctx.upload(R), relu: true } });
+    assertClose(`conv2d+residual+relu ${label(c)}`, await readF32(ctx, y, ny), want, 1e-5);
+  }
+});
+
+test.run();

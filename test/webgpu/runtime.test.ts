@@ -1,0 +1,107 @@
+// The WebGPU runtime: steady-state allocation (no createBuffer after the first step), one submit
+// per step, gradients through a small graph match the CPU, the 2-D dispatch grid, and errors that
+// name what failed (kernel file:line, sizes, dispatch labels).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { cpu } from '../../src/backend/registry.js';
+import type { Backend } from '../../src/backend/backend.js';
+import { tidy, type Tensor } from '../../src/tensor.js';
+import * as op from '../../src/ops/index.js';
+import { Rng } from '../../src/runtime/rng.js';
+import { gpuBackendOrSkip, gpuHandle } from '../helpers/gpu.js';
+
+const SUITE = 'webgpu runtime';
+
+/** A small training-like step: forward, loss, backward; returns the loss and grads. */
+function step(be: Backend, x: Tensor, w: Tensor, b: Tensor): { loss: Tensor; gw: Tensor; gb: Tensor } {
+  return tidy(() => {
+    const h = op.gelu(op.add(op.mul(x, w), b));
+    const z = op.softmax(op.concat([h, op.relu(h)], 1));
+    const loss = op.mean(op.square(op.sub(z, op.mulScalar(op.max(z, 1, true), 0.5))));
+    const [gw, gb] = op.grad(loss, [w, b]);
+    void be;
+    return { loss, gw: gw!, gb: gb! };
+  });
+}
+
+function inputs(be: Backend): [Tensor, Tensor, Tensor] {
+  const rng = new Rng(7);
+  const x = op.randn([6, 13], rng, { backend: be });
+  const w = op.randn([13], rng, { backend: be, requiresGrad: true });
+  const b = op.randn([6, 1], rng, { backend: be, requiresGrad: true });
+  return [x, w, b];
+}
+
+test('a repeated step allocates nothing after the first and submits once', async () => {
+  const gpu = await gpuBackendOrSkip(SUITE);
+  if (!gpu) return;
+  const rt = (await gpuHandle())!.runtime;
+  const [x, w, b] = inputs(gpu);
+  const [cx, cw, cb] = inputs(cpu());
+  const want = step(cpu(), cx, cw, cb);
+  let created = -1;
+  for (let i = 0; i < 4; i++) {
+    const before = rt.stats();
+    const r = step(gpu, x, w, b);
+    const [loss, gw] = [await r.loss.data(), await r.gw.data()];
+    const after = rt.stats();
+    r.loss.dispose(); r.gw.dispose(); r.gb.dispose();
+    assert.ok(Math.abs(loss[0] - want.loss.dataSync()[0]) <= 1e-6 + 1e-5 * Math.abs(want.loss.dataSync()[0]), `loss ${loss[0]}`);
+    const cg = want.gw.dataSync();
+    gw.forEach((v, k) => assert.ok(Math.abs(v - cg[k]) <= 1e-6 + 1e-4 * Math.abs(cg[k]), `grad w[${k}] ${v} vs ${cg[k]}`));
+    assert.ok(after.dispatches - before.dispatches > 20, 'the step records many dispatches');
+    assert.equal(after.submits - before.submits, 2, 'one submit for the step and its loss read, one for the gradient read');
+    if (i === 0) created = after.buffersCreated;
+    else assert.equal(after.buffersCreated, created, `step ${i} created buffers`);
+  }
+});
+
+test('a large fill uses the 2-D grid and reaches every element', async () => {
+  const gpu = await gpuBackendOrSkip(SUITE);
+  if (!gpu) return;
+  const n = 65535 * 256 + 300; // one 1-D dispatch cannot cover this
+  const s = gpu.fill(n, 'f32', 3.5);
+  const d = await gpu.download({ storage: s, shape: [n], dtype: 'f32' });
+  gpu.release(s);
+  assert.equal(d[0], 3.5);
+  assert.equal(d[n - 1], 3.5);
+  assert.equal(d[n - 300], 3.5);
+});
+
+test('errors name the kernel file and line, sizes and limits, dispatch labels', async () => {
+  const gpu = await gpuBackendOrSkip(SUITE);
+  if (!gpu) return;
+  const rt = (await gpuHandle())!.runtime;
+  // A prelude that collides with a declaration of the file: the error must point at the file's
+  // own line (prelude lines subtracted).
+  const src = readFileSync(new URL('../../../kernels/elementwise.wgsl', import.meta.url), 'utf8').split('\n');
+  const line = src.findIndex((l) => l.startsWith('const SQRT1_2')) + 1;
+  let message = '';
+  try { await rt.compileCheck({ file: 'elementwise.wgsl', entryPoint: 'unary_f32', prelude: 'const SQRT1_2: f32 = 1.0;\n// two lines', constants: { OP: 9 } }); }
+  catch (e) { message = (e as Error).message; }
+  assert.match(message, new RegExp(`kernels/elementwise\\.wgsl:${line}:\\d+`), message);
+
+  const limit = rt.limits.maxStorageBufferBindingSize;
+  assert.throws(() => rt.alloc(limit + 4), (e: Error) => e.message.includes('cannot allocate') && e.message.includes('maxStorageBufferBindingSize'));
+
+  // Too few buffers for a kernel: reported at the next read, naming the dispatch.
+  const a = rt.alloc(64);
+  rt.dispatch(rt.pipeline({ file: 'elementwise.wgsl', entryPoint: 'unary_f32' }), [a], new Uint32Array(4), [1], 'deliberately broken');
+  let err = '';
+  try { await rt.read(a); } catch (e) { err = (e as Error).message; }
+  rt.release(a);
+  assert.match(err, /deliberately broken/, err);
+});
+
+test('timeDispatches reports GPU time', async () => {
+  const gpu = await gpuBackendOrSkip(SUITE);
+  if (!gpu) return;
+  const rt = (await gpuHandle())!.runtime;
+  const s = gpu.fill(1 << 16, 'f32', 1);
+  const t = await rt.timeDispatches(() => { for (let i = 0; i < 3; i++) gpu.release(gpu.unary('exp', { storage: s, shape: [1 << 16], dtype: 'f32' })); });
+  gpu.release(s);
+  assert.ok(t.ms > 0 && t.ms < 10_000, `${t.ms} ms (${t.source})`);
+});
+
+test.run();

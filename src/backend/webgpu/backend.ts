@@ -30,6 +30,10 @@ export class WebGpuBackend implements Backend {
   constructor(readonly runtime: GpuRuntime) {}
 
   // ---- memory
+  memoryStats(): { bytesInUse: number; peakBytesInUse: number; buffersCreated: number } {
+    const s = this.runtime.stats();
+    return { bytesInUse: s.bytesInUse, peakBytesInUse: s.peakBytesInUse, buffersCreated: s.buffersCreated };
+  }
   upload(data: TypedArray, dtype: DType): Storage {
     if (dtype === 'f64' || data instanceof Float64Array) throw f64Error();
     return this.runtime.upload(data);

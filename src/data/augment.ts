@@ -1,0 +1,51 @@
+// augmentBatch: the augmented, normalised views of a batch of resident u8 images, on the
+// images' backend (WebGPU kernels or the CPU reference, which compute the same function of the
+// per-image parameter rows drawn by sampleParams()).
+import { Tensor } from '../tensor.js';
+import { BackendError, ShapeError, fmtShape } from '../runtime/errors.js';
+import type { GpuRuntime } from '../backend/webgpu/runtime.js';
+import { augmentGpu } from '../backend/webgpu/augment.js';
+import { augmentCpu } from './augment_cpu.js';
+import { PARAM_STRIDE, anyBlur, blurKernelSize, type ViewSpec } from './augment_params.js';
+
+export { byolViews, multiCropView, evalView, probeView, sampleParams, PARAM_STRIDE } from './augment_params.js';
+export type { ViewSpec } from './augment_params.js';
+
+function check(images: Tensor, idx: Tensor, params: Float32Array, spec: ViewSpec): void {
+  if (images.dtype !== 'u8' || images.rank !== 4 || !(images.shape[3] === 1 || images.shape[3] === 3)) {
+    throw new ShapeError(`augmentBatch: images must be u8 [N, H, W, C] with C = 1 or 3, got ${images.describe()}`);
+  }
+  if (idx.dtype !== 'i32' || idx.rank !== 1) throw new ShapeError(`augmentBatch: idx must be i32 [B], got ${idx.describe()}`);
+  if (idx.backend !== images.backend) {
+    throw new BackendError(`augmentBatch: idx is on ${idx.backend.name}, images on ${images.backend.name}`);
+  }
+  const B = idx.shape[0];
+  if (params.length !== B * PARAM_STRIDE) {
+    throw new ShapeError(`augmentBatch: params has ${params.length} floats, expected ${B} rows × ${PARAM_STRIDE} ` +
+      `for idx ${fmtShape(idx.shape)} (draw them with sampleParams(rng, ${B}, ...))`);
+  }
+  if (spec.mean.length !== 3 || spec.std.length !== 3) {
+    throw new RangeError(`augmentBatch: spec mean/std need 3 values (byolViews/evalView expand 1-channel stats)`);
+  }
+  if (anyBlur(params) && (blurKernelSize(spec.size) - 1) / 2 >= spec.size) {
+    throw new RangeError(`augmentBatch: blur kernel ${blurKernelSize(spec.size)} is too large for ${spec.size}-px views`);
+  }
+}
+
+/**
+ * images: u8 tensor [N, H, W, C] (C = 1 or 3; grayscale sources are expanded to 3 channels) on
+ * any backend; idx: i32 [B] which images; params: B rows from sampleParams() for this spec →
+ * f32 [B, size, size, 3] normalised NHWC on the same backend.
+ */
+export function augmentBatch(images: Tensor, idx: Tensor, params: Float32Array, spec: ViewSpec): Tensor {
+  check(images, idx, params, spec);
+  const B = idx.shape[0], S = spec.size;
+  const shape = [B, S, S, 3];
+  const backend = images.backend;
+  if (backend.name === 'webgpu') {
+    const rt = (backend as unknown as { runtime: GpuRuntime }).runtime;
+    return new Tensor(backend, augmentGpu(rt, images, idx, params, spec), shape, 'f32');
+  }
+  const out = augmentCpu(images.dataSync() as Uint8Array, images.shape, idx.dataSync(), params, spec);
+  return new Tensor(backend, backend.upload(out, 'f32'), shape, 'f32');
+}

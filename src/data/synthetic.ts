@@ -1,0 +1,205 @@
+// The built-in data set: procedurally generated 32×32 RGB scenes in 10 classes, where a class is
+// defined by WHICH two object parts co-occur in the image ("seeing the whole in the parts").
+//
+// - A vocabulary of 8 part shapes (disc, ring, square, frame, triangle, cross, bar, crescent).
+// - The 10 classes are the edges of a graph on the parts (an 8-cycle plus two chords), so every
+//   part belongs to 2 or 3 classes: no single part determines the class.
+// - Each image shows its class's two parts plus 1–2 distractor parts drawn so that no other
+//   class's pair is present (the class stays unambiguous) — a distractor may repeat a class part.
+// - Parts get random positions, sizes, rotations and colours (with a minimum contrast to the
+//   background); backgrounds are random gradients with oriented stripe texture and pixel noise.
+// Because colour and position are random, the class is not a linear function of the pixels
+// (measured by test/data/synthetic.test.ts and data-tools/probe-synthetic.ts), while it is
+// plainly visible to a person or a translation-invariant part detector (a CNN).
+//
+// Every image is a pure function of (seed, split, index), so the set can be generated on the fly
+// in any order (pretraining) or written to disk with `coengine data prepare --format synthetic`.
+import { Rng } from '../runtime/rng.js';
+
+export const SYNTHETIC_SIZE = 32;
+export const SYNTHETIC_SHAPE: [number, number, number] = [SYNTHETIC_SIZE, SYNTHETIC_SIZE, 3];
+export const SYNTHETIC_PARTS = ['disc', 'ring', 'square', 'frame', 'triangle', 'cross', 'bar', 'crescent'] as const;
+
+/** Class k is the co-occurrence of parts SYNTHETIC_PAIRS[k]. */
+export const SYNTHETIC_PAIRS: readonly (readonly [number, number])[] = [
+  [0, 1], [1, 2], [2, 3], [3, 4], [4, 5], [5, 6], [6, 7], [0, 7], [0, 4], [2, 6],
+];
+export const SYNTHETIC_CLASSES = SYNTHETIC_PAIRS.map(([a, b]) => `${SYNTHETIC_PARTS[a]}+${SYNTHETIC_PARTS[b]}`);
+export const SYNTHETIC_DEFAULT_COUNTS = { train: 50000, test: 10000 };
+
+export type SyntheticSplit = 'train' | 'test';
+
+export interface PlacedPart { part: number; x: number; y: number; r: number; angle: number; color: [number, number, number] }
+export interface SceneDescription { label: number; parts: PlacedPart[] }
+
+const N_PARTS = SYNTHETIC_PARTS.length;
+const isClassPair = (() => {
+  const m = new Uint8Array(N_PARTS * N_PARTS);
+  for (const [a, b] of SYNTHETIC_PAIRS) { m[a * N_PARTS + b] = 1; m[b * N_PARTS + a] = 1; }
+  return (a: number, b: number) => m[a * N_PARTS + b] === 1;
+})();
+
+function mix32(x: number): number {
+  x = Math.imul(x ^ (x >>> 16), 0x7feb352d) >>> 0;
+  x = Math.imul(x ^ (x >>> 15), 0x846ca68b) >>> 0;
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+function imageRng(seed: number, split: SyntheticSplit, index: number): Rng {
+  const s = mix32(mix32((seed >>> 0) ^ (split === 'train' ? 0x51ed2701 : 0xa3c59ac3)) + index);
+  return new Rng(s);
+}
+
+/** Label of image `index`: classes cycle so every prefix of a split is balanced. */
+export function syntheticLabel(index: number): number { return index % SYNTHETIC_PAIRS.length; }
+
+/** The parts of one scene: the class pair plus distractors that complete no other class pair. */
+export function describeSynthetic(seed: number, split: SyntheticSplit, index: number): SceneDescription {
+  return sampleScene(imageRng(seed, split, index), syntheticLabel(index)).scene;
+}
+
+interface Background { c0: number[]; c1: number[]; dir: [number, number]; stripe: { fx: number; fy: number; phase: number; amp: number }; noise: number }
+
+function hsvToRgb(h: number, s: number, v: number): [number, number, number] {
+  const i = Math.floor(h * 6), f = h * 6 - i, p = v * (1 - s), q = v * (1 - f * s), t = v * (1 - (1 - f) * s);
+  switch (i % 6) {
+    case 0: return [v, t, p];
+    case 1: return [q, v, p];
+    case 2: return [p, v, t];
+    case 3: return [p, q, v];
+    case 4: return [t, p, v];
+    default: return [v, p, q];
+  }
+}
+
+const luma = (c: readonly number[]) => 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];
+
+function sampleScene(rng: Rng, label: number): { scene: SceneDescription; bg: Background } {
+  // Background: gradient between two colours of similar brightness, plus faint stripes and noise.
+  const bgV = rng.uniform(0.25, 0.75);
+  const c0 = hsvToRgb(rng.next(), rng.uniform(0, 0.6), bgV);
+  const c1 = hsvToRgb(rng.next(), rng.uniform(0, 0.6), Math.min(1, Math.max(0, bgV + rng.uniform(-0.15, 0.15))));
+  const ang = rng.uniform(0, 2 * Math.PI);
+  const freq = rng.uniform(0.15, 0.6), sang = rng.uniform(0, Math.PI);
+  const bg: Background = {
+    c0, c1, dir: [Math.cos(ang), Math.sin(ang)],
+    stripe: { fx: freq * Math.cos(sang), fy: freq * Math.sin(sang), phase: rng.uniform(0, 2 * Math.PI), amp: rng.uniform(0, 0.08) },
+    noise: rng.uniform(0.01, 0.06),
+  };
+  const bgLuma = (luma(c0) + luma(c1)) / 2;
+
+  const [a, b] = SYNTHETIC_PAIRS[label];
+  const kinds = [a, b];
+  const nDistract = rng.next() < 0.5 ? 1 : 2;
+  for (let k = 0; k < nDistract; k++) {
+    // Allowed: any part that forms no class pair with the parts already present.
+    const allowed: number[] = [];
+    for (let p = 0; p < N_PARTS; p++) if (kinds.every((q) => q === p || !isClassPair(p, q))) allowed.push(p);
+    kinds.push(allowed[rng.int(allowed.length)]);
+  }
+  rng.shuffle(kinds);
+
+  const parts: PlacedPart[] = [];
+  for (const part of kinds) {
+    let placed: PlacedPart | null = null;
+    for (let attempt = 0; attempt < 50 && !placed; attempt++) {
+      const r = rng.uniform(4, 6.5);
+      const x = rng.uniform(r - 1, SYNTHETIC_SIZE - r + 1), y = rng.uniform(r - 1, SYNTHETIC_SIZE - r + 1);
+      // Keep parts mostly separate so each stays recognisable (relaxed if the scene is crowded).
+      const gap = attempt < 35 ? 0.95 : 0.7;
+      if (parts.every((q) => Math.hypot(q.x - x, q.y - y) > gap * (q.r + r))) {
+        placed = { part, x, y, r, angle: rng.uniform(0, 2 * Math.PI), color: [0, 0, 0] };
+      }
+    }
+    if (!placed) { const r = 4; placed = { part, x: rng.uniform(r, SYNTHETIC_SIZE - r), y: rng.uniform(r, SYNTHETIC_SIZE - r), r, angle: rng.uniform(0, 2 * Math.PI), color: [0, 0, 0] }; }
+    // Colour: any hue, lighter or darker than the background by a visible margin.
+    let color: [number, number, number] = [0, 0, 0];
+    for (let attempt = 0; attempt < 20; attempt++) {
+      color = hsvToRgb(rng.next(), rng.uniform(0.2, 1), rng.uniform(0.05, 1));
+      if (Math.abs(luma(color) - bgLuma) > 0.22) break;
+    }
+    placed.color = color;
+    parts.push(placed);
+  }
+  return { scene: { label, parts }, bg };
+}
+
+/** Signed distance (pixels, negative inside) of part `kind` with radius r at local coords (u, v). */
+function partSdf(kind: number, u: number, v: number, r: number): number {
+  const box = (hx: number, hy: number, px: number, py: number) => {
+    const dx = Math.abs(px) - hx, dy = Math.abs(py) - hy;
+    return Math.hypot(Math.max(dx, 0), Math.max(dy, 0)) + Math.min(Math.max(dx, dy), 0);
+  };
+  const len = Math.hypot(u, v);
+  switch (kind) {
+    case 0: return len - r; // disc
+    case 1: return Math.abs(len - 0.72 * r) - 0.28 * r; // ring
+    case 2: return box(0.82 * r, 0.82 * r, u, v); // square
+    case 3: return Math.abs(box(0.72 * r, 0.72 * r, u, v)) - 0.22 * r; // frame (hollow square)
+    case 4: { // equilateral triangle, circumradius r
+      const k = Math.sqrt(3), s = r * k / 2; // half side
+      let px = Math.abs(u) - s, py = v + s / k;
+      if (px + k * py > 0) { const nx = (px - k * py) / 2, ny = (-k * px - py) / 2; px = nx; py = ny; }
+      px -= Math.min(Math.max(px, -2 * s), 0);
+      return -Math.hypot(px, py) * Math.sign(py);
+    }
+    case 5: return Math.min(box(r, 0.26 * r, u, v), box(0.26 * r, r, u, v)); // cross
+    case 6: return box(1.05 * r, 0.3 * r, u, v); // bar
+    default: return Math.max(len - r, -(Math.hypot(u - 0.55 * r, v) - 0.8 * r)); // crescent
+  }
+}
+
+/** Renders one scene to 32×32×3 floats in [0, 1]. */
+function renderScene(rng: Rng, scene: SceneDescription, bg: Background, img: Float32Array): void {
+  const S = SYNTHETIC_SIZE;
+  for (let y = 0; y < S; y++) {
+    for (let x = 0; x < S; x++) {
+      const t = 0.5 + ((x - S / 2) * bg.dir[0] + (y - S / 2) * bg.dir[1]) / S;
+      const st = bg.stripe.amp * Math.sin(x * bg.stripe.fx + y * bg.stripe.fy + bg.stripe.phase);
+      const o = (y * S + x) * 3;
+      for (let c = 0; c < 3; c++) img[o + c] = bg.c0[c] * (1 - t) + bg.c1[c] * t + st;
+    }
+  }
+  for (const p of scene.parts) {
+    const cos = Math.cos(p.angle), sin = Math.sin(p.angle);
+    const shade = [0.12 * Math.cos(p.angle * 1.7), 0.12 * Math.sin(p.angle * 1.3)]; // gentle shading gradient
+    const x0 = Math.max(0, Math.floor(p.x - p.r * 1.2 - 1)), x1 = Math.min(S - 1, Math.ceil(p.x + p.r * 1.2 + 1));
+    const y0 = Math.max(0, Math.floor(p.y - p.r * 1.2 - 1)), y1 = Math.min(S - 1, Math.ceil(p.y + p.r * 1.2 + 1));
+    for (let y = y0; y <= y1; y++) {
+      for (let x = x0; x <= x1; x++) {
+        const dx = x + 0.5 - p.x, dy = y + 0.5 - p.y;
+        const u = cos * dx + sin * dy, v = -sin * dx + cos * dy;
+        const alpha = Math.min(1, Math.max(0, 0.5 - partSdf(p.part, u, v, p.r)));
+        if (alpha === 0) continue;
+        const sh = 1 + (shade[0] * dx + shade[1] * dy) / p.r;
+        const o = (y * S + x) * 3;
+        for (let c = 0; c < 3; c++) img[o + c] = img[o + c] * (1 - alpha) + Math.min(1, p.color[c] * sh) * alpha;
+      }
+    }
+  }
+  for (let i = 0; i < img.length; i++) img[i] += bg.noise * rng.normal();
+}
+
+/** Renders image `index` of `split` into out[offset … offset + 3072) and returns its label. */
+export function renderSynthetic(seed: number, split: SyntheticSplit, index: number, out: Uint8Array, offset = 0): number {
+  const rng = imageRng(seed, split, index);
+  const { scene, bg } = sampleScene(rng, syntheticLabel(index));
+  const img = new Float32Array(SYNTHETIC_SIZE * SYNTHETIC_SIZE * 3);
+  renderScene(rng, scene, bg, img);
+  for (let i = 0; i < img.length; i++) {
+    const v = Math.round(img[i] * 255);
+    out[offset + i] = v < 0 ? 0 : v > 255 ? 255 : v;
+  }
+  return scene.label;
+}
+
+export interface SyntheticOptions { seed?: number; split: SyntheticSplit; count: number; start?: number }
+
+/** Images [start, start + count) of a split, in memory: count×32×32×3 bytes (NHWC) and labels. */
+export function generateSynthetic(opts: SyntheticOptions): { images: Uint8Array; labels: Int32Array; shape: [number, number, number] } {
+  const seed = opts.seed ?? 0, start = opts.start ?? 0;
+  const per = SYNTHETIC_SIZE * SYNTHETIC_SIZE * 3;
+  const images = new Uint8Array(opts.count * per), labels = new Int32Array(opts.count);
+  for (let i = 0; i < opts.count; i++) labels[i] = renderSynthetic(seed, opts.split, start + i, images, i * per);
+  return { images, labels, shape: [...SYNTHETIC_SHAPE] };
+}

@@ -4,6 +4,8 @@
 //
 // The TypeScript wrapper (src/backend/webgpu/ops/gemm.ts) prepends the tile constants
 //   const BM, BN, BK, TM, TN: u32;  const USE_SHARED: bool;
+//   const SMEM_PAD: u32;  (vec4s of padding per k-row of the workgroup tiles: spreads the
+//                          scattered stores of k-contiguous operands over more banks)
 // then this file, then compiles the hook kernel (e.g. matmul.wgsl) after it.
 //
 // Hooks the including kernel must define (the core guarantees the arguments are in range):
@@ -43,9 +45,12 @@ const CN: u32 = TN / 4u;        // column groups of 4 per thread
 const ROW_STRIDE: u32 = BM / RM;  // = 4·WG_Y: distance between a thread's row groups
 const COL_STRIDE: u32 = BN / CN;  // = 4·WG_X
 
-// Workgroup tiles (k-major). Size 1 on the direct path, which never touches them.
-const SH_A: u32 = select(1u, BK * BM / 4u, USE_SHARED);
-const SH_B: u32 = select(1u, BK * BN / 4u, USE_SHARED);
+// Workgroup tiles (k-major, rows of A_ROW / B_ROW vec4s). Size 1 on the direct path, which
+// never touches them.
+const A_ROW: u32 = BM / 4u + SMEM_PAD;
+const B_ROW: u32 = BN / 4u + SMEM_PAD;
+const SH_A: u32 = select(1u, BK * A_ROW, USE_SHARED);
+const SH_B: u32 = select(1u, BK * B_ROW, USE_SHARED);
 var<workgroup> As: array<vec4<f32>, SH_A>;
 var<workgroup> Bs: array<vec4<f32>, SH_B>;
 
@@ -120,12 +125,9 @@ fn mm_storeSlice(tid: u32) {
         // A 4-run along k lands in 4 different k rows of the k-major tile.
         let m = u / (BK / 4u);
         let k = (u % (BK / 4u)) * 4u;
-        for (var j = 0u; j < 4u; j++) {
-          let e = (k + j) * BM + m;
-          As[e / 4u][e % 4u] = stageA[i][j];
-        }
+        for (var j = 0u; j < 4u; j++) { As[(k + j) * A_ROW + m / 4u][m % 4u] = stageA[i][j]; }
       } else {
-        As[u] = stageA[i];  // u = k·BM/4 + m/4: already k-major
+        As[(u / (BM / 4u)) * A_ROW + u % (BM / 4u)] = stageA[i];  // a 4-run along m: one vec4
       }
     }
   }
@@ -133,14 +135,11 @@ fn mm_storeSlice(tid: u32) {
     let u = tid + i * NT;
     if (u < BK * BN / 4u) {
       if (B_N_CONTIG) {
-        Bs[u] = stageB[i];
+        Bs[(u / (BN / 4u)) * B_ROW + u % (BN / 4u)] = stageB[i];
       } else {
         let n = u / (BK / 4u);
         let k = (u % (BK / 4u)) * 4u;
-        for (var j = 0u; j < 4u; j++) {
-          let e = (k + j) * BN + n;
-          Bs[e / 4u][e % 4u] = stageB[i][j];
-        }
+        for (var j = 0u; j < 4u; j++) { Bs[(k + j) * B_ROW + n / 4u][n % 4u] = stageB[i][j]; }
       }
     }
   }
@@ -150,8 +149,8 @@ fn mm_multiplySlice(tx: u32, ty: u32) {
   for (var kk = 0u; kk < BK; kk++) {
     var a: array<vec4<f32>, RM>;
     var b: array<vec4<f32>, CN>;
-    for (var r = 0u; r < RM; r++) { a[r] = As[kk * (BM / 4u) + r * WG_Y + ty]; }
-    for (var c = 0u; c < CN; c++) { b[c] = Bs[kk * (BN / 4u) + c * WG_X + tx]; }
+    for (var r = 0u; r < RM; r++) { a[r] = As[kk * A_ROW + r * WG_Y + ty]; }
+    for (var c = 0u; c < CN; c++) { b[c] = Bs[kk * B_ROW + c * WG_X + tx]; }
     for (var r = 0u; r < RM; r++) {
       for (var i = 0u; i < 4u; i++) {
         let av = vec4<f32>(a[r][i]);

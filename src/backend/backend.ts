@@ -124,6 +124,13 @@ export interface Backend {
   /** y = (x − mean)·invstd·gamma + beta, per channel. */
   normalize(x: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, beta: Raw | null): Storage;
   /**
+   * invstd = 1/√(variance + eps), [C]. With `running`, also update the running statistics in
+   * place — PyTorch's rule: new = (1 − momentum)·old + momentum·batch, with the unbiased batch
+   * variance (·n/(n−1)) — and add 1 to the i32 batch counter: one pass instead of a dozen.
+   */
+  batchNormFinalize(mean: Raw, variance: Raw, eps: number,
+    running: { mean: Raw; variance: Raw; count: Raw | null; momentum: number; n: number } | null): Storage;
+  /**
    * Training-mode batch-norm backward in one pass of reductions: returns dx, dgamma, dbeta
    * (dgamma/dbeta computed even when the module has no affine parameters; the op drops them).
    */

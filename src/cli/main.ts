@@ -7,6 +7,9 @@ import { registerFlops } from './commands/flops.js';
 import { registerData } from './commands/data.js';
 import { registerPretrain } from './commands/pretrain.js';
 import { registerPlot } from './commands/plot.js';
+import { registerBench } from './commands/bench.js';
+import { registerBenchStep } from './commands/bench_step.js';
+import { registerBenchData } from '../../bench/data.js';
 
 const program = new Command();
 program
@@ -21,6 +24,9 @@ registerFlops(program);
 registerData(program);
 registerPretrain(program);
 registerPlot(program);
+const bench = registerBench(program);
+registerBenchStep(bench);
+registerBenchData(bench);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as Error;

@@ -41,7 +41,7 @@ class DinoHead extends Module {
   constructor(inDim: number, c: DinoConfig) {
     super();
     this.mlp = this.child('mlp', mlp({ inDim, hidden: c.hidden, outDim: c.bottleneck, hiddenLayers: 2, activation: 'gelu', hiddenBn: false }, c.layer));
-    const o = { backend: c.layer?.backend, std: 1 / Math.sqrt(c.bottleneck) };
+    const o = { backend: c.layer?.backend, dtype: c.layer?.dtype, std: 1 / Math.sqrt(c.bottleneck) };
     this.prototypes = this.param('prototypes', randn([c.prototypes, c.bottleneck], c.layer?.rng ?? initRng(), o));
   }
   /** Logits before temperature: cosine of the normalised bottleneck with each prototype. */
@@ -56,8 +56,8 @@ class Centers extends Module {
   readonly local: Tensor;
   constructor(K: number, c: DinoConfig) {
     super();
-    this.global = this.buffer('global', zeros([K], { backend: c.layer?.backend }));
-    this.local = this.buffer('local', zeros([K], { backend: c.layer?.backend }));
+    this.global = this.buffer('global', zeros([K], { backend: c.layer?.backend, dtype: c.layer?.dtype }));
+    this.local = this.buffer('local', zeros([K], { backend: c.layer?.backend, dtype: c.layer?.dtype }));
   }
   forward(x: Tensor): Tensor { return x; }
 }

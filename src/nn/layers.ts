@@ -2,7 +2,7 @@
 import { Tensor } from '../tensor.js';
 import { Module, resolveBackend, type ModuleOptions } from './module.js';
 import { initRng } from './init.js';
-import { conv2d, linear, batchNorm, relu, gelu, randn, rand, zeros, ones, full, addScalar, noGrad } from '../ops/index.js';
+import { conv2d, linear, batchNorm, relu, gelu, randn, rand, zeros, ones, full } from '../ops/index.js';
 import type { Rng } from '../runtime/rng.js';
 
 export interface LayerOptions extends ModuleOptions { rng?: Rng }
@@ -83,15 +83,8 @@ class BatchNormBase extends Module {
     if (x.rank !== this.rank) {
       throw new RangeError(`${this.constructor.name}: expected rank ${this.rank} input, got [${x.shape}]`);
     }
-    if (this.training) {
-      noGrad(() => {
-        const n = addScalar(this.numBatchesTracked, 1);
-        n.backend.copyInto(this.numBatchesTracked, 0, n);
-        n.dispose();
-      });
-    }
     return batchNorm(x, {
-      gamma: this.weight, beta: this.bias, runningMean: this.runningMean, runningVar: this.runningVar,
+      gamma: this.weight, beta: this.bias, runningMean: this.runningMean, runningVar: this.runningVar, numBatchesTracked: this.numBatchesTracked,
       training: this.training, momentum: this.momentum, eps: this.eps,
     });
   }

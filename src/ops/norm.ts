@@ -13,6 +13,8 @@ export interface BatchNormOptions {
   beta?: Tensor | null;
   runningMean?: Tensor | null;
   runningVar?: Tensor | null;
+  /** i32 scalar incremented with each training-mode update of the running statistics. */
+  numBatchesTracked?: Tensor | null;
   training: boolean;
   momentum?: number;
   eps?: number;
@@ -45,20 +47,11 @@ export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
   const x2 = x.alias([M, C]);
   const { mean: ms, variance: vs } = be.moments(x2);
   const mean = wrap(be, ms, [C], x.dtype), variance = wrap(be, vs, [C], x.dtype);
-  const varEps = wrap(be, be.scalar('add', variance, eps), [C], x.dtype);
-  const invstd = wrap(be, be.unary('rsqrt', varEps), [C], x.dtype);
-  varEps.dispose();
+  const running = o.runningMean && o.runningVar
+    ? { mean: o.runningMean, variance: o.runningVar, count: o.numBatchesTracked ?? null, momentum: o.momentum ?? 0.1, n: M }
+    : null;
+  const invstd = wrap(be, be.batchNormFinalize(mean, variance, eps, running), [C], x.dtype);
   const y = wrap(be, be.normalize(x2, mean, invstd, o.gamma ?? null, o.beta ?? null), x.shape, x.dtype);
-  if (o.runningMean && o.runningVar) {
-    noGrad(() => {
-      const m = o.momentum ?? 0.1;
-      const newMean = add(mulScalar(o.runningMean!, 1 - m), mulScalar(mean, m));
-      const newVar = add(mulScalar(o.runningVar!, 1 - m), mulScalar(variance, (m * M) / (M - 1)));
-      be.copyInto(o.runningMean!, 0, newMean);
-      be.copyInto(o.runningVar!, 0, newVar);
-      newMean.dispose(); newVar.dispose();
-    });
-  }
   const gamma = o.gamma ?? null, beta = o.beta ?? null;
   if (needsGrad(x, gamma, beta)) {
     const sx = save(x2), sm = save(mean), si = save(invstd), sg = gamma ? save(gamma) : null;

@@ -54,6 +54,7 @@ export class CpuBackend implements Backend {
   moments = norm.moments;
   normalize = norm.normalize;
   batchNormBackward = norm.batchNormBackward;
+  batchNormFinalize = norm.batchNormFinalize;
   softmax = sm.softmax;
   softmaxBackward = sm.softmaxBackward;
   crossEntropy = sm.crossEntropy;

@@ -53,3 +53,21 @@ export function batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma
   dgamma.data.set(sdyx); dbeta.data.set(sdy);
   return { dx, dgamma, dbeta };
 }
+
+export function batchNormFinalize(mean: Raw, variance: Raw, eps: number,
+  running: { mean: Raw; variance: Raw; count: Raw | null; momentum: number; n: number } | null): CpuStorage {
+  const mu = dataOf(mean), v = dataOf(variance);
+  const C = mu.length;
+  const out = alloc(mean.dtype, C);
+  for (let c = 0; c < C; c++) out.data[c] = 1 / Math.sqrt(v[c] + eps);
+  if (running) {
+    const rm = dataOf(running.mean), rv = dataOf(running.variance), m = running.momentum;
+    const unbias = running.n / Math.max(running.n - 1, 1);
+    for (let c = 0; c < C; c++) {
+      rm[c] = (1 - m) * rm[c] + m * mu[c];
+      rv[c] = (1 - m) * rv[c] + m * v[c] * unbias;
+    }
+    if (running.count) dataOf(running.count)[0] += 1;
+  }
+  return out;
+}

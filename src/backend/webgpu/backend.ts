@@ -21,6 +21,7 @@ import * as sm from './ops/softmax.js';
 import { matmul } from './ops/matmul.js';
 import { conv2d, conv2dBackwardData, conv2dBackwardWeight } from './ops/conv.js';
 import { moments, normalize, batchNormBackward } from './ops/norm.js';
+import { batchNormFinalize } from './ops/norm_running.js';
 import { maxPool2d, maxPool2dBackward } from './ops/pool.js';
 import { emaUpdate, optimizerStep } from './ops/optim.js';
 import { localCosine, localCosineBackward } from './ops/local_loss.js';
@@ -88,6 +89,10 @@ export class WebGpuBackend implements Backend {
   moments(x: Raw): { mean: Storage; variance: Storage } { return moments(this.runtime, x); }
   normalize(x: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, beta: Raw | null): Storage {
     return normalize(this.runtime, x, mean, invstd, gamma, beta);
+  }
+  batchNormFinalize(mean: Raw, variance: Raw, eps: number,
+    running: { mean: Raw; variance: Raw; count: Raw | null; momentum: number; n: number } | null): Storage {
+    return batchNormFinalize(this.runtime, mean, variance, eps, running);
   }
   batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null): { dx: Storage; dgamma: Storage; dbeta: Storage } {
     return batchNormBackward(this.runtime, x, dy, mean, invstd, gamma);

@@ -1,0 +1,39 @@
+// `coengine bench step`: one whole training step of a method and model (bench/step.ts).
+import { Command, Option } from 'commander';
+import { METHOD_NAMES } from '../../methods/method.js';
+import { presetNames } from '../../models/presets.js';
+
+const int = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} expects a non-negative integer, got '${v}'`);
+  return n;
+};
+
+export function registerBenchStep(bench: Command): void {
+  bench.command('step')
+    .description('Time one full training step (augment 2 views, online forward+backward, target forward, probes, ' +
+      'optimiser, EMA) on random images: ms/step, images/s, host encoding time, peak device bytes.')
+    .addOption(new Option('--method <name>', 'SSL method').choices(METHOD_NAMES).default('co-byol'))
+    .addOption(new Option('--arch <name>', 'backbone').choices(presetNames()).default('resnet50'))
+    .option('--batch <n>', 'images per step', int('batch'), 64)
+    .option('--size <px>', 'view size', int('size'), 224)
+    .option('--width <w>', 'backbone channel multiplier', (v) => Number(v), 1)
+    .option('--small-stem', '3×3 stride-1 stem without max-pool')
+    .option('--proj-hidden <n>', 'head hidden width', int('proj-hidden'), 4096)
+    .option('--proj-out <n>', 'projection dimension', int('proj-out'), 256)
+    .option('--local-grid <n>', 'local positions pooled to n×n (0: all)', int('local-grid'), 0)
+    .option('--steps <n>', 'timed steps', int('steps'), 5)
+    .option('--warmup <n>', 'untimed steps first (pipeline compilation, pool fill)', int('warmup'), 2)
+    .addOption(new Option('--device <d>', 'backend').choices(['auto', 'webgpu', 'cpu']).default('auto'))
+    .option('--json', 'print the result as one JSON object')
+    .action(async (o) => {
+      const { runStepBench } = await import('../../../bench/step.js');
+      const r = await runStepBench({ method: o.method, arch: o.arch, batch: o.batch, size: o.size, width: o.width, smallStem: !!o.smallStem,
+        projHidden: o.projHidden, projOut: o.projOut, localGrid: o.localGrid, steps: o.steps, warmup: o.warmup, device: o.device });
+      if (o.json) { process.stdout.write(JSON.stringify(r) + '\n'); return; }
+      process.stdout.write(`${r.method} ${r.arch} batch ${r.batch} @${r.size}px on ${r.device}: ${r.msPerStep.toFixed(1)} ms/step, ` +
+        `${r.imagesPerSecond.toFixed(1)} img/s, host encoding ${r.encodeMsPerStep.toFixed(1)} ms (${(100 * r.encodeFraction).toFixed(1)}% of device time)` +
+        (r.peakBytes !== null ? `, peak ${(r.peakBytes / 2 ** 30).toFixed(2)} GiB` : '') +
+        (r.buffersCreatedInSteadyState !== null ? `, ${r.buffersCreatedInSteadyState} buffers created in steady state` : '') + '\n');
+    });
+}

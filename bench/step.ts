@@ -1,7 +1,7 @@
 // `coengine bench step`: one full training step (augment, online forward/backward of both views,
 // target forward, probes, optimiser, EMA) of a chosen method and model on random images.
 // Reports ms/step, images/s, host encoding time, and peak device bytes.
-import { initBackend, describeBackend } from '../src/backend/registry.js';
+import { initBackend, describeBackend, webgpu } from '../src/backend/registry.js';
 import { resolveConfig, type PretrainConfig } from '../src/training/config.js';
 import { setup, trainStep } from '../src/training/pretrain.js';
 import type { TrainingData } from '../src/training/data.js';
@@ -20,12 +20,17 @@ export interface StepBenchOptions {
   projOut: number;
   localGrid: number;
   smallStem: boolean;
+  /** Also time every dispatch of one step by kernel (WebGPU with timestamp queries). */
+  profile?: boolean;
 }
 
 export interface StepBenchResult {
   method: string; arch: string; batch: number; size: number; device: string;
   msPerStep: number; imagesPerSecond: number; encodeMsPerStep: number; encodeFraction: number;
   peakBytes: number | null; buffersCreatedInSteadyState: number | null;
+  dispatchesPerStep: number | null;
+  /** GPU ms per kernel over one step (with --profile), largest first. */
+  profile?: { name: string; ms: number; count: number }[];
 }
 
 function randomData(n: number, size: number, classes: number): TrainingData {
@@ -61,7 +66,17 @@ export async function runStepBench(o: StepBenchOptions): Promise<StepBenchResult
   for (let i = 0; i < o.steps; i++) encode += await oneStep();
   const ms = (performance.now() - t0) / o.steps;
   const mem = backend.memoryStats?.();
+  const gpu = backend.name === 'webgpu' ? await webgpu() : null;
+  let dispatchesPerStep: number | null = null;
+  let profile: StepBenchResult['profile'];
+  if (gpu) {
+    const d0 = gpu.runtime.stats().dispatches;
+    await oneStep();
+    dispatchesPerStep = gpu.runtime.stats().dispatches - d0;
+    if (o.profile) profile = (await gpu.runtime.profileDispatches(async () => { await oneStep(); })).rows;
+  }
   return {
+    dispatchesPerStep, profile,
     method: o.method, arch: o.arch, batch: o.batch, size: o.size, device: (await describeBackend(backend)).device,
     msPerStep: ms, imagesPerSecond: (o.batch * 1000) / ms, encodeMsPerStep: encode / o.steps,
     encodeFraction: encode / o.steps / Math.max(1e-9, ms - encode / o.steps),

@@ -98,6 +98,9 @@ function runBackward(root: Tensor, opts: BackwardOptions, wanted: Tensor[], accu
       const node = t.node;
       if (node) {
         const gin = tidy(() => node.backward(g));
+        // Free what this node saved as soon as it has run (PyTorch does the same): activations
+        // then leave memory progressively during the backward pass instead of all at the end.
+        if (!opts.retainGraph) { for (const s of node.saved) s.dispose(); t.node = null; t.graphReleased = true; }
         // Backward fns may pass g straight through (or return one tensor twice); each input
         // gets its own handle so disposing one never frees another's gradient.
         const owned = new Set<Tensor>([g]);

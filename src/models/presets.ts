@@ -19,6 +19,10 @@ export const PRESETS: Readonly<Record<string, BackboneConfig>> = Object.freeze({
   'rf163-resnet50': rf50(true, [2, 2, 1]),
   'rf195-resnet50': rf50(true, [2, 2, 2]),
   'rf29-resnet18': { stem: '3x3', maxpool: false, strides: [1, 2, 2], blocks: [4, 4, 4, 4], block: 'basic', mlp: true, layout: 'rf' },
+  // Half the blocks of RF29-ResNet18 and the same receptive field (with two blocks per stage the
+  // first and the middle block are the only ones, so every stage keeps both its 3×3 convs): the
+  // small member the default run uses on software rasterisers and the CPU backend.
+  'rf29-resnet10': { stem: '3x3', maxpool: false, strides: [1, 2, 2], blocks: [2, 2, 2, 2], block: 'basic', mlp: true, layout: 'rf' },
   'bagnet33': { stem: 'bagnet', maxpool: false, strides: [2, 2, 2, 1], blocks: [3, 4, 6, 3], block: 'bottleneck', mlp: false, layout: 'bagnet' },
 });
 

@@ -1,5 +1,5 @@
 // The basic layers. Shapes and parameter names follow torch.nn; feature maps are NHWC.
-import { Tensor } from '../tensor.js';
+import { Tensor, tidy } from '../tensor.js';
 import { Module, resolveBackend, type ModuleOptions } from './module.js';
 import { initRng } from './init.js';
 import { conv2d, linear, batchNorm, relu, gelu, randn, rand, zeros, ones, full } from '../ops/index.js';
@@ -112,7 +112,9 @@ export class Sequential extends Module {
     layers.forEach((m, i) => this.child(String(i), m));
   }
   forward(x: Tensor): Tensor {
-    for (const m of this.layers) x = m.forward(x);
+    // Each child runs in its own tidy scope: its temporaries are freed when it returns (what
+    // backward needs is held by the tape's saved aliases, which tidy leaves alone).
+    for (const m of this.layers) { const input = x; x = tidy(() => m.forward(input)); }
     return x;
   }
 }

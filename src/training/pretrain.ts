@@ -176,7 +176,7 @@ export async function setup(cfg: PretrainConfig, backend: Backend, given?: Train
   const method = createMethod(cfg, backend);
   const feat = method.backbone.featureDim;
   const probeSpecs = [{ name: 'global', dim: feat }, ...(method.backbone.mlp ? [{ name: 'patch', dim: feat }] : [])];
-  const probes = new OnlineProbes(backend, probeSpecs, data.classes.length, new Rng(cfg.seed + 1));
+  const probes = new OnlineProbes(backend, probeSpecs, data.classes.length, new Rng(cfg.seed + 1), { kind: cfg.optimizer, eta: cfg.eta });
   const pairs = method.emaPairs();
   const paired = new Set(pairs.online.map(([, t]) => t));
   const rest = [...method.online.namedParameters()].filter(([, t]) => !paired.has(t));

@@ -5,7 +5,7 @@ import type { Backend } from '../backend/backend.js';
 import { Linear } from '../nn/layers.js';
 import { Rng } from '../runtime/rng.js';
 import { add, backward, crossEntropy, detach, gather, greater, max, noGrad, reshape, rsubScalar, sum, tensor } from '../ops/index.js';
-import { Optimizer } from './optim.js';
+import { Optimizer, type OptimizerConfig } from './optim.js';
 import { warmupCosine } from './schedule.js';
 
 /**
@@ -24,14 +24,18 @@ export function correctCount(logits: Tensor, labels: Tensor): Tensor {
 
 export interface ProbeSpec { name: string; dim: number }
 
-/** Online probes on detached features, trained with SGD (momentum 0.9, no weight decay). */
+/**
+ * Online probes on detached features. As in solo-learn, they share the main optimiser's kind
+ * (LARS by default, whose trust ratio keeps the step proportional to the weights whatever the
+ * feature scale) with their own learning rate and no weight decay.
+ */
 export class OnlineProbes {
   readonly heads: Map<string, Linear>;
   readonly optimizer: Optimizer;
-  constructor(backend: Backend, specs: ProbeSpec[], numClasses: number, rng: Rng) {
+  constructor(backend: Backend, specs: ProbeSpec[], numClasses: number, rng: Rng, opt: Pick<OptimizerConfig, 'kind' | 'eta'> = { kind: 'sgd' }) {
     this.heads = new Map(specs.map((s) => [s.name, new Linear(s.dim, numClasses, { backend, rng })]));
     const named = [...this.heads].flatMap(([n, h]) => [...h.namedParameters(n)]);
-    this.optimizer = new Optimizer(backend, named, { kind: 'sgd', weightDecay: 0, momentum: 0.9 });
+    this.optimizer = new Optimizer(backend, named, { ...opt, weightDecay: 0, momentum: 0.9 });
   }
 
   /** Probe losses and correct counts on detached features. */

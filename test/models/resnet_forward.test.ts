@@ -10,6 +10,7 @@ import { tidy, type Tensor } from '../../src/tensor.js';
 import { createBackbone, type BasicBlock } from '../../src/models/index.js';
 import { readSafetensors, type SafeTensor } from '../../src/io/safetensors.js';
 import { fixturePath, relErr } from '../helpers/fixtures.js';
+import { gpuBackendOrSkip } from '../helpers/gpu.js';
 import { fillFromFormula, valueFor } from './fixture_weights.js';
 
 const TOL = 1e-4; // max|ours − ref| / max|ref|, f32 vs f64 (see test/helpers/fixtures.ts)
@@ -98,6 +99,25 @@ test('RF-ResNet with MLP (small width): shapes of every feature; gradients reach
     assert.ok(p.grad && p.grad.dataSync().some((v) => v !== 0), `${p.name} got no gradient`);
   }
   m.zeroGrad();
+});
+
+test('the same forward on WebGPU (eval and train mode) matches PyTorch', async () => {
+  const gpu = await gpuBackendOrSkip('resnet18 forward on webgpu');
+  if (!gpu) return;
+  const m = createBackbone('resnet18', { backend: gpu, init: 'zeros' });
+  fillFromFormula(m);
+  const xg = tensor(Float32Array.from(input.data as Float32Array), input.shape, { backend: gpu });
+  for (const mode of ['eval', 'train'] as const) {
+    m.train(mode === 'train');
+    const f = tidy(() => noGrad(() => { const r = m.forwardFeatures(xg); return [r.layer3, r.localMap, r.pooled]; }));
+    for (const [t, k] of [[f[0], 'layer3'], [f[1], 'localMap'], [f[2], 'pooled']] as const) {
+      const err = relErr(await t.data() as Float32Array, get(`${mode}.${k}`).data as Float64Array);
+      assert.ok(err <= TOL, `webgpu ${mode} ${k}: rel err ${err.toExponential(2)} > ${TOL}`);
+      t.dispose();
+    }
+  }
+  const err = relErr(await m.bn1.runningVar.data() as Float32Array, get('train.bn1.running_var').data as Float64Array);
+  assert.ok(err <= TOL, `webgpu bn1.running_var after one training forward: rel err ${err}`);
 });
 
 test.run();

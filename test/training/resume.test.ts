@@ -62,4 +62,21 @@ test('--resume without a checkpoint says so', async () => {
   }
 });
 
+test('a loss that becomes NaN stops the run with a clear message and keeps the last good checkpoint', async () => {
+  const d = mkdtempSync(path.join(tmpdir(), 'coengine-nan-'));
+  // First a healthy epoch (checkpoint at its end), then an absurd learning rate from a resumed
+  // state makes the weights, and so the loss, non-finite.
+  await pretrain(tiny(d, { epochs: 1 }), { quiet: true });
+  const good = JSON.parse(readFileSync(path.join(d, 'state.json'), 'utf8'));
+  try {
+    await pretrain(tiny(d, { epochs: 3, lr: Infinity, optimizer: 'sgd', warmupEpochs: 0 }), { quiet: true, resume: true });
+    assert.unreachable('should stop');
+  } catch (e) {
+    assert.match((e as Error).message, /loss became (NaN|Infinity|-Infinity) at step \d+.*last good checkpoint/);
+  }
+  const after = JSON.parse(readFileSync(path.join(d, 'state.json'), 'utf8'));
+  assert.is(after.step, good.step, 'no checkpoint was written after the loss went bad');
+  assert.ok(existsSync(path.join(d, good.checkpoint)));
+});
+
 test.run();

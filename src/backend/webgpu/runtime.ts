@@ -29,6 +29,9 @@ export interface RuntimeStats {
   submits: number;
 }
 
+/** Bind groups kept for reuse; a training step needs a few thousand. */
+const BIND_GROUP_CACHE = 16_384;
+
 class PooledStorage implements GpuStorage {
   readonly backend = 'webgpu' as const;
   readonly offset = 0;
@@ -46,6 +49,8 @@ class ViewStorage implements GpuStorage {
 const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 const UNIFORM_CHUNK = 1 << 16;
 const MAX_TIMED_PASSES = 256;
+/** Dispatches timed by profileDispatches (a query set holds at most 4096 timestamps). */
+const MAX_PROFILED = 2048;
 
 /**
  * Size classes: powers of two below 64 KiB, then quarter steps between powers of two (at most
@@ -86,11 +91,16 @@ export class GpuRuntime implements GpuContext {
   // Uniform arena: chunks filled on the host while recording, written just before the submit.
   private readonly uniformChunks: { buffer: GPUBuffer; data: Uint8Array }[] = [];
   private uniformChunk = 0;
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly ids = new WeakMap<object, number>();
+  private nextId = 1;
   private uniformOffset = 0;
   private readonly uniformAlign: number;
 
   // Timing (timeDispatches): each pass recorded while timing writes a begin/end pair.
   private timing: { querySet: GPUQuerySet; pairs: number } | null = null;
+  // Profiling (profileDispatches): every dispatch in its own timed pass, labels in order.
+  private profiling: { querySet: GPUQuerySet; labels: string[] } | null = null;
 
   // The first asynchronous device error since the last check; thrown at flush/read.
   private pendingError: Error | null = null;
@@ -115,6 +125,15 @@ export class GpuRuntime implements GpuContext {
         const { file, preludeLines } = this.compiling;
         msg = `WGSL compile error in kernels/${file}: ` +
           msg.replace(/:(\d+):(\d+) error/g, (_, l, c) => `kernels/${file}:${Number(l) - preludeLines}:${c} error`);
+      }
+      // A failed allocation surfaces first as the invalid pool buffer it left behind (the
+      // out-of-memory error scope resolves later): say what it was.
+      const invalid = /Invalid Buffer "pool (\d+)"\] is invalid/.exec(msg);
+      if (invalid) {
+        this.pendingError ??= new BackendError(`GPU out of memory: a ${fmtBytes(Number(invalid[1]))} buffer could not be ` +
+          `allocated (${fmtBytes(this.counters.bytesInUse)} in use by coengine, peak ${fmtBytes(this.counters.peakBytesInUse)}); ` +
+          `reduce the batch size or the image size (last recorded dispatch: ${this.lastLabel})`);
+        return;
       }
       this.pendingError ??= new BackendError(`WebGPU ${ev.error.constructor.name}: ${msg} ` +
         `(last recorded dispatch: ${this.lastLabel})`);
@@ -196,13 +215,20 @@ export class GpuRuntime implements GpuContext {
     this.counters.bytesInUse -= p.sizeClass;
     let list = this.free.get(p.sizeClass);
     if (!list) this.free.set(p.sizeClass, (list = []));
-    list.push(p.buffer);
+    // Kept sorted by id, largest first, so alloc() takes the lowest-numbered free buffer: a
+    // repeated step then gets the same buffer for the same tensor every time (a LIFO would rotate
+    // them), which is what lets every bind group of the steady state come from the cache.
+    const id = this.idOf(p.buffer);
+    let at = list.length;
+    while (at > 0 && this.idOf(list[at - 1]) < id) at--;
+    list.splice(at, 0, p.buffer);
   }
 
   /** Drop every pooled free buffer (memory pressure, tests). */
   trimPool(): void {
     this.flush();
     for (const list of this.free.values()) for (const b of list) b.destroy();
+    this.bindGroups.clear();
     this.free.clear();
   }
 
@@ -371,18 +397,49 @@ export class GpuRuntime implements GpuContext {
     for (const b of buffers) {
       if ((b as PooledStorage).released) throw new BackendError(`${name}: a buffer was used after release`);
     }
-    const pass = this.currentPass();
+    const profiled = this.profiling && this.profiling.labels.length < MAX_PROFILED ? this.profiling : null;
+    if (profiled) this.endPass();
+    const pass = profiled ? this.currentEncoder().beginComputePass({ timestampWrites: {
+      querySet: profiled.querySet, beginningOfPassWriteIndex: 2 * profiled.labels.length, endOfPassWriteIndex: 2 * profiled.labels.length + 1 } })
+      : this.currentPass();
+    if (profiled) { profiled.labels.push(name); this.pass = pass; }
     this.lastLabel = name;
-    const entries: GPUBindGroupEntry[] = buffers.map((b, i) => ({
-      binding: i, resource: { buffer: b.buffer, offset: b.offset ?? 0, size: Math.max(4, Math.ceil(b.bytes / 4) * 4) },
-    }));
-    if (uniforms) entries.push({ binding: buffers.length, resource: this.uniformSlot(uniforms) });
+    const uniform = uniforms ? this.uniformSlot(uniforms) : null;
     for (const b of buffers) this.usedInEncoder.add(b.buffer);
-    const bindGroup = this.device.createBindGroup({ label: name, layout: pipeline.getBindGroupLayout(0), entries });
+    const bindGroup = this.bindGroup(pipeline, buffers, uniform, name);
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
     this.counters.dispatches++;
+  }
+
+  /**
+   * Bind groups are cached by pipeline, buffer regions and uniform slot. A training step
+   * allocates from the pool and the uniform arena in the same order every time, so after the
+   * first step every lookup hits and no bind group is created in the steady state (creating
+   * them was most of the host-side cost of a dispatch).
+   */
+  private bindGroup(pipeline: GPUComputePipeline, buffers: GpuStorage[], uniform: { buffer: GPUBuffer; offset: number; size: number } | null,
+    label: string): GPUBindGroup {
+    let key = `${this.idOf(pipeline)}`;
+    for (const b of buffers) key += `|${this.idOf(b.buffer)}:${b.offset ?? 0}:${b.bytes}`;
+    if (uniform) key += `|u${this.idOf(uniform.buffer)}:${uniform.offset}:${uniform.size}`;
+    let group = this.bindGroups.get(key);
+    if (group) return group;
+    const entries: GPUBindGroupEntry[] = buffers.map((b, i) => ({
+      binding: i, resource: { buffer: b.buffer, offset: b.offset ?? 0, size: Math.max(4, Math.ceil(b.bytes / 4) * 4) },
+    }));
+    if (uniform) entries.push({ binding: buffers.length, resource: uniform });
+    group = this.device.createBindGroup({ label, layout: pipeline.getBindGroupLayout(0), entries });
+    if (this.bindGroups.size >= BIND_GROUP_CACHE) this.bindGroups.clear();
+    this.bindGroups.set(key, group);
+    return group;
+  }
+
+  private idOf(o: object): number {
+    let id = this.ids.get(o);
+    if (id === undefined) this.ids.set(o, (id = this.nextId++));
+    return id;
   }
 
   flush(): void {
@@ -446,6 +503,39 @@ export class GpuRuntime implements GpuContext {
     let ns = 0n;
     for (let i = 0; i < pairs; i++) if (ticks[2 * i + 1] > ticks[2 * i]) ns += ticks[2 * i + 1] - ticks[2 * i];
     return { ms: Number(ns) / 1e6, source: 'timestamps' };
+  }
+
+  /**
+   * GPU time per dispatch label while fn records (each dispatch gets its own timed pass; at most
+   * the first MAX_PROFILED dispatches are timed). Labels are grouped by `key` (default: the
+   * label up to its first '[' — the kernel and its variant, not the shape).
+   */
+  async profileDispatches(fn: () => void | Promise<void>, key = (label: string) => label.replace(/\s*\[.*$/, '')):
+    Promise<{ rows: { name: string; ms: number; count: number }[]; timed: number; total: number }> {
+    if (!this.features.has('timestamp-query')) throw new BackendError('profiling needs the timestamp-query feature');
+    await this.sync();
+    const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 * MAX_PROFILED });
+    this.profiling = { querySet, labels: [] };
+    const before = this.counters.dispatches;
+    try { await fn(); this.flush(); } finally { this.endPass(); }
+    const labels = this.profiling.labels;
+    this.profiling = null;
+    const pairs = labels.length;
+    const resolve = this.device.createBuffer({ size: Math.max(16, 16 * pairs), usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    this.counters.auxBuffersCreated++;
+    if (pairs) this.currentEncoder().resolveQuerySet(querySet, 0, 2 * pairs, resolve, 0);
+    const ticks = new BigUint64Array(await this.read({ backend: 'webgpu', buffer: resolve, bytes: Math.max(16, 16 * pairs) }));
+    resolve.destroy(); querySet.destroy();
+    const agg = new Map<string, { ms: number; count: number }>();
+    labels.forEach((l, i) => {
+      const ms = ticks[2 * i + 1] > ticks[2 * i] ? Number(ticks[2 * i + 1] - ticks[2 * i]) / 1e6 : 0;
+      const k = key(l);
+      const a = agg.get(k) ?? { ms: 0, count: 0 };
+      a.ms += ms; a.count++;
+      agg.set(k, a);
+    });
+    const rows = [...agg].map(([name, a]) => ({ name, ...a })).sort((a, b) => b.ms - a.ms);
+    return { rows, timed: pairs, total: this.counters.dispatches - before };
   }
 
   stats(): RuntimeStats { return { ...this.counters }; }

@@ -25,15 +25,24 @@ export function registerBenchStep(bench: Command): void {
     .option('--steps <n>', 'timed steps', int('steps'), 5)
     .option('--warmup <n>', 'untimed steps first (pipeline compilation, pool fill)', int('warmup'), 2)
     .addOption(new Option('--device <d>', 'backend').choices(['auto', 'webgpu', 'cpu']).default('auto'))
+    .option('--profile', 'also time each kernel over one step (GPU timestamps) and list the most expensive')
     .option('--json', 'print the result as one JSON object')
     .action(async (o) => {
       const { runStepBench } = await import('../../../bench/step.js');
       const r = await runStepBench({ method: o.method, arch: o.arch, batch: o.batch, size: o.size, width: o.width, smallStem: !!o.smallStem,
-        projHidden: o.projHidden, projOut: o.projOut, localGrid: o.localGrid, steps: o.steps, warmup: o.warmup, device: o.device });
+        projHidden: o.projHidden, projOut: o.projOut, localGrid: o.localGrid, steps: o.steps, warmup: o.warmup, device: o.device, profile: !!o.profile });
       if (o.json) { process.stdout.write(JSON.stringify(r) + '\n'); return; }
       process.stdout.write(`${r.method} ${r.arch} batch ${r.batch} @${r.size}px on ${r.device}: ${r.msPerStep.toFixed(1)} ms/step, ` +
         `${r.imagesPerSecond.toFixed(1)} img/s, host encoding ${r.encodeMsPerStep.toFixed(1)} ms (${(100 * r.encodeFraction).toFixed(1)}% of device time)` +
         (r.peakBytes !== null ? `, peak ${(r.peakBytes / 2 ** 30).toFixed(2)} GiB` : '') +
-        (r.buffersCreatedInSteadyState !== null ? `, ${r.buffersCreatedInSteadyState} buffers created in steady state` : '') + '\n');
+        (r.buffersCreatedInSteadyState !== null ? `, ${r.buffersCreatedInSteadyState} buffers created in steady state` : '') +
+        (r.dispatchesPerStep !== null ? `, ${r.dispatchesPerStep} dispatches/step` : '') + '\n');
+      if (r.profile) {
+        const total = r.profile.reduce((a, p) => a + p.ms, 0);
+        process.stdout.write(`GPU time by kernel over one step (${total.toFixed(1)} ms timed):\n`);
+        for (const p of r.profile.slice(0, 25)) {
+          process.stdout.write(`  ${p.ms.toFixed(2).padStart(9)} ms ${(100 * p.ms / total).toFixed(1).padStart(5)}%  ${String(p.count).padStart(5)}×  ${p.name}\n`);
+        }
+      }
     });
 }

@@ -29,6 +29,12 @@ export interface GemmTile {
 export const GEMM_TILES: Record<string, GemmTile> = {
   direct32: { BM: 32, BN: 32, BK: 4, TM: 4, TN: 4, shared: false },
   direct64x32: { BM: 64, BN: 32, BK: 4, TM: 8, TN: 4, shared: false },
+  // Narrow tiles for the few-channel layers of small models (a 32×32 tile over a 4-channel
+  // output computes 8× more than it keeps).
+  direct128x8: { BM: 128, BN: 8, BK: 4, TM: 8, TN: 4, shared: false },
+  direct8x128: { BM: 8, BN: 128, BK: 4, TM: 4, TN: 8, shared: false },
+  direct64x16: { BM: 64, BN: 16, BK: 4, TM: 4, TN: 4, shared: false },
+  direct16x64: { BM: 16, BN: 64, BK: 4, TM: 4, TN: 4, shared: false },
   shared32: { BM: 32, BN: 32, BK: 8, TM: 4, TN: 4, shared: true },
   shared32p: { BM: 32, BN: 32, BK: 8, TM: 4, TN: 4, shared: true, pad: true },
   shared64: { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4, shared: true },
@@ -80,12 +86,26 @@ export function validateTile(ctx: GpuContext, t: GemmTile, name = 'tile'): void 
 /** The tile config for an M×N output (×layers). */
 export function chooseTile(ctx: GpuContext, M: number, N: number, layers = 1): GemmTile {
   if (forcedTile) return GEMM_TILES[forcedTile];
-  if (isSoftwareDevice(ctx)) return GEMM_TILES.direct32;
+  if (isSoftwareDevice(ctx)) return leastPadded(M, N, SOFTWARE_TILES);
   // Big tiles need enough of them to fill the GPU (~132 SMs on an H100/H200). H200 GEMM 4096³,
   // each config in its own process: shared128bk8(p) 32.5 TFLOP/s, shared64x128 29.4,
   // shared128p 29.0, shared64p 28.3, shared64 27.5, shared128 25.3 (bench kernels --sweep).
   const tiles128 = Math.ceil(M / 128) * Math.ceil(N / 128) * layers;
   return tiles128 >= 256 ? GEMM_TILES.shared128bk8p : GEMM_TILES.shared64p;
+}
+
+/** Barrier-free tiles for CPU implementations of WebGPU. */
+const SOFTWARE_TILES = ['direct32', 'direct128x8', 'direct8x128', 'direct64x16', 'direct16x64'];
+
+/** The tile whose padding wastes the least work on an M×N output (ties: the earlier one). */
+function leastPadded(M: number, N: number, names: string[]): GemmTile {
+  let best = GEMM_TILES[names[0]], bestCost = Infinity;
+  for (const n of names) {
+    const t = GEMM_TILES[n];
+    const cost = Math.ceil(M / t.BM) * t.BM * Math.ceil(N / t.BN) * t.BN;
+    if (cost < bestCost * 0.95) { best = t; bestCost = cost; }
+  }
+  return best;
 }
 
 // ---- kernel text ----

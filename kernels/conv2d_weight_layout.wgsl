@@ -1,6 +1,7 @@
 // Re-lays OIHW convolution weights for the implicit GEMMs (one thread per element):
 //   to_ohwi: [Co, kh·kw, Cin]  (forward: B's 4-runs along (tap, ci))
 //   to_hwoi: [kh·kw, Co, Cin]  (backward-data: B's 4-runs along ci)
+//   from_ohwi: the inverse of to_ohwi (a weight gradient computed as [Co, kh·kw·Cin] → OIHW)
 
 struct Params { Co: u32, C: u32, KK: u32, _pad0: u32 }
 
@@ -32,4 +33,16 @@ fn to_hwoi(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   let co = t % params.Co;
   let tap = t / params.Co;
   out[e] = w[(co * params.C + ci) * params.KK + tap];
+}
+
+@compute @workgroup_size(256)
+fn from_ohwi(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+  let e = index(wid, nwg, lid);  // e = (co·KK + tap)·C + ci in w (the OHWI input)
+  if (e >= params.Co * params.C * params.KK) { return; }
+  let ci = e % params.C;
+  let t = e / params.C;
+  let tap = t % params.KK;
+  let co = t / params.KK;
+  out[(co * params.C + ci) * params.KK + tap] = w[e];
 }

@@ -24,7 +24,7 @@ function label(c: Case): string {
   return `N${c.N} ${c.H}×${c.W}×${c.C}→${c.Co} k${c.k.join('×')} s${c.s.join(',')} p${c.p.join(',')}`;
 }
 
-async function checkCase(c: Case, seed: number, splits?: number): Promise<void> {
+async function checkCase(c: Case, seed: number, splits?: number, path?: 'implicit' | 'im2col'): Promise<void> {
   const ctx = (await runtime())!;
   const p: Conv2dParams = { stride: c.s, pad: c.p };
   const xShape = [c.N, c.H, c.W, c.C], wShape = [c.Co, c.C, c.k[0], c.k[1]];
@@ -36,28 +36,30 @@ async function checkCase(c: Case, seed: number, splits?: number): Promise<void> 
   const tol = 3e-6 * Math.sqrt(K + ny);
 
   const yWant = await cpuData(cpu().conv2d(cpuRaw(X, xShape), cpuRaw(Wt, wShape), cpuRaw(B, [c.Co]), p), [ny]);
-  const y = conv2d(ctx, gpuRaw(ctx, X, xShape), gpuRaw(ctx, Wt, wShape), gpuRaw(ctx, B, [c.Co]), p);
-  assertClose(`conv2d ${label(c)}`, await readF32(ctx, y, ny), yWant, tol);
+  const y = conv2d(ctx, gpuRaw(ctx, X, xShape), gpuRaw(ctx, Wt, wShape), gpuRaw(ctx, B, [c.Co]), p, { path });
+  assertClose(`conv2d ${label(c)} ${path ?? 'auto'}`, await readF32(ctx, y, ny), yWant, tol);
 
   const dxWant = await cpuData(cpu().conv2dBackwardData(cpuRaw(G, yShape), cpuRaw(Wt, wShape), xShape, p), [nx]);
-  const dx = conv2dBackwardData(ctx, gpuRaw(ctx, G, yShape), gpuRaw(ctx, Wt, wShape), xShape, p);
-  assertClose(`conv2dBackwardData ${label(c)}`, await readF32(ctx, dx, nx), dxWant, tol);
+  const dx = conv2dBackwardData(ctx, gpuRaw(ctx, G, yShape), gpuRaw(ctx, Wt, wShape), xShape, p, { path });
+  assertClose(`conv2dBackwardData ${label(c)} ${path ?? 'auto'}`, await readF32(ctx, dx, nx), dxWant, tol);
 
   const dwWant = await cpuData(cpu().conv2dBackwardWeight(cpuRaw(X, xShape), cpuRaw(G, yShape), wShape, p), [nw]);
-  const dw = conv2dBackwardWeight(ctx, gpuRaw(ctx, X, xShape), gpuRaw(ctx, G, yShape), wShape, p, { splits });
-  assertClose(`conv2dBackwardWeight ${label(c)} splits ${splits ?? 'auto'}`, await readF32(ctx, dw, nw), dwWant, tol);
+  const dw = conv2dBackwardWeight(ctx, gpuRaw(ctx, X, xShape), gpuRaw(ctx, G, yShape), wShape, p, { splits, path });
+  assertClose(`conv2dBackwardWeight ${label(c)} splits ${splits ?? 'auto'} ${path ?? 'auto'}`, await readF32(ctx, dw, nw), dwWant, tol);
 }
 
-test('forward, backward-data and backward-weight match the CPU backend', async () => {
-  if (!(await runtime())) return skipNotice('conv.test');
-  let seed = 10;
-  for (const c of cases) await checkCase(c, (seed += 10));
-});
+for (const path of ['implicit', 'im2col'] as const) {
+  test(`forward, backward-data and backward-weight match the CPU backend (${path} path)`, async () => {
+    if (!(await runtime())) return skipNotice('conv.test');
+    let seed = 10;
+    for (const c of cases) await checkCase(c, (seed += 10), undefined, path);
+  });
+}
 
 test('backward-weight split-K: one layer, several, and a ragged last chunk', async () => {
   if (!(await runtime())) return;
   const c = cases[3];
-  for (const splits of [1, 3, 5]) await checkCase(c, 99, splits);
+  for (const splits of [1, 3, 5]) await checkCase(c, 99, splits, 'implicit');
 });
 
 test('fused residual + ReLU epilogue on the implicit and the plain-GEMM path', async () => {
@@ -70,8 +72,10 @@ test('fused residual + ReLU epilogue on the implicit and the plain-GEMM path', a
     const X = randomF32(c.N * c.H * c.W * c.C, 5), Wt = randomF32(c.Co * c.C * c.k[0] * c.k[1], 6), R = randomF32(ny, 7);
     const plain = await cpuData(cpu().conv2d(cpuRaw(X, xShape), cpuRaw(Wt, wShape), null, p), [ny]);
     const want = plain.map((v, i) => Math.max(0, v + R[i]));
-    const y = conv2d(ctx, gpuRaw(ctx, X, xShape), gpuRaw(ctx, Wt, wShape), null, p, { epilogue: { residual: ctx.upload(R), relu: true } });
-    assertClose(`conv2d+residual+relu ${label(c)}`, await readF32(ctx, y, ny), want, 1e-5);
+    for (const path of ['implicit', 'im2col'] as const) {
+      const y = conv2d(ctx, gpuRaw(ctx, X, xShape), gpuRaw(ctx, Wt, wShape), null, p, { path, epilogue: { residual: ctx.upload(R), relu: true } });
+      assertClose(`conv2d+residual+relu ${label(c)} ${path}`, await readF32(ctx, y, ny), want, 1e-5);
+    }
   }
 });
 

@@ -14,6 +14,13 @@ import { gemm, type Epilogue } from './matmul.js';
 export interface ConvOptions {
   /** Fused after the bias: residual add (y's shape) and ReLU. */
   epilogue?: Omit<Epilogue, 'bias'>;
+  /**
+   * 'implicit': the GEMM core gathers im2col elements on the fly; 'im2col': materialise the
+   * patches, then a plain GEMM. Default: im2col on software devices for k×k convolutions with
+   * few input channels, where the implicit hooks' index arithmetic dominates (lavapipe: 2–4×
+   * faster on the default model), implicit otherwise (no extra memory).
+   */
+  path?: 'implicit' | 'im2col';
   tile?: GemmTile;
   /** Backward-weight: force the number of split-K layers (tests, benchmarks). */
   splits?: number;
@@ -44,7 +51,7 @@ function convParams(g: Geometry, tail: [number, number, number, number]): Uint8A
 }
 
 /** OIHW weights re-laid for the implicit GEMMs (a temporary the caller releases). */
-function relayout(ctx: GpuContext, w: GpuStorage, g: Geometry, entryPoint: 'to_ohwi' | 'to_hwoi'): GpuStorage {
+function relayout(ctx: GpuContext, w: GpuStorage, g: Geometry, entryPoint: 'to_ohwi' | 'to_hwoi' | 'from_ohwi'): GpuStorage {
   const n = g.Co * g.C * g.KH * g.KW;
   const out = ctx.alloc(4 * n);
   ctx.dispatch(ctx.pipeline({ file: 'conv2d_weight_layout.wgsl', entryPoint }), [w, out],
@@ -54,6 +61,21 @@ function relayout(ctx: GpuContext, w: GpuStorage, g: Geometry, entryPoint: 'to_o
 
 function checkF32(op: string, ...xs: Raw[]): void { for (const x of xs) need32(op, x, ['f32']); }
 
+function useIm2col(ctx: GpuContext, g: Geometry, opts: ConvOptions, bytes: number): boolean {
+  if (opts.path) return opts.path === 'im2col';
+  return isSoftwareDevice(ctx) && g.C <= 32 && bytes <= ctx.limits.maxStorageBufferBindingSize;
+}
+
+/** The patches [N·Ho·Wo, kh·kw·C] of x (a temporary the caller releases). */
+function im2col(ctx: GpuContext, x: GpuStorage, g: Geometry): GpuStorage {
+  const pixels = g.N * g.Ho * g.Wo;
+  const col = ctx.alloc(4 * pixels * g.KH * g.KW * g.C);
+  ctx.dispatch(ctx.pipeline({ file: 'conv2d_im2col.wgsl' }), [x, col],
+    params().u32(g.N, g.H, g.W, g.C, g.Ho, g.Wo, g.KH, g.KW, g.sh, g.sw).i32(g.ph, g.pw).u32(pixels, 0, 0, 0).bytes(),
+    grid(ctx, pixels, 64), `conv2d im2col ${fmtShape([g.N, g.H, g.W, g.C])}`);
+  return col;
+}
+
 export function conv2d(ctx: GpuContext, x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams, opts: ConvOptions = {}): Storage {
   checkF32('conv2d', x, w, ...(bias ? [bias] : []));
   const g = geometry('conv2d', x.shape, w.shape, p);
@@ -62,6 +84,13 @@ export function conv2d(ctx: GpuContext, x: Raw, w: Raw, bias: Raw | null, p: Con
   if (isPointwise(g)) {
     // [N·H·W, Cin] × W[Cout, Cin]ᵀ
     return gemm(ctx, { a: gpu(x), b: gpu(w), batch: 1, M, N: g.Co, K, transA: false, transB: true }, { epilogue: ep, tile: opts.tile });
+  }
+  if (useIm2col(ctx, g, opts, 4 * M * K)) {
+    const col = im2col(ctx, gpu(x), g);
+    const wt = relayout(ctx, gpu(w), g, 'to_ohwi');
+    const y = gemm(ctx, { a: col, b: wt, batch: 1, M, N: g.Co, K, transA: false, transB: true }, { epilogue: ep, tile: opts.tile });
+    releaseTemp(ctx, col); releaseTemp(ctx, wt);
+    return y;
   }
   const y = ctx.alloc(4 * M * g.Co);
   const t = opts.tile ?? chooseTile(ctx, M, g.Co);
@@ -84,6 +113,19 @@ export function conv2dBackwardData(ctx: GpuContext, dy: Raw, w: Raw, xShape: Sha
   if (isPointwise(g)) {
     // dx [N·H·W, Cin] = dy [N·H·W, Cout] × W [Cout, Cin]
     return gemm(ctx, { a: gpu(dy), b: gpu(w), batch: 1, M, N: g.C, K, transA: false, transB: false }, { tile: opts.tile });
+  }
+  const P = g.N * g.Ho * g.Wo, KC = g.KH * g.KW * g.C;
+  if (useIm2col(ctx, g, opts, 4 * P * KC)) {
+    // dcol [P, kh·kw·C] = dy [P, Co] × W_ohwi [Co, kh·kw·C], then gathered back onto the pixels
+    const wt = relayout(ctx, gpu(w), g, 'to_ohwi');
+    const dcol = gemm(ctx, { a: gpu(dy), b: wt, batch: 1, M: P, N: KC, K: g.Co, transA: false, transB: false }, { tile: opts.tile });
+    releaseTemp(ctx, wt);
+    const dx = ctx.alloc(4 * M * g.C);
+    ctx.dispatch(ctx.pipeline({ file: 'conv2d_col2im.wgsl' }), [dcol, dx],
+      params().u32(g.N, g.H, g.W, g.C, g.Ho, g.Wo, g.KH, g.KW, g.sh, g.sw).i32(g.ph, g.pw).u32(M, 0, 0, 0).bytes(),
+      grid(ctx, M, 64), `conv2d col2im ${fmtShape(xShape)}`);
+    releaseTemp(ctx, dcol);
+    return dx;
   }
   const dx = ctx.alloc(4 * M * g.C);
   const t = opts.tile ?? chooseTile(ctx, M, g.C);
@@ -109,6 +151,20 @@ export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: S
   checkF32('conv2dBackwardWeight', x, dy);
   const g = geometry('conv2dBackwardWeight', x.shape, wShape, p);
   const P = g.N * g.Ho * g.Wo, KK = g.KH * g.KW, J = KK * g.C;
+  if (P > 0 && isPointwise(g) && useIm2col(ctx, g, opts, 0)) {
+    // 1×1 stride 1: dW [Co, C] = dyᵀ [Co, P] × x [P, C] is a plain GEMM (no split-K: for
+    // software devices, whose few threads the long reduction keeps busy anyway).
+    return gemm(ctx, { a: gpu(dy), b: gpu(x), batch: 1, M: g.Co, N: g.C, K: P, transA: true, transB: false }, { tile: opts.tile });
+  }
+  if (P > 0 && !isPointwise(g) && useIm2col(ctx, g, opts, 4 * P * J)) {
+    // dW_ohwi [Co, kh·kw·C] = dyᵀ [Co, P] × col [P, kh·kw·C], then back to OIHW
+    const col = im2col(ctx, gpu(x), g);
+    const dwt = gemm(ctx, { a: gpu(dy), b: col, batch: 1, M: g.Co, N: J, K: P, transA: true, transB: false }, { tile: opts.tile });
+    releaseTemp(ctx, col);
+    const dw = relayout(ctx, dwt, g, 'from_ohwi');
+    releaseTemp(ctx, dwt);
+    return dw;
+  }
   const t = opts.tile ?? chooseTile(ctx, g.Co, J, 4);
   validateTile(ctx, t);
   let splits = Math.max(1, Math.min(opts.splits ?? chooseSplits(ctx, t, g.Co, J, P), P));

@@ -1,0 +1,41 @@
+// The adjoint of conv2d_im2col.wgsl: dx[n, h, w, c] = Σ over the taps (kh, kw) whose output
+// position (ho, wo) = ((h + ph − kh)/sh, (w + pw − kw)/sw) is whole and inside the output, of
+// dcol[(n·Ho + ho)·Wo + wo, (kh·KW + kw)·C + c]. Gathers, so no atomics.
+
+struct Params {
+  N: u32, H: u32, W: u32, C: u32, Ho: u32, Wo: u32, KH: u32, KW: u32,
+  sh: u32, sw: u32, ph: i32, pw: i32, total: u32, _p0: u32, _p1: u32, _p2: u32,
+}
+
+@group(0) @binding(0) var<storage, read> dcol: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+
+// One thread per input pixel (all its channels): index arithmetic once per pixel and tap.
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let q = (wid.y * nwg.x + wid.x) * 64u + lid;   // pixel (n·H + h)·W + w
+  if (q >= params.total) { return; }
+  let C = params.C;
+  let w = i32(q % params.W);
+  let t = q / params.W;
+  let h = i32(t % params.H);
+  let n = t / params.H;
+  let K = params.KH * params.KW * C;
+  let out = q * C;
+  for (var c = 0u; c < C; c++) { dx[out + c] = 0.0; }
+  for (var kh = 0u; kh < params.KH; kh++) {
+    let hs = h + params.ph - i32(kh);
+    if (hs < 0 || hs % i32(params.sh) != 0) { continue; }
+    let ho = u32(hs) / params.sh;
+    if (ho >= params.Ho) { continue; }
+    for (var kw = 0u; kw < params.KW; kw++) {
+      let ws = w + params.pw - i32(kw);
+      if (ws < 0 || ws % i32(params.sw) != 0) { continue; }
+      let wo = u32(ws) / params.sw;
+      if (wo >= params.Wo) { continue; }
+      let src = ((n * params.Ho + ho) * params.Wo + wo) * K + (kh * params.KW + kw) * C;
+      for (var c = 0u; c < C; c++) { dx[out + c] += dcol[src + c]; }
+    }
+  }
+}

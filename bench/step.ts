@@ -26,7 +26,7 @@ export interface StepBenchOptions {
 
 export interface StepBenchResult {
   method: string; arch: string; batch: number; size: number; device: string;
-  msPerStep: number; imagesPerSecond: number; encodeMsPerStep: number; encodeFraction: number;
+  msPerStep: number; imagesPerSecond: number; encodeMsPerStep: number; encodeFraction: number | null;
   peakBytes: number | null; buffersCreatedInSteadyState: number | null;
   dispatchesPerStep: number | null;
   /** GPU ms per kernel over one step (with --profile), largest first. */
@@ -79,7 +79,8 @@ export async function runStepBench(o: StepBenchOptions): Promise<StepBenchResult
     dispatchesPerStep, profile,
     method: o.method, arch: o.arch, batch: o.batch, size: o.size, device: (await describeBackend(backend)).device,
     msPerStep: ms, imagesPerSecond: (o.batch * 1000) / ms, encodeMsPerStep: encode / o.steps,
-    encodeFraction: encode / o.steps / Math.max(1e-9, ms - encode / o.steps),
+    // On the CPU backend the work happens while "encoding": there is no device time to compare.
+    encodeFraction: backend.name === 'cpu' ? null : encode / o.steps / Math.max(1e-9, ms - encode / o.steps),
     peakBytes: mem?.peakBytesInUse ?? null,
     buffersCreatedInSteadyState: created0 === null || !mem ? null : mem.buffersCreated - created0,
   };

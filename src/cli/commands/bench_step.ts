@@ -33,7 +33,8 @@ export function registerBenchStep(bench: Command): void {
         projHidden: o.projHidden, projOut: o.projOut, localGrid: o.localGrid, steps: o.steps, warmup: o.warmup, device: o.device, profile: !!o.profile });
       if (o.json) { process.stdout.write(JSON.stringify(r) + '\n'); return; }
       process.stdout.write(`${r.method} ${r.arch} batch ${r.batch} @${r.size}px on ${r.device}: ${r.msPerStep.toFixed(1)} ms/step, ` +
-        `${r.imagesPerSecond.toFixed(1)} img/s, host encoding ${r.encodeMsPerStep.toFixed(1)} ms (${(100 * r.encodeFraction).toFixed(1)}% of device time)` +
+        `${r.imagesPerSecond.toFixed(1)} img/s` +
+        (r.encodeFraction !== null ? `, host encoding ${r.encodeMsPerStep.toFixed(1)} ms (${(100 * r.encodeFraction).toFixed(1)}% of device time)` : '') +
         (r.peakBytes !== null ? `, peak ${(r.peakBytes / 2 ** 30).toFixed(2)} GiB` : '') +
         (r.buffersCreatedInSteadyState !== null ? `, ${r.buffersCreatedInSteadyState} buffers created in steady state` : '') +
         (r.dispatchesPerStep !== null ? `, ${r.dispatchesPerStep} dispatches/step` : '') + '\n');

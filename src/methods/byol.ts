@@ -2,13 +2,12 @@
 // (same gradients as −2·cos); the local loss is SPEC's L_l = −(2/n²)·Σ_i[cos(p_l^i, sg(z')) +
 // cos(p, sg(z_l'^i))], fused in one op. The target's BN running statistics are its own (updated
 // by its train-mode forwards), neither copied nor averaged — as solo-learn does.
-import { Module } from '../nn/module.js';
-import type { Sequential, LayerOptions } from '../nn/layers.js';
+import type { LayerOptions } from '../nn/layers.js';
 import { Tensor } from '../tensor.js';
-import { createBackbone } from '../models/presets.js';
 import type { ResNet } from '../models/resnet.js';
 import { add, cosineSimilarity, localCosineLoss, mean, mulScalar, noGrad, rsubScalar, detach } from '../ops/index.js';
-import { applyLocal, mlp, poolLocalGrid } from './heads.js';
+import { applyLocal, poolLocalGrid } from './heads.js';
+import { OnlineNetwork, ProjectedNetwork } from './networks.js';
 import type { MethodName, SslMethod, StepContext, StepOutput } from './method.js';
 
 export interface ByolConfig {
@@ -29,42 +28,12 @@ export interface ByolConfig {
   layer?: LayerOptions;
 }
 
-/** One network: backbone + global projector (+ local projector); the target is a copy of this. */
-class ByolNetwork extends Module {
-  readonly backbone: ResNet;
-  readonly projector: Sequential;
-  readonly localProjector: Sequential | null;
-  constructor(c: ByolConfig, local: boolean) {
-    super();
-    this.backbone = this.child('backbone', createBackbone(c.arch, { width: c.width, smallStem: c.smallStem, ...c.layer }));
-    const spec = { inDim: this.backbone.featureDim, hidden: c.projHidden, outDim: c.projOut, hiddenLayers: c.projLayers };
-    this.projector = this.child('projector', mlp(spec, c.layer));
-    this.localProjector = local ? this.child('local_projector', mlp(spec, c.layer)) : null;
-  }
-  forward(x: Tensor): Tensor { return this.projector.forward(this.backbone.forward(x)); }
-}
-
-/** The online side: a ByolNetwork plus predictors. */
-class ByolOnline extends Module {
-  readonly net: ByolNetwork;
-  readonly predictor: Sequential;
-  readonly localPredictor: Sequential | null;
-  constructor(c: ByolConfig, local: boolean) {
-    super();
-    this.net = this.child('net', new ByolNetwork(c, local));
-    const spec = { inDim: c.projOut, hidden: c.predHidden, outDim: c.projOut };
-    this.predictor = this.child('predictor', mlp(spec, c.layer));
-    this.localPredictor = local ? this.child('local_predictor', mlp(spec, c.layer)) : null;
-  }
-  forward(x: Tensor): Tensor { return this.predictor.forward(this.net.forward(x)); }
-}
-
 const byolLoss = (p: Tensor, z: Tensor): Tensor => rsubScalar(mulScalar(mean(cosineSimilarity(p, detach(z))), 2), 2);
 
 export class Byol implements SslMethod {
   readonly name: ByolConfig['method'];
-  readonly online: ByolOnline;
-  readonly target: ByolNetwork;
+  readonly online: OnlineNetwork;
+  readonly target: ProjectedNetwork;
   readonly tauBase: number;
   private readonly local: boolean;
 
@@ -72,8 +41,12 @@ export class Byol implements SslMethod {
     this.name = config.method;
     this.local = config.method === 'co-byol';
     this.tauBase = config.tauBase;
-    this.online = new ByolOnline(config, this.local);
-    this.target = new ByolNetwork(config, this.local);
+    const spec = {
+      arch: config.arch, width: config.width, smallStem: config.smallStem, predHidden: config.predHidden, layer: config.layer,
+      projector: { hidden: config.projHidden, outDim: config.projOut, hiddenLayers: config.projLayers },
+    };
+    this.online = new OnlineNetwork(spec, this.local);
+    this.target = new ProjectedNetwork(spec, this.local);
     this.target.loadStateDict(this.online.net.stateDict());
     for (const p of this.target.parameters()) p.requiresGrad = false;
   }
@@ -84,7 +57,7 @@ export class Byol implements SslMethod {
     return { online: [...this.online.net.namedParameters('net')], target: [...this.target.namedParameters()] };
   }
 
-  private localMap(net: ByolNetwork, localMap: Tensor): Tensor {
+  private localMap(localMap: Tensor): Tensor {
     const g = this.config.localGrid;
     return g ? poolLocalGrid(localMap, g) : localMap;
   }
@@ -98,7 +71,7 @@ export class Byol implements SslMethod {
     const tgt = noGrad(() => globalViews.map((v) => {
       const f = tg.backbone.forwardFeatures(v);
       const z = tg.projector.forward(f.global);
-      const zl = this.local ? applyLocal(tg.localProjector!, this.localMap(tg, f.localMap)) : null;
+      const zl = this.local ? applyLocal(tg.localProjector!, this.localMap(f.localMap)) : null;
       return { z, zl };
     }));
     let lg = add(byolLoss(p[0], tgt[1].z), byolLoss(p[1], tgt[0].z));
@@ -110,7 +83,7 @@ export class Byol implements SslMethod {
     const parts: Record<string, Tensor> = { lossGlobal: lg };
     let loss = lg;
     if (this.local) {
-      const pl = feats.map((f) => applyLocal(on.localPredictor!, applyLocal(on.net.localProjector!, this.localMap(on.net, f.localMap))));
+      const pl = feats.map((f) => applyLocal(on.localPredictor!, applyLocal(on.net.localProjector!, this.localMap(f.localMap))));
       // L_l(v→v') + L_l(v'→v), each 2·localCosineLoss (SPEC's −2/n² convention)
       const ll = mulScalar(add(
         localCosineLoss(pl[0], tgt[1].z, p[0], tgt[1].zl!),

@@ -2,13 +2,12 @@
 // and keys, symmetrised over the two views. CO-MoCoV3 adds, weighted by w_s, local queries of
 // one view against the other view's global keys of the batch (positives on the diagonal) and
 // the global query against each position's local keys, averaged over positions.
-import { Module } from '../nn/module.js';
-import type { Sequential, LayerOptions } from '../nn/layers.js';
+import type { LayerOptions } from '../nn/layers.js';
 import type { Tensor } from '../tensor.js';
-import { createBackbone } from '../models/presets.js';
 import type { ResNet } from '../models/resnet.js';
 import { add, crossEntropy, detach, l2Normalize, matmul, mulScalar, noGrad, permute, reshape, tensor } from '../ops/index.js';
-import { applyLocal, mlp, poolLocalGrid } from './heads.js';
+import { applyLocal, poolLocalGrid } from './heads.js';
+import { OnlineNetwork, ProjectedNetwork } from './networks.js';
 import type { MethodName, SslMethod, StepContext, StepOutput } from './method.js';
 
 export interface MocoConfig {
@@ -26,34 +25,6 @@ export interface MocoConfig {
   layer?: LayerOptions;
 }
 
-class MocoNetwork extends Module {
-  readonly backbone: ResNet;
-  readonly projector: Sequential;
-  readonly localProjector: Sequential | null;
-  constructor(c: MocoConfig, local: boolean) {
-    super();
-    this.backbone = this.child('backbone', createBackbone(c.arch, { width: c.width, smallStem: c.smallStem, ...c.layer }));
-    const spec = { inDim: this.backbone.featureDim, hidden: c.projHidden, outDim: c.projOut, outBn: 'plain' as const };
-    this.projector = this.child('projector', mlp(spec, c.layer));
-    this.localProjector = local ? this.child('local_projector', mlp(spec, c.layer)) : null;
-  }
-  forward(x: Tensor): Tensor { return this.projector.forward(this.backbone.forward(x)); }
-}
-
-class MocoOnline extends Module {
-  readonly net: MocoNetwork;
-  readonly predictor: Sequential;
-  readonly localPredictor: Sequential | null;
-  constructor(c: MocoConfig, local: boolean) {
-    super();
-    this.net = this.child('net', new MocoNetwork(c, local));
-    const spec = { inDim: c.projOut, hidden: c.predHidden, outDim: c.projOut };
-    this.predictor = this.child('predictor', mlp(spec, c.layer));
-    this.localPredictor = local ? this.child('local_predictor', mlp(spec, c.layer)) : null;
-  }
-  forward(x: Tensor): Tensor { return this.predictor.forward(this.net.forward(x)); }
-}
-
 /** CE over rows of q̂·k̂ᵀ/T where row r's positive is key labels[r]; scaled by 2T. */
 function contrastive(q: Tensor, k: Tensor, labels: Tensor, T: number): Tensor {
   const logits = mulScalar(matmul(l2Normalize(q), l2Normalize(detach(k)), { transB: true }), 1 / T);
@@ -62,8 +33,8 @@ function contrastive(q: Tensor, k: Tensor, labels: Tensor, T: number): Tensor {
 
 export class MocoV3 implements SslMethod {
   readonly name: MocoConfig['method'];
-  readonly online: MocoOnline;
-  readonly target: MocoNetwork;
+  readonly online: OnlineNetwork;
+  readonly target: ProjectedNetwork;
   readonly tauBase: number;
   private readonly local: boolean;
 
@@ -71,8 +42,13 @@ export class MocoV3 implements SslMethod {
     this.name = config.method;
     this.local = config.method === 'co-mocov3';
     this.tauBase = config.tauBase;
-    this.online = new MocoOnline(config, this.local);
-    this.target = new MocoNetwork(config, this.local);
+    // Projector: Linear → BN → ReLU → Linear → BN without affine (SPEC §3).
+    const spec = {
+      arch: config.arch, width: config.width, smallStem: config.smallStem, predHidden: config.predHidden, layer: config.layer,
+      projector: { hidden: config.projHidden, outDim: config.projOut, outBn: 'plain' as const },
+    };
+    this.online = new OnlineNetwork(spec, this.local);
+    this.target = new ProjectedNetwork(spec, this.local);
     this.target.loadStateDict(this.online.net.stateDict());
     for (const p of this.target.parameters()) p.requiresGrad = false;
   }

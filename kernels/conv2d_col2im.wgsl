@@ -2,9 +2,10 @@
 // position (ho, wo) = ((h + ph − kh)/sh, (w + pw − kw)/sw) is whole and inside the output, of
 // dcol[(n·Ho + ho)·Wo + wo, (kh·KW + kw)·C + c]. Gathers, so no atomics.
 
+// The conv kernels' shared uniform header (conv.ts convParams), then total and KH.
 struct Params {
-  N: u32, H: u32, W: u32, C: u32, Ho: u32, Wo: u32, KH: u32, KW: u32,
-  sh: u32, sw: u32, ph: i32, pw: i32, total: u32, _p0: u32, _p1: u32, _p2: u32,
+  N: u32, H: u32, W: u32, C: u32, Ho: u32, Wo: u32, Co: u32, KW: u32,
+  sh: u32, sw: u32, ph: i32, pw: i32, total: u32, KH: u32, _p0: u32, _p1: u32,
 }
 
 @group(0) @binding(0) var<storage, read> dcol: array<f32>;

@@ -2,9 +2,10 @@
 // (few channels, software devices): col[p, (tap·C + c)] = x[n, ho·sh − ph + kh, wo·sw − pw + kw, c]
 // (0 outside the image), p = (n·Ho + ho)·Wo + wo, tap = kh·KW + kw.
 
+// The conv kernels' shared uniform header (conv.ts convParams), then total and KH.
 struct Params {
-  N: u32, H: u32, W: u32, C: u32, Ho: u32, Wo: u32, KH: u32, KW: u32,
-  sh: u32, sw: u32, ph: i32, pw: i32, total: u32, _p0: u32, _p1: u32, _p2: u32,
+  N: u32, H: u32, W: u32, C: u32, Ho: u32, Wo: u32, Co: u32, KW: u32,
+  sh: u32, sw: u32, ph: i32, pw: i32, total: u32, KH: u32, _p0: u32, _p1: u32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;

@@ -71,7 +71,7 @@ function im2col(ctx: GpuContext, x: GpuStorage, g: Geometry): GpuStorage {
   const pixels = g.N * g.Ho * g.Wo;
   const col = ctx.alloc(4 * pixels * g.KH * g.KW * g.C);
   ctx.dispatch(ctx.pipeline({ file: 'conv2d_im2col.wgsl' }), [x, col],
-    params().u32(g.N, g.H, g.W, g.C, g.Ho, g.Wo, g.KH, g.KW, g.sh, g.sw).i32(g.ph, g.pw).u32(pixels, 0, 0, 0).bytes(),
+    convParams(g, [pixels, g.KH, 0, 0]),
     grid(ctx, pixels, 64), `conv2d im2col ${fmtShape([g.N, g.H, g.W, g.C])}`);
   return col;
 }
@@ -122,7 +122,7 @@ export function conv2dBackwardData(ctx: GpuContext, dy: Raw, w: Raw, xShape: Sha
     releaseTemp(ctx, wt);
     const dx = ctx.alloc(4 * M * g.C);
     ctx.dispatch(ctx.pipeline({ file: 'conv2d_col2im.wgsl' }), [dcol, dx],
-      params().u32(g.N, g.H, g.W, g.C, g.Ho, g.Wo, g.KH, g.KW, g.sh, g.sw).i32(g.ph, g.pw).u32(M, 0, 0, 0).bytes(),
+      convParams(g, [M, g.KH, 0, 0]),
       grid(ctx, M, 64), `conv2d col2im ${fmtShape(xShape)}`);
     releaseTemp(ctx, dcol);
     return dx;

@@ -1,0 +1,58 @@
+// The command line: every command and option is described (complete --help), the CPU fallback
+// is announced, and bad flags fail with a message and exit code 1.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { buildProgram } from '../../src/cli/program.js';
+
+const main = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
+const run = (args: string[], env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+
+function walk(c: Command, at: string[] = []): [string[], Command][] {
+  return [[at, c], ...c.commands.flatMap((s) => walk(s, [...at, s.name()]))];
+}
+
+test('every command and every option has a description', () => {
+  const all = walk(buildProgram());
+  assert.ok(all.length >= 12, `found ${all.length} commands`);
+  for (const [at, c] of all) {
+    assert.ok(c.description().trim().length > 10, `command '${at.join(' ')}' needs a description`);
+    for (const o of c.options) assert.ok((o.description ?? '').trim().length > 3, `option ${o.flags} of '${at.join(' ')}' needs a description`);
+  }
+});
+
+test('--help works for every command', () => {
+  for (const [at] of walk(buildProgram())) {
+    const r = run([...at, '--help']);
+    assert.is(r.status, 0, `${at.join(' ')} --help: ${r.stderr}`);
+    assert.match(r.stdout, /Usage: coengine/);
+  }
+});
+
+test('without an adapter, info reports the CPU backend and says so', () => {
+  const r = run(['info', '--json'], { COENGINE_NO_GPU: '1' });
+  assert.is(r.status, 0, r.stderr);
+  const info = JSON.parse(r.stdout);
+  assert.is(info.backend, 'cpu');
+});
+
+test('bad pretrain flags fail with a message naming the problem', () => {
+  let r = run(['pretrain', '--batch-size', '1', '--out', '/tmp/coengine-cli-test', '--device', 'cpu']);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /batchSize/);
+  r = run(['pretrain', '--lr', 'fast']);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /--lr expects a number, got 'fast'/);
+  r = run(['pretrain', '--method', 'simclr']);
+  assert.not.equal(r.status, 0);
+  assert.match(r.stderr, /simclr/);
+  r = run(['pretrain', '--data', '/nonexistent/dataset', '--device', 'cpu', '--out', '/tmp/coengine-cli-test2']);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /\/nonexistent\/dataset/);
+});
+
+test.run();

@@ -1,13 +1,22 @@
 #!/bin/bash
-# CI setup: a software Vulkan driver so that Dawn (npm `webgpu`) finds an adapter without a GPU.
+# CI setup: a software Vulkan driver so that Dawn (npm `webgpu`) finds an adapter without a GPU,
+# and Debian's Fashion-MNIST package, which the data tests prepare when it is present.
 # Installs Mesa lavapipe >= 24 from Debian's bookworm-backports (bookworm's own Mesa 22 lavapipe
 # is too old: Dawn rejects it). Idempotent and quiet; does nothing when a new enough Mesa is
 # already installed. Needs root (CI containers run as root) and a Debian bookworm base.
 set -euo pipefail
 
+fashion_mnist() {
+  if dpkg-query -W -f='${Status}' dataset-fashion-mnist 2>/dev/null | grep -q 'install ok installed'; then return 0; fi
+  [ "$(id -u)" -eq 0 ] || { echo "setup-ci: not root, skipping dataset-fashion-mnist (its test will skip)"; return 0; }
+  apt-get update -qq >/dev/null || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 \
+    && echo "fashion-mnist: installed" || echo "setup-ci: dataset-fashion-mnist unavailable (its test will skip)"
+}
+
 have=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true)
 case "$have" in
-  2[4-9].*|[3-9][0-9].*) echo "lavapipe: mesa-vulkan-drivers $have (already installed)"; exit 0 ;;
+  2[4-9].*|[3-9][0-9].*) echo "lavapipe: mesa-vulkan-drivers $have (already installed)"; fashion_mnist; exit 0 ;;
 esac
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -29,3 +38,4 @@ echo "deb $uri bookworm-backports main" > /etc/apt/sources.list.d/bookworm-backp
 apt-get update -qq >/dev/null
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports mesa-vulkan-drivers libvulkan1 >/dev/null
 echo "lavapipe: mesa-vulkan-drivers $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers)"
+fashion_mnist

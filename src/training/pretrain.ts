@@ -104,7 +104,13 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   const flushLog = async (): Promise<void> => {
     if (!pending) return;
     const rec: Record<string, number> = { step, epoch: epoch + 1 };
-    for (const [k, t] of Object.entries(pending)) { rec[k] = await t.item(); t.dispose(); }
+    // A method may report one tensor under two names (BYOL: loss is lossGlobal): read each once.
+    const values = new Map<Tensor, number>();
+    for (const [k, t] of Object.entries(pending)) {
+      if (!values.has(t)) values.set(t, await t.item());
+      rec[k] = values.get(t)!;
+    }
+    for (const t of values.keys()) t.dispose();
     pending = null;
     const now = Date.now();
     rec.imagesPerSecond = ((step - lastLogStep) * cfg.batchSize) / Math.max(1e-3, (now - lastLogTime) / 1000);

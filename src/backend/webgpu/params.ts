@@ -20,6 +20,20 @@ export class Params {
   }
   /** The block, padded to 16 bytes (a view: dispatch copies it at once). */
   bytes(): Uint8Array { this.align(); return new Uint8Array(this.buf, 0, this.n * 4); }
+  /** Start over (for reuse from the ring below). */
+  reset(): this { this.n = 0; return this; }
 }
 
-export function params(): Params { return new Params(); }
+// A small ring of builders instead of a new one per dispatch: a training step records thousands
+// of dispatches, and four short-lived objects each were a measurable share of the host time (GC).
+// A block is copied into the uniform arena by dispatch(), so a builder is free again long before
+// the ring comes round (RING builders later).
+const RING = 32;
+const ring = Array.from({ length: RING }, () => new Params());
+let next = 0;
+
+export function params(): Params {
+  const p = ring[next];
+  next = (next + 1) % RING;
+  return p.reset();
+}

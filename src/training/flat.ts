@@ -50,8 +50,10 @@ export class FlatBuffer {
   gatherGrads(into: Tensor): void {
     for (const e of this.entries) {
       const g = e.tensor.grad;
-      if (g) this.backend.copyInto(into, e.offset, g);
-      else this.backend.copyInto(into, e.offset, outsideScopes(() => zeros([e.size], { backend: this.backend, dtype: into.dtype })));
+      if (g) { this.backend.copyInto(into, e.offset, g); continue; }
+      const z = outsideScopes(() => zeros([e.size], { backend: this.backend, dtype: into.dtype }));
+      this.backend.copyInto(into, e.offset, z);
+      z.dispose();
     }
   }
 }

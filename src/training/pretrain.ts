@@ -175,8 +175,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
 /** Build everything a run needs (exported for `coengine bench step`, which passes its own data). */
 export async function setup(cfg: PretrainConfig, backend: Backend, given?: TrainingData): Promise<Run> {
   const data = given ?? loadTrainingData({ source: cfg.data, seed: cfg.seed, trainCount: cfg.syntheticTrain, testCount: cfg.syntheticTest });
-  const [h, w] = data.train.shape;
-  const size = cfg.imageSize || h;
+  const size = cfg.imageSize || data.train.shape[0];
   if (data.train.count < cfg.batchSize) throw new Error(`--batch-size ${cfg.batchSize} is larger than the ${data.train.count} training images of ${cfg.data}`);
   manualSeed(cfg.seed);
   const method = createMethod(cfg, backend);
@@ -197,7 +196,6 @@ export async function setup(cfg: PretrainConfig, backend: Backend, given?: Train
   const views = byolViews(size, cfg.cropMin, data.mean, data.std);
   const smallSize = cfg.smallSize || Math.max(8, Math.round((size * 96) / 224));
   const stepsPerEpoch = Math.floor(data.train.count / cfg.batchSize);
-  void w;
   return {
     cfg, backend, data, method, probes, optimizer, targetFlat, onlinePrefix,
     images: upload(data.train), testImages: upload(data.test),

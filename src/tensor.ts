@@ -3,7 +3,7 @@
 // keep data alive, and `tidy` scopes free intermediates deterministically (the GPU pool needs
 // that: garbage collection is too late and too unpredictable for device memory).
 import type { Backend, Storage } from './backend/backend.js';
-import { allocArray, type DType, type TypedArray } from './runtime/dtype.js';
+import type { DType, TypedArray } from './runtime/dtype.js';
 import { numel, type Shape } from './runtime/shape.js';
 import { BackendError, fmtShape } from './runtime/errors.js';
 import type { GradNode } from './autograd/tape.js';
@@ -138,4 +138,3 @@ function collectTensors(v: unknown, out: Set<Tensor>): void {
   else if (v && typeof v === 'object' && !ArrayBuffer.isView(v)) for (const x of Object.values(v)) collectTensors(x, out);
 }
 
-export function zerosArray(dtype: DType, size: number): TypedArray { return allocArray(dtype, size); }

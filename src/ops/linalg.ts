@@ -3,7 +3,7 @@ import { Tensor } from '../tensor.js';
 import { shapeError } from '../runtime/errors.js';
 import { needsGrad, record, save } from '../autograd/tape.js';
 import { sameBackend, wrap } from './util.js';
-import { add, sumTo } from './elementwise.js';
+import { add } from './elementwise.js';
 
 export interface MatmulOptions { transA?: boolean; transB?: boolean }
 
@@ -50,4 +50,3 @@ export function linear(x: Tensor, w: Tensor, bias: Tensor | null = null): Tensor
   return add(y, bias);
 }
 
-export { sumTo };

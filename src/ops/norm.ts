@@ -5,7 +5,6 @@ import { shapeError } from '../runtime/errors.js';
 import { needsGrad, noGrad, record, save } from '../autograd/tape.js';
 import { wrap } from './util.js';
 import { add, clampMin, div, mul, mulScalar, rsqrt, addScalar, sqrt } from './elementwise.js';
-import { reshape } from './layout.js';
 import { sum } from './reduce.js';
 
 export interface BatchNormOptions {
@@ -77,4 +76,3 @@ export function l2Normalize(x: Tensor, axis = -1, eps = 1e-12): Tensor {
   return div(x, clampMin(n, eps));
 }
 
-export { reshape };

@@ -62,7 +62,7 @@ export interface LinearEvalResult { trainAcc: number; testAcc: number }
  */
 export async function linearEval(backend: Backend, train: { x: Float32Array; y: Int32Array }, test: { x: Float32Array; y: Int32Array },
   dim: number, numClasses: number, opts: { epochs: number; lr?: number; seed?: number; batch?: number }): Promise<LinearEvalResult> {
-  const nTr = train.y.length, nTe = test.y.length;
+  const nTr = train.y.length;
   // Standardise with training statistics (a probe on raw pixels would otherwise need its own lr).
   const mu = new Float64Array(dim), sd = new Float64Array(dim);
   for (let i = 0; i < nTr; i++) for (let d = 0; d < dim; d++) mu[d] += train.x[i * dim + d];

@@ -4,10 +4,9 @@
 // by its train-mode forwards), neither copied nor averaged — as solo-learn does.
 import type { LayerOptions } from '../nn/layers.js';
 import { Tensor } from '../tensor.js';
-import type { ResNet } from '../models/resnet.js';
 import { add, cosineSimilarity, localCosineLoss, mean, mulScalar, noGrad, rsubScalar, detach } from '../ops/index.js';
-import { applyLocal, poolLocalGrid } from './heads.js';
-import { OnlineNetwork, ProjectedNetwork } from './networks.js';
+import { applyLocal } from './heads.js';
+import { TwoBranchMethod } from './networks.js';
 import type { MethodName, SslMethod, StepContext, StepOutput } from './method.js';
 
 export interface ByolConfig {
@@ -30,36 +29,17 @@ export interface ByolConfig {
 
 const byolLoss = (p: Tensor, z: Tensor): Tensor => rsubScalar(mulScalar(mean(cosineSimilarity(p, detach(z))), 2), 2);
 
-export class Byol implements SslMethod {
+export class Byol extends TwoBranchMethod implements SslMethod {
   readonly name: ByolConfig['method'];
-  readonly online: OnlineNetwork;
-  readonly target: ProjectedNetwork;
   readonly tauBase: number;
-  private readonly local: boolean;
 
   constructor(readonly config: ByolConfig) {
-    this.name = config.method;
-    this.local = config.method === 'co-byol';
-    this.tauBase = config.tauBase;
-    const spec = {
+    super({
       arch: config.arch, width: config.width, smallStem: config.smallStem, predHidden: config.predHidden, layer: config.layer,
       projector: { hidden: config.projHidden, outDim: config.projOut, hiddenLayers: config.projLayers },
-    };
-    this.online = new OnlineNetwork(spec, this.local);
-    this.target = new ProjectedNetwork(spec, this.local);
-    this.target.loadStateDict(this.online.net.stateDict());
-    for (const p of this.target.parameters()) p.requiresGrad = false;
-  }
-
-  get backbone(): ResNet { return this.online.net.backbone; }
-
-  emaPairs() {
-    return { online: [...this.online.net.namedParameters('net')], target: [...this.target.namedParameters()] };
-  }
-
-  private localMap(localMap: Tensor): Tensor {
-    const g = this.config.localGrid;
-    return g ? poolLocalGrid(localMap, g) : localMap;
+    }, config.method === 'co-byol', config.localGrid);
+    this.name = config.method;
+    this.tauBase = config.tauBase;
   }
 
   forward(globalViews: Tensor[], smallViews: Tensor[], _ctx: StepContext): StepOutput {
@@ -71,7 +51,7 @@ export class Byol implements SslMethod {
     const tgt = noGrad(() => globalViews.map((v) => {
       const f = tg.backbone.forwardFeatures(v);
       const z = tg.projector.forward(f.global);
-      const zl = this.local ? applyLocal(tg.localProjector!, this.localMap(f.localMap)) : null;
+      const zl = this.local ? applyLocal(tg.localProjector!, this.grid(f.localMap)) : null;
       return { z, zl };
     }));
     let lg = add(byolLoss(p[0], tgt[1].z), byolLoss(p[1], tgt[0].z));
@@ -83,7 +63,7 @@ export class Byol implements SslMethod {
     const parts: Record<string, Tensor> = { lossGlobal: lg };
     let loss = lg;
     if (this.local) {
-      const pl = feats.map((f) => applyLocal(on.localPredictor!, applyLocal(on.net.localProjector!, this.localMap(f.localMap))));
+      const pl = feats.map((f) => applyLocal(on.localPredictor!, applyLocal(on.net.localProjector!, this.grid(f.localMap))));
       // L_l(v→v') + L_l(v'→v), each 2·localCosineLoss (SPEC's −2/n² convention)
       const ll = mulScalar(add(
         localCosineLoss(pl[0], tgt[1].z, p[0], tgt[1].zl!),

@@ -4,10 +4,9 @@
 // the global query against each position's local keys, averaged over positions.
 import type { LayerOptions } from '../nn/layers.js';
 import type { Tensor } from '../tensor.js';
-import type { ResNet } from '../models/resnet.js';
 import { add, crossEntropy, detach, l2Normalize, matmul, mulScalar, noGrad, permute, reshape, tensor } from '../ops/index.js';
-import { applyLocal, poolLocalGrid } from './heads.js';
-import { OnlineNetwork, ProjectedNetwork } from './networks.js';
+import { applyLocal } from './heads.js';
+import { TwoBranchMethod } from './networks.js';
 import type { MethodName, SslMethod, StepContext, StepOutput } from './method.js';
 
 export interface MocoConfig {
@@ -31,35 +30,19 @@ function contrastive(q: Tensor, k: Tensor, labels: Tensor, T: number): Tensor {
   return mulScalar(crossEntropy(logits, labels), 2 * T);
 }
 
-export class MocoV3 implements SslMethod {
+export class MocoV3 extends TwoBranchMethod implements SslMethod {
   readonly name: MocoConfig['method'];
-  readonly online: OnlineNetwork;
-  readonly target: ProjectedNetwork;
   readonly tauBase: number;
-  private readonly local: boolean;
 
   constructor(readonly config: MocoConfig) {
-    this.name = config.method;
-    this.local = config.method === 'co-mocov3';
-    this.tauBase = config.tauBase;
     // Projector: Linear → BN → ReLU → Linear → BN without affine (SPEC §3).
-    const spec = {
+    super({
       arch: config.arch, width: config.width, smallStem: config.smallStem, predHidden: config.predHidden, layer: config.layer,
-      projector: { hidden: config.projHidden, outDim: config.projOut, outBn: 'plain' as const },
-    };
-    this.online = new OnlineNetwork(spec, this.local);
-    this.target = new ProjectedNetwork(spec, this.local);
-    this.target.loadStateDict(this.online.net.stateDict());
-    for (const p of this.target.parameters()) p.requiresGrad = false;
+      projector: { hidden: config.projHidden, outDim: config.projOut, outBn: 'plain' },
+    }, config.method === 'co-mocov3', config.localGrid);
+    this.name = config.method;
+    this.tauBase = config.tauBase;
   }
-
-  get backbone(): ResNet { return this.online.net.backbone; }
-
-  emaPairs() {
-    return { online: [...this.online.net.namedParameters('net')], target: [...this.target.namedParameters()] };
-  }
-
-  private grid(m: Tensor): Tensor { return this.config.localGrid ? poolLocalGrid(m, this.config.localGrid) : m; }
 
   forward(globalViews: Tensor[], _small: Tensor[], _ctx: StepContext): StepOutput {
     const on = this.online, tg = this.target, T = this.config.temperature;

@@ -7,7 +7,7 @@ import type { Sequential, LayerOptions } from '../nn/layers.js';
 import type { Tensor } from '../tensor.js';
 import { createBackbone } from '../models/presets.js';
 import type { ResNet } from '../models/resnet.js';
-import { mlp, type MlpSpec } from './heads.js';
+import { mlp, poolLocalGrid, type MlpSpec } from './heads.js';
 
 export interface TwoBranchSpec {
   arch: string;
@@ -46,4 +46,30 @@ export class OnlineNetwork extends Module {
     this.localPredictor = local ? this.child('local_predictor', mlp(spec, s.layer)) : null;
   }
   forward(x: Tensor): Tensor { return this.predictor.forward(this.net.forward(x)); }
+}
+
+/**
+ * What BYOL- and MoCo-style methods share: the online network, its EMA target (initialised as a
+ * copy, never receiving gradients), the pairing of their parameters for the EMA, and the
+ * optional pooling of the local map to n×n positions before the local heads.
+ */
+export abstract class TwoBranchMethod {
+  readonly online: OnlineNetwork;
+  readonly target: ProjectedNetwork;
+
+  constructor(spec: TwoBranchSpec, protected readonly local: boolean, private readonly localGrid: number | null) {
+    this.online = new OnlineNetwork(spec, local);
+    this.target = new ProjectedNetwork(spec, local);
+    this.target.loadStateDict(this.online.net.stateDict());
+    for (const p of this.target.parameters()) p.requiresGrad = false;
+  }
+
+  get backbone(): ResNet { return this.online.net.backbone; }
+
+  emaPairs(): { online: [string, Tensor][]; target: [string, Tensor][] } {
+    return { online: [...this.online.net.namedParameters('net')], target: [...this.target.namedParameters()] };
+  }
+
+  /** The local map as the local heads see it: [B, h, w, C], or pooled to [B, n², C]. */
+  protected grid(localMap: Tensor): Tensor { return this.localGrid ? poolLocalGrid(localMap, this.localGrid) : localMap; }
 }

@@ -8,10 +8,8 @@
 // later dispatch of the same encoder. The one exception is queue.writeBuffer (upload), which
 // jumps ahead of the not-yet-submitted encoder: upload() therefore flushes first when the
 // buffer it got is used by recorded work.
-import { readFileSync, existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BackendError } from '../../runtime/errors.js';
+import { kernelSource } from './kernel_source.js';
 import type { GpuContext, GpuStorage, KernelRef } from './context.js';
 
 export interface RuntimeStats {
@@ -64,21 +62,9 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(b / step) * step;
 }
 
-/** Directory holding kernels/*.wgsl (found from src/ or dist/src/). */
-function findKernelDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'kernels')) && existsSync(join(dir, 'package.json'))) return join(dir, 'kernels');
-    dir = dirname(dir);
-  }
-  throw new BackendError('cannot find the kernels/ directory next to package.json');
-}
-
 export class GpuRuntime implements GpuContext {
   readonly limits: GPUSupportedLimits;
   readonly features: ReadonlySet<string>;
-  private readonly kernelDir = findKernelDir();
-  private readonly sources = new Map<string, string>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly free = new Map<number, GPUBuffer[]>();
   private readonly stagingFree = new Map<number, GPUBuffer[]>();
@@ -284,17 +270,6 @@ export class GpuRuntime implements GpuContext {
 
   // ---------------------------------------------------------------- pipelines
 
-  private source(file: string): string {
-    let src = this.sources.get(file);
-    if (src === undefined) {
-      const path = join(this.kernelDir, file);
-      if (!existsSync(path)) throw new BackendError(`kernel file kernels/${file} does not exist`);
-      src = readFileSync(path, 'utf8');
-      this.sources.set(file, src);
-    }
-    return src;
-  }
-
   pipeline(k: KernelRef): GPUComputePipeline {
     const entryPoint = k.entryPoint ?? 'main';
     const constants = k.constants ?? {};
@@ -305,7 +280,7 @@ export class GpuRuntime implements GpuContext {
     const prelude = k.prelude ? (k.prelude.endsWith('\n') ? k.prelude : k.prelude + '\n') : '';
     const preludeLines = prelude ? prelude.split('\n').length - 1 : 0;
     const label = `kernels/${k.file}:${entryPoint}`;
-    const code = prelude + this.source(k.file);
+    const code = prelude + kernelSource(k.file);
     this.compiling = { file: k.file, preludeLines };
     let module: GPUShaderModule;
     try { module = this.device.createShaderModule({ code, label }); } finally { this.compiling = null; }

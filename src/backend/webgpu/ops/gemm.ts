@@ -4,10 +4,8 @@
 // Tile sizes are WGSL `const`s (register arrays need creation-time sizes), so each tile config
 // is its own pipeline; code paths (operand layout, vec4 alignment, epilogues) are override
 // constants. Shapes always travel in the uniform block.
-import { readFileSync, existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BackendError } from '../../../runtime/errors.js';
+import { kernelSource } from '../kernel_source.js';
 import type { GpuContext, GpuStorage, KernelRef } from '../context.js';
 
 export interface GemmTile {
@@ -110,34 +108,12 @@ function leastPadded(M: number, N: number, names: string[]): GemmTile {
 
 // ---- kernel text ----
 
-let kernelDir: string | null = null;
-const texts = new Map<string, string>();
-
-function findKernelDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 7; i++) {
-    if (existsSync(join(dir, 'kernels')) && existsSync(join(dir, 'package.json'))) return join(dir, 'kernels');
-    dir = dirname(dir);
-  }
-  throw new BackendError('cannot find the kernels/ directory next to package.json');
-}
-
-function kernelText(file: string): string {
-  let t = texts.get(file);
-  if (t === undefined) {
-    kernelDir ??= findKernelDir();
-    t = readFileSync(join(kernelDir, file), 'utf8');
-    texts.set(file, t);
-  }
-  return t;
-}
-
 /** Tile constants + the GEMM core, to be prepended to a hook kernel. */
 export function gemmPrelude(t: GemmTile): string {
   return `const BM: u32 = ${t.BM}u;\nconst BN: u32 = ${t.BN}u;\nconst BK: u32 = ${t.BK}u;\n` +
     `const TM: u32 = ${t.TM}u;\nconst TN: u32 = ${t.TN}u;\nconst USE_SHARED: bool = ${t.shared};\n` +
     `const SMEM_PAD: u32 = ${t.pad ? 1 : 0}u;\n` +
-    kernelText('matmul_core.wgsl');
+    kernelSource('matmul_core.wgsl');
 }
 
 /** Layout/alignment switches of the core (override constants). */

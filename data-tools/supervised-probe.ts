@@ -16,7 +16,7 @@ import { Optimizer } from '../src/training/optim.js';
 import { correctCount } from '../src/training/probe.js';
 import { warmupCosine } from '../src/training/schedule.js';
 import { loadTrainingData } from '../src/training/data.js';
-import { augmentBatch } from '../src/data/augment.js';
+import { augmentBatch, evalBatch } from '../src/data/augment.js';
 import { evalView, multiCropView, sampleParams } from '../src/data/augment_params.js';
 
 const epochs = Number(process.argv[2] ?? 3), width = Number(process.argv[3] ?? 0.0625), arch = process.argv[4] ?? 'rf29-resnet10';
@@ -45,11 +45,8 @@ for (let e = 0; e < epochs; e++) {
   net.eval();
   let correct = 0;
   for (let s = 0; s < data.test.count; s += 250) {
-    const c = tidy(() => noGrad(() => {
-      const ids = Int32Array.from({ length: 250 }, (_, i) => s + i);
-      const x = augmentBatch(testImages, tensor(ids, [250], { backend: be, dtype: 'i32' }), sampleParams(rng, 250, 32, 32, ev), ev);
-      return correctCount(head.forward(net.forward(x)), tensor(data.test.labels.subarray(s, s + 250), [250], { backend: be, dtype: 'i32' }));
-    }));
+    const c = tidy(() => noGrad(() => correctCount(head.forward(net.forward(evalBatch(testImages, s, 250, ev))),
+      tensor(data.test.labels.subarray(s, s + 250), [250], { backend: be, dtype: 'i32' }))));
     correct += await c.item();
   }
   net.train();

@@ -6,7 +6,8 @@ import { BackendError, ShapeError, fmtShape } from '../runtime/errors.js';
 import type { GpuRuntime } from '../backend/webgpu/runtime.js';
 import { augmentGpu } from '../backend/webgpu/augment.js';
 import { augmentCpu } from './augment_cpu.js';
-import { PARAM_STRIDE, anyBlur, blurKernelSize, type ViewSpec } from './augment_params.js';
+import { PARAM_STRIDE, anyBlur, blurKernelSize, sampleParams, type ViewSpec } from './augment_params.js';
+import { Rng } from '../runtime/rng.js';
 
 export { byolViews, multiCropView, evalView, probeView, sampleParams, PARAM_STRIDE } from './augment_params.js';
 export type { ViewSpec } from './augment_params.js';
@@ -48,4 +49,15 @@ export function augmentBatch(images: Tensor, idx: Tensor, params: Float32Array, 
   }
   const out = augmentCpu(images.dataSync() as Uint8Array, images.shape, idx.dataSync(), params, spec);
   return new Tensor(backend, backend.upload(out, 'f32'), shape, 'f32');
+}
+
+/**
+ * Images [start, start + n) of a resident u8 set through a view without randomness (evaluation:
+ * resize / centre crop / normalise) → f32 [n, size, size, 3] on the images' backend.
+ */
+export function evalBatch(images: Tensor, start: number, n: number, view: ViewSpec): Tensor {
+  const idx = new Tensor(images.backend, images.backend.upload(Int32Array.from({ length: n }, (_, i) => start + i), 'i32'), [n], 'i32');
+  const x = augmentBatch(images, idx, sampleParams(new Rng(0), n, images.shape[1], images.shape[2], view), view);
+  idx.dispose();
+  return x;
 }

@@ -7,9 +7,8 @@ import { createBackbone } from '../models/presets.js';
 import { manualSeed } from '../nn/init.js';
 import { tidy } from '../tensor.js';
 import { noGrad, tensor } from '../ops/index.js';
-import { Rng } from '../runtime/rng.js';
-import { augmentBatch } from '../data/augment.js';
-import { sampleParams, type ViewSpec } from '../data/augment_params.js';
+import { evalBatch } from '../data/augment.js';
+import type { ViewSpec } from '../data/augment_params.js';
 import type { ImageSet, TrainingData } from './data.js';
 import type { PretrainConfig } from './config.js';
 import { linearEval } from './probe.js';
@@ -24,11 +23,7 @@ async function extract(backbone: ResNet, set: ImageSet, view: ViewSpec, backend:
   backbone.eval();
   for (let s = 0; s < n; s += 256) {
     const b = Math.min(256, n - s);
-    const f = tidy(() => noGrad(() => {
-      const idx = tensor(Int32Array.from({ length: b }, (_, i) => s + i), [b], { backend, dtype: 'i32' });
-      const v = augmentBatch(images, idx, sampleParams(new Rng(0), b, set.shape[0], set.shape[1], view), view);
-      return backbone.forwardFeatures(v).pooled;
-    }));
+    const f = tidy(() => noGrad(() => backbone.forwardFeatures(evalBatch(images, s, b, view)).pooled));
     x.set(await f.data() as Float32Array, s * dim);
     f.dispose();
   }

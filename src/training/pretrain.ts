@@ -18,7 +18,7 @@ import { OnlineProbes, correctCount } from './probe.js';
 import { MetricsLog, writeJsonAtomic } from './metrics.js';
 import { loadCheckpoint, readRunState, saveCheckpoint } from './checkpoint.js';
 import { byolViews, evalView, multiCropView, sampleParams, type ViewSpec } from '../data/augment_params.js';
-import { augmentBatch } from '../data/augment.js';
+import { augmentBatch, evalBatch } from '../data/augment.js';
 import { Progress } from '../util/progress.js';
 
 export interface PretrainOptions {
@@ -258,15 +258,11 @@ async function evaluateProbes(run: Run): Promise<{ global: number; patch: number
   bb.eval();
   const counts: Record<string, Tensor[]> = { global: [], patch: [] };
   const B = 256;
-  const [h, w] = data.test.shape;
   for (let s = 0; s < data.test.count; s += B) {
     const n = Math.min(B, data.test.count - s);
-    const ids = Int32Array.from({ length: n }, (_, i) => s + i);
     const c = tidy(() => noGrad(() => {
-      const idx = tensor(ids, [n], { backend, dtype: 'i32' });
       const labels = tensor(data.test.labels.subarray(s, s + n), [n], { backend, dtype: 'i32' });
-      const x = augmentBatch(run.testImages, idx, sampleParams(new Rng(0), n, h, w, run.eval), run.eval);
-      const f = bb.forwardFeatures(x);
+      const f = bb.forwardFeatures(evalBatch(run.testImages, s, n, run.eval));
       const r: Record<string, Tensor> = { global: correctCount(probes.heads.get('global')!.forward(f.global), labels) };
       if (probes.heads.has('patch')) r.patch = correctCount(probes.heads.get('patch')!.forward(f.pooled), labels);
       return r;

@@ -1,8 +1,11 @@
-// Batch-norm apply, elementwise over x [M, C]: y = (x − mean[c])·invstd[c]·gamma[c] + beta[c],
-// then ReLU when fused (RELU). Absent gamma/beta are bound to a dummy and not read.
+// Batch-norm apply, elementwise over x [M, C]:
+//   y = (x − mean[c])·invstd[c]·gamma[c] + beta[c]  (+ residual[e] when HAS_RESIDUAL)  (ReLU when RELU)
+// The epilogue ends a residual block (bn → + shortcut → ReLU) in one pass instead of three.
+// Absent gamma/beta/residual are bound to a dummy and not read.
 
 override HAS_GAMMA: bool = false;
 override HAS_BETA: bool = false;
+override HAS_RESIDUAL: bool = false;
 override RELU: bool = false;
 
 struct Params { total: u32, C: u32, _pad0: u32, _pad1: u32 }
@@ -12,8 +15,9 @@ struct Params { total: u32, C: u32, _pad0: u32, _pad1: u32 }
 @group(0) @binding(2) var<storage, read> invstd: array<f32>;
 @group(0) @binding(3) var<storage, read> gamma: array<f32>;
 @group(0) @binding(4) var<storage, read> beta: array<f32>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
-@group(0) @binding(6) var<uniform> params: Params;
+@group(0) @binding(5) var<storage, read> residual: array<f32>;
+@group(0) @binding(6) var<storage, read_write> y: array<f32>;
+@group(0) @binding(7) var<uniform> params: Params;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -25,6 +29,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (HAS_GAMMA) { scale *= gamma[c]; }
   var v = (x[e] - mean[c]) * scale;
   if (HAS_BETA) { v += beta[c]; }
+  if (HAS_RESIDUAL) { v += residual[e]; }
   if (RELU) { v = max(v, 0.0); }
   y[e] = v;
 }

@@ -61,6 +61,9 @@ export interface OptimizerHyper {
   step: number;
 }
 
+/** What batch-norm's apply pass fuses after the affine map: + residual, then ReLU. */
+export interface NormalizeEpilogue { residual?: Raw | null; relu?: boolean }
+
 export interface Backend {
   readonly name: BackendName;
 
@@ -104,9 +107,10 @@ export interface Backend {
   // ---- linear algebra ----
   /**
    * C = op(A)·op(B) for 2-D [M,K]·[K,N], or batched 3-D [Bt,M,K]·[Bt,K,N]; op = transpose
-   * when the flag is set (then A is stored [K,M], B is stored [N,K]).
+   * when the flag is set (then A is stored [K,M], B is stored [N,K]). `bias` [N], when given,
+   * is added to every row in the same pass (Linear's bias as a GEMM epilogue).
    */
-  matmul(a: Raw, b: Raw, transA: boolean, transB: boolean): Storage;
+  matmul(a: Raw, b: Raw, transA: boolean, transB: boolean, bias?: Raw | null): Storage;
 
   // ---- convolution (x NHWC, w OIHW, y NHWC) ----
   conv2d(x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams): Storage;
@@ -121,8 +125,11 @@ export interface Backend {
   // ---- normalisation (x viewed as [M, C], channels last) ----
   /** Batch statistics over M: mean and biased variance, each [C]. */
   moments(x: Raw): { mean: Storage; variance: Storage };
-  /** y = (x − mean)·invstd·gamma + beta, per channel. */
-  normalize(x: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, beta: Raw | null): Storage;
+  /**
+   * y = (x − mean)·invstd·gamma + beta, per channel; with an epilogue, then + residual (x's
+   * shape) and/or ReLU — the end of a residual block in one pass.
+   */
+  normalize(x: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, beta: Raw | null, epilogue?: NormalizeEpilogue): Storage;
   /**
    * invstd = 1/√(variance + eps), [C]. With `running`, also update the running statistics in
    * place — PyTorch's rule: new = (1 − momentum)·old + momentum·batch, with the unbiased batch

@@ -1,16 +1,18 @@
 // The built-in data set: procedurally generated 32×32 RGB scenes in 10 classes, where a class is
 // defined by WHICH two object parts co-occur in the image ("seeing the whole in the parts").
 //
-// - A vocabulary of 8 part shapes (disc, ring, square, frame, triangle, cross, bar, crescent).
-// - The 10 classes are the edges of a graph on the parts (an 8-cycle plus two chords), so every
-//   part belongs to 2 or 3 classes: no single part determines the class.
-// - Each image shows its class's two parts plus 1–2 distractor parts drawn so that no other
-//   class's pair is present (the class stays unambiguous) — a distractor may repeat a class part.
+// - A vocabulary of 5 part shapes (disc, ring, square, triangle, cross), distinct even at 32 px.
+// - The 10 classes are all 10 pairs of distinct parts, so every part belongs to 4 classes: no
+//   single part determines the class, only the conjunction does. (A linear read-out of "which
+//   parts are present" separates the classes: the class pair scores 2, any other pair ≤ 1.)
+// - Each image shows its class's two parts, and with probability 1/2 a third part that repeats
+//   one of the two (another size, angle and colour): counts and layout carry no class signal.
 // - Parts get random positions, sizes, rotations and colours (with a minimum contrast to the
-//   background); backgrounds are random gradients with oriented stripe texture and pixel noise.
+//   background); backgrounds are random gradients with faint stripe texture and pixel noise.
 // Because colour and position are random, the class is not a linear function of the pixels
 // (measured by test/data/synthetic.test.ts and data-tools/probe-synthetic.ts), while it is
-// plainly visible to a person or a translation-invariant part detector (a CNN).
+// plainly visible to a person or a translation-invariant part detector (a CNN; measured by
+// data-tools/supervised-probe.ts).
 //
 // Every image is a pure function of (seed, split, index), so the set can be generated on the fly
 // in any order (pretraining) or written to disk with `coengine data prepare --format synthetic`.
@@ -18,12 +20,11 @@ import { Rng } from '../runtime/rng.js';
 
 export const SYNTHETIC_SIZE = 32;
 export const SYNTHETIC_SHAPE: [number, number, number] = [SYNTHETIC_SIZE, SYNTHETIC_SIZE, 3];
-export const SYNTHETIC_PARTS = ['disc', 'ring', 'square', 'frame', 'triangle', 'cross', 'bar', 'crescent'] as const;
+export const SYNTHETIC_PARTS = ['disc', 'ring', 'square', 'triangle', 'cross'] as const;
 
-/** Class k is the co-occurrence of parts SYNTHETIC_PAIRS[k]. */
-export const SYNTHETIC_PAIRS: readonly (readonly [number, number])[] = [
-  [0, 1], [1, 2], [2, 3], [3, 4], [4, 5], [5, 6], [6, 7], [0, 7], [0, 4], [2, 6],
-];
+/** Class k is the co-occurrence of parts SYNTHETIC_PAIRS[k]: every pair of distinct parts. */
+export const SYNTHETIC_PAIRS: readonly (readonly [number, number])[] = SYNTHETIC_PARTS.flatMap((_, a) =>
+  SYNTHETIC_PARTS.map((__, b) => [a, b] as const).filter(([x, y]) => x < y));
 export const SYNTHETIC_CLASSES = SYNTHETIC_PAIRS.map(([a, b]) => `${SYNTHETIC_PARTS[a]}+${SYNTHETIC_PARTS[b]}`);
 export const SYNTHETIC_DEFAULT_COUNTS = { train: 50000, test: 10000 };
 
@@ -31,13 +32,6 @@ export type SyntheticSplit = 'train' | 'test';
 
 export interface PlacedPart { part: number; x: number; y: number; r: number; angle: number; color: [number, number, number] }
 export interface SceneDescription { label: number; parts: PlacedPart[] }
-
-const N_PARTS = SYNTHETIC_PARTS.length;
-const isClassPair = (() => {
-  const m = new Uint8Array(N_PARTS * N_PARTS);
-  for (const [a, b] of SYNTHETIC_PAIRS) { m[a * N_PARTS + b] = 1; m[b * N_PARTS + a] = 1; }
-  return (a: number, b: number) => m[a * N_PARTS + b] === 1;
-})();
 
 function mix32(x: number): number {
   x = Math.imul(x ^ (x >>> 16), 0x7feb352d) >>> 0;
@@ -53,7 +47,7 @@ function imageRng(seed: number, split: SyntheticSplit, index: number): Rng {
 /** Label of image `index`: classes cycle so every prefix of a split is balanced. */
 export function syntheticLabel(index: number): number { return index % SYNTHETIC_PAIRS.length; }
 
-/** The parts of one scene: the class pair plus distractors that complete no other class pair. */
+/** The parts of one scene: the class pair, maybe plus a repeat of one of them. */
 export function describeSynthetic(seed: number, split: SyntheticSplit, index: number): SceneDescription {
   return sampleScene(imageRng(seed, split, index), syntheticLabel(index)).scene;
 }
@@ -74,6 +68,9 @@ function hsvToRgb(h: number, s: number, v: number): [number, number, number] {
 
 const luma = (c: readonly number[]) => 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];
 
+/** Part radius range (pixels; the circumradius of the shape). */
+const RADIUS = [5, 8] as const;
+
 function sampleScene(rng: Rng, label: number): { scene: SceneDescription; bg: Background } {
   // Background: gradient between two colours of similar brightness, plus faint stripes and noise.
   const bgV = rng.uniform(0.25, 0.75);
@@ -83,27 +80,21 @@ function sampleScene(rng: Rng, label: number): { scene: SceneDescription; bg: Ba
   const freq = rng.uniform(0.15, 0.6), sang = rng.uniform(0, Math.PI);
   const bg: Background = {
     c0, c1, dir: [Math.cos(ang), Math.sin(ang)],
-    stripe: { fx: freq * Math.cos(sang), fy: freq * Math.sin(sang), phase: rng.uniform(0, 2 * Math.PI), amp: rng.uniform(0, 0.08) },
+    stripe: { fx: freq * Math.cos(sang), fy: freq * Math.sin(sang), phase: rng.uniform(0, 2 * Math.PI), amp: rng.uniform(0, 0.05) },
     noise: rng.uniform(0.01, 0.06),
   };
   const bgLuma = (luma(c0) + luma(c1)) / 2;
 
   const [a, b] = SYNTHETIC_PAIRS[label];
   const kinds = [a, b];
-  const nDistract = rng.next() < 0.5 ? 1 : 2;
-  for (let k = 0; k < nDistract; k++) {
-    // Allowed: any part that forms no class pair with the parts already present.
-    const allowed: number[] = [];
-    for (let p = 0; p < N_PARTS; p++) if (kinds.every((q) => q === p || !isClassPair(p, q))) allowed.push(p);
-    kinds.push(allowed[rng.int(allowed.length)]);
-  }
+  if (rng.next() < 0.5) kinds.push(rng.next() < 0.5 ? a : b);
   rng.shuffle(kinds);
 
   const parts: PlacedPart[] = [];
   for (const part of kinds) {
     let placed: PlacedPart | null = null;
     for (let attempt = 0; attempt < 50 && !placed; attempt++) {
-      const r = rng.uniform(4, 6.5);
+      const r = rng.uniform(RADIUS[0], RADIUS[1]);
       const x = rng.uniform(r - 1, SYNTHETIC_SIZE - r + 1), y = rng.uniform(r - 1, SYNTHETIC_SIZE - r + 1);
       // Keep parts mostly separate so each stays recognisable (relaxed if the scene is crowded).
       const gap = attempt < 35 ? 0.95 : 0.7;
@@ -111,7 +102,7 @@ function sampleScene(rng: Rng, label: number): { scene: SceneDescription; bg: Ba
         placed = { part, x, y, r, angle: rng.uniform(0, 2 * Math.PI), color: [0, 0, 0] };
       }
     }
-    if (!placed) { const r = 4; placed = { part, x: rng.uniform(r, SYNTHETIC_SIZE - r), y: rng.uniform(r, SYNTHETIC_SIZE - r), r, angle: rng.uniform(0, 2 * Math.PI), color: [0, 0, 0] }; }
+    if (!placed) { const r = RADIUS[0]; placed = { part, x: rng.uniform(r, SYNTHETIC_SIZE - r), y: rng.uniform(r, SYNTHETIC_SIZE - r), r, angle: rng.uniform(0, 2 * Math.PI), color: [0, 0, 0] }; }
     // Colour: any hue, lighter or darker than the background by a visible margin.
     let color: [number, number, number] = [0, 0, 0];
     for (let attempt = 0; attempt < 20; attempt++) {
@@ -131,21 +122,18 @@ function partSdf(kind: number, u: number, v: number, r: number): number {
     return Math.hypot(Math.max(dx, 0), Math.max(dy, 0)) + Math.min(Math.max(dx, dy), 0);
   };
   const len = Math.hypot(u, v);
-  switch (kind) {
-    case 0: return len - r; // disc
-    case 1: return Math.abs(len - 0.72 * r) - 0.28 * r; // ring
-    case 2: return box(0.82 * r, 0.82 * r, u, v); // square
-    case 3: return Math.abs(box(0.72 * r, 0.72 * r, u, v)) - 0.22 * r; // frame (hollow square)
-    case 4: { // equilateral triangle, circumradius r
+  switch (SYNTHETIC_PARTS[kind]) {
+    case 'disc': return len - 0.9 * r;
+    case 'ring': return Math.abs(len - 0.7 * r) - 0.25 * r;
+    case 'square': return box(0.72 * r, 0.72 * r, u, v);
+    case 'triangle': { // equilateral triangle, circumradius r
       const k = Math.sqrt(3), s = r * k / 2; // half side
       let px = Math.abs(u) - s, py = v + s / k;
       if (px + k * py > 0) { const nx = (px - k * py) / 2, ny = (-k * px - py) / 2; px = nx; py = ny; }
       px -= Math.min(Math.max(px, -2 * s), 0);
       return -Math.hypot(px, py) * Math.sign(py);
     }
-    case 5: return Math.min(box(r, 0.26 * r, u, v), box(0.26 * r, r, u, v)); // cross
-    case 6: return box(1.05 * r, 0.3 * r, u, v); // bar
-    default: return Math.max(len - r, -(Math.hypot(u - 0.55 * r, v) - 0.8 * r)); // crescent
+    default: return Math.min(box(r, 0.28 * r, u, v), box(0.28 * r, r, u, v)); // cross
   }
 }
 

@@ -4,7 +4,7 @@
 import { Tensor } from '../tensor.js';
 import { Module } from '../nn/module.js';
 import { Conv2d, BatchNorm2d, Sequential, type LayerOptions } from '../nn/layers.js';
-import { add, relu, slice } from '../ops/index.js';
+import { slice } from '../ops/index.js';
 import { ShapeError, fmtShape } from '../runtime/errors.js';
 import type { Shape } from '../runtime/shape.js';
 import type { Tracer, Traceable } from './trace.js';
@@ -31,15 +31,16 @@ function makeDownsample(inC: number, outC: number, stride: number, lo: LayerOpti
 }
 
 /**
- * Add the shortcut. With padding-0 (BagNet) convolutions the residual branch is smaller than
- * the shortcut; BagNet crops the shortcut's bottom/right edge (`residual[:, :, :-d, :-d]`).
+ * The shortcut, shaped like the residual branch's output y. With padding-0 (BagNet)
+ * convolutions the branch is smaller than the shortcut; BagNet crops the shortcut's
+ * bottom/right edge (`residual[:, :, :-d, :-d]`).
  */
-function addShortcut(y: Tensor, r: Tensor): Tensor {
-  if (r.shape[1] === y.shape[1] && r.shape[2] === y.shape[2]) return add(y, r);
+function shortcutLike(y: Tensor, r: Tensor): Tensor {
+  if (r.shape[1] === y.shape[1] && r.shape[2] === y.shape[2] && r.shape[3] === y.shape[3]) return r;
   if (r.shape[1] < y.shape[1] || r.shape[2] < y.shape[2] || r.shape[3] !== y.shape[3]) {
     throw new ShapeError(`residual add: shortcut ${fmtShape(r.shape)} cannot be cropped to ${fmtShape(y.shape)}`);
   }
-  return add(y, slice(r, [0, 0, 0, 0], [r.shape[0], y.shape[1], y.shape[2], r.shape[3]]));
+  return slice(r, [0, 0, 0, 0], [r.shape[0], y.shape[1], y.shape[2], r.shape[3]]);
 }
 
 function checkShortcutShape(y: Shape, r: Shape, name: string): void {
@@ -70,10 +71,10 @@ export class BasicBlock extends Module implements Traceable {
   }
 
   forward(x: Tensor): Tensor {
-    let y = relu(this.bn1.forward(this.conv1.forward(x)));
-    y = this.bn2.forward(this.conv2.forward(y));
+    // relu(bn(conv)) and relu(bn(conv) + shortcut) are single fused normalisation passes.
+    const y = this.conv2.forward(this.bn1.forwardFused(this.conv1.forward(x), { relu: true }));
     const r = this.downsample ? this.downsample.forward(x) : x;
-    return relu(addShortcut(y, r));
+    return this.bn2.forwardFused(y, { residual: shortcutLike(y, r), relu: true });
   }
 
   trace(x: Shape, t: Tracer, name: string): Shape {
@@ -116,11 +117,10 @@ export class Bottleneck extends Module implements Traceable {
   }
 
   forward(x: Tensor): Tensor {
-    let y = relu(this.bn1.forward(this.conv1.forward(x)));
-    y = relu(this.bn2.forward(this.conv2.forward(y)));
-    y = this.bn3.forward(this.conv3.forward(y));
+    let y = this.bn1.forwardFused(this.conv1.forward(x), { relu: true });
+    y = this.conv3.forward(this.bn2.forwardFused(this.conv2.forward(y), { relu: true }));
     const r = this.downsample ? this.downsample.forward(x) : x;
-    return relu(addShortcut(y, r));
+    return this.bn3.forwardFused(y, { residual: shortcutLike(y, r), relu: true });
   }
 
   trace(x: Shape, t: Tracer, name: string): Shape {

@@ -4,7 +4,7 @@ import { Tensor } from '../tensor.js';
 import { Module } from '../nn/module.js';
 import { Conv2d, BatchNorm2d, Linear, Sequential, type LayerOptions } from '../nn/layers.js';
 import { ZeroRng } from './zero_rng.js';
-import { gather, maxPool2d, mean, relu, reshape, tensor } from '../ops/index.js';
+import { gather, maxPool2d, mean, reshape, tensor } from '../ops/index.js';
 import type { Shape } from '../runtime/shape.js';
 import { ShapeError, fmtShape } from '../runtime/errors.js';
 import { BasicBlock, Bottleneck, type ResidualBlock } from './blocks.js';
@@ -99,7 +99,7 @@ export class ResNet extends Module implements Traceable {
     }
     let y = this.conv1.forward(x);
     if (this.conv2) y = this.conv2.forward(y);
-    y = relu(this.bn1.forward(y));
+    y = this.bn1.forwardFused(y, { relu: true });
     return this.config.maxpool ? maxPool2d(y, { kernel: 3, stride: 2, padding: 1 }) : y;
   }
 

@@ -79,13 +79,15 @@ class BatchNormBase extends Module {
     this.runningVar = this.buffer('running_var', ones([numFeatures], o));
     this.numBatchesTracked = this.buffer('num_batches_tracked', full([], 0, { backend: o.backend, dtype: 'i32' }));
   }
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor): Tensor { return this.forwardFused(x); }
+  /** bn(x) (+ residual) (then ReLU) in one normalisation pass: what a residual block ends with. */
+  forwardFused(x: Tensor, epilogue: { residual?: Tensor | null; relu?: boolean } = {}): Tensor {
     if (x.rank !== this.rank) {
       throw new RangeError(`${this.constructor.name}: expected rank ${this.rank} input, got [${x.shape}]`);
     }
     return batchNorm(x, {
       gamma: this.weight, beta: this.bias, runningMean: this.runningMean, runningVar: this.runningVar, numBatchesTracked: this.numBatchesTracked,
-      training: this.training, momentum: this.momentum, eps: this.eps,
+      training: this.training, momentum: this.momentum, eps: this.eps, residual: epilogue.residual, relu: epilogue.relu,
     });
   }
 }
@@ -113,8 +115,14 @@ export class Sequential extends Module {
   }
   forward(x: Tensor): Tensor {
     // Each child runs in its own tidy scope: its temporaries are freed when it returns (what
-    // backward needs is held by the tape's saved aliases, which tidy leaves alone).
-    for (const m of this.layers) { const input = x; x = tidy(() => m.forward(input)); }
+    // backward needs is held by the tape's saved aliases, which tidy leaves alone). A batch
+    // norm followed by a ReLU runs as one fused pass (the ReLU keeps its index and name).
+    for (let i = 0; i < this.layers.length; i++) {
+      const m = this.layers[i], input = x;
+      const fuse = m instanceof BatchNormBase && this.layers[i + 1] instanceof ReLU;
+      x = tidy(() => (fuse ? (m as BatchNormBase).forwardFused(input, { relu: true }) : m.forward(input)));
+      if (fuse) i++;
+    }
     return x;
   }
 }

@@ -3,7 +3,7 @@ import { Tensor } from '../tensor.js';
 import { shapeError } from '../runtime/errors.js';
 import { needsGrad, record, save } from '../autograd/tape.js';
 import { sameBackend, wrap } from './util.js';
-import { add } from './elementwise.js';
+import { sum } from './reduce.js';
 
 export interface MatmulOptions { transA?: boolean; transB?: boolean }
 
@@ -44,9 +44,19 @@ export function linear(x: Tensor, w: Tensor, bias: Tensor | null = null): Tensor
   if (x.rank !== 2 || w.rank !== 2 || x.shape[1] !== w.shape[1]) {
     throw shapeError('linear', 'expected x [N, in] and weight [out, in]', { x: x.shape, weight: w.shape });
   }
-  const y = matmul(x, w, { transB: true });
-  if (!bias) return y;
+  if (!bias) return matmul(x, w, { transB: true });
   if (bias.rank !== 1 || bias.shape[0] !== w.shape[0]) throw shapeError('linear', 'bias must be [out]', { bias: bias.shape, weight: w.shape });
-  return add(y, bias);
+  const be = sameBackend('linear', x, w, bias);
+  // The bias rides in the GEMM's epilogue: one pass, no [N, out] intermediate.
+  const y = wrap(be, be.matmul(x, w, false, true, bias), [x.shape[0], w.shape[0]], x.dtype);
+  if (needsGrad(x, w, bias)) {
+    const sx = save(x), sw = save(w);
+    record(y, 'linear', [x, w, bias], (g) => [
+      x.requiresGrad ? matmul(g, sw) : null,
+      w.requiresGrad ? matmul(g, sx, { transA: true }) : null,
+      bias.requiresGrad ? sum(g, 0) : null,
+    ], [sx, sw]);
+  }
+  return y;
 }
 

@@ -4,7 +4,7 @@ import { Tensor } from '../tensor.js';
 import { shapeError } from '../runtime/errors.js';
 import { needsGrad, noGrad, record, save } from '../autograd/tape.js';
 import { wrap } from './util.js';
-import { add, clampMin, div, mul, mulScalar, rsqrt, addScalar, sqrt } from './elementwise.js';
+import { add, clampMin, div, mul, mulScalar, relu, rsqrt, addScalar, sqrt } from './elementwise.js';
 import { sum } from './reduce.js';
 
 export interface BatchNormOptions {
@@ -17,6 +17,10 @@ export interface BatchNormOptions {
   training: boolean;
   momentum?: number;
   eps?: number;
+  /** Fused epilogue: y = bn(x) + residual (x's shape), e.g. a residual block's shortcut. */
+  residual?: Tensor | null;
+  /** Fused epilogue: ReLU after the affine map (and the residual add). */
+  relu?: boolean;
 }
 
 /**
@@ -24,6 +28,8 @@ export interface BatchNormOptions {
  * when running buffers are given, updates them in place (PyTorch's rule: unbiased variance,
  * new = (1 − momentum)·old + momentum·batch). Eval mode uses the running statistics and is
  * differentiable in x (adversarial attacks need input gradients through eval-mode nets).
+ * `residual` and `relu` fuse the end of a residual block, relu(bn(x) + shortcut), into the
+ * normalisation pass (training mode; eval mode composes the same ops).
  */
 export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
   const C = x.shape[x.rank - 1];
@@ -32,13 +38,19 @@ export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
     if (t && (t.rank !== 1 || t.shape[0] !== C)) throw shapeError('batchNorm', `${k} must be [${C}] for ${C} channels (last axis)`, { input: x.shape, [k]: t.shape });
   }
   if (x.rank < 2) throw shapeError('batchNorm', 'input must be [N, C] or [N, H, W, C]', { input: x.shape });
+  const residual = o.residual ?? null;
+  if (residual && (residual.rank !== x.rank || residual.shape.some((d, i) => d !== x.shape[i]))) {
+    throw shapeError('batchNorm', 'the residual must have the input\'s shape', { input: x.shape, residual: residual.shape });
+  }
   if (!o.training) {
     if (!o.runningMean || !o.runningVar) throw new Error('batchNorm: eval mode needs running statistics');
     const invstd = noGrad(() => rsqrt(addScalar(o.runningVar!, eps)));
     let scale = o.gamma ? mul(o.gamma, invstd) : invstd;
     let shift = mul(o.runningMean, mulScalar(scale, -1));
     if (o.beta) shift = add(shift, o.beta);
-    return add(mul(x, scale), shift);
+    let y = add(mul(x, scale), shift);
+    if (residual) y = add(y, residual);
+    return o.relu ? relu(y) : y;
   }
   const M = x.size / C;
   if (M < 2) throw shapeError('batchNorm', 'training mode needs more than one value per channel', { input: x.shape });
@@ -50,20 +62,24 @@ export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
     ? { mean: o.runningMean, variance: o.runningVar, count: o.numBatchesTracked ?? null, momentum: o.momentum ?? 0.1, n: M }
     : null;
   const invstd = wrap(be, be.batchNormFinalize(mean, variance, eps, running), [C], x.dtype);
-  const y = wrap(be, be.normalize(x2, mean, invstd, o.gamma ?? null, o.beta ?? null), x.shape, x.dtype);
+  const y = wrap(be, be.normalize(x2, mean, invstd, o.gamma ?? null, o.beta ?? null, { residual, relu: o.relu }), x.shape, x.dtype);
   const gamma = o.gamma ?? null, beta = o.beta ?? null;
-  if (needsGrad(x, gamma, beta)) {
-    const sx = save(x2), sm = save(mean), si = save(invstd), sg = gamma ? save(gamma) : null;
-    const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
-    record(y, 'batchNorm', inputs, (g) => {
-      const r = be.batchNormBackward(sx, g.alias([M, C]), sm, si, sg);
+  if (needsGrad(x, gamma, beta, residual)) {
+    // With a fused ReLU the upstream gradient is masked by y > 0 (⇔ pre-activation > 0), so
+    // the output itself is saved, not the pre-activation: one activation less kept alive.
+    const sx = save(x2), sm = save(mean), si = save(invstd), sg = gamma ? save(gamma) : null, sy = o.relu ? save(y) : null;
+    const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : []), ...(residual ? [residual] : [])];
+    record(y, o.relu ? (residual ? 'batchNorm+add+relu' : 'batchNorm+relu') : residual ? 'batchNorm+add' : 'batchNorm', inputs, (g) => {
+      const gm = sy ? wrap(be, be.unaryGrad('relu', sy, g), x.shape, x.dtype) : g;
+      const r = be.batchNormBackward(sx, gm.alias([M, C]), sm, si, sg);
       const dx = wrap(be, r.dx, x.shape, x.dtype);
       const dg = wrap(be, r.dgamma, [C], x.dtype), db = wrap(be, r.dbeta, [C], x.dtype);
       const out: (Tensor | null)[] = [dx];
       if (gamma) out.push(dg); else dg.dispose();
       if (beta) out.push(db); else db.dispose();
+      if (residual) out.push(gm); // d(bn + residual)/d(residual) = identity
       return out;
-    }, [sx, sm, si, ...(sg ? [sg] : [])]);
+    }, [sx, sm, si, ...(sg ? [sg] : []), ...(sy ? [sy] : [])]);
   }
   x2.dispose(); variance.dispose();
   mean.dispose(); invstd.dispose();

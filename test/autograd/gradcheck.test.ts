@@ -58,6 +58,16 @@ check('globalAvgPool', (x) => op.globalAvgPool2d(x), [leaf([2, 3, 5, 4], rng)]);
 
 // Batch norm (training statistics; 2d and 1d, with and without affine) and eval mode.
 check('batchNorm2d train', (x, g, b) => op.batchNorm(x, { gamma: g, beta: b, training: true }), [leaf([2, 3, 2, 4], rng), leaf([4], rng), leaf([4], rng)]);
+// The fused epilogues a residual block ends with: relu(bn(x)) and relu(bn(x) + shortcut).
+check('batchNorm2d train + relu', (x, g, b) => op.batchNorm(x, { gamma: g, beta: b, training: true, relu: true }), [leaf([2, 3, 2, 4], rng), leaf([4], rng), leaf([4], rng)]);
+check('batchNorm2d train + residual + relu', (x, g, b, r) => op.batchNorm(x, { gamma: g, beta: b, training: true, residual: r, relu: true }),
+  [leaf([2, 2, 3, 3], rng), leaf([3], rng), leaf([3], rng), leaf([2, 2, 3, 3], rng)]);
+check('batchNorm1d train + residual', (x, r) => op.batchNorm(x, { training: true, residual: r }), [leaf([5, 3], rng), leaf([5, 3], rng)]);
+check('batchNorm eval + residual + relu', (x, r) => op.batchNorm(x, {
+  training: false, residual: r, relu: true,
+  runningMean: tensor([0.1, -0.2, 0.3], [3], { dtype: 'f64', backend: cpu() }),
+  runningVar: tensor([0.5, 1.5, 2.0], [3], { dtype: 'f64', backend: cpu() }),
+}), [leaf([2, 2, 2, 3], rng), leaf([2, 2, 2, 3], rng)]);
 check('batchNorm1d train no affine', (x) => op.batchNorm(x, { training: true }), [leaf([5, 3], rng)]);
 check('batchNorm eval', (x, g, b) => op.batchNorm(x, {
   gamma: g, beta: b, training: false,

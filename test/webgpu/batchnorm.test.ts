@@ -1,5 +1,5 @@
 // Batch-norm parity vs the CPU backend: moments (incl. a large mean that naive E[x²]−E[x]²
-// would lose), normalize with/without affine parameters and the fused ReLU, and the backward
+// would lose), normalize with/without affine parameters and the fused residual add and ReLU, and the backward
 // (dx, dgamma, dbeta); channel counts that are and are not multiples of 4, more channels than
 // one workgroup covers, M = 2 and M large enough for several chunks.
 import { test } from 'uvu';
@@ -44,8 +44,17 @@ test('normalize (affine or not, fused ReLU) matches', async () => {
       const gx = gpuRaw(ctx, X, [M, C]), gm = gpuRaw(ctx, mu, [C]), gi = gpuRaw(ctx, is, [C]);
       const gg = affine ? gpuRaw(ctx, ga, [C]) : null, gb = affine ? gpuRaw(ctx, be, [C]) : null;
       assertClose(`normalize [${M},${C}] affine=${affine}`, await readF32(ctx, normalize(ctx, gx, gm, gi, gg, gb), M * C), want, 1e-6);
-      const relu = await readF32(ctx, normalize(ctx, gx, gm, gi, gg, gb, true), M * C);
+      const relu = await readF32(ctx, normalize(ctx, gx, gm, gi, gg, gb, { relu: true }), M * C);
       assertClose(`normalize+relu [${M},${C}]`, relu, want.map((v) => Math.max(v, 0)), 1e-6);
+      // The residual-block epilogue: relu(bn(x) + shortcut), and the add alone.
+      const R = randomF32(M * C, 10);
+      for (const withRelu of [false, true]) {
+        const wantR = await cpuData(cpu().normalize(cpuRaw(X, [M, C]), cpuRaw(mu, [C]), cpuRaw(is, [C]),
+          affine ? cpuRaw(ga, [C]) : null, affine ? cpuRaw(be, [C]) : null, { residual: cpuRaw(R, [M, C]), relu: withRelu }), [M * C]);
+        assertClose(`normalize+add${withRelu ? '+relu' : ''} [${M},${C}]`, wantR, want.map((v, i) => (withRelu ? Math.max(v + R[i], 0) : v + R[i])), 1e-6);
+        const got = await readF32(ctx, normalize(ctx, gx, gm, gi, gg, gb, { residual: gpuRaw(ctx, R, [M, C]), relu: withRelu }), M * C);
+        assertClose(`gpu normalize+add${withRelu ? '+relu' : ''} [${M},${C}]`, got, wantR, 1e-6);
+      }
     }
   }
 });

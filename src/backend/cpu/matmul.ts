@@ -10,7 +10,7 @@ function transposed(a: ArrayLike<number>, off: number, rows: number, cols: numbe
   return t;
 }
 
-export function matmul(a: Raw, b: Raw, transA: boolean, transB: boolean): CpuStorage {
+export function matmul(a: Raw, b: Raw, transA: boolean, transB: boolean, bias: Raw | null = null): CpuStorage {
   const r = a.shape.length;
   const batch = r === 3 ? a.shape[0] : 1;
   const M = transA ? a.shape[r - 1] : a.shape[r - 2];
@@ -20,6 +20,7 @@ export function matmul(a: Raw, b: Raw, transA: boolean, transB: boolean): CpuSto
   const out = alloc(a.dtype, batch * M * N);
   const C: TypedArray = out.data;
   const row = new Float64Array(N);
+  const bv = bias ? dataOf(bias) : null;
   for (let p = 0; p < batch; p++) {
     const aOff = p * M * K, bOff = p * K * N;
     // A as [M,K] starting at ao, B as [K,N] starting at bo
@@ -28,7 +29,8 @@ export function matmul(a: Raw, b: Raw, transA: boolean, transB: boolean): CpuSto
     const Bm: ArrayLike<number> = transB ? transposed(B, bOff, N, K) : B;
     const bo = transB ? 0 : bOff;
     for (let i = 0; i < M; i++) {
-      row.fill(0);
+      if (bv) for (let j = 0; j < N; j++) row[j] = bv[j];
+      else row.fill(0);
       for (let k = 0; k < K; k++) {
         const av = Am[ao + i * K + k];
         if (av === 0) continue;

@@ -1,5 +1,5 @@
 // Batch-norm primitives over x viewed as [M, C] (channels last).
-import type { Raw } from '../backend.js';
+import type { NormalizeEpilogue, Raw } from '../backend.js';
 import { alloc, dataOf, type CpuStorage } from './storage.js';
 
 export function moments(x: Raw): { mean: CpuStorage; variance: CpuStorage } {
@@ -16,15 +16,18 @@ export function moments(x: Raw): { mean: CpuStorage; variance: CpuStorage } {
   return { mean, variance };
 }
 
-export function normalize(x: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, beta: Raw | null): CpuStorage {
+export function normalize(x: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, beta: Raw | null, epi: NormalizeEpilogue = {}): CpuStorage {
   const [M, C] = [x.shape[0], x.shape[1]];
   const X = dataOf(x), mu = dataOf(mean), is = dataOf(invstd);
   const g = gamma ? dataOf(gamma) : null, b = beta ? dataOf(beta) : null;
+  const R = epi.residual ? dataOf(epi.residual) : null, relu = !!epi.relu;
   const out = alloc(x.dtype, M * C);
   const Y = out.data;
   for (let m = 0; m < M; m++) for (let c = 0; c < C; c++) {
     const i = m * C + c;
-    Y[i] = (X[i] - mu[c]) * is[c] * (g ? g[c] : 1) + (b ? b[c] : 0);
+    let v = (X[i] - mu[c]) * is[c] * (g ? g[c] : 1) + (b ? b[c] : 0);
+    if (R) v += R[i];
+    Y[i] = relu && !(v > 0) ? 0 : v;
   }
   return out;
 }

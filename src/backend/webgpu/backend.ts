@@ -6,14 +6,14 @@
 // cast.wgsl). u8 tensors support upload, download, fill and cast; other ops want f32/i32.
 // f64 does not exist in WGSL: it throws, pointing at the cpu backend.
 import type {
-  Backend, BinaryOp, Conv2dParams, OptimizerHyper, OptimizerKind, PoolParams, Raw, ReduceOp, ScalarOp, Storage,
+  Backend, BinaryOp, Conv2dParams, NormalizeEpilogue, OptimizerHyper, OptimizerKind, PoolParams, Raw, ReduceOp, ScalarOp, Storage,
   UnaryGradOp, UnaryOp,
 } from '../backend.js';
 import { allocArray, type DType, type TypedArray } from '../../runtime/dtype.js';
 import { numel, type Shape } from '../../runtime/shape.js';
 import type { GpuStorage } from './context.js';
 import type { GpuRuntime } from './runtime.js';
-import { bytesFor, f64Error } from './ops/util.js';
+import { bytesFor, f64Error, gpu } from './ops/util.js';
 import * as ew from './ops/elementwise.js';
 import * as layout from './ops/layout.js';
 import { reduce } from './ops/reduce.js';
@@ -76,7 +76,9 @@ export class WebGpuBackend implements Backend {
   }
 
   // ---- linear algebra, convolution, pooling, normalisation (ops/matmul|conv|pool|norm.ts)
-  matmul(a: Raw, b: Raw, transA: boolean, transB: boolean): Storage { return matmul(this.runtime, a, b, transA, transB); }
+  matmul(a: Raw, b: Raw, transA: boolean, transB: boolean, bias?: Raw | null): Storage {
+    return matmul(this.runtime, a, b, transA, transB, bias ? { epilogue: { bias: gpu(bias) } } : {});
+  }
   conv2d(x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams): Storage { return conv2d(this.runtime, x, w, bias, p); }
   conv2dBackwardData(dy: Raw, w: Raw, xShape: Shape, p: Conv2dParams): Storage {
     return conv2dBackwardData(this.runtime, dy, w, xShape, p);
@@ -87,8 +89,8 @@ export class WebGpuBackend implements Backend {
   maxPool2d(x: Raw, p: PoolParams): { y: Storage; argmax: Storage } { return maxPool2d(this.runtime, x, p); }
   maxPool2dBackward(dy: Raw, argmax: Raw, xShape: Shape): Storage { return maxPool2dBackward(this.runtime, dy, argmax, xShape); }
   moments(x: Raw): { mean: Storage; variance: Storage } { return moments(this.runtime, x); }
-  normalize(x: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, beta: Raw | null): Storage {
-    return normalize(this.runtime, x, mean, invstd, gamma, beta);
+  normalize(x: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, beta: Raw | null, epilogue?: NormalizeEpilogue): Storage {
+    return normalize(this.runtime, x, mean, invstd, gamma, beta, epilogue);
   }
   batchNormFinalize(mean: Raw, variance: Raw, eps: number,
     running: { mean: Raw; variance: Raw; count: Raw | null; momentum: number; n: number } | null): Storage {

@@ -1,8 +1,8 @@
 // Batch norm over x viewed as [M, C] (channels last): statistics as a two-level reduction
 // (per-chunk partial sums, then a per-channel pass; no atomics), normalisation as one
-// elementwise pass (with an optional fused ReLU), and the backward as one reduction
+// elementwise pass (with an optional fused residual add and ReLU), and the backward as one reduction
 // (Σdy, Σdy·x̂) plus one elementwise pass.
-import type { Raw, Storage } from '../../backend.js';
+import type { NormalizeEpilogue, Raw, Storage } from '../../backend.js';
 import { BackendError, fmtShape } from '../../../runtime/errors.js';
 import type { GpuContext, GpuStorage } from '../context.js';
 import { params } from '../params.js';
@@ -53,15 +53,25 @@ export function moments(ctx: GpuContext, x: Raw): { mean: Storage; variance: Sto
   return { mean, variance };
 }
 
-/** y = (x − mean)·invstd·gamma + beta per channel (+ ReLU when `relu`, for later fusion). */
-export function normalize(ctx: GpuContext, x: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, beta: Raw | null, relu = false): Storage {
+/** y = (x − mean)·invstd·gamma + beta per channel, then + residual and/or ReLU when asked. */
+export function normalize(ctx: GpuContext, x: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, beta: Raw | null,
+  epi: NormalizeEpilogue = {}): Storage {
   const [M, C] = dims('normalize', x);
+  const residual = epi.residual ?? null, relu = !!epi.relu;
+  if (residual) {
+    need32('normalize', residual, ['f32']);
+    if (residual.shape.reduce((a, b) => a * b, 1) !== M * C) {
+      throw new BackendError(`normalize: residual ${fmtShape(residual.shape)} does not match x ${fmtShape(x.shape)}`);
+    }
+  }
   const total = M * C;
   const y = ctx.alloc(4 * total);
   if (total === 0) return y;
-  ctx.dispatch(ctx.pipeline({ file: 'batchnorm_normalize.wgsl', constants: { HAS_GAMMA: +!!gamma, HAS_BETA: +!!beta, RELU: +relu } }),
-    [gpu(x), gpu(mean), gpu(invstd), gamma ? gpu(gamma) : dummy(ctx), beta ? gpu(beta) : dummy(ctx), y],
-    params().u32(total, C, 0, 0).bytes(), grid(ctx, total), `batchnorm normalize [${M}, ${C}]`);
+  const constants = { HAS_GAMMA: +!!gamma, HAS_BETA: +!!beta, HAS_RESIDUAL: +!!residual, RELU: +relu };
+  ctx.dispatch(ctx.pipeline({ file: 'batchnorm_normalize.wgsl', constants }),
+    [gpu(x), gpu(mean), gpu(invstd), gamma ? gpu(gamma) : dummy(ctx), beta ? gpu(beta) : dummy(ctx), residual ? gpu(residual) : dummy(ctx), y],
+    params().u32(total, C, 0, 0).bytes(), grid(ctx, total),
+    `batchnorm normalize${residual ? '+add' : ''}${relu ? '+relu' : ''} [${M}, ${C}]`);
   return y;
 }
 

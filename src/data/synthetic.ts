@@ -1,18 +1,22 @@
 // The built-in data set: procedurally generated 32×32 RGB scenes in 10 classes, where a class is
 // defined by WHICH two object parts co-occur in the image ("seeing the whole in the parts").
 //
-// - A vocabulary of 5 part shapes (disc, ring, square, triangle, cross), distinct even at 32 px.
-// - The 10 classes are all 10 pairs of distinct parts, so every part belongs to 4 classes: no
+// - A part is a patch (a disc or a square, rotated) filled with one of 5 textures: solid,
+//   stripes, checker, dots, concentric rings — each in two random colours, at a random period.
+// - The 10 classes are all 10 pairs of distinct textures, so every part belongs to 4 classes: no
 //   single part determines the class, only the conjunction does. (A linear read-out of "which
 //   parts are present" separates the classes: the class pair scores 2, any other pair ≤ 1.)
 // - Each image shows its class's two parts, and with probability 1/2 a third part that repeats
-//   one of the two (another size, angle and colour): counts and layout carry no class signal.
-// - Parts get random positions, sizes, rotations and colours (with a minimum contrast to the
-//   background); backgrounds are random gradients with faint stripe texture and pixel noise.
+//   one of the two (another size, angle, outline and colours): counts and layout carry no signal.
+// - Positions, sizes, angles, outlines and colours are random (parts keep a minimum contrast to
+//   the background); backgrounds are random gradients with faint stripes and pixel noise.
 // Because colour and position are random, the class is not a linear function of the pixels
 // (measured by test/data/synthetic.test.ts and data-tools/probe-synthetic.ts), while it is
 // plainly visible to a person or a translation-invariant part detector (a CNN; measured by
-// data-tools/supervised-probe.ts).
+// data-tools/supervised-probe.ts). Textures rather than outlines carry the parts' identity:
+// local statistics a small network picks up within minutes of training, which is what the
+// software-sized default run has (an earlier version with 8 outline shapes was not learnable
+// at that budget, even with labels).
 //
 // Every image is a pure function of (seed, split, index), so the set can be generated on the fly
 // in any order (pretraining) or written to disk with `coengine data prepare --format synthetic`.
@@ -20,7 +24,7 @@ import { Rng } from '../runtime/rng.js';
 
 export const SYNTHETIC_SIZE = 32;
 export const SYNTHETIC_SHAPE: [number, number, number] = [SYNTHETIC_SIZE, SYNTHETIC_SIZE, 3];
-export const SYNTHETIC_PARTS = ['disc', 'ring', 'square', 'triangle', 'cross'] as const;
+export const SYNTHETIC_PARTS = ['solid', 'stripes', 'checker', 'dots', 'rings'] as const;
 
 /** Class k is the co-occurrence of parts SYNTHETIC_PAIRS[k]: every pair of distinct parts. */
 export const SYNTHETIC_PAIRS: readonly (readonly [number, number])[] = SYNTHETIC_PARTS.flatMap((_, a) =>
@@ -30,7 +34,15 @@ export const SYNTHETIC_DEFAULT_COUNTS = { train: 50000, test: 10000 };
 
 export type SyntheticSplit = 'train' | 'test';
 
-export interface PlacedPart { part: number; x: number; y: number; r: number; angle: number; color: [number, number, number] }
+export interface PlacedPart {
+  part: number; x: number; y: number; r: number; angle: number;
+  /** Outline: a disc or a square (rotated by angle); carries no class information. */
+  outline: 'disc' | 'square';
+  /** Texture period in pixels, and its two colours. */
+  period: number;
+  color: [number, number, number];
+  color2: [number, number, number];
+}
 export interface SceneDescription { label: number; parts: PlacedPart[] }
 
 function mix32(x: number): number {
@@ -68,8 +80,8 @@ function hsvToRgb(h: number, s: number, v: number): [number, number, number] {
 
 const luma = (c: readonly number[]) => 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];
 
-/** Part radius range (pixels; the circumradius of the shape). */
-const RADIUS = [5, 8] as const;
+/** Part radius range (pixels). */
+const RADIUS = [6, 9] as const;
 
 function sampleScene(rng: Rng, label: number): { scene: SceneDescription; bg: Background } {
   // Background: gradient between two colours of similar brightness, plus faint stripes and noise.
@@ -92,48 +104,51 @@ function sampleScene(rng: Rng, label: number): { scene: SceneDescription; bg: Ba
 
   const parts: PlacedPart[] = [];
   for (const part of kinds) {
-    let placed: PlacedPart | null = null;
-    for (let attempt = 0; attempt < 50 && !placed; attempt++) {
-      const r = rng.uniform(RADIUS[0], RADIUS[1]);
-      const x = rng.uniform(r - 1, SYNTHETIC_SIZE - r + 1), y = rng.uniform(r - 1, SYNTHETIC_SIZE - r + 1);
+    let x = 0, y = 0, r: number = RADIUS[0];
+    for (let attempt = 0; attempt < 50; attempt++) {
+      r = rng.uniform(RADIUS[0], RADIUS[1]);
+      x = rng.uniform(r - 1, SYNTHETIC_SIZE - r + 1); y = rng.uniform(r - 1, SYNTHETIC_SIZE - r + 1);
       // Keep parts mostly separate so each stays recognisable (relaxed if the scene is crowded).
       const gap = attempt < 35 ? 0.95 : 0.7;
-      if (parts.every((q) => Math.hypot(q.x - x, q.y - y) > gap * (q.r + r))) {
-        placed = { part, x, y, r, angle: rng.uniform(0, 2 * Math.PI), color: [0, 0, 0] };
+      if (parts.every((q) => Math.hypot(q.x - x, q.y - y) > gap * (q.r + r))) break;
+    }
+    // Colours: any hues; the first lighter or darker than the background by a visible margin,
+    // the second a visible step from the first (so the texture shows).
+    const pick = (ref: number, margin: number): [number, number, number] => {
+      let c: [number, number, number] = [0, 0, 0];
+      for (let attempt = 0; attempt < 30; attempt++) {
+        c = hsvToRgb(rng.next(), rng.uniform(0.2, 1), rng.uniform(0.05, 1));
+        if (Math.abs(luma(c) - ref) > margin) break;
       }
-    }
-    if (!placed) { const r = RADIUS[0]; placed = { part, x: rng.uniform(r, SYNTHETIC_SIZE - r), y: rng.uniform(r, SYNTHETIC_SIZE - r), r, angle: rng.uniform(0, 2 * Math.PI), color: [0, 0, 0] }; }
-    // Colour: any hue, lighter or darker than the background by a visible margin.
-    let color: [number, number, number] = [0, 0, 0];
-    for (let attempt = 0; attempt < 20; attempt++) {
-      color = hsvToRgb(rng.next(), rng.uniform(0.2, 1), rng.uniform(0.05, 1));
-      if (Math.abs(luma(color) - bgLuma) > 0.22) break;
-    }
-    placed.color = color;
-    parts.push(placed);
+      return c;
+    };
+    const color = pick(bgLuma, 0.22);
+    const color2 = pick(luma(color), 0.3);
+    parts.push({ part, x, y, r, angle: rng.uniform(0, 2 * Math.PI), outline: rng.next() < 0.5 ? 'disc' : 'square', period: rng.uniform(3.5, 5), color, color2 });
   }
   return { scene: { label, parts }, bg };
 }
 
-/** Signed distance (pixels, negative inside) of part `kind` with radius r at local coords (u, v). */
-function partSdf(kind: number, u: number, v: number, r: number): number {
-  const box = (hx: number, hy: number, px: number, py: number) => {
-    const dx = Math.abs(px) - hx, dy = Math.abs(py) - hy;
-    return Math.hypot(Math.max(dx, 0), Math.max(dy, 0)) + Math.min(Math.max(dx, dy), 0);
-  };
-  const len = Math.hypot(u, v);
+/** Signed distance (pixels, negative inside) of a part's outline at local coords (u, v). */
+function outlineSdf(p: PlacedPart, u: number, v: number): number {
+  if (p.outline === 'disc') return Math.hypot(u, v) - 0.95 * p.r;
+  const h = 0.78 * p.r, dx = Math.abs(u) - h, dy = Math.abs(v) - h;
+  return Math.hypot(Math.max(dx, 0), Math.max(dy, 0)) + Math.min(Math.max(dx, dy), 0);
+}
+
+/** Texture of part kind at local coords (u, v): 0 → first colour, 1 → second (soft edges). */
+function texture(kind: number, u: number, v: number, period: number): number {
+  const k = 2 * Math.PI / period;
+  const soft = (t: number) => Math.min(1, Math.max(0, 0.5 + 1.5 * t)); // anti-aliased step of a [-1, 1] wave
   switch (SYNTHETIC_PARTS[kind]) {
-    case 'disc': return len - 0.9 * r;
-    case 'ring': return Math.abs(len - 0.7 * r) - 0.25 * r;
-    case 'square': return box(0.72 * r, 0.72 * r, u, v);
-    case 'triangle': { // equilateral triangle, circumradius r
-      const k = Math.sqrt(3), s = r * k / 2; // half side
-      let px = Math.abs(u) - s, py = v + s / k;
-      if (px + k * py > 0) { const nx = (px - k * py) / 2, ny = (-k * px - py) / 2; px = nx; py = ny; }
-      px -= Math.min(Math.max(px, -2 * s), 0);
-      return -Math.hypot(px, py) * Math.sign(py);
+    case 'solid': return 0;
+    case 'stripes': return soft(Math.sin(k * u));
+    case 'checker': return soft(Math.sin(k * u) * Math.sin(k * v) * 2);
+    case 'dots': { // a lattice of dots of the second colour
+      const fu = u / period - Math.round(u / period), fv = v / period - Math.round(v / period);
+      return Math.min(1, Math.max(0, (0.3 - Math.hypot(fu, fv)) * period + 0.5));
     }
-    default: return Math.min(box(r, 0.28 * r, u, v), box(0.28 * r, r, u, v)); // cross
+    default: return soft(Math.sin(k * Math.hypot(u, v))); // concentric rings
   }
 }
 
@@ -150,18 +165,17 @@ function renderScene(rng: Rng, scene: SceneDescription, bg: Background, img: Flo
   }
   for (const p of scene.parts) {
     const cos = Math.cos(p.angle), sin = Math.sin(p.angle);
-    const shade = [0.12 * Math.cos(p.angle * 1.7), 0.12 * Math.sin(p.angle * 1.3)]; // gentle shading gradient
     const x0 = Math.max(0, Math.floor(p.x - p.r * 1.2 - 1)), x1 = Math.min(S - 1, Math.ceil(p.x + p.r * 1.2 + 1));
     const y0 = Math.max(0, Math.floor(p.y - p.r * 1.2 - 1)), y1 = Math.min(S - 1, Math.ceil(p.y + p.r * 1.2 + 1));
     for (let y = y0; y <= y1; y++) {
       for (let x = x0; x <= x1; x++) {
         const dx = x + 0.5 - p.x, dy = y + 0.5 - p.y;
         const u = cos * dx + sin * dy, v = -sin * dx + cos * dy;
-        const alpha = Math.min(1, Math.max(0, 0.5 - partSdf(p.part, u, v, p.r)));
+        const alpha = Math.min(1, Math.max(0, 0.5 - outlineSdf(p, u, v)));
         if (alpha === 0) continue;
-        const sh = 1 + (shade[0] * dx + shade[1] * dy) / p.r;
+        const t = texture(p.part, u, v, p.period);
         const o = (y * S + x) * 3;
-        for (let c = 0; c < 3; c++) img[o + c] = img[o + c] * (1 - alpha) + Math.min(1, p.color[c] * sh) * alpha;
+        for (let c = 0; c < 3; c++) img[o + c] = img[o + c] * (1 - alpha) + (p.color[c] * (1 - t) + p.color2[c] * t) * alpha;
       }
     }
   }

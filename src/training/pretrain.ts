@@ -181,7 +181,7 @@ export async function setup(cfg: PretrainConfig, backend: Backend, given?: Train
   const method = createMethod(cfg, backend);
   const feat = method.backbone.featureDim;
   const probeSpecs = [{ name: 'global', dim: feat }, ...(method.backbone.mlp ? [{ name: 'patch', dim: feat }] : [])];
-  const probes = new OnlineProbes(backend, probeSpecs, data.classes.length, new Rng(cfg.seed + 1), { kind: cfg.optimizer, eta: cfg.eta });
+  const probes = new OnlineProbes(backend, probeSpecs, data.classes.length, new Rng(cfg.seed + 1));
   const pairs = method.emaPairs();
   const paired = new Set(pairs.online.map(([, t]) => t));
   const rest = [...method.online.namedParameters()].filter(([, t]) => !paired.has(t));
@@ -256,6 +256,7 @@ async function evaluateProbes(run: Run): Promise<{ global: number; patch: number
   const bb = method.backbone;
   const wasTraining = bb.training;
   bb.eval();
+  probes.train(false);
   const counts: Record<string, Tensor[]> = { global: [], patch: [] };
   const B = 256;
   for (let s = 0; s < data.test.count; s += B) {
@@ -270,6 +271,7 @@ async function evaluateProbes(run: Run): Promise<{ global: number; patch: number
     for (const [k, t] of Object.entries(c)) counts[k].push(t);
   }
   bb.train(wasTraining);
+  probes.train(true);
   const total = async (ts: Tensor[]) => { let a = 0; for (const t of ts) { a += await t.item(); t.dispose(); } return a / data.test.count; };
   return { global: await total(counts.global), patch: counts.patch.length ? await total(counts.patch) : null };
 }

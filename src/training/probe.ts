@@ -2,10 +2,10 @@
 // optimiser, no weight decay); the offline probe trains on frozen features after pretraining.
 import { Tensor, tidy } from '../tensor.js';
 import type { Backend } from '../backend/backend.js';
-import { Linear } from '../nn/layers.js';
+import { BatchNorm1d, Linear, Sequential } from '../nn/layers.js';
 import { Rng } from '../runtime/rng.js';
 import { add, backward, crossEntropy, detach, gather, greater, max, noGrad, reshape, rsubScalar, sum, tensor } from '../ops/index.js';
-import { Optimizer, type OptimizerConfig } from './optim.js';
+import { Optimizer } from './optim.js';
 import { warmupCosine } from './schedule.js';
 
 /**
@@ -25,18 +25,25 @@ export function correctCount(logits: Tensor, labels: Tensor): Tensor {
 export interface ProbeSpec { name: string; dim: number }
 
 /**
- * Online probes on detached features. As in solo-learn, they share the main optimiser's kind
- * (LARS by default, whose trust ratio keeps the step proportional to the weights whatever the
- * feature scale) with their own learning rate and no weight decay.
+ * Online probes on detached features: each is a BatchNorm1d without affine parameters (MAE's
+ * linear-probe recipe: standardised features, so one learning rate suits any feature scale)
+ * then a Linear layer, trained with SGD + momentum at their own learning rate, no weight
+ * decay. (A LARS probe, as in solo-learn, moves by at most lr·η of its weights per step: fine
+ * over 100k steps, frozen over the few hundred of a software-sized run. Plain SGD on raw
+ * features diverged on the GPU when the feature scale grew.)
  */
 export class OnlineProbes {
-  readonly heads: Map<string, Linear>;
+  readonly heads: Map<string, Sequential>;
   readonly optimizer: Optimizer;
-  constructor(backend: Backend, specs: ProbeSpec[], numClasses: number, rng: Rng, opt: Pick<OptimizerConfig, 'kind' | 'eta'> = { kind: 'sgd' }) {
-    this.heads = new Map(specs.map((s) => [s.name, new Linear(s.dim, numClasses, { backend, rng })]));
+  constructor(backend: Backend, specs: ProbeSpec[], numClasses: number, rng: Rng) {
+    this.heads = new Map(specs.map((s) => [s.name,
+      new Sequential(new BatchNorm1d(s.dim, { backend, affine: false }), new Linear(s.dim, numClasses, { backend, rng }))]));
     const named = [...this.heads].flatMap(([n, h]) => [...h.namedParameters(n)]);
-    this.optimizer = new Optimizer(backend, named, { ...opt, weightDecay: 0, momentum: 0.9 });
+    this.optimizer = new Optimizer(backend, named, { kind: 'sgd', weightDecay: 0, momentum: 0.9 });
   }
+
+  /** Training mode (batch statistics) or evaluation mode (running statistics) for every probe. */
+  train(on = true): void { for (const h of this.heads.values()) h.train(on); }
 
   /** Probe losses and correct counts on detached features. */
   forward(features: Record<string, Tensor>, labels: Tensor): { loss: Tensor; parts: Record<string, Tensor> } {

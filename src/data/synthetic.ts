@@ -10,6 +10,8 @@
 //   one of the two (another size, angle, outline and colours): counts and layout carry no signal.
 // - Positions, sizes, angles, outlines and colours are random (parts keep a minimum contrast to
 //   the background); backgrounds are random gradients with faint stripes and pixel noise.
+//   Colours are muted (low saturation): vivid random colours give each image a colour signature
+//   that survives colour jitter, a shortcut self-supervised learning takes before texture.
 // Because colour and position are random, the class is not a linear function of the pixels
 // (measured by test/data/synthetic.test.ts and data-tools/probe-synthetic.ts), while it is
 // plainly visible to a person or a translation-invariant part detector (a CNN; measured by
@@ -86,8 +88,8 @@ const RADIUS = [6, 9] as const;
 function sampleScene(rng: Rng, label: number): { scene: SceneDescription; bg: Background } {
   // Background: gradient between two colours of similar brightness, plus faint stripes and noise.
   const bgV = rng.uniform(0.25, 0.75);
-  const c0 = hsvToRgb(rng.next(), rng.uniform(0, 0.6), bgV);
-  const c1 = hsvToRgb(rng.next(), rng.uniform(0, 0.6), Math.min(1, Math.max(0, bgV + rng.uniform(-0.15, 0.15))));
+  const c0 = hsvToRgb(rng.next(), rng.uniform(0, 0.25), bgV);
+  const c1 = hsvToRgb(rng.next(), rng.uniform(0, 0.25), Math.min(1, Math.max(0, bgV + rng.uniform(-0.15, 0.15))));
   const ang = rng.uniform(0, 2 * Math.PI);
   const freq = rng.uniform(0.15, 0.6), sang = rng.uniform(0, Math.PI);
   const bg: Background = {
@@ -117,7 +119,7 @@ function sampleScene(rng: Rng, label: number): { scene: SceneDescription; bg: Ba
     const pick = (ref: number, margin: number): [number, number, number] => {
       let c: [number, number, number] = [0, 0, 0];
       for (let attempt = 0; attempt < 30; attempt++) {
-        c = hsvToRgb(rng.next(), rng.uniform(0.2, 1), rng.uniform(0.05, 1));
+        c = hsvToRgb(rng.next(), rng.uniform(0, 0.35), rng.uniform(0.05, 1));
         if (Math.abs(luma(c) - ref) > margin) break;
       }
       return c;

@@ -92,13 +92,13 @@ export function registerPretrain(program: Command): void {
 
 /**
  * Defaults sized to the device: a software rasteriser or the CPU backend gets a run that ends
- * within 10 minutes on 2 cores (measured: lavapipe 8.3 min, CPU backend ≈ 8 min); a real GPU
+ * within 10 minutes on 2 cores (measured: lavapipe 8.8 min, CPU backend 8.2 min); a real GPU
  * gets a longer run meant to learn a good representation.
  */
 function sizedDefaults(backend: string, software: boolean): Partial<PretrainConfig> {
   // RF29-ResNet10 at 1/16 width on the native 32 px images: ≈1.7 s/step on lavapipe, ≈3.2 s
   // on the CPU backend (batch 32).
-  const small = { arch: 'rf29-resnet10', width: 0.0625, syntheticTest: 1000, batchSize: 32, projHidden: 128, predHidden: 128,
+  const small = { arch: 'rf29-resnet10', width: 0.0625, syntheticTest: 2000, batchSize: 32, projHidden: 128, predHidden: 128,
     projOut: 64, warmupEpochs: 1, finalEvalEpochs: 20, checkpointEvery: 100 };
   if (backend === 'cpu') return { ...small, syntheticTrain: 1920, epochs: 2 };
   if (software) return { ...small, syntheticTrain: 2560, epochs: 3 };

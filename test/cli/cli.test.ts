@@ -16,6 +16,13 @@ function walk(c: Command, at: string[] = []): [string[], Command][] {
   return [[at, c], ...c.commands.flatMap((s) => walk(s, [...at, s.name()]))];
 }
 
+test('the built bin runs as a program (executable, with its shebang), as `npx coengine` needs', () => {
+  const r = spawnSync(main, ['--version'], { encoding: 'utf8', timeout: 60_000 });
+  assert.is(r.error, undefined, `running ${main} directly: ${r.error?.message}`);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /\d+\.\d+\.\d+/);
+});
+
 test('every command and every option has a description', () => {
   const all = walk(buildProgram());
   assert.ok(all.length >= 12, `found ${all.length} commands`);

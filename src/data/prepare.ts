@@ -15,6 +15,7 @@ import {
 } from './synthetic.js';
 import { DatasetWriter } from './writer.js';
 import { Progress } from '../util/progress.js';
+import { Rng } from '../runtime/rng.js';
 
 export interface PrepareOptions {
   format: SourceFormat;
@@ -26,8 +27,9 @@ export interface PrepareOptions {
   name?: string;
   /** Decoding threads for imagefolder (default: CPU count). */
   workers?: number;
-  /** synthetic only. */
+  /** Seed of the synthetic images, and of the subsets --train/--test pick from other formats. */
   seed?: number;
+  /** synthetic: image counts; other formats: keep a seeded random subset of this many. */
   train?: number;
   test?: number;
   /** Replace an existing --out. */
@@ -133,6 +135,39 @@ function writeArrays(
   return shape;
 }
 
+/**
+ * Indices of a seeded random subset of n of N items, in source order; null keeps all (n absent
+ * or ≥ N). Each split draws from its own stream, so --train does not change the test subset.
+ */
+function pickSubset(N: number, n: number | undefined, seed: number, split: string): Int32Array | null {
+  if (n === undefined || n >= N) return null;
+  const idx = Int32Array.from({ length: N }, (_, i) => i);
+  new Rng((seed * 2 + (split === 'train' ? 0 : 1)) >>> 0).shuffle(idx);
+  return idx.slice(0, n).sort();
+}
+
+/** The chosen images and labels of an in-memory split (all of them when idx is null). */
+function takeSubset(images: Uint8Array, labels: Int32Array, per: number, idx: Int32Array | null): { images: Uint8Array; labels: Int32Array } {
+  if (!idx) return { images, labels };
+  const out = new Uint8Array(idx.length * per);
+  idx.forEach((j, i) => out.set(images.subarray(j * per, (j + 1) * per), i * per));
+  return { images: out, labels: Int32Array.from(idx, (j) => labels[j]) };
+}
+
+/** What meta.json records about a subset (nothing when the whole source was kept). */
+function subsetNote(opts: PrepareOptions, counts: { train: number; test: number }): Record<string, unknown> {
+  const kept = (k: 'train' | 'test') => (opts[k] !== undefined && opts[k]! < counts[k] ? opts[k] : undefined);
+  if (kept('train') === undefined && kept('test') === undefined) return {};
+  return { subset: { seed: opts.seed ?? 0, ...(kept('train') ? { train: `${kept('train')} of ${counts.train}` } : {}), ...(kept('test') ? { test: `${kept('test')} of ${counts.test}` } : {}) } };
+}
+
+/** writeArrays over the seeded subset --train/--test asks for. */
+function writeSplit(writer: DatasetWriter, split: 'train' | 'test', set: { images: Uint8Array; labels: Int32Array }, h: number, w: number, c: number,
+  opts: PrepareOptions, show: boolean): void {
+  const s = takeSubset(set.images, set.labels, h * w * c, pickSubset(set.labels.length, opts[split], opts.seed ?? 0, split));
+  writeArrays(writer, split, s.images, s.labels, h, w, c, opts.size, show);
+}
+
 function prepareIdx(writer: DatasetWriter, src: string, opts: PrepareOptions, show: boolean): DatasetMeta {
   const files = findIdxFiles(src);
   const train = readIdxPair(files.trainImages, files.trainLabels);
@@ -145,22 +180,28 @@ function prepareIdx(writer: DatasetWriter, src: string, opts: PrepareOptions, sh
   const name = opts.name ?? path.basename(src);
   const fashion = /fashion/i.test(name) || /fashion/i.test(src);
   const classes = fashion && maxLabel < 10 ? FASHION_MNIST_CLASSES : Array.from({ length: maxLabel + 1 }, (_, i) => String(i));
-  writeArrays(writer, 'train', train.images, train.labels, train.h, train.w, 1, opts.size, show);
-  writeArrays(writer, 'test', test.images, test.labels, test.h, test.w, 1, opts.size, show);
+  writeSplit(writer, 'train', train, train.h, train.w, 1, opts, show);
+  writeSplit(writer, 'test', test, test.h, test.w, 1, opts, show);
   return writer.finish({
     name, classes,
-    source: { format: 'idx', path: src, files: Object.values(files).map((f) => path.basename(f)), originalShape: [train.h, train.w, 1] },
+    source: {
+      format: 'idx', path: src, files: Object.values(files).map((f) => path.basename(f)), originalShape: [train.h, train.w, 1],
+      ...subsetNote(opts, { train: train.labels.length, test: test.labels.length }),
+    },
   });
 }
 
 function prepareCifar(writer: DatasetWriter, src: string, opts: PrepareOptions, show: boolean): DatasetMeta {
   const data = readCifar(src);
-  writeArrays(writer, 'train', data.train.images, data.train.labels, 32, 32, 3, opts.size, show);
-  writeArrays(writer, 'test', data.test.images, data.test.labels, 32, 32, 3, opts.size, show);
+  writeSplit(writer, 'train', data.train, 32, 32, 3, opts, show);
+  writeSplit(writer, 'test', data.test, 32, 32, 3, opts, show);
   return writer.finish({
     name: opts.name ?? data.variant,
     classes: data.classes,
-    source: { format: 'cifar', path: src, variant: data.variant, labels: data.variant === 'cifar100' ? 'fine' : 'label', originalShape: [32, 32, 3] },
+    source: {
+      format: 'cifar', path: src, variant: data.variant, labels: data.variant === 'cifar100' ? 'fine' : 'label', originalShape: [32, 32, 3],
+      ...subsetNote(opts, { train: data.train.labels.length, test: data.test.labels.length }),
+    },
   });
 }
 
@@ -169,7 +210,10 @@ async function prepareImageFolder(writer: DatasetWriter, src: string, opts: Prep
   if (!size) throw new DatasetError('--size is required for --format imagefolder (e.g. 64 for Tiny-ImageNet, 128 or 224 for ImageNet-100)');
   const scan = scanImageFolder(src);
   const workers = Math.max(1, opts.workers ?? os.availableParallelism?.() ?? os.cpus().length);
-  for (const [split, set] of [['train', scan.train], ['test', scan.test]] as const) {
+  const counts = { train: scan.train.files.length, test: scan.test.files.length };
+  for (const [split, all] of [['train', scan.train], ['test', scan.test]] as const) {
+    const idx = pickSubset(all.files.length, opts[split], opts.seed ?? 0, split);
+    const set = idx ? { files: Array.from(idx, (j) => all.files[j]), labels: Int32Array.from(idx, (j) => all.labels[j]) } : all;
     const sw = writer.split(split, set.files.length, [size, size, 3]);
     sw.writeLabels(0, set.labels);
     const bar = new Progress(`decode ${split}`, set.files.length, { enabled: show, unit: 'img' });
@@ -183,7 +227,10 @@ async function prepareImageFolder(writer: DatasetWriter, src: string, opts: Prep
   return writer.finish({
     name: opts.name ?? path.basename(src),
     classes: scan.classes,
-    source: { format: 'imagefolder', path: src, layout: scan.layout, resize: `centre square crop, area (down) / bilinear (up) to ${size}×${size}` },
+    source: {
+      format: 'imagefolder', path: src, layout: scan.layout, resize: `centre square crop, area (down) / bilinear (up) to ${size}×${size}`,
+      ...subsetNote(opts, counts),
+    },
   });
 }
 

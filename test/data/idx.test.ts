@@ -48,6 +48,37 @@ for (const gz of [false, true]) {
   });
 }
 
+test('idx: --train/--test keep a seeded random subset, in source order, recorded in meta.json', async () => {
+  const root = tmpDir();
+  try {
+    const src = path.join(root, 'digits'); fs.mkdirSync(src);
+    const x = writeIdxSet(src, { gz: false, nTrain: 40, nTest: 12 });
+    const per = x.h * x.w;
+    const prep = (name: string, seed: number, train: number, test?: number) =>
+      prepareDataset({ format: 'idx', src, out: path.join(root, name), progress: false, seed, train, test });
+    const meta = await prep('a', 3, 10, 5);
+    assert.equal(meta.splits.train.count, 10);
+    assert.equal(meta.splits.test.count, 5);
+    assert.equal(meta.source.subset, { seed: 3, train: '10 of 40', test: '5 of 12' });
+    const tr = loadSplit(path.join(root, 'a'), 'train', { verify: true });
+    // Each kept image is a source image with its own label, and source order is kept.
+    let last = -1;
+    for (let i = 0; i < 10; i++) {
+      const img = Array.from(tr.images.subarray(i * per, (i + 1) * per));
+      const j = Array.from({ length: 40 }, (_, k) => k).find((k) => img.every((v, q) => v === x.trImg[k * per + q]))!;
+      assert.ok(j !== undefined && j > last, `image ${i} comes from source index ${j}`);
+      assert.is(tr.labels[i], x.trL[j]);
+      last = j;
+    }
+    const again = await prep('b', 3, 10, 5), other = await prep('c', 4, 10);
+    assert.equal(Array.from(loadSplit(path.join(root, 'b'), 'train').images), Array.from(tr.images), 'same seed, same subset');
+    assert.not.equal(Array.from(loadSplit(path.join(root, 'c'), 'train').images), Array.from(tr.images), 'another seed, another subset');
+    assert.is(other.splits.test.count, 12, 'no --test keeps the whole test split');
+    assert.equal(other.source.subset, { seed: 4, train: '10 of 40' });
+    assert.is(again.splits.train.count, 10);
+  } finally { rm(root); }
+});
+
 test('idx: --size resizes every image', async () => {
   const root = tmpDir();
   try {

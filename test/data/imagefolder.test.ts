@@ -75,6 +75,11 @@ test('imagefolder (Tiny-ImageNet layout with val_annotations.txt)', async () => 
     assert.is(meta.source.layout, 'tiny-imagenet');
     checkPixels(out, 'train', [[0, 0], [1, 0]], 6, 3);
     checkPixels(out, 'test', [[1, 4], [0, 3]], 6, 3); // sorted by file name: val_0, val_1
+    // A seeded subset decodes only the files it keeps.
+    const sub = await prepareDataset({ format: 'imagefolder', src, out: path.join(root, 'sub'), size: 6, train: 1, seed: 2, progress: false });
+    assert.is(sub.splits.train.count, 1);
+    assert.is(sub.splits.test.count, 2);
+    assert.equal(sub.source.subset, { seed: 2, train: '1 of 2' });
   } finally { rm(root); }
 });
 

@@ -4,7 +4,7 @@ import { Tensor } from '../tensor.js';
 import { shapeError } from '../runtime/errors.js';
 import { needsGrad, noGrad, record, save } from '../autograd/tape.js';
 import { wrap } from './util.js';
-import { add, clampMin, div, mul, mulScalar, relu, rsqrt, addScalar, sqrt } from './elementwise.js';
+import { clampMin, div, mul, mulScalar, rsqrt, addScalar, sqrt, sub } from './elementwise.js';
 import { sum } from './reduce.js';
 
 export interface BatchNormOptions {
@@ -42,16 +42,7 @@ export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
   if (residual && (residual.rank !== x.rank || residual.shape.some((d, i) => d !== x.shape[i]))) {
     throw shapeError('batchNorm', 'the residual must have the input\'s shape', { input: x.shape, residual: residual.shape });
   }
-  if (!o.training) {
-    if (!o.runningMean || !o.runningVar) throw new Error('batchNorm: eval mode needs running statistics');
-    const invstd = noGrad(() => rsqrt(addScalar(o.runningVar!, eps)));
-    let scale = o.gamma ? mul(o.gamma, invstd) : invstd;
-    let shift = mul(o.runningMean, mulScalar(scale, -1));
-    if (o.beta) shift = add(shift, o.beta);
-    let y = add(mul(x, scale), shift);
-    if (residual) y = add(y, residual);
-    return o.relu ? relu(y) : y;
-  }
+  if (!o.training) return batchNormEval(x, o, C, eps, residual);
   const M = x.size / C;
   if (M < 2) throw shapeError('batchNorm', 'training mode needs more than one value per channel', { input: x.shape });
   const be = x.backend;
@@ -83,6 +74,39 @@ export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
   }
   x2.dispose(); variance.dispose();
   mean.dispose(); invstd.dispose();
+  return y;
+}
+
+/**
+ * Eval mode: the same fused apply pass with the running statistics. Differentiable in x, gamma,
+ * beta and the residual (dx = g·gamma·invstd, the statistics being constants).
+ */
+function batchNormEval(x: Tensor, o: BatchNormOptions, C: number, eps: number, residual: Tensor | null): Tensor {
+  if (!o.runningMean || !o.runningVar) throw new Error('batchNorm: eval mode needs running statistics');
+  const be = x.backend, M = x.size / C;
+  const gamma = o.gamma ?? null, beta = o.beta ?? null;
+  const invstd = noGrad(() => rsqrt(addScalar(o.runningVar!, eps)));
+  const x2 = x.alias([M, C]);
+  const y = wrap(be, be.normalize(x2, o.runningMean, invstd, gamma, beta, { residual, relu: o.relu }), x.shape, x.dtype);
+  x2.dispose();
+  if (needsGrad(x, gamma, beta, residual)) {
+    // The running mean is updated in place by later training steps: keep this step's value.
+    const meanNow = noGrad(() => mulScalar(o.runningMean!, 1));
+    const sx = save(x), si = save(invstd), sm = save(meanNow);
+    meanNow.dispose();
+    const sg = gamma ? save(gamma) : null, sy = o.relu ? save(y) : null;
+    const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
+    const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : []), ...(residual ? [residual] : [])];
+    record(y, 'batchNormEval', inputs, (g) => {
+      const gm = sy ? wrap(be, be.unaryGrad('relu', sy, g), x.shape, x.dtype) : g;
+      const out: (Tensor | null)[] = [mul(gm, sg ? mul(sg, si) : si)];
+      if (gamma) out.push(sum(mul(gm, mul(sub(sx, sm), si)), axes));
+      if (beta) out.push(sum(gm, axes));
+      if (residual) out.push(gm);
+      return out;
+    }, [sx, si, sm, ...(sg ? [sg] : []), ...(sy ? [sy] : [])]);
+  }
+  invstd.dispose();
   return y;
 }
 

@@ -92,7 +92,7 @@ export function registerPretrain(program: Command): void {
 
 /**
  * Defaults sized to the device: a software rasteriser or the CPU backend gets a run that ends
- * within 10 minutes on 2 cores (measured: lavapipe 8.2 min, CPU backend 8.2 min); a real GPU
+ * within 10 minutes on 2 cores (measured: lavapipe 8.2 min, CPU backend 7.9 min); a real GPU
  * gets a longer run meant to learn a good representation.
  */
 function sizedDefaults(backend: string, software: boolean): Partial<PretrainConfig> {

@@ -110,7 +110,8 @@ function sampleScene(rng: Rng, label: number): { scene: SceneDescription; bg: Ba
     for (let attempt = 0; attempt < 50; attempt++) {
       r = rng.uniform(RADIUS[0], RADIUS[1]);
       x = rng.uniform(r - 1, SYNTHETIC_SIZE - r + 1); y = rng.uniform(r - 1, SYNTHETIC_SIZE - r + 1);
-      // Keep parts mostly separate so each stays recognisable (relaxed if the scene is crowded).
+      // Keep parts mostly separate so each stays recognisable (relaxed if the scene is crowded;
+      // after 50 tries the last candidate stays, overlapping).
       const gap = attempt < 35 ? 0.95 : 0.7;
       if (parts.every((q) => Math.hypot(q.x - x, q.y - y) > gap * (q.r + r))) break;
     }

@@ -4,7 +4,7 @@ import { Tensor } from '../tensor.js';
 import { shapeError } from '../runtime/errors.js';
 import { needsGrad, noGrad, record, save } from '../autograd/tape.js';
 import { wrap } from './util.js';
-import { clampMin, div, mul, mulScalar, rsqrt, addScalar, sqrt, sub } from './elementwise.js';
+import { clampMin, div, mul, mulScalar, sqrt, sub } from './elementwise.js';
 import { sum } from './reduce.js';
 
 export interface BatchNormOptions {
@@ -85,7 +85,8 @@ function batchNormEval(x: Tensor, o: BatchNormOptions, C: number, eps: number, r
   if (!o.runningMean || !o.runningVar) throw new Error('batchNorm: eval mode needs running statistics');
   const be = x.backend, M = x.size / C;
   const gamma = o.gamma ?? null, beta = o.beta ?? null;
-  const invstd = noGrad(() => rsqrt(addScalar(o.runningVar!, eps)));
+  // batchNormFinalize without running statistics is exactly 1/√(var + eps): one dispatch.
+  const invstd = wrap(be, be.batchNormFinalize(o.runningMean, o.runningVar, eps, null), [C], x.dtype);
   const x2 = x.alias([M, C]);
   const y = wrap(be, be.normalize(x2, o.runningMean, invstd, gamma, beta, { residual, relu: o.relu }), x.shape, x.dtype);
   x2.dispose();

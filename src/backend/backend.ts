@@ -70,6 +70,11 @@ export interface Backend {
   // ---- memory ----
   /** Device bytes held by live tensors and the peak since start (GPU backends). */
   memoryStats?(): { bytesInUse: number; peakBytesInUse: number; buffersCreated: number };
+  /**
+   * Submit the work recorded so far without waiting for it (asynchronous backends): called at the
+   * end of each training step so the device runs step k while the host records step k+1.
+   */
+  submit?(): void;
   upload(data: TypedArray, dtype: DType): Storage;
   fill(size: number, dtype: DType, value: number): Storage;
   /** Read back; the only place a backend may wait for the device. */

@@ -247,6 +247,7 @@ export function trainStep(run: Run, ids: Int32Array, s: { step: number; lr: numb
     run.probes.optimizer.step(s.probeLr);
     if (run.targetFlat && run.onlinePrefix) backend.emaUpdate(run.targetFlat.flat, run.onlinePrefix, s.tau);
   });
+  backend.submit?.(); // one submit per step: the device runs it while the next one is recorded
   return scalars;
 }
 

@@ -10,6 +10,7 @@ import { tidy, type Tensor } from '../../src/tensor.js';
 import * as op from '../../src/ops/index.js';
 import { Rng } from '../../src/runtime/rng.js';
 import { gpuBackendOrSkip, gpuHandle } from '../helpers/gpu.js';
+import { gentleWait } from '../../src/backend/webgpu/gentle_wait.js';
 
 const SUITE = 'webgpu runtime';
 
@@ -104,6 +105,53 @@ test('errors name the kernel file and line, sizes and limits, dispatch labels', 
   try { await rt.read(a); } catch (e) { err = (e as Error).message; }
   rt.release(a);
   assert.match(err, /deliberately broken/, err);
+});
+
+test('an upload never forces a submit, and recorded work still sees the old contents', async () => {
+  const gpu = await gpuBackendOrSkip(SUITE);
+  if (!gpu) return;
+  const rt = (await gpuHandle())!.runtime;
+  await rt.sync();
+  const n = 300;
+  const first = rt.upload(new Float32Array(n).fill(2));
+  const out = gpu.unary('neg', { storage: first, shape: [n], dtype: 'f32' }); // recorded, not submitted
+  rt.release(first); // its buffer is free again but still used by the recorded dispatch
+  const submits = rt.stats().submits;
+  const second = rt.upload(new Float32Array(n).fill(5)); // same size class
+  assert.equal(rt.stats().submits, submits, 'upload submitted the recorded work');
+  assert.ok(second.buffer !== first.buffer, 'upload reused a buffer that recorded work reads');
+  const got = await gpu.download({ storage: out, shape: [n], dtype: 'f32' });
+  const again = await gpu.download({ storage: second, shape: [n], dtype: 'f32' });
+  assert.equal([got[0], got[n - 1], again[0], again[n - 1]], [-2, -2, 5, 5]);
+  gpu.release(out); rt.release(second);
+});
+
+test('waiting for the device does not spin the event loop', async () => {
+  // dawn.node polls pending promises through the global setImmediate; a stand-in poller that
+  // re-queues itself the same way shows how often it would run during a 60 ms wait.
+  const original = globalThis.setImmediate;
+  const pollsDuring = async (wait: (p: () => Promise<void>) => Promise<void>): Promise<number> => {
+    let polls = 0;
+    let pending = true;
+    const poll = () => { polls++; if (pending) globalThis.setImmediate(poll); };
+    await wait(() => {
+      globalThis.setImmediate(poll);
+      return new Promise<void>((r) => setTimeout(() => { pending = false; r(); }, 60));
+    });
+    return polls;
+  };
+  const spinning = await pollsDuring((p) => p());
+  const gentle = await pollsDuring(gentleWait);
+  assert.ok(globalThis.setImmediate === original, 'setImmediate restored after the wait');
+  assert.ok(gentle > 1 && gentle * 5 < spinning, `${gentle} polls in 60 ms (${spinning} when spinning)`);
+  // Overlapping waits restore it only when the last ends.
+  let release!: () => void;
+  const longer = gentleWait(() => new Promise<void>((r) => { release = r; }));
+  await gentleWait(() => Promise.resolve());
+  assert.ok(globalThis.setImmediate !== original, 'still throttled while another wait is pending');
+  release();
+  await longer;
+  assert.ok(globalThis.setImmediate === original, 'restored after the last wait');
 });
 
 test('timeDispatches reports GPU time', async () => {

@@ -35,6 +35,7 @@ export class WebGpuBackend implements Backend {
     const s = this.runtime.stats();
     return { bytesInUse: s.bytesInUse, peakBytesInUse: s.peakBytesInUse, buffersCreated: s.buffersCreated };
   }
+  submit(): void { this.runtime.flush(); }
   upload(data: TypedArray, dtype: DType): Storage {
     if (dtype === 'f64' || data instanceof Float64Array) throw f64Error();
     return this.runtime.upload(data);

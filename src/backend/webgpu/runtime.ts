@@ -6,10 +6,11 @@
 // Ordering argument for immediate buffer reuse: all work goes through one queue, dispatches run
 // in recording order, so a buffer released after its last recorded use can be handed to a
 // later dispatch of the same encoder. The one exception is queue.writeBuffer (upload), which
-// jumps ahead of the not-yet-submitted encoder: upload() therefore flushes first when the
-// buffer it got is used by recorded work.
+// jumps ahead of the not-yet-submitted encoder: upload() therefore takes a buffer that no
+// recorded work uses.
 import { BackendError } from '../../runtime/errors.js';
 import { kernelSource } from './kernel_source.js';
+import { gentleWait } from './gentle_wait.js';
 import type { GpuContext, GpuStorage, KernelRef } from './context.js';
 
 export interface RuntimeStats {
@@ -66,6 +67,7 @@ export class GpuRuntime implements GpuContext {
   readonly limits: GPUSupportedLimits;
   readonly features: ReadonlySet<string>;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly preludes = new Map<string, number>();
   private readonly free = new Map<number, GPUBuffer[]>();
   private readonly stagingFree = new Map<number, GPUBuffer[]>();
 
@@ -150,7 +152,12 @@ export class GpuRuntime implements GpuContext {
 
   // ---------------------------------------------------------------- memory
 
-  alloc(bytes: number, zero = false): GpuStorage {
+  /**
+   * Storage from the pool (contents undefined unless `zero`). With `notRecorded`, never a buffer
+   * that work recorded since the last submit uses: what upload() needs so that its
+   * queue.writeBuffer cannot overtake that work and no flush is forced mid-step.
+   */
+  alloc(bytes: number, zero = false, notRecorded = false): GpuStorage {
     if (!(bytes >= 0) || !Number.isFinite(bytes)) throw new BackendError(`alloc: invalid size ${bytes}`);
     const maxBinding = this.limits.maxStorageBufferBindingSize;
     if (bytes > maxBinding || bytes > this.limits.maxBufferSize) {
@@ -159,12 +166,22 @@ export class GpuRuntime implements GpuContext {
     }
     let cls = sizeClass(bytes);
     if (cls > maxBinding) cls = Math.ceil(bytes / 4) * 4;
-    const buffer = this.free.get(cls)?.pop() ?? this.createStorageBuffer(cls);
+    const buffer = (notRecorded ? this.takeFreeNotRecorded(cls) : this.free.get(cls)?.pop()) ?? this.createStorageBuffer(cls);
     const s = new PooledStorage(buffer, bytes, cls);
     this.counters.bytesInUse += cls;
     this.counters.peakBytesInUse = Math.max(this.counters.peakBytesInUse, this.counters.bytesInUse);
     if (zero) this.zero(s);
     return s;
+  }
+
+  /** The lowest-numbered free buffer of a class that no recorded work uses (deterministic too). */
+  private takeFreeNotRecorded(cls: number): GPUBuffer | undefined {
+    const list = this.free.get(cls);
+    if (!list) return undefined;
+    for (let i = list.length - 1; i >= 0; i--) {
+      if (!this.usedInEncoder.has(list[i])) return list.splice(i, 1)[0];
+    }
+    return undefined;
   }
 
   private createStorageBuffer(size: number): GPUBuffer {
@@ -220,8 +237,7 @@ export class GpuRuntime implements GpuContext {
 
   /** Host data into fresh storage. */
   upload(data: ArrayBufferView): GpuStorage {
-    const s = this.alloc(data.byteLength);
-    if (this.usedInEncoder.has(s.buffer)) this.flush(); // writeBuffer would overtake recorded work
+    const s = this.alloc(data.byteLength, false, true);
     const padded = data.byteLength % 4 === 0 ? data : padTo4(data);
     if (padded.byteLength > 0) {
       this.device.queue.writeBuffer(s.buffer, 0, padded.buffer, padded.byteOffset, padded.byteLength);
@@ -249,7 +265,7 @@ export class GpuRuntime implements GpuContext {
     enc.copyBufferToBuffer(s.buffer, s.offset ?? 0, staging, 0, size);
     this.flush();
     try {
-      await staging.mapAsync(GPUMapMode.READ, 0, size);
+      await gentleWait(() => staging.mapAsync(GPUMapMode.READ, 0, size));
     } catch (e) {
       this.checkErrors();
       throw new BackendError(`read-back of ${fmtBytes(bytes)} failed: ${(e as Error).message}`);
@@ -273,8 +289,12 @@ export class GpuRuntime implements GpuContext {
   pipeline(k: KernelRef): GPUComputePipeline {
     const entryPoint = k.entryPoint ?? 'main';
     const constants = k.constants ?? {};
-    const constKey = Object.keys(constants).sort().map((c) => `${c}=${constants[c]}`).join(',');
-    const key = `${k.file}|${entryPoint}|${constKey}|${k.prelude ?? ''}`;
+    // Looked up once per dispatch, so the key stays short: constants in insertion order (each
+    // call site builds them the same way) and the prelude (the GEMM core is ~10 KB of text)
+    // by a small id.
+    let key = `${k.file}|${entryPoint}|`;
+    for (const c in constants) key += `${c}=${constants[c]},`;
+    if (k.prelude) key += `|p${this.preludeId(k.prelude)}`;
     let p = this.pipelines.get(key);
     if (p) return p;
     const prelude = k.prelude ? (k.prelude.endsWith('\n') ? k.prelude : k.prelude + '\n') : '';
@@ -304,10 +324,16 @@ export class GpuRuntime implements GpuContext {
     return p;
   }
 
+  private preludeId(text: string): number {
+    let id = this.preludes.get(text);
+    if (id === undefined) this.preludes.set(text, (id = this.preludes.size));
+    return id;
+  }
+
   /** Compile a kernel and wait for its diagnostics (throws kernels/<file>:<line>:<col> errors). */
   async compileCheck(k: KernelRef): Promise<void> {
     this.pipeline(k);
-    await this.device.queue.onSubmittedWorkDone();
+    await gentleWait(() => this.device.queue.onSubmittedWorkDone());
     await new Promise((r) => setImmediate(r));
     this.checkErrors();
   }
@@ -437,7 +463,7 @@ export class GpuRuntime implements GpuContext {
   /** Submit and wait until the device is idle. */
   async sync(): Promise<void> {
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await gentleWait(() => this.device.queue.onSubmittedWorkDone());
     this.checkErrors();
   }
 

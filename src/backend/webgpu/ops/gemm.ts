@@ -108,8 +108,20 @@ function leastPadded(M: number, N: number, names: string[]): GemmTile {
 
 // ---- kernel text ----
 
-/** Tile constants + the GEMM core, to be prepended to a hook kernel. */
+const preludes = new Map<string, string>();
+
+/**
+ * Tile constants + the GEMM core, to be prepended to a hook kernel. Memoised per tile: the same
+ * string object each time, so the pipeline cache's lookup of it is cheap.
+ */
 export function gemmPrelude(t: GemmTile): string {
+  const key = `${t.BM},${t.BN},${t.BK},${t.TM},${t.TN},${t.shared},${t.pad ?? false}`;
+  let text = preludes.get(key);
+  if (text === undefined) preludes.set(key, (text = buildPrelude(t)));
+  return text;
+}
+
+function buildPrelude(t: GemmTile): string {
   return `const BM: u32 = ${t.BM}u;\nconst BN: u32 = ${t.BN}u;\nconst BK: u32 = ${t.BK}u;\n` +
     `const TM: u32 = ${t.TM}u;\nconst TN: u32 = ${t.TN}u;\nconst USE_SHARED: bool = ${t.shared};\n` +
     `const SMEM_PAD: u32 = ${t.pad ? 1 : 0}u;\n` +

@@ -372,6 +372,9 @@ function cases(quick: boolean): Case[] {
       ...convCases({ name: '3x3', N: 2, H: 16, W: 16, C: 32, Co: 32, k: 3, s: 1, p: 1 }),
       ...convCases({ name: '1x1', N: 2, H: 16, W: 16, C: 32, Co: 64, k: 1, s: 1, p: 0 }),
       ...convCases({ name: '3x3/2', N: 2, H: 16, W: 16, C: 32, Co: 32, k: 3, s: 2, p: 1 }),
+      // Wide enough that software devices take the implicit-GEMM path too.
+      ...convCases({ name: '3x3 c64', N: 2, H: 12, W: 12, C: 64, Co: 64, k: 3, s: 1, p: 1 }),
+      ...convCases({ name: '3x3/2 c64', N: 2, H: 12, W: 12, C: 64, Co: 64, k: 3, s: 2, p: 1 }),
       ...bnCases('small', 2 * 16 * 16, 64),
       ...poolCases('small', 2, 32, 32, 16),
     ];

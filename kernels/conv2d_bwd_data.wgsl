@@ -13,7 +13,7 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<vec4<f32>>;  // vec4 stores when C_VEC
 @group(0) @binding(3) var<uniform> params: Params;
 
 fn mm_M() -> u32 { return params.M; }
@@ -39,21 +39,43 @@ fn dyIndex(m: u32, k: u32) -> i32 {
   return i32(((n * params.Ho + oh) * params.Wo + ow) * params.Co + co);
 }
 
+/** Row context of input pixel m = (n, ih, iw): (n·Ho, ih + ph, iw + pw), computed once per row. */
+fn mm_rowA(z: u32, m: u32) -> vec4<i32> {
+  let iw = m % params.W;
+  let t = m / params.W;
+  let ih = t % params.H;
+  let n = t / params.H;
+  return vec4<i32>(i32(n * params.Ho), i32(ih) + params.ph, i32(iw) + params.pw, 0);
+}
+fn mm_colB(z: u32, n: u32) -> vec4<i32> { return vec4<i32>(0); }
+
 fn mm_readA(z: u32, m: u32, k: u32) -> f32 {
   let i = dyIndex(m, k);
   if (i < 0) { return 0.0; }
   return dy[u32(i) / 4u][u32(i) % 4u];
 }
-fn mm_readA4(z: u32, m: u32, k: u32) -> vec4<f32> {
-  let i = dyIndex(m, k);
-  if (i < 0) { return vec4<f32>(0.0); }
-  return dy[u32(i) / 4u];
+/** Four output channels co..co+3 of one tap (Cout % 4 == 0). */
+fn mm_readA4(z: u32, r: vec4<i32>, m: u32, k: u32) -> vec4<f32> {
+  let tap = k / params.Co;
+  let co = k - tap * params.Co;
+  let kh = tap / params.KW;
+  let kw = tap - kh * params.KW;
+  let yh = r.y - i32(kh);
+  let yw = r.z - i32(kw);
+  if (yh < 0 || yw < 0) { return vec4<f32>(0.0); }
+  var oh = u32(yh);
+  var ow = u32(yw);
+  if (params.sh != 1u || params.sw != 1u) {
+    oh = oh / params.sh;
+    ow = ow / params.sw;
+    if (oh * params.sh != u32(yh) || ow * params.sw != u32(yw)) { return vec4<f32>(0.0); }
+  }
+  if (oh >= params.Ho || ow >= params.Wo) { return vec4<f32>(0.0); }
+  return dy[((u32(r.x) + oh) * params.Wo + ow) * params.Co / 4u + co / 4u];
 }
 fn mm_readB(z: u32, k: u32, n: u32) -> f32 { let i = k * params.C + n; return w[i / 4u][i % 4u]; }
-fn mm_readB4(z: u32, k: u32, n: u32) -> vec4<f32> { return w[(k * params.C + n) / 4u]; }
+fn mm_readB4(z: u32, c: vec4<i32>, k: u32, n: u32) -> vec4<f32> { return w[(k * params.C + n) / 4u]; }
 
-fn mm_write(z: u32, m: u32, n: u32, v: f32) { dx[m * params.C + n] = v; }
-fn mm_write4(z: u32, m: u32, n: u32, v: vec4<f32>) {
-  let i = m * params.C + n;
-  dx[i] = v.x; dx[i + 1u] = v.y; dx[i + 2u] = v.z; dx[i + 3u] = v.w;
-}
+fn mm_write(z: u32, m: u32, n: u32, v: f32) { let i = m * params.C + n; dx[i / 4u][i % 4u] = v; }
+// C_VEC (Cin % 4 == 0) makes i a multiple of 4: one 16-byte store.
+fn mm_write4(z: u32, m: u32, n: u32, v: vec4<f32>) { dx[(m * params.C + n) / 4u] = v; }

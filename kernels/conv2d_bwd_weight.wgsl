@@ -16,7 +16,7 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;  // written per element
 @group(0) @binding(3) var<uniform> params: Params;
 
 fn mm_M() -> u32 { return params.Co; }
@@ -26,8 +26,9 @@ fn mm_k_range(z: u32) -> vec2<u32> {
 }
 
 // A(co, p) = dy[p, co]: stored [P, Co], its 4-runs are along co.
+fn mm_rowA(z: u32, m: u32) -> vec4<i32> { return vec4<i32>(0); }
 fn mm_readA(z: u32, m: u32, k: u32) -> f32 { let i = k * params.Co + m; return dy[i / 4u][i % 4u]; }
-fn mm_readA4(z: u32, m: u32, k: u32) -> vec4<f32> { return dy[(k * params.Co + m) / 4u]; }
+fn mm_readA4(z: u32, r: vec4<i32>, m: u32, k: u32) -> vec4<f32> { return dy[(k * params.Co + m) / 4u]; }
 
 /** Flat input index of X(p, j), or -1 in the padding. */
 fn xIndex(p: u32, j: u32) -> i32 {
@@ -49,19 +50,35 @@ fn mm_readB(z: u32, k: u32, n: u32) -> f32 {
   if (i < 0) { return 0.0; }
   return x[u32(i) / 4u][u32(i) % 4u];
 }
-fn mm_readB4(z: u32, k: u32, n: u32) -> vec4<f32> {
-  let i = xIndex(k, n);
-  if (i < 0) { return vec4<f32>(0.0); }
-  return x[u32(i) / 4u];
+/** Column context of j = (kh, kw, ci): (kh − ph, kw − pw, ci), computed once per column. */
+fn mm_colB(z: u32, n: u32) -> vec4<i32> {
+  let ci = n % params.C;
+  let tap = n / params.C;
+  let kw = tap % params.KW;
+  let kh = tap / params.KW;
+  return vec4<i32>(i32(kh) - params.ph, i32(kw) - params.pw, i32(ci), 0);
+}
+/** Channels ci..ci+3 of one tap (Cin % 4 == 0) at output pixel p: two divisions per load. */
+fn mm_readB4(z: u32, c: vec4<i32>, k: u32, n: u32) -> vec4<f32> {
+  let ow = k % params.Wo;
+  let t = k / params.Wo;
+  let oh = t % params.Ho;
+  let img = t / params.Ho;
+  let ih = i32(oh * params.sh) + c.x;
+  let iw = i32(ow * params.sw) + c.y;
+  if (ih < 0 || iw < 0 || ih >= i32(params.H) || iw >= i32(params.W)) { return vec4<f32>(0.0); }
+  return x[((img * params.H + u32(ih)) * params.W + u32(iw)) * params.C / 4u + u32(c.z) / 4u];
 }
 
 fn mm_write(z: u32, m: u32, n: u32, v: f32) {
+  var i: u32;
   if (SPLIT) {
-    out[(z * params.Co + m) * params.J + n] = v;
+    i = (z * params.Co + m) * params.J + n;
   } else {
     // (co, j = tap·C + ci) → OIHW [co, ci, tap]
-    out[(m * params.C + n % params.C) * params.KK + n / params.C] = v;
+    i = (m * params.C + n % params.C) * params.KK + n / params.C;
   }
+  out[i / 4u][i % 4u] = v;
 }
 fn mm_write4(z: u32, m: u32, n: u32, v: vec4<f32>) {
   for (var j = 0u; j < 4u; j++) { mm_write(z, m, n + j, v[j]); }

@@ -20,7 +20,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read> residual: array<f32>;
-@group(0) @binding(4) var<storage, read_write> c: array<f32>;
+@group(0) @binding(4) var<storage, read_write> c: array<vec4<f32>>;  // vec4 stores when C_VEC
 @group(0) @binding(5) var<uniform> params: Params;
 
 fn mm_M() -> u32 { return params.M; }
@@ -36,12 +36,16 @@ fn bIndex(z: u32, k: u32, n: u32) -> u32 {
   return z * params.strideB + k * params.N + n;
 }
 
+// Plain matrices need no per-row or per-column context.
+fn mm_rowA(z: u32, m: u32) -> vec4<i32> { return vec4<i32>(0); }
+fn mm_colB(z: u32, n: u32) -> vec4<i32> { return vec4<i32>(0); }
+
 fn mm_readA(z: u32, m: u32, k: u32) -> f32 { let i = aIndex(z, m, k); return a[i / 4u][i % 4u]; }
 // The contiguous axis of A is k (A stored [M, K]) or m (stored [K, M]): both are a[i..i+3],
 // and the wrapper enables the vec4 path only when i is a multiple of 4.
-fn mm_readA4(z: u32, m: u32, k: u32) -> vec4<f32> { return a[aIndex(z, m, k) / 4u]; }
+fn mm_readA4(z: u32, r: vec4<i32>, m: u32, k: u32) -> vec4<f32> { return a[aIndex(z, m, k) / 4u]; }
 fn mm_readB(z: u32, k: u32, n: u32) -> f32 { let i = bIndex(z, k, n); return b[i / 4u][i % 4u]; }
-fn mm_readB4(z: u32, k: u32, n: u32) -> vec4<f32> { return b[bIndex(z, k, n) / 4u]; }
+fn mm_readB4(z: u32, c: vec4<i32>, k: u32, n: u32) -> vec4<f32> { return b[bIndex(z, k, n) / 4u]; }
 
 fn epilogue(i: u32, n: u32, v: f32) -> f32 {
   var r = v;
@@ -53,9 +57,14 @@ fn epilogue(i: u32, n: u32, v: f32) -> f32 {
 
 fn mm_write(z: u32, m: u32, n: u32, v: f32) {
   let i = z * params.strideC + m * params.N + n;
-  c[i] = epilogue(i, n, v);
+  c[i / 4u][i % 4u] = epilogue(i, n, v);
 }
+// C_VEC (N % 4 == 0) makes i a multiple of 4: one 16-byte store.
 fn mm_write4(z: u32, m: u32, n: u32, v: vec4<f32>) {
   let i = z * params.strideC + m * params.N + n;
-  for (var j = 0u; j < 4u; j++) { c[i + j] = epilogue(i + j, n + j, v[j]); }
+  var r = v;
+  if (HAS_BIAS) { r += vec4<f32>(bias[n], bias[n + 1u], bias[n + 2u], bias[n + 3u]); }
+  if (HAS_RESIDUAL) { r += vec4<f32>(residual[i], residual[i + 1u], residual[i + 2u], residual[i + 3u]); }
+  if (RELU) { r = max(r, vec4<f32>(0.0)); }
+  c[i / 4u] = r;
 }

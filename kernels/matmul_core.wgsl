@@ -12,12 +12,18 @@
 //   fn mm_M() -> u32                 rows of C
 //   fn mm_N() -> u32                 columns of C
 //   fn mm_k_range(z: u32) -> vec2<u32>   [begin, end) of the reduction for layer z (split-K)
+//   fn mm_rowA(z, m) -> vec4<i32>    per-row context of A (e.g. a conv's pixel coordinates),
+//                                    computed once per thread and row, not per k step
 //   fn mm_readA(z, m, k) -> f32
-//   fn mm_readA4(z, m, k) -> vec4<f32>   A(m, k..k+3) if A_K_CONTIG else A(m..m+3, k)
+//   fn mm_readA4(z, r, m, k) -> vec4<f32>   A(m, k..k+3) if A_K_CONTIG else A(m..m+3, k);
+//                                    r = mm_rowA(z, m)
+//   fn mm_colB(z, n) -> vec4<i32>    per-column context of B
 //   fn mm_readB(z, k, n) -> f32
-//   fn mm_readB4(z, k, n) -> vec4<f32>   B(k, n..n+3) if B_N_CONTIG else B(k..k+3, n)
+//   fn mm_readB4(z, c, k, n) -> vec4<f32>   B(k, n..n+3) if B_N_CONTIG else B(k..k+3, n);
+//                                    c = mm_colB(z, n)
 //   fn mm_write(z, m, n, v: f32)
 //   fn mm_write4(z, m, n, v: vec4<f32>)  C(m, n..n+3); only used when C_VEC
+// The scalar readers serve ragged edges and unaligned operands only; they take no context.
 //
 // Two code paths, chosen by USE_SHARED:
 //  * shared: BM×BN tile per workgroup, BK-deep slices of A and B staged in workgroup memory
@@ -62,31 +68,38 @@ var<private> stageB: array<vec4<f32>, B_UNITS>;
 
 var<private> acc: array<vec4<f32>, TM * CN>;
 
+// Contexts of the rows of A / columns of B a thread loads (fixed for the whole reduction).
+// Shared path: one per staging unit; direct path: one per register row / column.
+const CTX_A: u32 = select(TM, A_UNITS, USE_SHARED);
+const CTX_B: u32 = select(TN, B_UNITS, USE_SHARED);
+var<private> ctxA: array<vec4<i32>, CTX_A>;
+var<private> ctxB: array<vec4<i32>, CTX_B>;
+
 /** Four values of A along its contiguous axis starting at (m, k); zeros outside [0,M)×[.., ke). */
-fn mm_loadA4(z: u32, m: u32, k: u32, ke: u32, M: u32) -> vec4<f32> {
+fn mm_loadA4(z: u32, r: vec4<i32>, m: u32, k: u32, ke: u32, M: u32) -> vec4<f32> {
   var v = vec4<f32>(0.0);
   if (A_K_CONTIG) {
     if (m >= M) { return v; }
-    if (A_VEC && k + 3u < ke) { return mm_readA4(z, m, k); }
+    if (A_VEC && k + 3u < ke) { return mm_readA4(z, r, m, k); }
     for (var j = 0u; j < 4u; j++) { if (k + j < ke) { v[j] = mm_readA(z, m, k + j); } }
   } else {
     if (k >= ke) { return v; }
-    if (A_VEC && m + 3u < M) { return mm_readA4(z, m, k); }
+    if (A_VEC && m + 3u < M) { return mm_readA4(z, r, m, k); }
     for (var j = 0u; j < 4u; j++) { if (m + j < M) { v[j] = mm_readA(z, m + j, k); } }
   }
   return v;
 }
 
 /** Four values of B along its contiguous axis starting at (k, n); zeros outside the range. */
-fn mm_loadB4(z: u32, k: u32, n: u32, ke: u32, N: u32) -> vec4<f32> {
+fn mm_loadB4(z: u32, c: vec4<i32>, k: u32, n: u32, ke: u32, N: u32) -> vec4<f32> {
   var v = vec4<f32>(0.0);
   if (B_N_CONTIG) {
     if (k >= ke) { return v; }
-    if (B_VEC && n + 3u < N) { return mm_readB4(z, k, n); }
+    if (B_VEC && n + 3u < N) { return mm_readB4(z, c, k, n); }
     for (var j = 0u; j < 4u; j++) { if (n + j < N) { v[j] = mm_readB(z, k, n + j); } }
   } else {
     if (n >= N) { return v; }
-    if (B_VEC && k + 3u < ke) { return mm_readB4(z, k, n); }
+    if (B_VEC && k + 3u < ke) { return mm_readB4(z, c, k, n); }
     for (var j = 0u; j < 4u; j++) { if (k + j < ke) { v[j] = mm_readB(z, k + j, n); } }
   }
   return v;
@@ -94,25 +107,34 @@ fn mm_loadB4(z: u32, k: u32, n: u32, ke: u32, N: u32) -> vec4<f32> {
 
 // ---- shared path ----
 
+// The row of A and column of B that staging unit u of a slice covers (the same for every slice).
+fn mm_unitRowA(u: u32) -> u32 { return select((u % (BM / 4u)) * 4u, u / (BK / 4u), A_K_CONTIG); }
+fn mm_unitKA(u: u32) -> u32 { return select(u / (BM / 4u), (u % (BK / 4u)) * 4u, A_K_CONTIG); }
+fn mm_unitColB(u: u32) -> u32 { return select(u / (BK / 4u), (u % (BN / 4u)) * 4u, B_N_CONTIG); }
+fn mm_unitKB(u: u32) -> u32 { return select((u % (BK / 4u)) * 4u, u / (BN / 4u), B_N_CONTIG); }
+
+fn mm_prepareShared(z: u32, tileM: u32, tileN: u32, M: u32, N: u32, tid: u32) {
+  for (var i = 0u; i < A_UNITS; i++) {
+    let m = tileM + mm_unitRowA(tid + i * NT);
+    if (m < M) { ctxA[i] = mm_rowA(z, m); }
+  }
+  for (var i = 0u; i < B_UNITS; i++) {
+    let n = tileN + mm_unitColB(tid + i * NT);
+    if (n < N) { ctxB[i] = mm_colB(z, n); }
+  }
+}
+
 fn mm_fetchSlice(z: u32, tileM: u32, tileN: u32, k0: u32, ke: u32, M: u32, N: u32, tid: u32) {
   for (var i = 0u; i < A_UNITS; i++) {
     let u = tid + i * NT;
     if (u < BM * BK / 4u) {
-      if (A_K_CONTIG) {
-        stageA[i] = mm_loadA4(z, tileM + u / (BK / 4u), k0 + (u % (BK / 4u)) * 4u, ke, M);
-      } else {
-        stageA[i] = mm_loadA4(z, tileM + (u % (BM / 4u)) * 4u, k0 + u / (BM / 4u), ke, M);
-      }
+      stageA[i] = mm_loadA4(z, ctxA[i], tileM + mm_unitRowA(u), k0 + mm_unitKA(u), ke, M);
     }
   }
   for (var i = 0u; i < B_UNITS; i++) {
     let u = tid + i * NT;
     if (u < BK * BN / 4u) {
-      if (B_N_CONTIG) {
-        stageB[i] = mm_loadB4(z, k0 + u / (BN / 4u), tileN + (u % (BN / 4u)) * 4u, ke, N);
-      } else {
-        stageB[i] = mm_loadB4(z, k0 + (u % (BK / 4u)) * 4u, tileN + u / (BK / 4u), ke, N);
-      }
+      stageB[i] = mm_loadB4(z, ctxB[i], k0 + mm_unitKB(u), tileN + mm_unitColB(u), ke, N);
     }
   }
 }
@@ -169,6 +191,7 @@ fn mm_runShared(z: u32, tileM: u32, tileN: u32, tx: u32, ty: u32, M: u32, N: u32
   let kb = kr.x;
   let ke = kr.y;
   if (kb >= ke) { return; }
+  mm_prepareShared(z, tileM, tileN, M, N, tid);
   mm_fetchSlice(z, tileM, tileN, kb, ke, M, N, tid);
   mm_storeSlice(tid);
   workgroupBarrier();
@@ -187,6 +210,16 @@ fn mm_runShared(z: u32, tileM: u32, tileN: u32, tx: u32, ty: u32, M: u32, N: u32
 
 fn mm_runDirect(z: u32, tileM: u32, tileN: u32, tx: u32, ty: u32, M: u32, N: u32) {
   let kr = mm_k_range(z);
+  // Contexts: ctxA[r·4 + i] for row m(r) + i, ctxB[c·4 + j] for column n(c) + j (a 4-run along
+  // m or n uses the context of its first row / column).
+  for (var r = 0u; r < RM; r++) {
+    let m = tileM + r * ROW_STRIDE + ty * 4u;
+    for (var i = 0u; i < 4u; i++) { if (m + i < M) { ctxA[r * 4u + i] = mm_rowA(z, m + i); } }
+  }
+  for (var c = 0u; c < CN; c++) {
+    let n = tileN + c * COL_STRIDE + tx * 4u;
+    for (var j = 0u; j < 4u; j++) { if (n + j < N) { ctxB[c * 4u + j] = mm_colB(z, n + j); } }
+  }
   for (var k0 = kr.x; k0 < kr.y; k0 += 4u) {
     // aK[kk·RM + r] = A rows of group r at k0+kk; bK[kk·CN + c] = B columns of group c at k0+kk.
     var aK: array<vec4<f32>, 4u * RM>;
@@ -195,20 +228,20 @@ fn mm_runDirect(z: u32, tileM: u32, tileN: u32, tx: u32, ty: u32, M: u32, N: u32
       let m = tileM + r * ROW_STRIDE + ty * 4u;
       if (A_K_CONTIG) {
         for (var i = 0u; i < 4u; i++) {
-          let v = mm_loadA4(z, m + i, k0, kr.y, M);
+          let v = mm_loadA4(z, ctxA[r * 4u + i], m + i, k0, kr.y, M);
           for (var kk = 0u; kk < 4u; kk++) { aK[kk * RM + r][i] = v[kk]; }
         }
       } else {
-        for (var kk = 0u; kk < 4u; kk++) { aK[kk * RM + r] = mm_loadA4(z, m, k0 + kk, kr.y, M); }
+        for (var kk = 0u; kk < 4u; kk++) { aK[kk * RM + r] = mm_loadA4(z, ctxA[r * 4u], m, k0 + kk, kr.y, M); }
       }
     }
     for (var c = 0u; c < CN; c++) {
       let n = tileN + c * COL_STRIDE + tx * 4u;
       if (B_N_CONTIG) {
-        for (var kk = 0u; kk < 4u; kk++) { bK[kk * CN + c] = mm_loadB4(z, k0 + kk, n, kr.y, N); }
+        for (var kk = 0u; kk < 4u; kk++) { bK[kk * CN + c] = mm_loadB4(z, ctxB[c * 4u], k0 + kk, n, kr.y, N); }
       } else {
         for (var j = 0u; j < 4u; j++) {
-          let v = mm_loadB4(z, k0, n + j, kr.y, N);
+          let v = mm_loadB4(z, ctxB[c * 4u + j], k0, n + j, kr.y, N);
           for (var kk = 0u; kk < 4u; kk++) { bK[kk * CN + c][j] = v[kk]; }
         }
       }

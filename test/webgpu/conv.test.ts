@@ -7,6 +7,7 @@ import { cpu } from '../../src/backend/registry.js';
 import type { Conv2dParams } from '../../src/backend/backend.js';
 import { convOutSize } from '../../src/runtime/shape.js';
 import { conv2d, conv2dBackwardData, conv2dBackwardWeight } from '../../src/backend/webgpu/ops/conv.js';
+import { GEMM_TILES } from '../../src/backend/webgpu/ops/gemm.js';
 import { assertClose, cpuData, cpuRaw, gpuRaw, randomF32, readF32, runtime, skipNotice } from './kernel_parity.js';
 
 interface Case { N: number; H: number; W: number; C: number; Co: number; k: [number, number]; s: [number, number]; p: [number, number] }
@@ -18,13 +19,16 @@ const cases: Case[] = [
   { N: 1, H: 9, W: 7, C: 5, Co: 7, k: [3, 3], s: [2, 2], p: [1, 1] },    // odd channels, stride 2
   { N: 1, H: 11, W: 10, C: 3, Co: 8, k: [7, 7], s: [2, 2], p: [3, 3] }, // ResNet stem shape family
   { N: 2, H: 6, W: 8, C: 4, Co: 4, k: [3, 2], s: [1, 2], p: [0, 1] },    // non-square kernel, mixed stride
+  { N: 2, H: 7, W: 9, C: 8, Co: 12, k: [3, 3], s: [2, 2], p: [1, 1] },   // vec4 loads, stride 2, odd map
+  { N: 1, H: 8, W: 6, C: 8, Co: 4, k: [1, 1], s: [2, 2], p: [0, 0] },    // vec4 strided 1×1 (downsample)
 ];
 
 function label(c: Case): string {
   return `N${c.N} ${c.H}×${c.W}×${c.C}→${c.Co} k${c.k.join('×')} s${c.s.join(',')} p${c.p.join(',')}`;
 }
 
-async function checkCase(c: Case, seed: number, splits?: number, path?: 'implicit' | 'im2col'): Promise<void> {
+async function checkCase(c: Case, seed: number, splits?: number, path?: 'implicit' | 'im2col', tileName?: string): Promise<void> {
+  const tile = tileName ? GEMM_TILES[tileName] : undefined;
   const ctx = (await runtime())!;
   const p: Conv2dParams = { stride: c.s, pad: c.p };
   const xShape = [c.N, c.H, c.W, c.C], wShape = [c.Co, c.C, c.k[0], c.k[1]];
@@ -36,16 +40,16 @@ async function checkCase(c: Case, seed: number, splits?: number, path?: 'implici
   const tol = 3e-6 * Math.sqrt(K + ny);
 
   const yWant = await cpuData(cpu().conv2d(cpuRaw(X, xShape), cpuRaw(Wt, wShape), cpuRaw(B, [c.Co]), p), [ny]);
-  const y = conv2d(ctx, gpuRaw(ctx, X, xShape), gpuRaw(ctx, Wt, wShape), gpuRaw(ctx, B, [c.Co]), p, { path });
-  assertClose(`conv2d ${label(c)} ${path ?? 'auto'}`, await readF32(ctx, y, ny), yWant, tol);
+  const y = conv2d(ctx, gpuRaw(ctx, X, xShape), gpuRaw(ctx, Wt, wShape), gpuRaw(ctx, B, [c.Co]), p, { path, tile });
+  assertClose(`conv2d ${label(c)} ${path ?? 'auto'} ${tileName ?? ''}`, await readF32(ctx, y, ny), yWant, tol);
 
   const dxWant = await cpuData(cpu().conv2dBackwardData(cpuRaw(G, yShape), cpuRaw(Wt, wShape), xShape, p), [nx]);
-  const dx = conv2dBackwardData(ctx, gpuRaw(ctx, G, yShape), gpuRaw(ctx, Wt, wShape), xShape, p, { path });
-  assertClose(`conv2dBackwardData ${label(c)} ${path ?? 'auto'}`, await readF32(ctx, dx, nx), dxWant, tol);
+  const dx = conv2dBackwardData(ctx, gpuRaw(ctx, G, yShape), gpuRaw(ctx, Wt, wShape), xShape, p, { path, tile });
+  assertClose(`conv2dBackwardData ${label(c)} ${path ?? 'auto'} ${tileName ?? ''}`, await readF32(ctx, dx, nx), dxWant, tol);
 
   const dwWant = await cpuData(cpu().conv2dBackwardWeight(cpuRaw(X, xShape), cpuRaw(G, yShape), wShape, p), [nw]);
-  const dw = conv2dBackwardWeight(ctx, gpuRaw(ctx, X, xShape), gpuRaw(ctx, G, yShape), wShape, p, { splits, path });
-  assertClose(`conv2dBackwardWeight ${label(c)} splits ${splits ?? 'auto'} ${path ?? 'auto'}`, await readF32(ctx, dw, nw), dwWant, tol);
+  const dw = conv2dBackwardWeight(ctx, gpuRaw(ctx, X, xShape), gpuRaw(ctx, G, yShape), wShape, p, { splits, path, tile });
+  assertClose(`conv2dBackwardWeight ${label(c)} splits ${splits ?? 'auto'} ${path ?? 'auto'} ${tileName ?? ''}`, await readF32(ctx, dw, nw), dwWant, tol);
 }
 
 for (const path of ['implicit', 'im2col'] as const) {
@@ -55,6 +59,13 @@ for (const path of ['implicit', 'im2col'] as const) {
     for (const c of cases) await checkCase(c, (seed += 10), undefined, path);
   });
 }
+
+// What a real GPU runs: workgroup-memory tiles (software devices pick barrier-free ones).
+test('the shared-memory GEMM tiles (GPU path) give the same convolutions', async () => {
+  if (!(await runtime())) return;
+  let seed = 500;
+  for (const tile of ['shared32', 'shared64p']) for (const c of tile === 'shared32' ? cases : cases.filter((c) => c.C % 4 === 0)) await checkCase(c, (seed += 10), undefined, 'implicit', tile);
+});
 
 test('backward-weight split-K: one layer, several, and a ragged last chunk', async () => {
   if (!(await runtime())) return;

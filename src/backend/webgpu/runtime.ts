@@ -165,7 +165,7 @@ export class GpuRuntime implements GpuContext {
         `limit ${fmtBytes(Math.min(maxBinding, this.limits.maxBufferSize))} (maxStorageBufferBindingSize)`);
     }
     let cls = sizeClass(bytes);
-    if (cls > maxBinding) cls = Math.ceil(bytes / 4) * 4;
+    if (cls > maxBinding) cls = Math.min(Math.ceil(bytes / 16) * 16, this.limits.maxBufferSize); // still bindable as vec4
     const buffer = (notRecorded ? this.takeFreeNotRecorded(cls) : this.free.get(cls)?.pop()) ?? this.createStorageBuffer(cls);
     const s = new PooledStorage(buffer, bytes, cls);
     this.counters.bytesInUse += cls;

@@ -100,7 +100,7 @@ export function conv2d(ctx: GpuContext, x: Raw, w: Raw, bias: Raw | null, p: Con
     { aKContig: true, bNContig: false, aVec: g.C % 4 === 0, bVec: K % 4 === 0, cVec: g.Co % 4 === 0 },
     { HAS_BIAS: +!!ep.bias, HAS_RESIDUAL: +!!ep.residual, RELU: +!!ep.relu });
   ctx.dispatch(ctx.pipeline(kernel),
-    [asVec4(gpu(x)), asVec4(wt), ep.bias ?? dummy(ctx), ep.residual ?? dummy(ctx), y],
+    [asVec4(gpu(x)), asVec4(wt), ep.bias ?? dummy(ctx), ep.residual ?? dummy(ctx), asVec4(y)],
     convParams(g, [M, K, 0, 0]), gemmGrid(ctx, t, M, g.Co, 1), `conv2d ${fmtShape(x.shape)}*${fmtShape(w.shape)}`);
   if (wt !== gpu(w)) releaseTemp(ctx, wt);
   return y;
@@ -133,7 +133,7 @@ export function conv2dBackwardData(ctx: GpuContext, dy: Raw, w: Raw, xShape: Sha
   const wr = g.KH * g.KW === 1 ? gpu(w) : relayout(ctx, gpu(w), g, 'to_hwoi');
   const kernel = gemmKernel('conv2d_bwd_data.wgsl', t,
     { aKContig: true, bNContig: true, aVec: g.Co % 4 === 0, bVec: g.C % 4 === 0, cVec: g.C % 4 === 0 });
-  ctx.dispatch(ctx.pipeline(kernel), [asVec4(gpu(dy)), asVec4(wr), dx],
+  ctx.dispatch(ctx.pipeline(kernel), [asVec4(gpu(dy)), asVec4(wr), asVec4(dx)],
     convParams(g, [M, K, 0, 0]), gemmGrid(ctx, t, M, g.C, 1), `conv2d dx ${fmtShape(xShape)}`);
   if (wr !== gpu(w)) releaseTemp(ctx, wr);
   return dx;
@@ -176,7 +176,7 @@ export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: S
   const out = split ? ctx.alloc(4 * splits * g.Co * J) : dw;
   const kernel = gemmKernel('conv2d_bwd_weight.wgsl', t,
     { aKContig: false, bNContig: true, aVec: g.Co % 4 === 0, bVec: g.C % 4 === 0, cVec: false }, { SPLIT: +split });
-  ctx.dispatch(ctx.pipeline(kernel), [asVec4(gpu(dy)), asVec4(gpu(x)), out],
+  ctx.dispatch(ctx.pipeline(kernel), [asVec4(gpu(dy)), asVec4(gpu(x)), asVec4(out)],
     convParams(g, [P, J, chunk, KK]), gemmGrid(ctx, t, g.Co, J, splits), `conv2d dw ${fmtShape(wShape)} ×${splits} splits`);
   if (split) {
     ctx.dispatch(ctx.pipeline({ file: 'conv2d_bwd_weight_reduce.wgsl' }), [out, dw],

@@ -88,8 +88,16 @@ export function chooseTile(ctx: GpuContext, M: number, N: number, layers = 1): G
   // Big tiles need enough of them to fill the GPU (~132 SMs on an H100/H200). H200 GEMM 4096³,
   // each config in its own process: shared128bk8(p) 32.5 TFLOP/s, shared64x128 29.4,
   // shared128p 29.0, shared64p 28.3, shared64 27.5, shared128 25.3 (bench kernels --sweep).
+  const big = GEMM_TILES.shared128bk8p, small = GEMM_TILES.shared64p;
   const tiles128 = Math.ceil(M / 128) * Math.ceil(N / 128) * layers;
-  return tiles128 >= 256 ? GEMM_TILES.shared128bk8p : GEMM_TILES.shared64p;
+  if (tiles128 < 256) return small;
+  // A 128-wide tile over a 64-channel output (ResNet stage 1) computes twice what it keeps.
+  return paddedWork(M, N, big) > 1.1 * paddedWork(M, N, small) ? small : big;
+}
+
+/** Multiply-adds a tile config performs for an M×N output, padding included. */
+function paddedWork(M: number, N: number, t: GemmTile): number {
+  return Math.ceil(M / t.BM) * t.BM * Math.ceil(N / t.BN) * t.BN;
 }
 
 /** Barrier-free tiles for CPU implementations of WebGPU. */
@@ -100,7 +108,7 @@ function leastPadded(M: number, N: number, names: string[]): GemmTile {
   let best = GEMM_TILES[names[0]], bestCost = Infinity;
   for (const n of names) {
     const t = GEMM_TILES[n];
-    const cost = Math.ceil(M / t.BM) * t.BM * Math.ceil(N / t.BN) * t.BN;
+    const cost = paddedWork(M, N, t);
     if (cost < bestCost * 0.95) { best = t; bestCost = cost; }
   }
   return best;

@@ -27,7 +27,7 @@ function label(c: Case): string {
   return `N${c.N} ${c.H}×${c.W}×${c.C}→${c.Co} k${c.k.join('×')} s${c.s.join(',')} p${c.p.join(',')}`;
 }
 
-async function checkCase(c: Case, seed: number, splits?: number, path?: 'implicit' | 'im2col', tileName?: string): Promise<void> {
+async function checkCase(c: Case, seed: number, splits?: number, path?: 'implicit' | 'im2col', tileName?: string, phases?: boolean): Promise<void> {
   const tile = tileName ? GEMM_TILES[tileName] : undefined;
   const ctx = (await runtime())!;
   const p: Conv2dParams = { stride: c.s, pad: c.p };
@@ -44,8 +44,8 @@ async function checkCase(c: Case, seed: number, splits?: number, path?: 'implici
   assertClose(`conv2d ${label(c)} ${path ?? 'auto'} ${tileName ?? ''}`, await readF32(ctx, y, ny), yWant, tol);
 
   const dxWant = await cpuData(cpu().conv2dBackwardData(cpuRaw(G, yShape), cpuRaw(Wt, wShape), xShape, p), [nx]);
-  const dx = conv2dBackwardData(ctx, gpuRaw(ctx, G, yShape), gpuRaw(ctx, Wt, wShape), xShape, p, { path, tile });
-  assertClose(`conv2dBackwardData ${label(c)} ${path ?? 'auto'} ${tileName ?? ''}`, await readF32(ctx, dx, nx), dxWant, tol);
+  const dx = conv2dBackwardData(ctx, gpuRaw(ctx, G, yShape), gpuRaw(ctx, Wt, wShape), xShape, p, { path, tile, phases });
+  assertClose(`conv2dBackwardData ${label(c)} ${path ?? 'auto'} ${tileName ?? ''} phases ${phases ?? 'auto'}`, await readF32(ctx, dx, nx), dxWant, tol);
 
   const dwWant = await cpuData(cpu().conv2dBackwardWeight(cpuRaw(X, xShape), cpuRaw(G, yShape), wShape, p), [nw]);
   const dw = conv2dBackwardWeight(ctx, gpuRaw(ctx, X, xShape), gpuRaw(ctx, G, yShape), wShape, p, { splits, path, tile });
@@ -65,6 +65,21 @@ test('the shared-memory GEMM tiles (GPU path) give the same convolutions', async
   if (!(await runtime())) return;
   let seed = 500;
   for (const tile of ['shared32', 'shared64p']) for (const c of tile === 'shared32' ? cases : cases.filter((c) => c.C % 4 === 0)) await checkCase(c, (seed += 10), undefined, 'implicit', tile);
+});
+
+test('strided backward-data: phase classes and the single strided GEMM agree with the CPU', async () => {
+  if (!(await runtime())) return;
+  const strided: Case[] = [
+    ...cases.filter((c) => c.s[0] > 1 || c.s[1] > 1),
+    { N: 1, H: 1, W: 5, C: 4, Co: 4, k: [3, 3], s: [2, 2], p: [1, 1] },    // a class with no rows
+    { N: 2, H: 9, W: 8, C: 8, Co: 8, k: [3, 3], s: [3, 2], p: [0, 2] },    // stride 3, pad > k/2
+    { N: 1, H: 6, W: 7, C: 4, Co: 8, k: [2, 2], s: [2, 2], p: [0, 0] },    // one tap per class
+  ];
+  let seed = 900;
+  for (const c of strided) {
+    for (const phases of [true, false]) await checkCase(c, (seed += 10), undefined, 'implicit', undefined, phases);
+    await checkCase(c, (seed += 10), undefined, 'implicit', 'shared32', true);
+  }
 });
 
 test('backward-weight split-K: one layer, several, and a ragged last chunk', async () => {

@@ -1,7 +1,7 @@
 // Building uniform blocks that match WGSL struct layout: u32/i32/f32 fields of 4 bytes and
 // vec4<u32> fields (16-byte aligned), written into one reusable scratch buffer.
 export class Params {
-  private readonly buf = new ArrayBuffer(256);
+  private readonly buf = new ArrayBuffer(1024); // the largest block: strided conv dx, 576 bytes
   private readonly u = new Uint32Array(this.buf);
   private readonly f = new Float32Array(this.buf);
   private readonly i = new Int32Array(this.buf);

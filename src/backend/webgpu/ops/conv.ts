@@ -22,6 +22,13 @@ export interface ConvOptions {
    */
   path?: 'implicit' | 'im2col';
   tile?: GemmTile;
+  /**
+   * Strided backward-data on the implicit path: split the input pixels into stride phase
+   * classes, each a dense GEMM over only the taps that reach it (kernels/
+   * conv2d_bwd_data_strided.wgsl), instead of one GEMM that multiplies (s−1)/s zeros.
+   * Default: on wherever it applies (≤ 16 classes, ≤ 64 taps).
+   */
+  phases?: boolean;
   /** Backward-weight: force the number of split-K layers (tests, benchmarks). */
   splits?: number;
 }
@@ -127,6 +134,8 @@ export function conv2dBackwardData(ctx: GpuContext, dy: Raw, w: Raw, xShape: Sha
     releaseTemp(ctx, dcol);
     return dx;
   }
+  const classes = (g.sh > 1 || g.sw > 1) && opts.phases !== false ? strideClasses(g) : null;
+  if (classes) return stridedBackwardData(ctx, gpu(dy), gpu(w), g, classes, opts);
   const dx = ctx.alloc(4 * M * g.C);
   const t = opts.tile ?? chooseTile(ctx, M, g.C);
   validateTile(ctx, t);
@@ -136,6 +145,52 @@ export function conv2dBackwardData(ctx: GpuContext, dy: Raw, w: Raw, xShape: Sha
   ctx.dispatch(ctx.pipeline(kernel), [asVec4(gpu(dy)), asVec4(wr), asVec4(dx)],
     convParams(g, [M, K, 0, 0]), gemmGrid(ctx, t, M, g.C, 1), `conv2d dx ${fmtShape(xShape)}`);
   if (wr !== gpu(w)) releaseTemp(ctx, wr);
+  return dx;
+}
+
+interface StrideClasses {
+  /** Per class z = ry·sw + rx: (ih0, iw0, Hz, Wz), (Th, Tw, tapOffset, 0) — see the kernel. */
+  table: number[];
+  /** OIHW tap (kh·KW + kw) at each position of the phase-major weight layout. */
+  perm: number[];
+  /** Rows of the largest class. */
+  maxRows: number;
+  count: number;
+}
+
+/** The stride phase classes of a strided backward-data, or null where the kernel's tables do not fit. */
+function strideClasses(g: Geometry): StrideClasses | null {
+  const count = g.sh * g.sw;
+  if (count > 16 || g.KH * g.KW > 64) return null;
+  const first = (r: number, s: number, pad: number) => (((r - pad) % s) + s) % s; // smallest i ≥ 0 with (i + pad) % s = r
+  const extent = (from: number, size: number, s: number) => (from < size ? Math.ceil((size - from) / s) : 0);
+  const table: number[] = [], perm: number[] = [];
+  for (let ry = 0; ry < g.sh; ry++) {
+    for (let rx = 0; rx < g.sw; rx++) {
+      const ih0 = first(ry, g.sh, g.ph), iw0 = first(rx, g.sw, g.pw);
+      const Th = extent(ry, g.KH, g.sh), Tw = extent(rx, g.KW, g.sw);
+      table.push(ih0, iw0, extent(ih0, g.H, g.sh), extent(iw0, g.W, g.sw), Th, Tw, perm.length, 0);
+      for (let th = 0; th < Th; th++) for (let tw = 0; tw < Tw; tw++) perm.push((ry + g.sh * th) * g.KW + rx + g.sw * tw);
+    }
+  }
+  return { table, perm, maxRows: g.N * Math.ceil(g.H / g.sh) * Math.ceil(g.W / g.sw), count };
+}
+
+function stridedBackwardData(ctx: GpuContext, dy: GpuStorage, w: GpuStorage, g: Geometry, cls: StrideClasses, opts: ConvOptions): GpuStorage {
+  const KK = g.KH * g.KW;
+  const wp = ctx.alloc(4 * g.Co * g.C * KK);
+  ctx.dispatch(ctx.pipeline({ file: 'conv2d_weight_layout.wgsl', entryPoint: 'to_hwoi_permuted' }), [w, wp],
+    params().u32(g.Co, g.C, KK, 0).vec4s(cls.perm, 16).bytes(), grid(ctx, g.Co * g.C * KK), 'conv2d weights to_hwoi_permuted');
+  const dx = ctx.alloc(4 * g.N * g.H * g.W * g.C);
+  const t = opts.tile ?? chooseTile(ctx, cls.maxRows, g.C, cls.count);
+  validateTile(ctx, t);
+  const kernel = gemmKernel('conv2d_bwd_data_strided.wgsl', t,
+    { aKContig: true, bNContig: true, aVec: g.Co % 4 === 0, bVec: g.C % 4 === 0, cVec: g.C % 4 === 0 });
+  ctx.dispatch(ctx.pipeline(kernel), [asVec4(dy), asVec4(wp), asVec4(dx)],
+    params().u32(g.N, g.H, g.W, g.C, g.Ho, g.Wo, g.Co, g.KW, g.sh, g.sw).i32(g.ph, g.pw).u32(cls.maxRows, 0, 0, 0)
+      .vec4s(cls.table, 32).bytes(),
+    gemmGrid(ctx, t, cls.maxRows, g.C, cls.count), `conv2d dx ${g.sh}×${g.sw} phases ${fmtShape([g.N, g.H, g.W, g.C])}`);
+  releaseTemp(ctx, wp);
   return dx;
 }
 

@@ -61,11 +61,17 @@ export function setGemmTile(name: string | null): void {
 
 /** True on CPU implementations of WebGPU (lavapipe, SwiftShader), where barriers are costly. */
 export function isSoftwareDevice(ctx: GpuContext): boolean {
-  const info = (ctx.device as GPUDevice & { adapterInfo?: GPUAdapterInfo & { isFallbackAdapter?: boolean } }).adapterInfo;
-  if (!info) return false;
-  return Boolean(info.isFallbackAdapter) || info.architecture === 'software' ||
-    /llvmpipe|lavapipe|swiftshader/i.test(`${info.description} ${info.device}`);
+  // Asked by several kernels per dispatch: decided once per device.
+  let soft = softwareDevices.get(ctx.device);
+  if (soft === undefined) {
+    const info = (ctx.device as GPUDevice & { adapterInfo?: GPUAdapterInfo & { isFallbackAdapter?: boolean } }).adapterInfo;
+    soft = !!info && (Boolean(info.isFallbackAdapter) || info.architecture === 'software' ||
+      /llvmpipe|lavapipe|swiftshader/i.test(`${info.description} ${info.device}`));
+    softwareDevices.set(ctx.device, soft);
+  }
+  return soft;
 }
+const softwareDevices = new WeakMap<GPUDevice, boolean>();
 
 export function validateTile(ctx: GpuContext, t: GemmTile, name = 'tile'): void {
   const bad = (why: string) => new BackendError(`GEMM ${name} ${JSON.stringify(t)}: ${why}`);

@@ -376,6 +376,7 @@ function cases(quick: boolean): Case[] {
       ...convCases({ name: '3x3 c64', N: 2, H: 12, W: 12, C: 64, Co: 64, k: 3, s: 1, p: 1 }),
       ...convCases({ name: '3x3/2 c64', N: 2, H: 12, W: 12, C: 64, Co: 64, k: 3, s: 2, p: 1 }),
       ...bnCases('small', 2 * 16 * 16, 64),
+      ...bnCases('wide', 64 * 32 * 32, 64),
       ...poolCases('small', 2, 32, 32, 16),
     ];
   }

@@ -2,7 +2,7 @@
 // output pixel of the batch:
 //   dW(co, j) = Σ_p dy[p, co] · X(p, j),   p = (n, oh, ow),  j = (kh, kw, ci) with ci fastest.
 // The reduction (N·Ho·Wo, up to ~10⁶) is split over grid layers z (split-K): each layer sums a
-// chunk of pixels into its own slice of `out`, and conv2d_bwd_weight_reduce.wgsl adds the
+// chunk of pixels into its own slice of `out`, and splitk_reduce.wgsl adds the
 // slices (no float atomics). With one layer (SPLIT = false) it writes dW directly in OIHW.
 
 override SPLIT: bool = false;

@@ -8,10 +8,14 @@ override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
 override HAS_RESIDUAL: bool = false;
 override RELU: bool = false;
+// Split-K (2-D products with a long reduction and a small output): grid layer z sums the k-chunk
+// [z·chunk, (z+1)·chunk) into its own slice z of c (strideA = strideB = 0); a second kernel adds
+// the slices in a fixed order.
+override SPLIT_K: bool = false;
 
 struct Params {
   M: u32, N: u32, K: u32, strideA: u32,
-  strideB: u32, strideC: u32, _pad0: u32, _pad1: u32,
+  strideB: u32, strideC: u32, chunk: u32, _pad1: u32,
 }
 
 // Operands are bound as vec4 arrays (binding rounded up to 16 bytes) so aligned 4-runs are one
@@ -25,7 +29,10 @@ struct Params {
 
 fn mm_M() -> u32 { return params.M; }
 fn mm_N() -> u32 { return params.N; }
-fn mm_k_range(z: u32) -> vec2<u32> { return vec2<u32>(0u, params.K); }
+fn mm_k_range(z: u32) -> vec2<u32> {
+  if (SPLIT_K) { return vec2<u32>(z * params.chunk, min(params.K, (z + 1u) * params.chunk)); }
+  return vec2<u32>(0u, params.K);
+}
 
 fn aIndex(z: u32, m: u32, k: u32) -> u32 {
   if (TRANS_A) { return z * params.strideA + k * params.M + m; }

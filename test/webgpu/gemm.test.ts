@@ -10,7 +10,7 @@ import { assertClose, cpuData, cpuRaw, gpuRaw, randomF32, readF32, runtime, skip
 
 interface Case { batch: number; M: number; N: number; K: number; tA: boolean; tB: boolean }
 
-async function check(c: Case, tileName?: string, seed = 1): Promise<void> {
+async function check(c: Case, tileName?: string, seed = 1, splitK?: number): Promise<void> {
   const ctx = await runtime();
   if (!ctx) return;
   const { batch, M, N, K, tA, tB } = c;
@@ -20,8 +20,8 @@ async function check(c: Case, tileName?: string, seed = 1): Promise<void> {
   const A = randomF32(nb * M * K, seed), B = randomF32(nb * K * N, seed + 1);
   const want = await cpuData(cpu().matmul(cpuRaw(A, as), cpuRaw(B, bs), tA, tB), [nb * M * N]);
   const tile = tileName ? GEMM_TILES[tileName] : undefined;
-  const got = await readF32(ctx, matmul(ctx, gpuRaw(ctx, A, as), gpuRaw(ctx, B, bs), tA, tB, { tile }), nb * M * N);
-  assertClose(`matmul ${JSON.stringify(c)} tile ${tileName ?? 'auto'}`, got, want, 2e-6 * Math.sqrt(K + 1));
+  const got = await readF32(ctx, matmul(ctx, gpuRaw(ctx, A, as), gpuRaw(ctx, B, bs), tA, tB, { tile, splitK }), nb * M * N);
+  assertClose(`matmul ${JSON.stringify(c)} tile ${tileName ?? 'auto'} splitK ${splitK ?? 'auto'}`, got, want, 2e-6 * Math.sqrt(K + 1));
 }
 
 test('every transpose variant on sizes that fit no tile', async () => {
@@ -61,6 +61,16 @@ test('shared-memory and direct paths, every tile config the device compiles quic
     // Transposed operands with scalar loads, batched.
     await check({ batch: 2, M: 33, N: 41, K: 2 * t.BK + 3, tA: true, tB: true }, name, 9);
   }
+});
+
+test('split-K: small outputs with a long reduction, ragged chunks, every transpose variant', async () => {
+  if (!(await runtime())) return;
+  for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    for (const splitK of [2, 5]) await check({ batch: 0, M: 6, N: 9, K: 1031, tA, tB }, undefined, 21, splitK);
+  }
+  // The automatic choice (a weight-gradient shape: [Cout, Cin] summed over many pixels).
+  await check({ batch: 0, M: 8, N: 12, K: 4100, tA: true, tB: false }, undefined, 23);
+  await check({ batch: 0, M: 8, N: 12, K: 4100, tA: true, tB: false }, 'shared32', 25, 3);
 });
 
 test('fused epilogue: bias, residual, ReLU', async () => {

@@ -234,7 +234,7 @@ export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: S
   ctx.dispatch(ctx.pipeline(kernel), [asVec4(gpu(dy)), asVec4(gpu(x)), asVec4(out)],
     convParams(g, [P, J, chunk, KK]), gemmGrid(ctx, t, g.Co, J, splits), `conv2d dw ${fmtShape(wShape)} ×${splits} splits`);
   if (split) {
-    ctx.dispatch(ctx.pipeline({ file: 'conv2d_bwd_weight_reduce.wgsl' }), [out, dw],
+    ctx.dispatch(ctx.pipeline({ file: 'splitk_reduce.wgsl' }), [out, dw],
       params().u32(g.Co, J, g.C, KK, splits, 0, 0, 0).bytes(), grid(ctx, g.Co * J), 'conv2d dw split-K reduce');
     releaseTemp(ctx, out);
   }

@@ -33,6 +33,9 @@ export const GEMM_TILES: Record<string, GemmTile> = {
   direct8x128: { BM: 8, BN: 128, BK: 4, TM: 4, TN: 8, shared: false },
   direct64x16: { BM: 64, BN: 16, BK: 4, TM: 4, TN: 4, shared: false },
   direct16x64: { BM: 16, BN: 64, BK: 4, TM: 4, TN: 4, shared: false },
+  // Tiny outputs (weight gradients of few-channel layers, split over K).
+  direct16x16: { BM: 16, BN: 16, BK: 4, TM: 4, TN: 4, shared: false },
+  direct8x8: { BM: 8, BN: 8, BK: 4, TM: 4, TN: 4, shared: false },
   shared32: { BM: 32, BN: 32, BK: 8, TM: 4, TN: 4, shared: true },
   shared32p: { BM: 32, BN: 32, BK: 8, TM: 4, TN: 4, shared: true, pad: true },
   shared64: { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4, shared: true },
@@ -107,7 +110,7 @@ function paddedWork(M: number, N: number, t: GemmTile): number {
 }
 
 /** Barrier-free tiles for CPU implementations of WebGPU. */
-const SOFTWARE_TILES = ['direct32', 'direct128x8', 'direct8x128', 'direct64x16', 'direct16x64'];
+const SOFTWARE_TILES = ['direct32', 'direct128x8', 'direct8x128', 'direct64x16', 'direct16x64', 'direct16x16', 'direct8x8'];
 
 /** The tile whose padding wastes the least work on an M×N output (ties: the earlier one). */
 function leastPadded(M: number, N: number, names: string[]): GemmTile {

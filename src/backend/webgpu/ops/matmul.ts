@@ -5,8 +5,8 @@ import type { Raw, Storage } from '../../backend.js';
 import { BackendError, fmtShape } from '../../../runtime/errors.js';
 import type { GpuContext, GpuStorage } from '../context.js';
 import { params } from '../params.js';
-import { gpu, need32 } from './util.js';
-import { asVec4, chooseTile, dummy, gemmGrid, gemmKernel, validateTile, type GemmTile } from './gemm.js';
+import { gpu, grid, need32 } from './util.js';
+import { asVec4, chooseTile, dummy, gemmGrid, gemmKernel, isSoftwareDevice, releaseTemp, validateTile, type GemmTile } from './gemm.js';
 
 export interface Epilogue {
   /** Added per output column: [N]. */
@@ -20,6 +20,8 @@ export interface GemmOptions {
   epilogue?: Epilogue;
   /** Force a tile config (benchmark sweeps). */
   tile?: GemmTile;
+  /** Force the number of split-K layers of a 2-D product without epilogue (tests). */
+  splitK?: number;
 }
 
 /** Problem description in storage terms (the conv wrappers use it for 1×1 convolutions). */
@@ -42,6 +44,8 @@ export function gemm(ctx: GpuContext, p: GemmProblem, opts: GemmOptions = {}): G
   const t = opts.tile ?? chooseTile(ctx, M, N, batch);
   validateTile(ctx, t);
   const ep = opts.epilogue ?? {};
+  const splits = batch === 1 && !opts.epilogue ? (opts.splitK ?? chooseSplitK(ctx, t, M, N, K)) : 1;
+  if (splits > 1) return splitKGemm(ctx, p, t, splits, out);
   const kernel = gemmKernel('matmul.wgsl', t, {
     aKContig: !transA, bNContig: !transB,
     // A 4-run starts at a multiple of 4 when the contiguous extent (and so every row and
@@ -54,6 +58,37 @@ export function gemm(ctx: GpuContext, p: GemmProblem, opts: GemmOptions = {}): G
   ctx.dispatch(ctx.pipeline(kernel),
     [asVec4(p.a), asVec4(p.b), ep.bias ?? dummy(ctx), ep.residual ?? dummy(ctx), asVec4(out)],
     u, gemmGrid(ctx, t, M, N, batch), `matmul ${batch}×${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}`);
+  return out;
+}
+
+/**
+ * Split-K layers for a 2-D product whose output has too few tiles to occupy the device (weight
+ * gradients: a small [Cout, Cin] summed over every pixel of the batch). 1 = no split.
+ */
+function chooseSplitK(ctx: GpuContext, t: GemmTile, M: number, N: number, K: number): number {
+  const tiles = Math.ceil(M / t.BM) * Math.ceil(N / t.BN);
+  const target = isSoftwareDevice(ctx) ? 8 : 528; // lavapipe: a few per core; GPU: ≈ 4 per SM
+  if (tiles >= target || K < 1024) return 1;
+  const bySize = Math.floor(ctx.limits.maxStorageBufferBindingSize / (4 * M * N));
+  return Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor(K / 256), bySize, 256));
+}
+
+function splitKGemm(ctx: GpuContext, p: GemmProblem, t: GemmTile, wanted: number, out: GpuStorage): GpuStorage {
+  const { M, N, K, transA, transB } = p;
+  const chunk = Math.ceil(Math.ceil(K / wanted) / t.BK) * t.BK; // whole k-slices per layer
+  const splits = Math.ceil(K / chunk);
+  const part = ctx.alloc(4 * splits * M * N);
+  const kernel = gemmKernel('matmul.wgsl', t, {
+    aKContig: !transA, bNContig: !transB,
+    aVec: (transA ? M : K) % 4 === 0, bVec: (transB ? K : N) % 4 === 0, cVec: N % 4 === 0,
+  }, { TRANS_A: +transA, TRANS_B: +transB, SPLIT_K: 1 });
+  ctx.dispatch(ctx.pipeline(kernel), [asVec4(p.a), asVec4(p.b), dummy(ctx), dummy(ctx), asVec4(part)],
+    params().u32(M, N, K, 0, 0, M * N, chunk, 0).bytes(), gemmGrid(ctx, t, M, N, splits),
+    `matmul ${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''} ×${splits} splits`);
+  // The conv weight-gradient reduction with one tap and C = N is a plain sum over the slices.
+  ctx.dispatch(ctx.pipeline({ file: 'splitk_reduce.wgsl' }), [part, out],
+    params().u32(M, N, N, 1, splits, 0, 0, 0).bytes(), grid(ctx, M * N), 'matmul split-K reduce');
+  releaseTemp(ctx, part);
   return out;
 }
 

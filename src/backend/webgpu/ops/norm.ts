@@ -68,9 +68,11 @@ export function normalize(ctx: GpuContext, x: Raw, mean: Raw, invstd: Raw, gamma
   const y = ctx.alloc(4 * total);
   if (total === 0) return y;
   const constants = { HAS_GAMMA: +!!gamma, HAS_BETA: +!!beta, HAS_RESIDUAL: +!!residual, RELU: +relu };
-  ctx.dispatch(ctx.pipeline({ file: 'batchnorm_normalize.wgsl', constants }),
-    [gpu(x), gpu(mean), gpu(invstd), gamma ? gpu(gamma) : dummy(ctx), beta ? gpu(beta) : dummy(ctx), residual ? gpu(residual) : dummy(ctx), y],
-    params().u32(total, C, 0, 0).bytes(), grid(ctx, total),
+  const v4 = C % 4 === 0; // four channels per thread
+  const bind = (s: GpuStorage) => (v4 ? asVec4(s) : s);
+  ctx.dispatch(ctx.pipeline({ file: 'batchnorm_normalize.wgsl', entryPoint: v4 ? 'main_vec4' : 'main', constants }),
+    [gpu(x), gpu(mean), gpu(invstd), gamma ? gpu(gamma) : dummy(ctx), beta ? gpu(beta) : dummy(ctx), residual ? gpu(residual) : dummy(ctx), y].map(bind),
+    params().u32(total, C, 0, 0).bytes(), grid(ctx, v4 ? total / 4 : total),
     `batchnorm normalize${residual ? '+add' : ''}${relu ? '+relu' : ''} [${M}, ${C}]`);
   return y;
 }
@@ -85,8 +87,10 @@ export function batchNormBackward(ctx: GpuContext, x: Raw, dy: Raw, mean: Raw, i
   const [dgamma, dbeta] = finalize(ctx, M, C, true, dummy(ctx), part, chunks);
   const total = M * C;
   const dx = ctx.alloc(4 * total);
-  ctx.dispatch(ctx.pipeline({ file: 'batchnorm_backward.wgsl', constants: { HAS_GAMMA: +!!gamma } }),
-    [gpu(x), gpu(dy), gpu(mean), gpu(invstd), gamma ? gpu(gamma) : dummy(ctx), dgamma, dbeta, dx],
-    params().u32(total, C, M, 0).bytes(), grid(ctx, total), `batchnorm backward dx [${M}, ${C}]`);
+  const v4 = C % 4 === 0; // four channels per thread
+  const bind = (s: GpuStorage) => (v4 ? asVec4(s) : s);
+  ctx.dispatch(ctx.pipeline({ file: 'batchnorm_backward.wgsl', entryPoint: v4 ? 'main_vec4' : 'main', constants: { HAS_GAMMA: +!!gamma } }),
+    [gpu(x), gpu(dy), gpu(mean), gpu(invstd), gamma ? gpu(gamma) : dummy(ctx), dgamma, dbeta, dx].map(bind),
+    params().u32(total, C, M, 0).bytes(), grid(ctx, v4 ? total / 4 : total), `batchnorm backward dx [${M}, ${C}]`);
   return { dx, dgamma, dbeta };
 }

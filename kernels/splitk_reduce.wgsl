@@ -1,5 +1,6 @@
-// Split-K epilogue of conv2d_bwd_weight.wgsl: dW = Σ_s part[s] in a fixed order (deterministic),
-// written in OIHW. part[s] is [Co, J] with J = (kh, kw, ci), ci fastest.
+// Split-K epilogue: out = Σ_s part[s] in a fixed order (deterministic; no float atomics).
+// part[s] is [Co, J]; for conv2d_bwd_weight.wgsl J = (kh, kw, ci), ci fastest, and the sum is
+// written in OIHW. With KK = 1 and C = J (split-K matmul) that is plain row-major [Co, J].
 
 struct Params { Co: u32, J: u32, C: u32, KK: u32, splits: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
 

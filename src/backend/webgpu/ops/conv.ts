@@ -206,10 +206,11 @@ export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: S
   checkF32('conv2dBackwardWeight', x, dy);
   const g = geometry('conv2dBackwardWeight', x.shape, wShape, p);
   const P = g.N * g.Ho * g.Wo, KK = g.KH * g.KW, J = KK * g.C;
-  if (P > 0 && isPointwise(g) && useIm2col(ctx, g, opts, 0)) {
-    // 1×1 stride 1: dW [Co, C] = dyᵀ [Co, P] × x [P, C] is a plain GEMM (no split-K: for
-    // software devices, whose few threads the long reduction keeps busy anyway).
-    return gemm(ctx, { a: gpu(dy), b: gpu(x), batch: 1, M: g.Co, N: g.C, K: P, transA: true, transB: false }, { tile: opts.tile });
+  if (P > 0 && isPointwise(g) && opts.path !== 'implicit') {
+    // 1×1 stride 1: dW [Co, C] = dyᵀ [Co, P] × x [P, C] is a plain GEMM (split over the pixels
+    // by gemm() when its output has few tiles) with no index arithmetic at all.
+    return gemm(ctx, { a: gpu(dy), b: gpu(x), batch: 1, M: g.Co, N: g.C, K: P, transA: true, transB: false },
+      { tile: opts.tile, splitK: opts.splits });
   }
   if (P > 0 && !isPointwise(g) && useIm2col(ctx, g, opts, 4 * P * J)) {
     // dW_ohwi [Co, kh·kw·C] = dyᵀ [Co, P] × col [P, kh·kw·C], then back to OIHW

@@ -17,6 +17,7 @@ import { gemm } from '../src/backend/webgpu/ops/matmul.js';
 import { conv2d, conv2dBackwardData, conv2dBackwardWeight } from '../src/backend/webgpu/ops/conv.js';
 import { moments, normalize, batchNormBackward } from '../src/backend/webgpu/ops/norm.js';
 import { maxPool2d, maxPool2dBackward } from '../src/backend/webgpu/ops/pool.js';
+import { binary, unary } from '../src/backend/webgpu/ops/elementwise.js';
 
 export interface KernelBenchOptions {
   quick: boolean;
@@ -304,6 +305,32 @@ function bnCases(name: string, M: number, C: number): Case[] {
   ];
 }
 
+/**
+ * Plain elementwise passes over n floats: the bandwidth the simplest kernels reach, the yardstick
+ * for batch norm and pooling (one thread per element, scalar loads).
+ */
+function elementwiseCases(name: string, n: number): Case[] {
+  const raw = (s: GpuStorage): Raw => ({ storage: s, shape: [n], dtype: 'f32' });
+  return [
+    {
+      kernel: 'ew.relu', shape: `${name} [${n}]`, flops: n, bytes: 8 * n,
+      prepare(rt) {
+        const X = randomData(n, 41);
+        const x = rt.upload(X);
+        return { inputs: [x], run: () => [unary(rt, 'relu', raw(x)) as GpuStorage], check: ([y]) => compareSampled(rt, y, n, 42, (i) => Math.max(X[i], 0)) };
+      },
+    },
+    {
+      kernel: 'ew.add', shape: `${name} [${n}]`, flops: n, bytes: 12 * n,
+      prepare(rt) {
+        const X = randomData(n, 43), Y = randomData(n, 44);
+        const x = rt.upload(X), y = rt.upload(Y);
+        return { inputs: [x, y], run: () => [binary(rt, 'add', raw(x), raw(y), [n]) as GpuStorage], check: ([z]) => compareSampled(rt, z, n, 45, (i) => X[i] + Y[i]) };
+      },
+    },
+  ];
+}
+
 function poolCases(name: string, N: number, H: number, W: number, C: number): Case[] {
   const p: PoolParams = { kernel: [3, 3], stride: [2, 2], pad: [1, 1] };
   const Ho = convOutSize(H, 3, 2, 1), Wo = convOutSize(W, 3, 2, 1);
@@ -377,6 +404,7 @@ function cases(quick: boolean): Case[] {
       ...convCases({ name: '3x3/2 c64', N: 2, H: 12, W: 12, C: 64, Co: 64, k: 3, s: 2, p: 1 }),
       ...bnCases('small', 2 * 16 * 16, 64),
       ...bnCases('wide', 64 * 32 * 32, 64),
+      ...elementwiseCases('wide', 64 * 32 * 32 * 64),
       ...poolCases('small', 2, 32, 32, 16),
     ];
   }
@@ -395,6 +423,7 @@ function cases(quick: boolean): Case[] {
     ...convCases({ name: 'RF99 l1 1x1', N: B, H: 112, W: 112, C: 64, Co: 256, k: 1, s: 1, p: 0 }),
     ...convCases({ name: 'RF99 l4 3x3', N: B, H: 14, W: 14, C: 512, Co: 512, k: 3, s: 1, p: 1 }),
     ...bnCases('R50 l1', B * 56 * 56, 256),
+    ...elementwiseCases('R50 l1', B * 56 * 56 * 256),
     ...bnCases('RF99 l1', B * 112 * 112, 64),
     ...poolCases('R50 stem', B, 112, 112, 64),
   ];

@@ -92,11 +92,11 @@ export function registerPretrain(program: Command): void {
 
 /**
  * Defaults sized to the device: a software rasteriser or the CPU backend gets a run that ends
- * within 10 minutes on 2 cores (measured: lavapipe 8.2 min, CPU backend 7.9 min); a real GPU
+ * within 10 minutes on 2 cores (measured: lavapipe 3.9 min, CPU backend 7.9 min); a real GPU
  * gets a longer run meant to learn a good representation.
  */
 function sizedDefaults(backend: string, software: boolean): Partial<PretrainConfig> {
-  // RF29-ResNet10 at 1/16 width on the native 32 px images: ≈1.7 s/step on lavapipe, ≈3.2 s
+  // RF29-ResNet10 at 1/16 width on the native 32 px images: ≈0.8 s/step on lavapipe, ≈3.2 s
   // on the CPU backend (batch 32). τ₀ = 0.97: the target lags ≈ 1/(1 − τ) steps, 100 at BYOL's
   // 0.99, which is 40% of a 240-step run; with 0.97 the software run learned clearly more
   // (bench/RESULTS.md).

@@ -73,6 +73,21 @@ test('split-K: small outputs with a long reduction, ragged chunks, every transpo
   await check({ batch: 0, M: 8, N: 12, K: 4100, tA: true, tB: false }, 'shared32', 25, 3);
 });
 
+test('an operand that is a view into a larger buffer (flat parameters), of a size that is not 16-byte aligned', async () => {
+  const ctx = await runtime();
+  if (!ctx) return;
+  const M = 3, K = 5, N = 2; // A is 60 bytes: bound as vec4 it is rounded up, and must keep its offset
+  const A = randomF32(M * K, 31), B = randomF32(K * N, 32);
+  const flat = new Float32Array(64 + M * K + 16).fill(1e6); // 256 bytes of something else first
+  flat.set(A, 64);
+  const base = ctx.upload(flat);
+  const a = ctx.view(base, 256, 4 * M * K);
+  const want = await cpuData(cpu().matmul(cpuRaw(A, [M, K]), cpuRaw(B, [K, N]), false, false), [M * N]);
+  const got = await readF32(ctx, matmul(ctx, { storage: a, shape: [M, K], dtype: 'f32' }, gpuRaw(ctx, B, [K, N]), false, false), M * N);
+  assertClose('matmul of a view', got, want, 1e-6);
+  ctx.release(base);
+});
+
 test('fused epilogue: bias, residual, ReLU', async () => {
   const ctx = await runtime();
   if (!ctx) return;

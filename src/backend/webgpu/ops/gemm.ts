@@ -183,8 +183,11 @@ export function gemmGrid(ctx: GpuContext, t: GemmTile, M: number, N: number, lay
 export function asVec4(s: GpuStorage): GpuStorage {
   const bytes = Math.max(16, Math.ceil(s.bytes / 16) * 16);
   if (bytes === s.bytes) return s;
-  if (bytes > s.buffer.size) throw new BackendError(`storage of ${s.bytes} bytes cannot be bound as vec4 (buffer ${s.buffer.size} bytes)`);
-  return { backend: 'webgpu', buffer: s.buffer, bytes };
+  const offset = s.offset ?? 0; // views into flat parameter buffers keep their place
+  if (offset + bytes > s.buffer.size) {
+    throw new BackendError(`storage of ${s.bytes} bytes at offset ${offset} cannot be bound as vec4 (buffer ${s.buffer.size} bytes)`);
+  }
+  return { backend: 'webgpu', buffer: s.buffer, offset, bytes };
 }
 
 const dummies = new WeakMap<GpuContext, GpuStorage>();

@@ -20,25 +20,6 @@ fn mm_M() -> u32 { return params.M; }
 fn mm_N() -> u32 { return params.C; }
 fn mm_k_range(z: u32) -> vec2<u32> { return vec2<u32>(0u, params.K); }
 
-/** Flat dy index of element (m, k), or -1 where no output pixel uses this tap. */
-fn dyIndex(m: u32, k: u32) -> i32 {
-  let iw = m % params.W;
-  let t = m / params.W;
-  let ih = t % params.H;
-  let n = t / params.H;
-  let co = k % params.Co;
-  let tap = k / params.Co;
-  let kw = tap % params.KW;
-  let kh = tap / params.KW;
-  let yh = i32(ih) + params.ph - i32(kh);
-  let yw = i32(iw) + params.pw - i32(kw);
-  if (yh < 0 || yw < 0) { return -1; }
-  let oh = u32(yh) / params.sh;
-  let ow = u32(yw) / params.sw;
-  if (oh * params.sh != u32(yh) || ow * params.sw != u32(yw) || oh >= params.Ho || ow >= params.Wo) { return -1; }
-  return i32(((n * params.Ho + oh) * params.Wo + ow) * params.Co + co);
-}
-
 /** Row context of input pixel m = (n, ih, iw): (n·Ho, ih + ph, iw + pw), computed once per row. */
 fn mm_rowA(z: u32, m: u32) -> vec4<i32> {
   let iw = m % params.W;
@@ -49,29 +30,36 @@ fn mm_rowA(z: u32, m: u32) -> vec4<i32> {
 }
 fn mm_colB(z: u32, n: u32) -> vec4<i32> { return vec4<i32>(0); }
 
-fn mm_readA(z: u32, m: u32, k: u32) -> f32 {
-  let i = dyIndex(m, k);
-  if (i < 0) { return 0.0; }
-  return dy[u32(i) / 4u][u32(i) % 4u];
-}
-/** Four output channels co..co+3 of one tap (Cout % 4 == 0). */
-fn mm_readA4(z: u32, r: vec4<i32>, m: u32, k: u32) -> vec4<f32> {
+/** Flat dy index of element (row context r, k), or -1 where no output pixel uses this tap. */
+fn dyIndex(r: vec4<i32>, k: u32) -> i32 {
   let tap = k / params.Co;
   let co = k - tap * params.Co;
   let kh = tap / params.KW;
   let kw = tap - kh * params.KW;
   let yh = r.y - i32(kh);
   let yw = r.z - i32(kw);
-  if (yh < 0 || yw < 0) { return vec4<f32>(0.0); }
+  if (yh < 0 || yw < 0) { return -1; }
   var oh = u32(yh);
   var ow = u32(yw);
   if (params.sh != 1u || params.sw != 1u) {
     oh = oh / params.sh;
     ow = ow / params.sw;
-    if (oh * params.sh != u32(yh) || ow * params.sw != u32(yw)) { return vec4<f32>(0.0); }
+    if (oh * params.sh != u32(yh) || ow * params.sw != u32(yw)) { return -1; }
   }
-  if (oh >= params.Ho || ow >= params.Wo) { return vec4<f32>(0.0); }
-  return dy[((u32(r.x) + oh) * params.Wo + ow) * params.Co / 4u + co / 4u];
+  if (oh >= params.Ho || ow >= params.Wo) { return -1; }
+  return i32(((u32(r.x) + oh) * params.Wo + ow) * params.Co + co);
+}
+
+fn mm_readA(z: u32, m: u32, k: u32) -> f32 {
+  let i = dyIndex(mm_rowA(z, m), k);
+  if (i < 0) { return 0.0; }
+  return dy[u32(i) / 4u][u32(i) % 4u];
+}
+/** Four output channels co..co+3 of one tap (Cout % 4 == 0). */
+fn mm_readA4(z: u32, r: vec4<i32>, m: u32, k: u32) -> vec4<f32> {
+  let i = dyIndex(r, k);
+  if (i < 0) { return vec4<f32>(0.0); }
+  return dy[u32(i) / 4u];
 }
 fn mm_readB(z: u32, k: u32, n: u32) -> f32 { let i = k * params.C + n; return w[i / 4u][i % 4u]; }
 fn mm_readB4(z: u32, c: vec4<i32>, k: u32, n: u32) -> vec4<f32> { return w[(k * params.C + n) / 4u]; }

@@ -30,26 +30,6 @@ fn mm_rowA(z: u32, m: u32) -> vec4<i32> { return vec4<i32>(0); }
 fn mm_readA(z: u32, m: u32, k: u32) -> f32 { let i = k * params.Co + m; return dy[i / 4u][i % 4u]; }
 fn mm_readA4(z: u32, r: vec4<i32>, m: u32, k: u32) -> vec4<f32> { return dy[(k * params.Co + m) / 4u]; }
 
-/** Flat input index of X(p, j), or -1 in the padding. */
-fn xIndex(p: u32, j: u32) -> i32 {
-  let ow = p % params.Wo;
-  let t = p / params.Wo;
-  let oh = t % params.Ho;
-  let n = t / params.Ho;
-  let ci = j % params.C;
-  let tap = j / params.C;
-  let kw = tap % params.KW;
-  let kh = tap / params.KW;
-  let ih = i32(oh * params.sh + kh) - params.ph;
-  let iw = i32(ow * params.sw + kw) - params.pw;
-  if (ih < 0 || iw < 0 || ih >= i32(params.H) || iw >= i32(params.W)) { return -1; }
-  return i32(((n * params.H + u32(ih)) * params.W + u32(iw)) * params.C + ci);
-}
-fn mm_readB(z: u32, k: u32, n: u32) -> f32 {
-  let i = xIndex(k, n);
-  if (i < 0) { return 0.0; }
-  return x[u32(i) / 4u][u32(i) % 4u];
-}
 /** Column context of j = (kh, kw, ci): (kh − ph, kw − pw, ci), computed once per column. */
 fn mm_colB(z: u32, n: u32) -> vec4<i32> {
   let ci = n % params.C;
@@ -58,16 +38,28 @@ fn mm_colB(z: u32, n: u32) -> vec4<i32> {
   let kh = tap / params.KW;
   return vec4<i32>(i32(kh) - params.ph, i32(kw) - params.pw, i32(ci), 0);
 }
-/** Channels ci..ci+3 of one tap (Cin % 4 == 0) at output pixel p: two divisions per load. */
-fn mm_readB4(z: u32, c: vec4<i32>, k: u32, n: u32) -> vec4<f32> {
-  let ow = k % params.Wo;
-  let t = k / params.Wo;
+
+/** Flat input index of X(p, column context c), or -1 in the padding: two divisions. */
+fn xIndex(c: vec4<i32>, p: u32) -> i32 {
+  let ow = p % params.Wo;
+  let t = p / params.Wo;
   let oh = t % params.Ho;
   let img = t / params.Ho;
   let ih = i32(oh * params.sh) + c.x;
   let iw = i32(ow * params.sw) + c.y;
-  if (ih < 0 || iw < 0 || ih >= i32(params.H) || iw >= i32(params.W)) { return vec4<f32>(0.0); }
-  return x[((img * params.H + u32(ih)) * params.W + u32(iw)) * params.C / 4u + u32(c.z) / 4u];
+  if (ih < 0 || iw < 0 || ih >= i32(params.H) || iw >= i32(params.W)) { return -1; }
+  return i32(((img * params.H + u32(ih)) * params.W + u32(iw)) * params.C + u32(c.z));
+}
+fn mm_readB(z: u32, k: u32, n: u32) -> f32 {
+  let i = xIndex(mm_colB(z, n), k);
+  if (i < 0) { return 0.0; }
+  return x[u32(i) / 4u][u32(i) % 4u];
+}
+/** Channels ci..ci+3 of one tap (Cin % 4 == 0) at output pixel p. */
+fn mm_readB4(z: u32, c: vec4<i32>, k: u32, n: u32) -> vec4<f32> {
+  let i = xIndex(c, k);
+  if (i < 0) { return vec4<f32>(0.0); }
+  return x[u32(i) / 4u];
 }
 
 fn mm_write(z: u32, m: u32, n: u32, v: f32) {

@@ -26,22 +26,6 @@ fn mm_M() -> u32 { return params.M; }
 fn mm_N() -> u32 { return params.Co; }
 fn mm_k_range(z: u32) -> vec2<u32> { return vec2<u32>(0u, params.K); }
 
-/** Flat input index of im2col element (m, k), or -1 where the tap falls in the padding. */
-fn xIndex(m: u32, k: u32) -> i32 {
-  let ow = m % params.Wo;
-  let t = m / params.Wo;
-  let oh = t % params.Ho;
-  let n = t / params.Ho;
-  let ci = k % params.C;
-  let tap = k / params.C;
-  let kw = tap % params.KW;
-  let kh = tap / params.KW;
-  let ih = i32(oh * params.sh + kh) - params.ph;
-  let iw = i32(ow * params.sw + kw) - params.pw;
-  if (ih < 0 || iw < 0 || ih >= i32(params.H) || iw >= i32(params.W)) { return -1; }
-  return i32(((n * params.H + u32(ih)) * params.W + u32(iw)) * params.C + ci);
-}
-
 /** Row context of pixel m = (n, oh, ow): (n·H, oh·sh − ph, ow·sw − pw), computed once per row. */
 fn mm_rowA(z: u32, m: u32) -> vec4<i32> {
   let ow = m % params.Wo;
@@ -52,21 +36,28 @@ fn mm_rowA(z: u32, m: u32) -> vec4<i32> {
 }
 fn mm_colB(z: u32, n: u32) -> vec4<i32> { return vec4<i32>(0); }
 
-fn mm_readA(z: u32, m: u32, k: u32) -> f32 {
-  let i = xIndex(m, k);
-  if (i < 0) { return 0.0; }
-  return x[u32(i) / 4u][u32(i) % 4u];
-}
-/** Four channels ci..ci+3 of one tap (Cin % 4 == 0): two divisions per load instead of four. */
-fn mm_readA4(z: u32, r: vec4<i32>, m: u32, k: u32) -> vec4<f32> {
+/** Flat input index of im2col element (row context r, k), or -1 where the tap falls in the padding. */
+fn xIndex(r: vec4<i32>, k: u32) -> i32 {
   let tap = k / params.C;
   let ci = k - tap * params.C;
   let kh = tap / params.KW;
   let kw = tap - kh * params.KW;
   let ih = r.y + i32(kh);
   let iw = r.z + i32(kw);
-  if (ih < 0 || iw < 0 || ih >= i32(params.H) || iw >= i32(params.W)) { return vec4<f32>(0.0); }
-  return x[((u32(r.x + ih) * params.W + u32(iw)) * params.C + ci) / 4u];
+  if (ih < 0 || iw < 0 || ih >= i32(params.H) || iw >= i32(params.W)) { return -1; }
+  return i32((u32(r.x + ih) * params.W + u32(iw)) * params.C + ci);
+}
+
+fn mm_readA(z: u32, m: u32, k: u32) -> f32 {
+  let i = xIndex(mm_rowA(z, m), k);
+  if (i < 0) { return 0.0; }
+  return x[u32(i) / 4u][u32(i) % 4u];
+}
+/** Four channels ci..ci+3 of one tap (Cin % 4 == 0): two divisions per load instead of four. */
+fn mm_readA4(z: u32, r: vec4<i32>, m: u32, k: u32) -> vec4<f32> {
+  let i = xIndex(r, k);
+  if (i < 0) { return vec4<f32>(0.0); }
+  return x[u32(i) / 4u];
 }
 fn mm_readB(z: u32, k: u32, n: u32) -> f32 { let i = n * params.K + k; return w[i / 4u][i % 4u]; }
 fn mm_readB4(z: u32, c: vec4<i32>, k: u32, n: u32) -> vec4<f32> { return w[(n * params.K + k) / 4u]; }

@@ -6,7 +6,7 @@ import type { Conv2dParams, Raw, Storage } from '../../backend.js';
 import { BackendError, fmtShape } from '../../../runtime/errors.js';
 import { convOutSize, type Shape } from '../../../runtime/shape.js';
 import type { GpuContext, GpuStorage } from '../context.js';
-import { params } from '../params.js';
+import { params, type Params } from '../params.js';
 import { gpu, grid, need32 } from './util.js';
 import { asVec4, chooseTile, dummy, gemmGrid, gemmKernel, isSoftwareDevice, releaseTemp, validateTile, type GemmTile } from './gemm.js';
 import { gemm, type Epilogue } from './matmul.js';
@@ -53,9 +53,10 @@ function geometry(op: string, xShape: Shape, wShape: Shape, p: Conv2dParams): Ge
 const isPointwise = (g: Geometry) => g.KH === 1 && g.KW === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0;
 
 /** The 16 shared header words of the conv kernels' uniform blocks (last four vary). */
-function convParams(g: Geometry, tail: [number, number, number, number]): Uint8Array {
-  return params().u32(g.N, g.H, g.W, g.C, g.Ho, g.Wo, g.Co, g.KW, g.sh, g.sw).i32(g.ph, g.pw).u32(...tail).bytes();
+function convHeader(g: Geometry, tail: [number, number, number, number]): Params {
+  return params().u32(g.N, g.H, g.W, g.C, g.Ho, g.Wo, g.Co, g.KW, g.sh, g.sw).i32(g.ph, g.pw).u32(...tail);
 }
+function convParams(g: Geometry, tail: [number, number, number, number]): Uint8Array { return convHeader(g, tail).bytes(); }
 
 /** OIHW weights re-laid for the implicit GEMMs (a temporary the caller releases). */
 function relayout(ctx: GpuContext, w: GpuStorage, g: Geometry, entryPoint: 'to_ohwi' | 'to_hwoi' | 'from_ohwi'): GpuStorage {
@@ -187,8 +188,7 @@ function stridedBackwardData(ctx: GpuContext, dy: GpuStorage, w: GpuStorage, g: 
   const kernel = gemmKernel('conv2d_bwd_data_strided.wgsl', t,
     { aKContig: true, bNContig: true, aVec: g.Co % 4 === 0, bVec: g.C % 4 === 0, cVec: g.C % 4 === 0 });
   ctx.dispatch(ctx.pipeline(kernel), [asVec4(dy), asVec4(wp), asVec4(dx)],
-    params().u32(g.N, g.H, g.W, g.C, g.Ho, g.Wo, g.Co, g.KW, g.sh, g.sw).i32(g.ph, g.pw).u32(cls.maxRows, 0, 0, 0)
-      .vec4s(cls.table, 32).bytes(),
+    convHeader(g, [cls.maxRows, 0, 0, 0]).vec4s(cls.table, 32).bytes(),
     gemmGrid(ctx, t, cls.maxRows, g.C, cls.count), `conv2d dx ${g.sh}×${g.sw} phases ${fmtShape([g.N, g.H, g.W, g.C])}`);
   releaseTemp(ctx, wp);
   return dx;

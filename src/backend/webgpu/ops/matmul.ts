@@ -6,7 +6,7 @@ import { BackendError, fmtShape } from '../../../runtime/errors.js';
 import type { GpuContext, GpuStorage } from '../context.js';
 import { params } from '../params.js';
 import { gpu, grid, need32 } from './util.js';
-import { asVec4, chooseTile, dummy, gemmGrid, gemmKernel, isSoftwareDevice, releaseTemp, validateTile, type GemmTile } from './gemm.js';
+import { asVec4, chooseTile, dummy, gemmGrid, gemmKernel, isSoftwareDevice, releaseTemp, validateTile, type GemmPaths, type GemmTile } from './gemm.js';
 
 export interface Epilogue {
   /** Added per output column: [N]. */
@@ -46,19 +46,25 @@ export function gemm(ctx: GpuContext, p: GemmProblem, opts: GemmOptions = {}): G
   const ep = opts.epilogue ?? {};
   const splits = batch === 1 && !opts.epilogue ? (opts.splitK ?? chooseSplitK(ctx, t, M, N, K)) : 1;
   if (splits > 1) return splitKGemm(ctx, p, t, splits, out);
-  const kernel = gemmKernel('matmul.wgsl', t, {
+  const kernel = gemmKernel('matmul.wgsl', t, matmulPaths(p),
+    { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +!!ep.bias, HAS_RESIDUAL: +!!ep.residual, RELU: +!!ep.relu });
+  const u = params().u32(M, N, K, M * K, K * N, M * N, 0, 0).bytes();
+  ctx.dispatch(ctx.pipeline(kernel),
+    [asVec4(p.a), asVec4(p.b), ep.bias ?? dummy(ctx), ep.residual ?? dummy(ctx), asVec4(out)],
+    u, gemmGrid(ctx, t, M, N, batch), `matmul ${batch}×${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}`);
+  return out;
+}
+
+/** Operand layouts of a matrix product and which of its 4-runs may be read/written as vec4. */
+function matmulPaths({ M, N, K, transA, transB }: GemmProblem): GemmPaths {
+  return {
     aKContig: !transA, bNContig: !transB,
     // A 4-run starts at a multiple of 4 when the contiguous extent (and so every row and
     // batch stride) is a multiple of 4.
     aVec: (transA ? M : K) % 4 === 0,
     bVec: (transB ? K : N) % 4 === 0,
     cVec: N % 4 === 0,
-  }, { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +!!ep.bias, HAS_RESIDUAL: +!!ep.residual, RELU: +!!ep.relu });
-  const u = params().u32(M, N, K, M * K, K * N, M * N, 0, 0).bytes();
-  ctx.dispatch(ctx.pipeline(kernel),
-    [asVec4(p.a), asVec4(p.b), ep.bias ?? dummy(ctx), ep.residual ?? dummy(ctx), asVec4(out)],
-    u, gemmGrid(ctx, t, M, N, batch), `matmul ${batch}×${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}`);
-  return out;
+  };
 }
 
 /**
@@ -78,10 +84,7 @@ function splitKGemm(ctx: GpuContext, p: GemmProblem, t: GemmTile, wanted: number
   const chunk = Math.ceil(Math.ceil(K / wanted) / t.BK) * t.BK; // whole k-slices per layer
   const splits = Math.ceil(K / chunk);
   const part = ctx.alloc(4 * splits * M * N);
-  const kernel = gemmKernel('matmul.wgsl', t, {
-    aKContig: !transA, bNContig: !transB,
-    aVec: (transA ? M : K) % 4 === 0, bVec: (transB ? K : N) % 4 === 0, cVec: N % 4 === 0,
-  }, { TRANS_A: +transA, TRANS_B: +transB, SPLIT_K: 1 });
+  const kernel = gemmKernel('matmul.wgsl', t, matmulPaths(p), { TRANS_A: +transA, TRANS_B: +transB, SPLIT_K: 1 });
   ctx.dispatch(ctx.pipeline(kernel), [asVec4(p.a), asVec4(p.b), dummy(ctx), dummy(ctx), asVec4(part)],
     params().u32(M, N, K, 0, 0, M * N, chunk, 0).bytes(), gemmGrid(ctx, t, M, N, splits),
     `matmul ${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''} ×${splits} splits`);

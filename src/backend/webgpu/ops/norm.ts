@@ -43,6 +43,16 @@ function finalize(ctx: GpuContext, M: number, C: number, backward: boolean, x: G
   return [out0, out1];
 }
 
+/**
+ * The elementwise passes over [M, C] (apply, backward dx): four channels per thread with every
+ * binding viewed as vec4 when C % 4 == 0 (entry point main_vec4), else one element per thread.
+ */
+function channelPass(C: number, total: number): { entryPoint: string; bind: (s: GpuStorage) => GpuStorage; threads: number } {
+  return C % 4 === 0
+    ? { entryPoint: 'main_vec4', bind: asVec4, threads: total / 4 }
+    : { entryPoint: 'main', bind: (s) => s, threads: total };
+}
+
 /** Mean and biased variance over M, each [C]. */
 export function moments(ctx: GpuContext, x: Raw): { mean: Storage; variance: Storage } {
   const [M, C] = dims('moments', x);
@@ -68,11 +78,10 @@ export function normalize(ctx: GpuContext, x: Raw, mean: Raw, invstd: Raw, gamma
   const y = ctx.alloc(4 * total);
   if (total === 0) return y;
   const constants = { HAS_GAMMA: +!!gamma, HAS_BETA: +!!beta, HAS_RESIDUAL: +!!residual, RELU: +relu };
-  const v4 = C % 4 === 0; // four channels per thread
-  const bind = (s: GpuStorage) => (v4 ? asVec4(s) : s);
-  ctx.dispatch(ctx.pipeline({ file: 'batchnorm_normalize.wgsl', entryPoint: v4 ? 'main_vec4' : 'main', constants }),
-    [gpu(x), gpu(mean), gpu(invstd), gamma ? gpu(gamma) : dummy(ctx), beta ? gpu(beta) : dummy(ctx), residual ? gpu(residual) : dummy(ctx), y].map(bind),
-    params().u32(total, C, 0, 0).bytes(), grid(ctx, v4 ? total / 4 : total),
+  const pass = channelPass(C, total);
+  ctx.dispatch(ctx.pipeline({ file: 'batchnorm_normalize.wgsl', entryPoint: pass.entryPoint, constants }),
+    [gpu(x), gpu(mean), gpu(invstd), gamma ? gpu(gamma) : dummy(ctx), beta ? gpu(beta) : dummy(ctx), residual ? gpu(residual) : dummy(ctx), y].map(pass.bind),
+    params().u32(total, C, 0, 0).bytes(), grid(ctx, pass.threads),
     `batchnorm normalize${residual ? '+add' : ''}${relu ? '+relu' : ''} [${M}, ${C}]`);
   return y;
 }
@@ -87,10 +96,9 @@ export function batchNormBackward(ctx: GpuContext, x: Raw, dy: Raw, mean: Raw, i
   const [dgamma, dbeta] = finalize(ctx, M, C, true, dummy(ctx), part, chunks);
   const total = M * C;
   const dx = ctx.alloc(4 * total);
-  const v4 = C % 4 === 0; // four channels per thread
-  const bind = (s: GpuStorage) => (v4 ? asVec4(s) : s);
-  ctx.dispatch(ctx.pipeline({ file: 'batchnorm_backward.wgsl', entryPoint: v4 ? 'main_vec4' : 'main', constants: { HAS_GAMMA: +!!gamma } }),
-    [gpu(x), gpu(dy), gpu(mean), gpu(invstd), gamma ? gpu(gamma) : dummy(ctx), dgamma, dbeta, dx].map(bind),
-    params().u32(total, C, M, 0).bytes(), grid(ctx, v4 ? total / 4 : total), `batchnorm backward dx [${M}, ${C}]`);
+  const pass = channelPass(C, total);
+  ctx.dispatch(ctx.pipeline({ file: 'batchnorm_backward.wgsl', entryPoint: pass.entryPoint, constants: { HAS_GAMMA: +!!gamma } }),
+    [gpu(x), gpu(dy), gpu(mean), gpu(invstd), gamma ? gpu(gamma) : dummy(ctx), dgamma, dbeta, dx].map(pass.bind),
+    params().u32(total, C, M, 0).bytes(), grid(ctx, pass.threads), `batchnorm backward dx [${M}, ${C}]`);
   return { dx, dgamma, dbeta };
 }

@@ -59,9 +59,8 @@ export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
     // With a fused ReLU the upstream gradient is masked by y > 0 (⇔ pre-activation > 0), so
     // the output itself is saved, not the pre-activation: one activation less kept alive.
     const sx = save(x2), sm = save(mean), si = save(invstd), sg = gamma ? save(gamma) : null, sy = o.relu ? save(y) : null;
-    const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : []), ...(residual ? [residual] : [])];
-    record(y, o.relu ? (residual ? 'batchNorm+add+relu' : 'batchNorm+relu') : residual ? 'batchNorm+add' : 'batchNorm', inputs, (g) => {
-      const gm = sy ? wrap(be, be.unaryGrad('relu', sy, g), x.shape, x.dtype) : g;
+    record(y, o.relu ? (residual ? 'batchNorm+add+relu' : 'batchNorm+relu') : residual ? 'batchNorm+add' : 'batchNorm', bnInputs(x, gamma, beta, residual), (g) => {
+      const gm = reluMasked(g, sy);
       const r = be.batchNormBackward(sx, gm.alias([M, C]), sm, si, sg);
       const dx = wrap(be, r.dx, x.shape, x.dtype);
       const dg = wrap(be, r.dgamma, [C], x.dtype), db = wrap(be, r.dbeta, [C], x.dtype);
@@ -75,6 +74,16 @@ export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
   x2.dispose(); variance.dispose();
   mean.dispose(); invstd.dispose();
   return y;
+}
+
+/** The differentiable inputs of a batch norm, in the order its backward returns gradients. */
+function bnInputs(x: Tensor, gamma: Tensor | null, beta: Tensor | null, residual: Tensor | null): Tensor[] {
+  return [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : []), ...(residual ? [residual] : [])];
+}
+
+/** The upstream gradient through a fused ReLU (masked where the saved output y is 0); g itself without one. */
+function reluMasked(g: Tensor, y: Tensor | null): Tensor {
+  return y ? wrap(g.backend, g.backend.unaryGrad('relu', y, g), g.shape, g.dtype) : g;
 }
 
 /**
@@ -97,9 +106,8 @@ function batchNormEval(x: Tensor, o: BatchNormOptions, C: number, eps: number, r
     meanNow.dispose();
     const sg = gamma ? save(gamma) : null, sy = o.relu ? save(y) : null;
     const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
-    const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : []), ...(residual ? [residual] : [])];
-    record(y, 'batchNormEval', inputs, (g) => {
-      const gm = sy ? wrap(be, be.unaryGrad('relu', sy, g), x.shape, x.dtype) : g;
+    record(y, 'batchNormEval', bnInputs(x, gamma, beta, residual), (g) => {
+      const gm = reluMasked(g, sy);
       const out: (Tensor | null)[] = [mul(gm, sg ? mul(sg, si) : si)];
       if (gamma) out.push(sum(mul(gm, mul(sub(sx, sm), si)), axes));
       if (beta) out.push(sum(gm, axes));

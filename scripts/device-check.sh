@@ -22,7 +22,7 @@ timeout "$(t 60)" node node_modules/uvu/bin.js dist/test "(webgpu|golden)/.*\.te
 # 2. training steps (the issue's shapes: ResNet-50 / RF99-ResNet50, batch 64, 224 px)
 for spec in "byol resnet50" "co-byol resnet50" "co-byol rf99-resnet50"; do
   set -- $spec
-  timeout "$(t 35)" $C bench step --method "$1" --arch "$2" --batch 64 --size 224 --steps 3 --warmup 1 --json 2>&1 | quiet >> "$O/step.jsonl"
+  timeout "$(t 35)" $C bench step --method "$1" --arch "$2" --batch 64 --size 224 --steps 4 --warmup 3 --json 2>&1 | quiet >> "$O/step.jsonl"
 done
 
 # 3. PyTorch fp32 on the same GPU (GEMM, ResNet-50 conv layers, BYOL step)

@@ -88,11 +88,12 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   progress.update(step);
   const t0 = Date.now();
   let lastLogTime = Date.now(), lastLogStep = step;
-  let pending: Record<string, Tensor> | null = null;
+  let pending: { step: number; epoch: number; scalars: Record<string, Tensor> } | null = null;
   let peak = 0;
   const stopAt = Math.min(run.totalSteps, opts.maxSteps ?? Infinity);
 
   const checkpoint = async () => {
+    await flushLog(); // a checkpoint is written only after the steps before it were seen finite
     await saveCheckpoint(cfg.out, runTensors(run), {
       step, epoch, stepInEpoch, rng: { aug: run.augRng.getState(), shuffle: run.shuffleRng.getState() },
       optimizerSteps: { main: run.optimizer.stepCount, probe: run.probes.optimizer.stepCount },
@@ -100,26 +101,30 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
     });
   };
 
-  /** Read back the pending scalars of the last step, log them, and stop on NaN/Inf. */
+  /**
+   * Read back the pending scalars of a logged step, log them, and stop on NaN/Inf. Called one
+   * step late (after the next step is submitted), so the device never waits for the host.
+   */
   const flushLog = async (): Promise<void> => {
     if (!pending) return;
-    const rec: Record<string, number> = { step, epoch: epoch + 1 };
+    const { scalars, step: at, epoch: ep } = pending;
+    pending = null;
+    const rec: Record<string, number> = { step: at, epoch: ep + 1 };
     // A method may report one tensor under two names (BYOL: loss is lossGlobal): read each once.
     const values = new Map<Tensor, number>();
-    for (const [k, t] of Object.entries(pending)) {
+    for (const [k, t] of Object.entries(scalars)) {
       if (!values.has(t)) values.set(t, await t.item());
       rec[k] = values.get(t)!;
     }
     for (const t of values.keys()) t.dispose();
-    pending = null;
     const now = Date.now();
-    rec.imagesPerSecond = ((step - lastLogStep) * cfg.batchSize) / Math.max(1e-3, (now - lastLogTime) / 1000);
-    lastLogTime = now; lastLogStep = step;
+    rec.imagesPerSecond = ((at - lastLogStep) * cfg.batchSize) / Math.max(1e-3, (now - lastLogTime) / 1000);
+    lastLogTime = now; lastLogStep = at;
     for (const k of Object.keys(rec)) if (k.endsWith('ProbeCorrect')) { rec[k.replace('Correct', 'Acc')] = rec[k] / cfg.batchSize; delete rec[k]; }
     const mem = backend.memoryStats?.();
     if (mem) { rec.gpuBytes = mem.bytesInUse; peak = Math.max(peak, mem.peakBytesInUse); }
     if (!Number.isFinite(rec.loss)) {
-      throw new NonFiniteLossError(`loss became ${rec.loss} at step ${step} (epoch ${epoch + 1}); stopping. ` +
+      throw new NonFiniteLossError(`loss became ${rec.loss} at step ${at} (epoch ${ep + 1}); stopping. ` +
         `The last good checkpoint in ${cfg.out} is kept; lower --lr or check the data.`);
     }
     log.write({ type: 'step', ...rec });
@@ -139,13 +144,14 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
         const scalars = trainStep(run, ids, { step, lr, probeLr, tau });
         step++;
         progress.update(step);
+        await flushLog(); // the previous logged step's, read while this one runs
         if (logNow) {
-          pending = outsideScopes(() => ({ ...scalars, lr: tensor([lr], [], { backend }), tau: tensor([tau], [], { backend }) }));
-          await flushLog();
+          pending = { step, epoch, scalars: outsideScopes(() => ({ ...scalars, lr: tensor([lr], [], { backend }), tau: tensor([tau], [], { backend }) })) };
         } else for (const t of Object.values(scalars)) t.dispose();
         if (step % cfg.checkpointEvery === 0) await checkpoint();
       }
       if (stepInEpoch >= run.stepsPerEpoch) {
+        await flushLog();
         lastAcc = await evaluateProbes(run);
         log.write({ type: 'epoch', epoch: epoch + 1, step, onlineProbeAcc: lastAcc.global, patchProbeAcc: lastAcc.patch });
         if (!opts.quiet) process.stderr.write(`\nepoch ${epoch + 1}: probe acc ${(100 * lastAcc.global).toFixed(1)}%` + (lastAcc.patch !== null ? `, patch ${(100 * lastAcc.patch).toFixed(1)}%` : '') + '\n');

@@ -12,7 +12,8 @@ const int = (name: string) => (v: string): number => {
 export function registerBenchStep(bench: Command): void {
   bench.command('step')
     .description('Time one full training step (augment 2 views, online forward+backward, target forward, probes, ' +
-      'optimiser, EMA) on random images: ms/step, images/s, host encoding time, peak device bytes.')
+      'optimiser, EMA) on random images: ms/step and images/s with each step awaited and with steps submitted back to ' +
+      'back as training does, the median host time to record a step, peak device bytes.')
     .addOption(new Option('--method <name>', 'SSL method').choices(METHOD_NAMES).default('co-byol'))
     .addOption(new Option('--arch <name>', 'backbone').choices(presetNames()).default('resnet50'))
     .option('--batch <n>', 'images per step', int('batch'), 64)
@@ -23,7 +24,7 @@ export function registerBenchStep(bench: Command): void {
     .option('--proj-out <n>', 'projection dimension', int('proj-out'), 256)
     .option('--local-grid <n>', 'local positions pooled to n×n (0: all)', int('local-grid'), 0)
     .option('--steps <n>', 'timed steps', int('steps'), 5)
-    .option('--warmup <n>', 'untimed steps first (pipeline compilation, pool fill)', int('warmup'), 2)
+    .option('--warmup <n>', 'untimed steps first (pipeline compilation, pool fill, bind groups, JIT)', int('warmup'), 3)
     .addOption(new Option('--device <d>', 'backend').choices(['auto', 'webgpu', 'cpu']).default('auto'))
     .option('--profile', 'also time each kernel over one step (GPU timestamps) and list the most expensive')
     .option('--json', 'print the result as one JSON object')
@@ -33,7 +34,7 @@ export function registerBenchStep(bench: Command): void {
         projHidden: o.projHidden, projOut: o.projOut, localGrid: o.localGrid, steps: o.steps, warmup: o.warmup, device: o.device, profile: !!o.profile });
       if (o.json) { process.stdout.write(JSON.stringify(r) + '\n'); return; }
       process.stdout.write(`${r.method} ${r.arch} batch ${r.batch} @${r.size}px on ${r.device}: ${r.msPerStep.toFixed(1)} ms/step, ` +
-        `${r.imagesPerSecond.toFixed(1)} img/s` +
+        `${r.imagesPerSecond.toFixed(1)} img/s; back to back ${r.pipelinedMsPerStep.toFixed(1)} ms/step, ${r.pipelinedImagesPerSecond.toFixed(1)} img/s` +
         (r.encodeFraction !== null ? `, host encoding ${r.encodeMsPerStep.toFixed(1)} ms (${(100 * r.encodeFraction).toFixed(1)}% of device time)` : '') +
         (r.peakBytes !== null ? `, peak ${(r.peakBytes / 2 ** 30).toFixed(2)} GiB` : '') +
         (r.buffersCreatedInSteadyState !== null ? `, ${r.buffersCreatedInSteadyState} buffers created in steady state` : '') +

@@ -1,0 +1,34 @@
+// `coengine bench step` (bench/step.ts) on a tiny model: the figures it reports are consistent
+// (timed steps, back-to-back steps, host encoding, dispatch count, no buffer created in the steady
+// state) on the WebGPU backend, and on the CPU backend it reports no device-only figures.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runStepBench, type StepBenchOptions } from '../../bench/step.js';
+import { gpuBackendOrSkip } from '../helpers/gpu.js';
+
+const tiny = (device: StepBenchOptions['device']): StepBenchOptions => ({
+  method: 'co-byol', arch: 'rf29-resnet10', width: 0.0625, smallStem: true, batch: 4, size: 16,
+  projHidden: 16, projOut: 8, localGrid: 0, steps: 2, warmup: 2, device,
+});
+
+test('bench step on WebGPU: awaited and back-to-back timings, encoding share, steady state', async () => {
+  if (!(await gpuBackendOrSkip('bench step'))) return;
+  const r = await runStepBench(tiny('webgpu'));
+  assert.ok(r.msPerStep > 0 && Number.isFinite(r.msPerStep), `ms/step ${r.msPerStep}`);
+  assert.ok(r.pipelinedMsPerStep > 0 && Number.isFinite(r.pipelinedMsPerStep), `back-to-back ms/step ${r.pipelinedMsPerStep}`);
+  assert.ok(Math.abs(r.imagesPerSecond - 4000 / r.msPerStep) < 1e-6 * r.imagesPerSecond);
+  assert.ok(r.encodeMsPerStep > 0 && r.encodeMsPerStep < r.msPerStep, `encoding ${r.encodeMsPerStep} of ${r.msPerStep} ms`);
+  assert.ok(r.encodeFraction !== null && r.encodeFraction > 0);
+  assert.ok((r.dispatchesPerStep ?? 0) > 100, `${r.dispatchesPerStep} dispatches`);
+  assert.equal(r.buffersCreatedInSteadyState, 0);
+  assert.ok((r.peakBytes ?? 0) > 0);
+});
+
+test('bench step on the CPU backend: no device-time share, no dispatch count', async () => {
+  const r = await runStepBench({ ...tiny('cpu'), steps: 1, warmup: 1 });
+  assert.ok(r.msPerStep > 0 && r.pipelinedMsPerStep > 0);
+  assert.equal(r.encodeFraction, null);
+  assert.equal(r.dispatchesPerStep, null);
+});
+
+test.run();

@@ -62,6 +62,9 @@ export interface OptimizerHyper {
 }
 
 /** What batch-norm's apply pass fuses after the affine map: + residual, then ReLU. */
+/** Running statistics updated in place by a training-mode batch norm (n: values per channel). */
+export interface BatchNormRunning { mean: Raw; variance: Raw; count: Raw | null; momentum: number; n: number }
+
 export interface NormalizeEpilogue { residual?: Raw | null; relu?: boolean }
 
 export interface Backend {
@@ -140,8 +143,13 @@ export interface Backend {
    * place — PyTorch's rule: new = (1 − momentum)·old + momentum·batch, with the unbiased batch
    * variance (·n/(n−1)) — and add 1 to the i32 batch counter: one pass instead of a dozen.
    */
-  batchNormFinalize(mean: Raw, variance: Raw, eps: number,
-    running: { mean: Raw; variance: Raw; count: Raw | null; momentum: number; n: number } | null): Storage;
+  batchNormFinalize(mean: Raw, variance: Raw, eps: number, running: BatchNormRunning | null): Storage;
+  /**
+   * Training-mode batch norm's statistics: moments + batchNormFinalize in one primitive (on the
+   * GPU the per-channel pass that adds the partial sums also makes invstd and updates the
+   * running statistics: one dispatch less per batch norm).
+   */
+  batchStatistics(x: Raw, eps: number, running: BatchNormRunning | null): { mean: Storage; invstd: Storage };
   /**
    * Training-mode batch-norm backward in one pass of reductions: returns dx, dgamma, dbeta
    * (dgamma/dbeta computed even when the module has no affine parameters; the op drops them).

@@ -47,12 +47,11 @@ export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
   if (M < 2) throw shapeError('batchNorm', 'training mode needs more than one value per channel', { input: x.shape });
   const be = x.backend;
   const x2 = x.alias([M, C]);
-  const { mean: ms, variance: vs } = be.moments(x2);
-  const mean = wrap(be, ms, [C], x.dtype), variance = wrap(be, vs, [C], x.dtype);
   const running = o.runningMean && o.runningVar
     ? { mean: o.runningMean, variance: o.runningVar, count: o.numBatchesTracked ?? null, momentum: o.momentum ?? 0.1, n: M }
     : null;
-  const invstd = wrap(be, be.batchNormFinalize(mean, variance, eps, running), [C], x.dtype);
+  const stats = be.batchStatistics(x2, eps, running);
+  const mean = wrap(be, stats.mean, [C], x.dtype), invstd = wrap(be, stats.invstd, [C], x.dtype);
   const y = wrap(be, be.normalize(x2, mean, invstd, o.gamma ?? null, o.beta ?? null, { residual, relu: o.relu }), x.shape, x.dtype);
   const gamma = o.gamma ?? null, beta = o.beta ?? null;
   if (needsGrad(x, gamma, beta, residual)) {
@@ -71,7 +70,7 @@ export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
       return out;
     }, [sx, sm, si, ...(sg ? [sg] : []), ...(sy ? [sy] : [])]);
   }
-  x2.dispose(); variance.dispose();
+  x2.dispose();
   mean.dispose(); invstd.dispose();
   return y;
 }

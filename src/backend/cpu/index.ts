@@ -55,6 +55,7 @@ export class CpuBackend implements Backend {
   normalize = norm.normalize;
   batchNormBackward = norm.batchNormBackward;
   batchNormFinalize = norm.batchNormFinalize;
+  batchStatistics = norm.batchStatistics;
   softmax = sm.softmax;
   softmaxBackward = sm.softmaxBackward;
   crossEntropy = sm.crossEntropy;

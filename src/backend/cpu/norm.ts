@@ -1,5 +1,5 @@
 // Batch-norm primitives over x viewed as [M, C] (channels last).
-import type { NormalizeEpilogue, Raw } from '../backend.js';
+import type { BatchNormRunning, NormalizeEpilogue, Raw } from '../backend.js';
 import { alloc, dataOf, type CpuStorage } from './storage.js';
 
 export function moments(x: Raw): { mean: CpuStorage; variance: CpuStorage } {
@@ -57,8 +57,7 @@ export function batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma
   return { dx, dgamma, dbeta };
 }
 
-export function batchNormFinalize(mean: Raw, variance: Raw, eps: number,
-  running: { mean: Raw; variance: Raw; count: Raw | null; momentum: number; n: number } | null): CpuStorage {
+export function batchNormFinalize(mean: Raw, variance: Raw, eps: number, running: BatchNormRunning | null): CpuStorage {
   const mu = dataOf(mean), v = dataOf(variance);
   const C = mu.length;
   const out = alloc(mean.dtype, C);
@@ -73,4 +72,12 @@ export function batchNormFinalize(mean: Raw, variance: Raw, eps: number,
     if (running.count) dataOf(running.count)[0] += 1;
   }
   return out;
+}
+
+/** The reference composition: moments, then batchNormFinalize on them. */
+export function batchStatistics(x: Raw, eps: number, running: BatchNormRunning | null): { mean: CpuStorage; invstd: CpuStorage } {
+  const { mean, variance } = moments(x);
+  const C = x.shape[1];
+  const invstd = batchNormFinalize({ storage: mean, shape: [C], dtype: x.dtype }, { storage: variance, shape: [C], dtype: x.dtype }, eps, running);
+  return { mean, invstd };
 }

@@ -6,7 +6,7 @@
 // cast.wgsl). u8 tensors support upload, download, fill and cast; other ops want f32/i32.
 // f64 does not exist in WGSL: it throws, pointing at the cpu backend.
 import type {
-  Backend, BinaryOp, Conv2dParams, NormalizeEpilogue, OptimizerHyper, OptimizerKind, PoolParams, Raw, ReduceOp, ScalarOp, Storage,
+  Backend, BatchNormRunning, BinaryOp, Conv2dParams, NormalizeEpilogue, OptimizerHyper, OptimizerKind, PoolParams, Raw, ReduceOp, ScalarOp, Storage,
   UnaryGradOp, UnaryOp,
 } from '../backend.js';
 import { allocArray, type DType, type TypedArray } from '../../runtime/dtype.js';
@@ -20,7 +20,7 @@ import { reduce } from './ops/reduce.js';
 import * as sm from './ops/softmax.js';
 import { matmul } from './ops/matmul.js';
 import { conv2d, conv2dBackwardData, conv2dBackwardWeight } from './ops/conv.js';
-import { moments, normalize, batchNormBackward } from './ops/norm.js';
+import { moments, normalize, batchNormBackward, batchStatistics } from './ops/norm.js';
 import { batchNormFinalize } from './ops/norm_running.js';
 import { maxPool2d, maxPool2dBackward } from './ops/pool.js';
 import { emaUpdate, optimizerStep } from './ops/optim.js';
@@ -93,9 +93,11 @@ export class WebGpuBackend implements Backend {
   normalize(x: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, beta: Raw | null, epilogue?: NormalizeEpilogue): Storage {
     return normalize(this.runtime, x, mean, invstd, gamma, beta, epilogue);
   }
-  batchNormFinalize(mean: Raw, variance: Raw, eps: number,
-    running: { mean: Raw; variance: Raw; count: Raw | null; momentum: number; n: number } | null): Storage {
+  batchNormFinalize(mean: Raw, variance: Raw, eps: number, running: BatchNormRunning | null): Storage {
     return batchNormFinalize(this.runtime, mean, variance, eps, running);
+  }
+  batchStatistics(x: Raw, eps: number, running: BatchNormRunning | null): { mean: Storage; invstd: Storage } {
+    return batchStatistics(this.runtime, x, eps, running);
   }
   batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null): { dx: Storage; dgamma: Storage; dbeta: Storage } {
     return batchNormBackward(this.runtime, x, dy, mean, invstd, gamma);

@@ -2,7 +2,7 @@
 // (per-chunk partial sums, then a per-channel pass; no atomics), normalisation as one
 // elementwise pass (with an optional fused residual add and ReLU), and the backward as one reduction
 // (Σdy, Σdy·x̂) plus one elementwise pass.
-import type { NormalizeEpilogue, Raw, Storage } from '../../backend.js';
+import type { BatchNormRunning, NormalizeEpilogue, Raw, Storage } from '../../backend.js';
 import { BackendError, fmtShape } from '../../../runtime/errors.js';
 import type { GpuContext, GpuStorage } from '../context.js';
 import { params } from '../params.js';
@@ -61,6 +61,31 @@ export function moments(ctx: GpuContext, x: Raw): { mean: Storage; variance: Sto
   const { part, chunks } = partialSums(ctx, M, C, false, [gpu(x), d, d, d]);
   const [mean, variance] = finalize(ctx, M, C, false, gpu(x), part, chunks);
   return { mean, variance };
+}
+
+/**
+ * Training-mode batch statistics in two dispatches: the partial sums, then one pass per channel
+ * that makes the mean, invstd = 1/√(var + eps) and (with `running`) updates the running
+ * statistics and the batch counter in place.
+ */
+export function batchStatistics(ctx: GpuContext, x: Raw, eps: number, running: BatchNormRunning | null): { mean: Storage; invstd: Storage } {
+  const [M, C] = dims('batchStatistics', x);
+  if (M === 0) throw new BackendError(`batchStatistics: no rows to average (x ${fmtShape(x.shape)})`);
+  const d = dummy(ctx);
+  const { part, chunks } = partialSums(ctx, M, C, false, [gpu(x), d, d, d]);
+  const mean = ctx.alloc(4 * C), invstd = ctx.alloc(4 * C);
+  // Without running statistics the slots get small scratch buffers (never touched; separate
+  // ones, since writable bindings may not alias).
+  const scratch: GpuStorage[] = [];
+  const orScratch = (r: Raw | null | undefined): GpuStorage => r ? gpu(r) : (scratch.push(ctx.alloc(16)), scratch[scratch.length - 1]);
+  const rm = orScratch(running?.mean), rv = orScratch(running?.variance), cnt = orScratch(running?.count);
+  const unbias = running ? running.n / Math.max(running.n - 1, 1) : 1;
+  ctx.dispatch(ctx.pipeline({ file: 'batchnorm_finalize.wgsl', entryPoint: 'statistics', constants: { RUNNING: +!!running } }),
+    [gpu(x), part, mean, invstd, rm, rv, cnt], params().u32(M, C, chunks, 0).f32(eps, running?.momentum ?? 0, unbias).u32(0).bytes(),
+    [Math.ceil(C / 64)], `batchnorm statistics [${M}, ${C}]`);
+  releaseTemp(ctx, part);
+  for (const t of scratch) ctx.release(t);
+  return { mean, invstd };
 }
 
 /** y = (x − mean)·invstd·gamma + beta per channel, then + residual and/or ReLU when asked. */

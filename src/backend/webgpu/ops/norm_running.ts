@@ -1,12 +1,11 @@
 // Batch-norm finalisation (kernels/batchnorm_running.wgsl): invstd and, in training, the in-place
 // running-statistics update and batch counter, in one dispatch.
-import type { Raw, Storage } from '../../backend.js';
+import type { BatchNormRunning, Raw, Storage } from '../../backend.js';
 import type { GpuContext, GpuStorage } from '../context.js';
 import { params } from '../params.js';
 import { gpu, need32 } from './util.js';
 
-export function batchNormFinalize(ctx: GpuContext, mean: Raw, variance: Raw, eps: number,
-  running: { mean: Raw; variance: Raw; count: Raw | null; momentum: number; n: number } | null): Storage {
+export function batchNormFinalize(ctx: GpuContext, mean: Raw, variance: Raw, eps: number, running: BatchNormRunning | null): Storage {
   need32('batchNormFinalize', mean, ['f32']);
   const C = mean.shape[0];
   const invstd = ctx.alloc(4 * C);

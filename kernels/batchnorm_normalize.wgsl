@@ -1,5 +1,6 @@
 // Batch-norm apply, elementwise over x [M, C]:
 //   y = (x − mean[c])·invstd[c]·gamma[c] + beta[c]  (+ residual[e] when HAS_RESIDUAL)  (ReLU when RELU)
+// GROUPED: x is G groups of rows (groupSize elements each) with statistics [G, C] of their own.
 // The epilogue ends a residual block (bn → + shortcut → ReLU) in one pass instead of three.
 // Absent gamma/beta/residual are bound to a dummy and not read.
 
@@ -7,8 +8,9 @@ override HAS_GAMMA: bool = false;
 override HAS_BETA: bool = false;
 override HAS_RESIDUAL: bool = false;
 override RELU: bool = false;
+override GROUPED: bool = false;
 
-struct Params { total: u32, C: u32, _pad0: u32, _pad1: u32 }
+struct Params { total: u32, C: u32, groupSize: u32, _pad: u32 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> mean: array<f32>;
@@ -25,9 +27,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let e = (wid.y * nwg.x + wid.x) * 256u + lid;
   if (e >= params.total) { return; }
   let c = e % params.C;
-  var scale = invstd[c];
+  var s = c;  // the statistics' index
+  if (GROUPED) { s += (e / params.groupSize) * params.C; }
+  var scale = invstd[s];
   if (HAS_GAMMA) { scale *= gamma[c]; }
-  var v = (x[e] - mean[c]) * scale;
+  var v = (x[e] - mean[s]) * scale;
   if (HAS_BETA) { v += beta[c]; }
   if (HAS_RESIDUAL) { v += residual[e]; }
   if (RELU) { v = max(v, 0.0); }
@@ -52,9 +56,11 @@ fn main_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
   let e = (wid.y * nwg.x + wid.x) * 256u + lid;
   if (e >= params4.total / 4u) { return; }
   let c = e % (params4.C / 4u);
-  var scale = invstd4[c];
+  var s = c;
+  if (GROUPED) { s += (e / (params4.groupSize / 4u)) * (params4.C / 4u); }
+  var scale = invstd4[s];
   if (HAS_GAMMA) { scale *= gamma4[c]; }
-  var v = (x4[e] - mean4[c]) * scale;
+  var v = (x4[e] - mean4[s]) * scale;
   if (HAS_BETA) { v += beta4[c]; }
   if (HAS_RESIDUAL) { v += residual4[e]; }
   if (RELU) { v = max(v, vec4<f32>(0.0)); }

@@ -1,16 +1,19 @@
-// Batch-norm reductions, level 1 of 2 (no atomics): x viewed as [M, C], channels last.
-// Workgroup (16, 16): x = a group of 4 channels (64 channels per workgroup, 256-byte coalesced
-// row reads), y = 16 row lanes over this workgroup's chunk of rows; the lanes are then summed in
-// workgroup memory and the chunk's two per-channel sums written to part[chunk][2][C].
-//   moments  (BACKWARD = false): S1 = Σ (x − s), S2 = Σ (x − s)²  with the shift s = x[0, c]
-//            (shifted sums keep E[x²] − E[x]² from cancelling when |mean| ≫ std)
-//   backward (BACKWARD = true):  S1 = Σ dy,      S2 = Σ dy · (x − mean)·invstd
+// Batch-norm reductions, level 1 of 2 (no atomics): x viewed as [G·M, C], channels last, in G
+// groups of M rows with statistics of their own (G = 2: two views in one batch, each normalised
+// as if alone). Workgroup (16, 16): x = a group of 4 channels (64 channels per workgroup,
+// 256-byte coalesced row reads), y = 16 row lanes over this workgroup's chunk of rows (chunks
+// never straddle groups: workgroup row wid.y is chunk wid.y % chunks of group wid.y / chunks);
+// the lanes are then summed in workgroup memory and the chunk's two per-channel sums written
+// to part[group·chunks + chunk][2][C].
+//   moments  (BACKWARD = false): S1 = Σ (x − s), S2 = Σ (x − s)²  with the shift s = the
+//            group's first row (shifted sums keep E[x²] − E[x]² from cancelling when |mean| ≫ std)
+//   backward (BACKWARD = true):  S1 = Σ dy,      S2 = Σ dy · (x − mean_g)·invstd_g
 // batchnorm_finalize.wgsl adds the chunks.
 
 override BACKWARD: bool = false;
 override VEC: bool = false;  // C % 4 == 0: 4 channels are one aligned vec4
 
-struct Params { M: u32, C: u32, rowsPerChunk: u32, _pad: u32 }
+struct Params { M: u32, C: u32, rowsPerChunk: u32, chunks: u32 }  // M, chunks: per group
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;
@@ -33,31 +36,33 @@ fn load4(buf: ptr<storage, array<vec4<f32>>, read>, r: u32, c0: u32) -> vec4<f32
   return v;
 }
 
-/** Per-channel vector of a [C] buffer at c0..c0+3 (zeros past C). */
-fn chan4(buf: ptr<storage, array<f32>, read>, c0: u32) -> vec4<f32> {
+/** Per-channel vector of group g's row of a [G, C] buffer at c0..c0+3 (zeros past C). */
+fn chan4(buf: ptr<storage, array<f32>, read>, g: u32, c0: u32) -> vec4<f32> {
   var v = vec4<f32>(0.0);
-  for (var j = 0u; j < 4u; j++) { if (c0 + j < params.C) { v[j] = (*buf)[c0 + j]; } }
+  for (var j = 0u; j < 4u; j++) { if (c0 + j < params.C) { v[j] = (*buf)[g * params.C + c0 + j]; } }
   return v;
 }
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let c0 = (wid.x * 16u + lid.x) * 4u;
-  let r0 = wid.y * params.rowsPerChunk;
-  let r1 = min(params.M, r0 + params.rowsPerChunk);
+  let g = wid.y / params.chunks;
+  let first = g * params.M;
+  let r0 = first + (wid.y % params.chunks) * params.rowsPerChunk;
+  let r1 = min(first + params.M, r0 + params.rowsPerChunk);
   var s1 = vec4<f32>(0.0);
   var s2 = vec4<f32>(0.0);
   if (c0 < params.C) {
     if (BACKWARD) {
-      let mu = chan4(&mean, c0);
-      let is = chan4(&invstd, c0);
+      let mu = chan4(&mean, g, c0);
+      let is = chan4(&invstd, g, c0);
       for (var r = r0 + lid.y; r < r1; r += 16u) {
         let g = load4(&dy, r, c0);
         s1 += g;
         s2 += g * (load4(&x, r, c0) - mu) * is;
       }
     } else {
-      let shift = load4(&x, 0u, c0);
+      let shift = load4(&x, first, c0);
       for (var r = r0 + lid.y; r < r1; r += 16u) {
         let d = load4(&x, r, c0) - shift;
         s1 += d;

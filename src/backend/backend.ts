@@ -61,10 +61,13 @@ export interface OptimizerHyper {
   step: number;
 }
 
-/** What batch-norm's apply pass fuses after the affine map: + residual, then ReLU. */
-/** Running statistics updated in place by a training-mode batch norm (n: values per channel). */
+/**
+ * Running statistics updated in place by a training-mode batch norm. n: values per channel in the
+ * batch (batchNormFinalize needs it for the unbiased variance; batchStatistics knows it from x).
+ */
 export interface BatchNormRunning { mean: Raw; variance: Raw; count: Raw | null; momentum: number; n: number }
 
+/** What batch-norm's apply pass fuses after the affine map: + residual, then ReLU. */
 export interface NormalizeEpilogue { residual?: Raw | null; relu?: boolean }
 
 export interface Backend {
@@ -135,7 +138,8 @@ export interface Backend {
   moments(x: Raw): { mean: Storage; variance: Storage };
   /**
    * y = (x − mean)·invstd·gamma + beta, per channel; with an epilogue, then + residual (x's
-   * shape) and/or ReLU — the end of a residual block in one pass.
+   * shape) and/or ReLU — the end of a residual block in one pass. mean and invstd may be
+   * [G, C]: x is then G equal groups of rows, each normalised with its own statistics.
    */
   normalize(x: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, beta: Raw | null, epilogue?: NormalizeEpilogue): Storage;
   /**
@@ -147,12 +151,15 @@ export interface Backend {
   /**
    * Training-mode batch norm's statistics: moments + batchNormFinalize in one primitive (on the
    * GPU the per-channel pass that adds the partial sums also makes invstd and updates the
-   * running statistics: one dispatch less per batch norm).
+   * running statistics: one dispatch less per batch norm). With `groups` G > 1, x is G equal
+   * groups of rows (e.g. two views in one batch) with statistics of their own, [G, C]; the
+   * running statistics are then updated once per group, in order, as G separate calls would.
    */
-  batchStatistics(x: Raw, eps: number, running: BatchNormRunning | null): { mean: Storage; invstd: Storage };
+  batchStatistics(x: Raw, eps: number, running: BatchNormRunning | null, groups?: number): { mean: Storage; invstd: Storage };
   /**
    * Training-mode batch-norm backward in one pass of reductions: returns dx, dgamma, dbeta
    * (dgamma/dbeta computed even when the module has no affine parameters; the op drops them).
+   * With statistics [G, C], each group of rows uses its own (dgamma/dbeta add the groups').
    */
   batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null):
     { dx: Storage; dgamma: Storage; dbeta: Storage };

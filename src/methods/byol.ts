@@ -7,6 +7,7 @@ import { Tensor } from '../tensor.js';
 import { add, cosineSimilarity, localCosineLoss, mean, mulScalar, noGrad, rsubScalar, detach } from '../ops/index.js';
 import { applyLocal } from './heads.js';
 import { TwoBranchMethod } from './networks.js';
+import { ViewRun, firstViewFeatures } from './views.js';
 import type { MethodName, SslMethod, StepContext, StepOutput } from './method.js';
 
 export interface ByolConfig {
@@ -44,26 +45,32 @@ export class Byol extends TwoBranchMethod implements SslMethod {
 
   forward(globalViews: Tensor[], smallViews: Tensor[], _ctx: StepContext): StepOutput {
     const on = this.online, tg = this.target;
-    // Online: features → projections → predictions, per global view.
-    const feats = globalViews.map((v) => on.net.backbone.forwardFeatures(v));
-    const p = feats.map((f) => on.predictor.forward(on.net.projector.forward(f.global)));
+    // Online: features → projections → predictions, all global views in one batch.
+    const online = ViewRun.run(globalViews, (x) => {
+      const f = on.net.backbone.forwardFeatures(x);
+      return { f, p: on.predictor.forward(on.net.projector.forward(f.global)) };
+    });
+    const p = [online.part((r) => r.p, 0), online.part((r) => r.p, 1)];
     // Target: projections (and local projections) under noGrad.
-    const tgt = noGrad(() => globalViews.map((v) => {
-      const f = tg.backbone.forwardFeatures(v);
-      const z = tg.projector.forward(f.global);
-      const zl = this.local ? applyLocal(tg.localProjector!, this.grid(f.localMap)) : null;
-      return { z, zl };
+    const target = noGrad(() => ViewRun.run(globalViews, (x) => {
+      const f = tg.backbone.forwardFeatures(x);
+      return { z: tg.projector.forward(f.global), zl: this.local ? applyLocal(tg.localProjector!, this.grid(f.localMap)) : null };
     }));
+    const tgt = [0, 1].map((v) => noGrad(() => ({ z: target.part((r) => r.z, v), zl: this.local ? target.part((r) => r.zl!, v) : null })));
     let lg = add(byolLoss(p[0], tgt[1].z), byolLoss(p[1], tgt[0].z));
-    // Multi-crop: small views through the online network only, against both global targets.
-    for (const v of smallViews) {
-      const ps = on.forward(v);
-      lg = add(lg, add(byolLoss(ps, tgt[0].z), byolLoss(ps, tgt[1].z)));
+    // Multi-crop: small views through the online network only (one batch), against both global targets.
+    if (smallViews.length) {
+      const small = ViewRun.run(smallViews, (x) => on.forward(x));
+      for (let v = 0; v < smallViews.length; v++) {
+        const ps = small.part((t) => t, v);
+        lg = add(lg, add(byolLoss(ps, tgt[0].z), byolLoss(ps, tgt[1].z)));
+      }
     }
     const parts: Record<string, Tensor> = { lossGlobal: lg };
     let loss = lg;
     if (this.local) {
-      const pl = feats.map((f) => applyLocal(on.localPredictor!, applyLocal(on.net.localProjector!, this.grid(f.localMap))));
+      const local = online.then((r) => applyLocal(on.localPredictor!, applyLocal(on.net.localProjector!, this.grid(r.f.localMap))));
+      const pl = [local.part((t) => t, 0), local.part((t) => t, 1)];
       // L_l(v→v') + L_l(v'→v), each 2·localCosineLoss (SPEC's −2/n² convention)
       const ll = mulScalar(add(
         localCosineLoss(pl[0], tgt[1].z, p[0], tgt[1].zl!),
@@ -71,6 +78,6 @@ export class Byol extends TwoBranchMethod implements SslMethod {
       parts.lossLocal = ll;
       loss = add(lg, mulScalar(ll, this.config.ws));
     }
-    return { loss, parts, features: feats[0] };
+    return { loss, parts, features: firstViewFeatures(online) };
   }
 }

@@ -16,6 +16,7 @@ import { add, l2Normalize, matmul, mean, mulScalar, neg, noGrad, randn, reshape,
 import { applyLocal, mlp, poolLocalGrid } from './heads.js';
 import type { MethodName, SslMethod, StepContext, StepOutput } from './method.js';
 import { linearWarmup } from '../training/schedule.js';
+import { ViewRun, firstViewFeatures } from './views.js';
 
 export interface DinoConfig {
   method: Extract<MethodName, 'dino' | 'co-dino' | 'dino-mc'>;
@@ -118,20 +119,27 @@ export class Dino implements SslMethod {
   forward(globalViews: Tensor[], smallViews: Tensor[], ctx: StepContext): StepOutput {
     const c = this.config, st = this.online, te = this.target;
     const Tt = linearWarmup(ctx.step, c.warmupTeacherEpochs * ctx.stepsPerEpoch, c.teacherTemp[0], c.teacherTemp[1]);
-    const teacher = noGrad(() => globalViews.map((v) => {
-      const f = te.backbone.forwardFeatures(v);
+    // Teacher and student each run the global views as one batch (per-view batch statistics);
+    // softmax, centring and losses are per row, so they work on the stacked rows directly.
+    const tRun = noGrad(() => ViewRun.run(globalViews, (x) => {
+      const f = te.backbone.forwardFeatures(x);
       const logits = te.head.forward(f.global);
       const probs = softmax(sub(logits, te.centers.global), Tt);
       let localProbs: Tensor | null = null, localLogits: Tensor | null = null;
       if (this.local) {
-        localLogits = applyLocal(te.localHead!, this.grid(f.localMap)); // [B, P, K]
-        localProbs = mean(softmax(sub(localLogits, te.centers.local), Tt), 1); // mean over positions: [B, K]
+        localLogits = applyLocal(te.localHead!, this.grid(f.localMap)); // [V·B, P, K]
+        localProbs = mean(softmax(sub(localLogits, te.centers.local), Tt), 1); // mean over positions: [V·B, K]
       }
       return { logits, probs, localLogits, localProbs };
     }));
-    const feats = globalViews.map((v) => st.backbone.forwardFeatures(v));
-    const s = feats.map((f) => st.head.forward(f.global));
-    const smallLogits = smallViews.map((v) => st.forward(v));
+    const teacher = noGrad(() => globalViews.map((_, v) => ({ probs: tRun.part((r) => r.probs, v), localProbs: this.local ? tRun.part((r) => r.localProbs!, v) : null })));
+    const online = ViewRun.run(globalViews, (x) => {
+      const f = st.backbone.forwardFeatures(x);
+      return { f, s: st.head.forward(f.global) };
+    });
+    const s = globalViews.map((_, v) => online.part((r) => r.s, v));
+    const smallRun = smallViews.length ? ViewRun.run(smallViews, (x) => st.forward(x)) : null;
+    const smallLogits = smallViews.map((_, v) => smallRun!.part((t) => t, v));
     let lg: Tensor | null = null, pairs = 0;
     const addTerm = (t: Tensor) => { lg = lg ? add(lg, t) : t; pairs++; };
     for (let si = 0; si < s.length; si++) for (let ti = 0; ti < teacher.length; ti++) if (si !== ti) addTerm(dinoCe(s[si], teacher[ti].probs, c.studentTemp));
@@ -141,8 +149,9 @@ export class Dino implements SslMethod {
     let loss = lossGlobal;
     if (this.local) {
       let ll: Tensor | null = null;
+      const local = online.then((r) => applyLocal(st.localHead!, this.grid(r.f.localMap)));
       for (const [a, b] of [[0, 1], [1, 0]]) {
-        const sl = applyLocal(st.localHead!, this.grid(feats[a].localMap)); // [B, P, K]
+        const sl = local.part((t) => t, a); // [B, P, K]
         const [B, , K] = sl.shape;
         const tg = reshape(teacher[b].probs, [B, 1, K]);
         const t1 = neg(mean(sum(mul(tg, logSoftmax(sl, c.studentTemp)), -1)));
@@ -156,14 +165,14 @@ export class Dino implements SslMethod {
     // Centre updates (EMA of the teacher's batch means), recorded with the step.
     noGrad(() => {
       const m = c.centerMomentum;
-      const g = mean(reshape(add(teacher[0].logits, teacher[1].logits), [-1, c.prototypes]), 0);
-      te.centers.global.backend.emaUpdate(te.centers.global, mulScalar(g, 0.5), m);
+      // the mean over both views' rows = the average of the two views' batch means
+      const g = mean(reshape(tRun.whole((r) => r.logits), [-1, c.prototypes]), 0);
+      te.centers.global.backend.emaUpdate(te.centers.global, g, m);
       if (this.local) {
-        const l0 = teacher[0].localLogits!, l1 = teacher[1].localLogits!;
-        const ml = mulScalar(add(mean(reshape(l0, [-1, c.prototypes]), 0), mean(reshape(l1, [-1, c.prototypes]), 0)), 0.5);
+        const ml = mean(reshape(tRun.whole((r) => r.localLogits!), [-1, c.prototypes]), 0);
         te.centers.local.backend.emaUpdate(te.centers.local, ml, m);
       }
     });
-    return { loss, parts, features: feats[0] };
+    return { loss, parts, features: firstViewFeatures(online) };
   }
 }

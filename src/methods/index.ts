@@ -5,9 +5,11 @@ import { Byol } from './byol.js';
 import { MocoV3 } from './mocov3.js';
 import { Dino } from './dino.js';
 import type { SslMethod } from './method.js';
+import type { LayerOptions } from '../nn/layers.js';
 
-export function createMethod(c: PretrainConfig, backend: Backend): SslMethod {
-  const layer = { backend };
+/** `extra`: more layer options (e.g. dtype 'f64' for gradient and equivalence tests). */
+export function createMethod(c: PretrainConfig, backend: Backend, extra: Omit<LayerOptions, 'backend'> = {}): SslMethod {
+  const layer: LayerOptions = { ...extra, backend };
   switch (c.method) {
     case 'byol': case 'co-byol': case 'byol-mc':
       return new Byol({

@@ -19,8 +19,11 @@ export interface StepOutput {
   /** Scalars to log (global loss, local loss, …), read back only at logging time. */
   parts: Record<string, Tensor>;
   /** Online backbone features of the first global view (for the online probes). */
-  features: Features;
+  features: ProbeFeatures;
 }
+
+/** The backbone features the online probes read: the global one and the "patch" (pooled) one. */
+export type ProbeFeatures = Pick<Features, 'global' | 'pooled' | 'mlp'>;
 
 export interface SslMethod {
   readonly name: MethodName;

@@ -7,6 +7,7 @@ import type { Tensor } from '../tensor.js';
 import { add, crossEntropy, detach, l2Normalize, matmul, mulScalar, noGrad, permute, reshape, tensor } from '../ops/index.js';
 import { applyLocal } from './heads.js';
 import { TwoBranchMethod } from './networks.js';
+import { ViewRun, firstViewFeatures } from './views.js';
 import type { MethodName, SslMethod, StepContext, StepOutput } from './method.js';
 
 export interface MocoConfig {
@@ -49,19 +50,26 @@ export class MocoV3 extends TwoBranchMethod implements SslMethod {
     const B = globalViews[0].shape[0];
     const be = globalViews[0].backend;
     const diag = tensor(Int32Array.from({ length: B }, (_, i) => i), [B], { dtype: 'i32', backend: be });
-    const feats = globalViews.map((v) => on.net.backbone.forwardFeatures(v));
-    const q = feats.map((f) => on.predictor.forward(on.net.projector.forward(f.global)));
-    const tgt = noGrad(() => globalViews.map((v) => {
-      const f = tg.backbone.forwardFeatures(v);
-      return { k: tg.projector.forward(f.global), kl: this.local ? applyLocal(tg.localProjector!, this.grid(f.localMap)) : null };
-    }));
+    const online = ViewRun.run(globalViews, (x) => {
+      const f = on.net.backbone.forwardFeatures(x);
+      return { f, q: on.predictor.forward(on.net.projector.forward(f.global)) };
+    });
+    const q = [online.part((r) => r.q, 0), online.part((r) => r.q, 1)];
+    const tgt = noGrad(() => {
+      const t = ViewRun.run(globalViews, (x) => {
+        const f = tg.backbone.forwardFeatures(x);
+        return { k: tg.projector.forward(f.global), kl: this.local ? applyLocal(tg.localProjector!, this.grid(f.localMap)) : null };
+      });
+      return [0, 1].map((v) => ({ k: t.part((r) => r.k, v), kl: this.local ? t.part((r) => r.kl!, v) : null }));
+    });
     const lg = add(contrastive(q[0], tgt[1].k, diag, T), contrastive(q[1], tgt[0].k, diag, T));
     const parts: Record<string, Tensor> = { lossGlobal: lg };
     let loss = lg;
     if (this.local) {
       let ll: Tensor | null = null;
+      const local = online.then((r) => applyLocal(on.localPredictor!, applyLocal(on.net.localProjector!, this.grid(r.f.localMap))));
       for (const [a, b] of [[0, 1], [1, 0]]) {
-        const ql = applyLocal(on.localPredictor!, applyLocal(on.net.localProjector!, this.grid(feats[a].localMap))); // [B, P, D]
+        const ql = local.part((t) => t, a); // [B, P, D]
         const P = ql.shape[1], D = ql.shape[2];
         // local queries vs the other view's global keys: rows (b, i), positive key b
         const rowsLabel = tensor(Int32Array.from({ length: B * P }, (_, r) => Math.floor(r / P)), [B * P], { dtype: 'i32', backend: be });
@@ -78,6 +86,6 @@ export class MocoV3 extends TwoBranchMethod implements SslMethod {
       parts.lossLocal = ll!;
       loss = add(lg, mulScalar(ll!, this.config.ws));
     }
-    return { loss, parts, features: feats[0] };
+    return { loss, parts, features: firstViewFeatures(online) };
   }
 }

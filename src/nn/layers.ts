@@ -3,6 +3,7 @@ import { Tensor, tidy } from '../tensor.js';
 import { Module, resolveBackend, type ModuleOptions } from './module.js';
 import { initRng } from './init.js';
 import { conv2d, linear, batchNorm, relu, gelu, randn, rand, zeros, ones, full } from '../ops/index.js';
+import { batchGroups } from './batch_groups.js';
 import type { Rng } from '../runtime/rng.js';
 
 export interface LayerOptions extends ModuleOptions { rng?: Rng }
@@ -88,6 +89,7 @@ class BatchNormBase extends Module {
     return batchNorm(x, {
       gamma: this.weight, beta: this.bias, runningMean: this.runningMean, runningVar: this.runningVar, numBatchesTracked: this.numBatchesTracked,
       training: this.training, momentum: this.momentum, eps: this.eps, residual: epilogue.residual, relu: epilogue.relu,
+      groups: this.training ? batchGroups() : 1,
     });
   }
 }

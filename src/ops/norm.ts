@@ -21,6 +21,12 @@ export interface BatchNormOptions {
   residual?: Tensor | null;
   /** Fused epilogue: ReLU after the affine map (and the residual add). */
   relu?: boolean;
+  /**
+   * Training mode: normalise G equal groups of the batch (first axis) with statistics of their
+   * own, exactly as G separate calls on the groups would (running statistics updated once per
+   * group, in order). Several augmented views then run through a network as one batch.
+   */
+  groups?: number;
 }
 
 /**
@@ -44,14 +50,19 @@ export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
   }
   if (!o.training) return batchNormEval(x, o, C, eps, residual);
   const M = x.size / C;
-  if (M < 2) throw shapeError('batchNorm', 'training mode needs more than one value per channel', { input: x.shape });
+  const G = o.groups ?? 1;
+  if (!Number.isInteger(G) || G < 1 || x.shape[0] % G !== 0) {
+    throw shapeError('batchNorm', `groups must be a positive integer dividing the batch (${G} given)`, { input: x.shape });
+  }
+  if (M / G < 2) throw shapeError('batchNorm', `training mode needs more than one value per channel${G > 1 ? ` in each of the ${G} groups` : ''}`, { input: x.shape });
   const be = x.backend;
   const x2 = x.alias([M, C]);
   const running = o.runningMean && o.runningVar
-    ? { mean: o.runningMean, variance: o.runningVar, count: o.numBatchesTracked ?? null, momentum: o.momentum ?? 0.1, n: M }
+    ? { mean: o.runningMean, variance: o.runningVar, count: o.numBatchesTracked ?? null, momentum: o.momentum ?? 0.1, n: M / G }
     : null;
-  const stats = be.batchStatistics(x2, eps, running);
-  const mean = wrap(be, stats.mean, [C], x.dtype), invstd = wrap(be, stats.invstd, [C], x.dtype);
+  const stats = be.batchStatistics(x2, eps, running, G);
+  const statShape = G > 1 ? [G, C] : [C];
+  const mean = wrap(be, stats.mean, statShape, x.dtype), invstd = wrap(be, stats.invstd, statShape, x.dtype);
   const y = wrap(be, be.normalize(x2, mean, invstd, o.gamma ?? null, o.beta ?? null, { residual, relu: o.relu }), x.shape, x.dtype);
   const gamma = o.gamma ?? null, beta = o.beta ?? null;
   if (needsGrad(x, gamma, beta, residual)) {

@@ -69,6 +69,10 @@ check('batchNorm eval + residual + relu', (x, r) => op.batchNorm(x, {
   runningVar: tensor([0.5, 1.5, 2.0], [3], { dtype: 'f64', backend: cpu() }),
 }), [leaf([2, 2, 2, 3], rng), leaf([2, 2, 2, 3], rng)]);
 check('batchNorm1d train no affine', (x) => op.batchNorm(x, { training: true }), [leaf([5, 3], rng)]);
+// Two and three groups of the batch with statistics of their own (views batched together).
+check('batchNorm2d train, 2 groups + residual + relu', (x, g, b, r) => op.batchNorm(x, { gamma: g, beta: b, training: true, groups: 2, residual: r, relu: true }),
+  [leaf([4, 2, 3, 3], rng), leaf([3], rng), leaf([3], rng), leaf([4, 2, 3, 3], rng)]);
+check('batchNorm1d train, 3 groups', (x, g, b) => op.batchNorm(x, { gamma: g, beta: b, training: true, groups: 3 }), [leaf([6, 5], rng), leaf([5], rng), leaf([5], rng)]);
 check('batchNorm eval', (x, g, b) => op.batchNorm(x, {
   gamma: g, beta: b, training: false,
   runningMean: tensor([0.1, -0.2, 0.3], [3], { dtype: 'f64', backend: cpu() }),

@@ -1,12 +1,13 @@
 // Batch-norm parity vs the CPU backend: moments (incl. a large mean that naive E[x²]−E[x]²
 // would lose), normalize with/without affine parameters and the fused residual add and ReLU, and the backward
 // (dx, dgamma, dbeta); channel counts that are and are not multiples of 4, more channels than
-// one workgroup covers, M = 2 and M large enough for several chunks.
+// one workgroup covers, M = 2 and M large enough for several chunks; and the same passes over G
+// groups of rows with statistics [G, C] of their own (two views in one batch).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpu } from '../../src/backend/registry.js';
-import { moments, normalize, batchNormBackward } from '../../src/backend/webgpu/ops/norm.js';
-import { assertClose, cpuData, cpuRaw, gpuRaw, randomF32, readF32, runtime, skipNotice } from './kernel_parity.js';
+import { moments, normalize, batchNormBackward, batchStatistics } from '../../src/backend/webgpu/ops/norm.js';
+import { assertClose, cpuData, cpuRaw, gpuRaw, randomF32, readF32, readI32, runtime, skipNotice } from './kernel_parity.js';
 
 const shapes: [number, number][] = [[2, 3], [37, 8], [300, 5], [70, 131], [1000, 64]];
 
@@ -84,6 +85,51 @@ test('backward (dx, dgamma, dbeta) matches', async () => {
       }
       assert.ok(err <= 1e-5 * termScale, `dx ${tag}: error ${err} vs term scale ${termScale}`);
     }
+  }
+});
+
+// Grouped: G groups of M rows, per-group statistics [G, C]; C both a multiple of 4 (vec4 passes)
+// and not, M from 2 to several chunks.
+const grouped: [number, number, number][] = [[2, 2, 3], [2, 37, 8], [3, 300, 5], [2, 1000, 64], [2, 70, 131]];
+
+test('grouped statistics, normalize and backward match the CPU backend', async () => {
+  const ctx = await runtime();
+  if (!ctx) return;
+  for (const [G, M, C] of grouped) {
+    const rows = G * M, tag = `${G}×[${M},${C}]`;
+    // Each group has its own offset, so statistics shared across groups would show.
+    const X = randomF32(rows * C, 21).map((v, i) => v + 3 * Math.floor(i / (M * C)));
+    const rm = randomF32(C, 22), rv = randomF32(C, 23).map((v) => 1 + Math.abs(v));
+    const count = Int32Array.from([5]);
+    const cr = { mean: cpuRaw(rm, [C]), variance: cpuRaw(rv, [C]), count: cpuRaw(count, []), momentum: 0.1, n: M };
+    const gr = { mean: gpuRaw(ctx, rm, [C]), variance: gpuRaw(ctx, rv, [C]), count: gpuRaw(ctx, count, []), momentum: 0.1, n: M };
+    const cs = cpu().batchStatistics(cpuRaw(X, [rows, C]), 1e-5, cr, G);
+    const gs = batchStatistics(ctx, gpuRaw(ctx, X, [rows, C]), 1e-5, gr, G);
+    const mu = Float32Array.from(await cpuData(cs.mean, [G * C])), is = Float32Array.from(await cpuData(cs.invstd, [G * C]));
+    assertClose(`mean ${tag}`, await readF32(ctx, gs.mean, G * C), mu, 1e-5);
+    assertClose(`invstd ${tag}`, await readF32(ctx, gs.invstd, G * C), is, 1e-4);
+    assertClose(`running mean ${tag}`, await readF32(ctx, gr.mean.storage, C), await cpuData(cr.mean.storage, [C]), 1e-5);
+    assertClose(`running var ${tag}`, await readF32(ctx, gr.variance.storage, C), await cpuData(cr.variance.storage, [C]), 1e-4);
+    assert.equal((await readI32(ctx, gr.count.storage, 1))[0], 5 + G, `batch counter ${tag}`);
+
+    const ga = randomF32(C, 24), be = randomF32(C, 25), R = randomF32(rows * C, 26), D = randomF32(rows * C, 27);
+    const want = await cpuData(cpu().normalize(cpuRaw(X, [rows, C]), cpuRaw(mu, [G, C]), cpuRaw(is, [G, C]), cpuRaw(ga, [C]), cpuRaw(be, [C]),
+      { residual: cpuRaw(R, [rows, C]), relu: true }), [rows * C]);
+    const got = await readF32(ctx, normalize(ctx, gpuRaw(ctx, X, [rows, C]), gpuRaw(ctx, mu, [G, C]), gpuRaw(ctx, is, [G, C]),
+      gpuRaw(ctx, ga, [C]), gpuRaw(ctx, be, [C]), { residual: gpuRaw(ctx, R, [rows, C]), relu: true }), rows * C);
+    assertClose(`normalize+add+relu ${tag}`, got, want, 1e-5);
+
+    const r = cpu().batchNormBackward(cpuRaw(X, [rows, C]), cpuRaw(D, [rows, C]), cpuRaw(mu, [G, C]), cpuRaw(is, [G, C]), cpuRaw(ga, [C]));
+    const g = batchNormBackward(ctx, gpuRaw(ctx, X, [rows, C]), gpuRaw(ctx, D, [rows, C]), gpuRaw(ctx, mu, [G, C]), gpuRaw(ctx, is, [G, C]), gpuRaw(ctx, ga, [C]));
+    assertClose(`dbeta ${tag}`, await readF32(ctx, g.dbeta, C), await cpuData(r.dbeta, [C]), 1e-5);
+    assertClose(`dgamma ${tag}`, await readF32(ctx, g.dgamma, C), await cpuData(r.dgamma, [C]), 1e-4);
+    const wdx = await cpuData(r.dx, [rows * C]), gdx = await readF32(ctx, g.dx, rows * C);
+    let scale = 0, err = 0;
+    for (let i = 0; i < rows * C; i++) {
+      scale = Math.max(scale, Math.abs(ga[i % C] * is[Math.floor(i / (M * C)) * C + (i % C)] * D[i]));
+      err = Math.max(err, Math.abs(gdx[i] - wdx[i]));
+    }
+    assert.ok(err <= 1e-5 * scale, `dx ${tag}: error ${err} vs term scale ${scale}`);
   }
 });
 

@@ -16,16 +16,24 @@ export function moments(x: Raw): { mean: CpuStorage; variance: CpuStorage } {
   return { mean, variance };
 }
 
+/** Row groups G of statistics [G, C] (or [C]) for x [rows, C]. */
+function groupsOf(rows: number, C: number, stats: Raw): number {
+  const G = dataOf(stats).length / C;
+  if (!Number.isInteger(G) || G < 1 || rows % G !== 0) throw new Error(`batch norm: statistics of ${dataOf(stats).length} values for ${rows} rows of ${C} channels`);
+  return G;
+}
+
 export function normalize(x: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, beta: Raw | null, epi: NormalizeEpilogue = {}): CpuStorage {
   const [M, C] = [x.shape[0], x.shape[1]];
   const X = dataOf(x), mu = dataOf(mean), is = dataOf(invstd);
+  const perGroup = M / groupsOf(M, C, mean);
   const g = gamma ? dataOf(gamma) : null, b = beta ? dataOf(beta) : null;
   const R = epi.residual ? dataOf(epi.residual) : null, relu = !!epi.relu;
   const out = alloc(x.dtype, M * C);
   const Y = out.data;
   for (let m = 0; m < M; m++) for (let c = 0; c < C; c++) {
-    const i = m * C + c;
-    let v = (X[i] - mu[c]) * is[c] * (g ? g[c] : 1) + (b ? b[c] : 0);
+    const i = m * C + c, s = Math.floor(m / perGroup) * C + c;
+    let v = (X[i] - mu[s]) * is[s] * (g ? g[c] : 1) + (b ? b[c] : 0);
     if (R) v += R[i];
     Y[i] = relu && !(v > 0) ? 0 : v;
   }
@@ -33,27 +41,32 @@ export function normalize(x: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, bet
 }
 
 /**
- * With x̂ = (x − μ)·σ⁻¹: dβ = Σdy, dγ = Σdy·x̂, dx = γσ⁻¹/M · (M·dy − dβ − x̂·dγ).
+ * With x̂ = (x − μ)·σ⁻¹: dβ = Σdy, dγ = Σdy·x̂, dx = γσ⁻¹/M · (M·dy − dβ − x̂·dγ), the sums and
+ * statistics taken per group of rows (dγ, dβ returned summed over the groups).
  */
 export function batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null):
   { dx: CpuStorage; dgamma: CpuStorage; dbeta: CpuStorage } {
-  const [M, C] = [x.shape[0], x.shape[1]];
+  const [rows, C] = [x.shape[0], x.shape[1]];
   const X = dataOf(x), G = dataOf(dy), mu = dataOf(mean), is = dataOf(invstd);
+  const groups = groupsOf(rows, C, mean), M = rows / groups;
   const g = gamma ? dataOf(gamma) : null;
-  const sdy = new Float64Array(C), sdyx = new Float64Array(C);
-  for (let m = 0; m < M; m++) for (let c = 0; c < C; c++) {
-    const i = m * C + c;
-    sdy[c] += G[i];
-    sdyx[c] += G[i] * (X[i] - mu[c]) * is[c];
+  const sdy = new Float64Array(groups * C), sdyx = new Float64Array(groups * C);
+  for (let m = 0; m < rows; m++) for (let c = 0; c < C; c++) {
+    const i = m * C + c, s = Math.floor(m / M) * C + c;
+    sdy[s] += G[i];
+    sdyx[s] += G[i] * (X[i] - mu[s]) * is[s];
   }
-  const dx = alloc(x.dtype, M * C), D = dx.data;
-  for (let m = 0; m < M; m++) for (let c = 0; c < C; c++) {
-    const i = m * C + c;
-    const xh = (X[i] - mu[c]) * is[c];
-    D[i] = ((g ? g[c] : 1) * is[c] / M) * (M * G[i] - sdy[c] - xh * sdyx[c]);
+  const dx = alloc(x.dtype, rows * C), D = dx.data;
+  for (let m = 0; m < rows; m++) for (let c = 0; c < C; c++) {
+    const i = m * C + c, s = Math.floor(m / M) * C + c;
+    const xh = (X[i] - mu[s]) * is[s];
+    D[i] = ((g ? g[c] : 1) * is[s] / M) * (M * G[i] - sdy[s] - xh * sdyx[s]);
   }
   const dgamma = alloc(x.dtype, C), dbeta = alloc(x.dtype, C);
-  dgamma.data.set(sdyx); dbeta.data.set(sdy);
+  for (let k = 0; k < groups; k++) for (let c = 0; c < C; c++) {
+    dgamma.data[c] += sdyx[k * C + c];
+    dbeta.data[c] += sdy[k * C + c];
+  }
   return { dx, dgamma, dbeta };
 }
 
@@ -74,10 +87,25 @@ export function batchNormFinalize(mean: Raw, variance: Raw, eps: number, running
   return out;
 }
 
-/** The reference composition: moments, then batchNormFinalize on them. */
-export function batchStatistics(x: Raw, eps: number, running: BatchNormRunning | null): { mean: CpuStorage; invstd: CpuStorage } {
-  const { mean, variance } = moments(x);
-  const C = x.shape[1];
-  const invstd = batchNormFinalize({ storage: mean, shape: [C], dtype: x.dtype }, { storage: variance, shape: [C], dtype: x.dtype }, eps, running);
+/**
+ * The reference composition: per group of rows, moments then batchNormFinalize on them (the
+ * running statistics updated once per group, in order).
+ */
+export function batchStatistics(x: Raw, eps: number, running: BatchNormRunning | null, groups = 1): { mean: CpuStorage; invstd: CpuStorage } {
+  const [rows, C] = [x.shape[0], x.shape[1]];
+  if (rows === 0 || !Number.isInteger(groups) || groups < 1 || rows % groups !== 0) {
+    throw new Error(`batchStatistics: [${rows}, ${C}] cannot be split into ${groups} non-empty groups of rows`);
+  }
+  const M = rows / groups, X = dataOf(x);
+  const mean = alloc(x.dtype, groups * C), invstd = alloc(x.dtype, groups * C);
+  for (let g = 0; g < groups; g++) {
+    const part = alloc(x.dtype, M * C);
+    part.data.set(X.subarray(g * M * C, (g + 1) * M * C));
+    const mv = moments({ storage: part, shape: [M, C], dtype: x.dtype });
+    const is = batchNormFinalize({ storage: mv.mean, shape: [C], dtype: x.dtype }, { storage: mv.variance, shape: [C], dtype: x.dtype }, eps,
+      running ? { ...running, n: M } : null);
+    mean.data.set(mv.mean.data, g * C);
+    invstd.data.set(is.data, g * C);
+  }
   return { mean, invstd };
 }

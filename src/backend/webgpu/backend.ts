@@ -96,8 +96,8 @@ export class WebGpuBackend implements Backend {
   batchNormFinalize(mean: Raw, variance: Raw, eps: number, running: BatchNormRunning | null): Storage {
     return batchNormFinalize(this.runtime, mean, variance, eps, running);
   }
-  batchStatistics(x: Raw, eps: number, running: BatchNormRunning | null): { mean: Storage; invstd: Storage } {
-    return batchStatistics(this.runtime, x, eps, running);
+  batchStatistics(x: Raw, eps: number, running: BatchNormRunning | null, groups?: number): { mean: Storage; invstd: Storage } {
+    return batchStatistics(this.runtime, x, eps, running, groups);
   }
   batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null): { dx: Storage; dgamma: Storage; dbeta: Storage } {
     return batchNormBackward(this.runtime, x, dy, mean, invstd, gamma);

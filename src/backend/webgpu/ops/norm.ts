@@ -7,6 +7,7 @@ import { BackendError, fmtShape } from '../../../runtime/errors.js';
 import type { GpuContext, GpuStorage } from '../context.js';
 import { params } from '../params.js';
 import { gpu, grid, need32 } from './util.js';
+import { numel } from '../../../runtime/shape.js';
 import { asVec4, dummy, isSoftwareDevice, releaseTemp } from './gemm.js';
 
 function dims(op: string, x: Raw): [number, number] {
@@ -16,31 +17,43 @@ function dims(op: string, x: Raw): [number, number] {
 }
 
 /**
- * Level 1: per-chunk sums into a temporary part[chunks][2][C]. Chunks are sized so the grid has
- * a few workgroups per SM (on lavapipe, a few in total).
+ * Level 1: per-chunk sums into a temporary part[G·chunks][2][C], x being G groups of M rows.
+ * Chunks are sized so the grid has a few workgroups per SM (on lavapipe, a few in total).
  */
-function partialSums(ctx: GpuContext, M: number, C: number, backward: boolean, bufs: GpuStorage[]): { part: GpuStorage; chunks: number } {
+function partialSums(ctx: GpuContext, M: number, C: number, G: number, backward: boolean, bufs: GpuStorage[]): { part: GpuStorage; chunks: number } {
   const gx = Math.ceil(C / 64);
   const target = isSoftwareDevice(ctx) ? 4 : 528;
-  const want = Math.max(1, Math.min(Math.ceil(target / gx), Math.ceil(M / 64), ctx.limits.maxComputeWorkgroupsPerDimension));
+  const want = Math.max(1, Math.min(Math.ceil(target / gx / G), Math.ceil(M / 64), Math.floor(ctx.limits.maxComputeWorkgroupsPerDimension / G)));
   const rowsPerChunk = Math.ceil(M / want);
   const chunks = Math.ceil(M / rowsPerChunk);
-  const part = ctx.alloc(4 * chunks * 2 * C);
+  const part = ctx.alloc(4 * G * chunks * 2 * C);
   const [x, dy, mean, invstd] = bufs;
   ctx.dispatch(ctx.pipeline({ file: 'batchnorm_partial.wgsl', constants: { BACKWARD: +backward, VEC: +(C % 4 === 0) } }),
-    [asVec4(x), asVec4(dy), mean, invstd, part], params().u32(M, C, rowsPerChunk, 0).bytes(), [gx, chunks],
-    `batchnorm ${backward ? 'backward' : 'moments'} partial [${M}, ${C}]`);
+    [asVec4(x), asVec4(dy), mean, invstd, part], params().u32(M, C, rowsPerChunk, chunks).bytes(), [gx, G * chunks],
+    `batchnorm ${backward ? 'backward' : 'moments'} partial [${G > 1 ? `${G}×` : ''}${M}, ${C}]`);
   return { part, chunks };
 }
 
-/** Level 2: one thread per channel adds the chunks. */
-function finalize(ctx: GpuContext, M: number, C: number, backward: boolean, x: GpuStorage, part: GpuStorage, chunks: number): [GpuStorage, GpuStorage] {
-  const out0 = ctx.alloc(4 * C), out1 = ctx.alloc(4 * C);
+/** Level 2: one thread per channel adds the chunks, group by group. */
+function finalize(ctx: GpuContext, M: number, C: number, G: number, backward: boolean, x: GpuStorage, part: GpuStorage, chunks: number):
+  [GpuStorage, GpuStorage, GpuStorage, GpuStorage] {
+  const out0 = ctx.alloc(4 * G * C), out1 = ctx.alloc(4 * G * C);
+  // The totals over groups (backward only; the moments variant gets scratch it never writes).
+  const out2 = ctx.alloc(backward ? 4 * C : 16), out3 = ctx.alloc(backward ? 4 * C : 16);
   ctx.dispatch(ctx.pipeline({ file: 'batchnorm_finalize.wgsl', constants: { BACKWARD: +backward } }),
-    [x, part, out0, out1], params().u32(M, C, chunks, 0).bytes(), [Math.ceil(C / 64)],
-    `batchnorm ${backward ? 'backward' : 'moments'} finalize [${C}]`);
+    [x, part, out0, out1, out2, out3], params().u32(M, C, chunks, G).f32(0, 0, 0).u32(0).bytes(), [Math.ceil(C / 64)],
+    `batchnorm ${backward ? 'backward' : 'moments'} finalize [${G > 1 ? `${G}×` : ''}${C}]`);
   releaseTemp(ctx, part);
-  return [out0, out1];
+  return [out0, out1, out2, out3];
+}
+
+/** The number of row groups G of statistics [G, C] (or [C]: one group) for x [rows, C]. */
+function groupsOf(op: string, rows: number, C: number, stats: Raw): number {
+  const G = numel(stats.shape) / C;
+  if (!Number.isInteger(G) || G < 1 || rows % G !== 0) {
+    throw new BackendError(`${op}: statistics ${fmtShape(stats.shape)} are not [G, ${C}] with G dividing the ${rows} rows`);
+  }
+  return G;
 }
 
 /**
@@ -58,40 +71,51 @@ export function moments(ctx: GpuContext, x: Raw): { mean: Storage; variance: Sto
   const [M, C] = dims('moments', x);
   if (M === 0) throw new BackendError(`moments: no rows to average (x ${fmtShape(x.shape)})`);
   const d = dummy(ctx);
-  const { part, chunks } = partialSums(ctx, M, C, false, [gpu(x), d, d, d]);
-  const [mean, variance] = finalize(ctx, M, C, false, gpu(x), part, chunks);
+  const { part, chunks } = partialSums(ctx, M, C, 1, false, [gpu(x), d, d, d]);
+  const [mean, variance, s2, s3] = finalize(ctx, M, C, 1, false, gpu(x), part, chunks);
+  ctx.release(s2); ctx.release(s3);
   return { mean, variance };
 }
 
 /**
- * Training-mode batch statistics in two dispatches: the partial sums, then one pass per channel
- * that makes the mean, invstd = 1/√(var + eps) and (with `running`) updates the running
- * statistics and the batch counter in place.
+ * Training-mode batch statistics of x [G·M, C] in G groups of rows, in two dispatches: the
+ * partial sums, then one pass per channel that makes the means and invstd = 1/√(var + eps),
+ * [G, C], and (with `running`) updates the running statistics once per group and the batch
+ * counter in place.
  */
-export function batchStatistics(ctx: GpuContext, x: Raw, eps: number, running: BatchNormRunning | null): { mean: Storage; invstd: Storage } {
-  const [M, C] = dims('batchStatistics', x);
-  if (M === 0) throw new BackendError(`batchStatistics: no rows to average (x ${fmtShape(x.shape)})`);
+export function batchStatistics(ctx: GpuContext, x: Raw, eps: number, running: BatchNormRunning | null, groups = 1):
+  { mean: Storage; invstd: Storage } {
+  const [rows, C] = dims('batchStatistics', x);
+  const G = groups;
+  if (rows === 0 || !Number.isInteger(G) || G < 1 || rows % G !== 0) {
+    throw new BackendError(`batchStatistics: ${fmtShape(x.shape)} cannot be split into ${G} non-empty groups of rows`);
+  }
+  const M = rows / G;
   const d = dummy(ctx);
-  const { part, chunks } = partialSums(ctx, M, C, false, [gpu(x), d, d, d]);
-  const mean = ctx.alloc(4 * C), invstd = ctx.alloc(4 * C);
+  const { part, chunks } = partialSums(ctx, M, C, G, false, [gpu(x), d, d, d]);
+  const mean = ctx.alloc(4 * G * C), invstd = ctx.alloc(4 * G * C);
   // Without running statistics the slots get small scratch buffers (never touched; separate
   // ones, since writable bindings may not alias).
   const scratch: GpuStorage[] = [];
   const orScratch = (r: Raw | null | undefined): GpuStorage => r ? gpu(r) : (scratch.push(ctx.alloc(16)), scratch[scratch.length - 1]);
   const rm = orScratch(running?.mean), rv = orScratch(running?.variance), cnt = orScratch(running?.count);
-  const unbias = running ? running.n / Math.max(running.n - 1, 1) : 1;
+  const unbias = M / Math.max(M - 1, 1); // each group's unbiased variance (running.n is not needed: M is known)
   ctx.dispatch(ctx.pipeline({ file: 'batchnorm_finalize.wgsl', entryPoint: 'statistics', constants: { RUNNING: +!!running } }),
-    [gpu(x), part, mean, invstd, rm, rv, cnt], params().u32(M, C, chunks, 0).f32(eps, running?.momentum ?? 0, unbias).u32(0).bytes(),
-    [Math.ceil(C / 64)], `batchnorm statistics [${M}, ${C}]`);
+    [gpu(x), part, mean, invstd, rm, rv, cnt], params().u32(M, C, chunks, G).f32(eps, running?.momentum ?? 0, unbias).u32(0).bytes(),
+    [Math.ceil(C / 64)], `batchnorm statistics [${G > 1 ? `${G}×` : ''}${M}, ${C}]`);
   releaseTemp(ctx, part);
   for (const t of scratch) ctx.release(t);
   return { mean, invstd };
 }
 
-/** y = (x − mean)·invstd·gamma + beta per channel, then + residual and/or ReLU when asked. */
+/**
+ * y = (x − mean_g)·invstd_g·gamma + beta per channel, then + residual and/or ReLU when asked;
+ * mean and invstd are [C] or [G, C] for x in G groups of rows.
+ */
 export function normalize(ctx: GpuContext, x: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, beta: Raw | null,
   epi: NormalizeEpilogue = {}): Storage {
   const [M, C] = dims('normalize', x);
+  const G = groupsOf('normalize', M, C, mean);
   const residual = epi.residual ?? null, relu = !!epi.relu;
   if (residual) {
     need32('normalize', residual, ['f32']);
@@ -102,28 +126,34 @@ export function normalize(ctx: GpuContext, x: Raw, mean: Raw, invstd: Raw, gamma
   const total = M * C;
   const y = ctx.alloc(4 * total);
   if (total === 0) return y;
-  const constants = { HAS_GAMMA: +!!gamma, HAS_BETA: +!!beta, HAS_RESIDUAL: +!!residual, RELU: +relu };
+  const constants = { HAS_GAMMA: +!!gamma, HAS_BETA: +!!beta, HAS_RESIDUAL: +!!residual, RELU: +relu, GROUPED: +(G > 1) };
   const pass = channelPass(C, total);
   ctx.dispatch(ctx.pipeline({ file: 'batchnorm_normalize.wgsl', entryPoint: pass.entryPoint, constants }),
     [gpu(x), gpu(mean), gpu(invstd), gamma ? gpu(gamma) : dummy(ctx), beta ? gpu(beta) : dummy(ctx), residual ? gpu(residual) : dummy(ctx), y].map(pass.bind),
-    params().u32(total, C, 0, 0).bytes(), grid(ctx, pass.threads),
-    `batchnorm normalize${residual ? '+add' : ''}${relu ? '+relu' : ''} [${M}, ${C}]`);
+    params().u32(total, C, total / G, 0).bytes(), grid(ctx, pass.threads),
+    `batchnorm normalize${residual ? '+add' : ''}${relu ? '+relu' : ''} [${G > 1 ? `${G}×` : ''}${M / G}, ${C}]`);
   return y;
 }
 
-/** dx, dgamma = Σdy·x̂, dbeta = Σdy (training-mode statistics). */
+/**
+ * dx, dgamma = Σdy·x̂, dbeta = Σdy (training-mode statistics; for x in G groups of rows — mean
+ * and invstd [G, C] — dx uses each group's sums and dgamma/dbeta add the groups').
+ */
 export function batchNormBackward(ctx: GpuContext, x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null):
   { dx: Storage; dgamma: Storage; dbeta: Storage } {
-  const [M, C] = dims('batchNormBackward', x);
+  const [rows, C] = dims('batchNormBackward', x);
   need32('batchNormBackward', dy, ['f32']);
-  if (M === 0) throw new BackendError(`batchNormBackward: no rows (x ${fmtShape(x.shape)})`);
-  const { part, chunks } = partialSums(ctx, M, C, true, [gpu(x), gpu(dy), gpu(mean), gpu(invstd)]);
-  const [dgamma, dbeta] = finalize(ctx, M, C, true, dummy(ctx), part, chunks);
-  const total = M * C;
+  if (rows === 0) throw new BackendError(`batchNormBackward: no rows (x ${fmtShape(x.shape)})`);
+  const G = groupsOf('batchNormBackward', rows, C, mean);
+  const M = rows / G;
+  const { part, chunks } = partialSums(ctx, M, C, G, true, [gpu(x), gpu(dy), gpu(mean), gpu(invstd)]);
+  const [sdyx, sdy, dgamma, dbeta] = finalize(ctx, M, C, G, true, dummy(ctx), part, chunks);
+  const total = rows * C;
   const dx = ctx.alloc(4 * total);
   const pass = channelPass(C, total);
-  ctx.dispatch(ctx.pipeline({ file: 'batchnorm_backward.wgsl', entryPoint: pass.entryPoint, constants: { HAS_GAMMA: +!!gamma } }),
-    [gpu(x), gpu(dy), gpu(mean), gpu(invstd), gamma ? gpu(gamma) : dummy(ctx), dgamma, dbeta, dx].map(pass.bind),
-    params().u32(total, C, M, 0).bytes(), grid(ctx, pass.threads), `batchnorm backward dx [${M}, ${C}]`);
+  ctx.dispatch(ctx.pipeline({ file: 'batchnorm_backward.wgsl', entryPoint: pass.entryPoint, constants: { HAS_GAMMA: +!!gamma, GROUPED: +(G > 1) } }),
+    [gpu(x), gpu(dy), gpu(mean), gpu(invstd), gamma ? gpu(gamma) : dummy(ctx), sdyx, sdy, dx].map(pass.bind),
+    params().u32(total, C, M, total / G).bytes(), grid(ctx, pass.threads), `batchnorm backward dx [${G > 1 ? `${G}×` : ''}${M}, ${C}]`);
+  ctx.release(sdyx); ctx.release(sdy);
   return { dx, dgamma, dbeta };
 }

@@ -39,6 +39,11 @@ export class Tensor {
   graphReleased = false;
   /** Optional label, used in error messages and by Module for parameter names. */
   name?: string;
+  /**
+   * Where backward() may have an op write this leaf's gradient directly (a view of an
+   * optimiser's flat gradient buffer), sparing a copy per parameter per step; see gradSink().
+   */
+  gradSink: Tensor | null = null;
   private ref: StorageRef;
   private disposed = false;
 

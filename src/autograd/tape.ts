@@ -3,6 +3,7 @@
 // limit), accumulates gradients of tensors used more than once (residual connections), and
 // then releases the tape so saved activations are freed.
 import { Tensor, tidy, outsideScopes } from '../tensor.js';
+import type { Storage } from '../backend/backend.js';
 
 export interface GradNode {
   readonly op: string;
@@ -14,6 +15,22 @@ export interface GradNode {
 }
 
 let gradEnabled = true;
+
+/** Leaves whose gradient sink was handed to an op in the running backward() (null outside it). */
+let sinkPass: Set<Tensor> | null = null;
+
+/**
+ * The storage an op's backward may write the gradient of `t` into, or null: t's gradSink when t
+ * is a leaf with one, inside backward() (never grad(): its results belong to the caller), while
+ * t has no gradient yet and the sink was not handed out before in this pass (a second
+ * contribution is produced and added the usual way). An op given a sink returns it as the
+ * gradient's storage when it used it.
+ */
+export function gradSink(t: Tensor | null | undefined): Storage | null {
+  if (!t || !sinkPass || t.node || !t.requiresGrad || !t.gradSink || t.grad || sinkPass.has(t)) return null;
+  sinkPass.add(t);
+  return t.gradSink.storage;
+}
 
 export function isGradEnabled(): boolean { return gradEnabled; }
 
@@ -84,8 +101,9 @@ function runBackward(root: Tensor, opts: BackwardOptions, wanted: Tensor[], accu
   }
   const wantedSet = new Set(wanted);
   const results = new Map<Tensor, Tensor>();
-  const prev = gradEnabled;
+  const prev = gradEnabled, prevSinks = sinkPass;
   gradEnabled = false;
+  sinkPass = accumulateLeaves ? new Set() : null;
   try {
     const grads = new Map<Tensor, Tensor>();
     grads.set(root, opts.gradient ? opts.gradient.alias() : onesLike(root));
@@ -124,6 +142,7 @@ function runBackward(root: Tensor, opts: BackwardOptions, wanted: Tensor[], accu
     }
   } finally {
     gradEnabled = prev;
+    sinkPass = prevSinks;
     if (!opts.retainGraph) releaseTape(order);
   }
   return wanted.map((w) => results.get(w) ?? null);

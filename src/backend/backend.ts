@@ -67,6 +67,9 @@ export interface OptimizerHyper {
  */
 export interface BatchNormRunning { mean: Raw; variance: Raw; count: Raw | null; momentum: number; n: number }
 
+/** Storage a batch-norm backward may write dgamma / dbeta to (gradient sinks); returned when used. */
+export interface GradInto { dgamma?: Storage | null; dbeta?: Storage | null }
+
 /** What batch-norm's apply pass fuses after the affine map: + residual, then ReLU. */
 export interface NormalizeEpilogue { residual?: Raw | null; relu?: boolean }
 
@@ -121,12 +124,14 @@ export interface Backend {
    * when the flag is set (then A is stored [K,M], B is stored [N,K]). `bias` [N], when given,
    * is added to every row in the same pass (Linear's bias as a GEMM epilogue).
    */
-  matmul(a: Raw, b: Raw, transA: boolean, transB: boolean, bias?: Raw | null): Storage;
+  /** `into`: storage of the output's size the result may be written to (a gradient sink); returned when used. */
+  matmul(a: Raw, b: Raw, transA: boolean, transB: boolean, bias?: Raw | null, into?: Storage | null): Storage;
 
   // ---- convolution (x NHWC, w OIHW, y NHWC) ----
   conv2d(x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams): Storage;
   conv2dBackwardData(dy: Raw, w: Raw, xShape: Shape, p: Conv2dParams): Storage;
-  conv2dBackwardWeight(x: Raw, dy: Raw, wShape: Shape, p: Conv2dParams): Storage;
+  /** `into`: storage the result may be written to (a gradient sink); returned when used. */
+  conv2dBackwardWeight(x: Raw, dy: Raw, wShape: Shape, p: Conv2dParams, into?: Storage | null): Storage;
 
   // ---- pooling (NHWC) ----
   /** Max pool; returns output and the flat input index (within its image plane·C) of each max. */
@@ -161,7 +166,7 @@ export interface Backend {
    * (dgamma/dbeta computed even when the module has no affine parameters; the op drops them).
    * With statistics [G, C], each group of rows uses its own (dgamma/dbeta add the groups').
    */
-  batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null):
+  batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, into?: GradInto):
     { dx: Storage; dgamma: Storage; dbeta: Storage };
 
   // ---- softmax family (over the last axis) ----

@@ -3,7 +3,7 @@ import { Tensor } from '../tensor.js';
 import { convOutSize } from '../runtime/shape.js';
 import { shapeError } from '../runtime/errors.js';
 import type { Conv2dParams } from '../backend/backend.js';
-import { needsGrad, record, save } from '../autograd/tape.js';
+import { gradSink, needsGrad, record, save } from '../autograd/tape.js';
 import { sameBackend, wrap } from './util.js';
 import { sum } from './reduce.js';
 
@@ -40,7 +40,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
     const inputs = bias ? [x, w, bias] : [x, w];
     record(y, 'conv2d', inputs, (g) => {
       const gx = x.requiresGrad ? wrap(be, be.conv2dBackwardData(g, sw, x.shape, p), x.shape, x.dtype) : null;
-      const gw = w.requiresGrad ? wrap(be, be.conv2dBackwardWeight(sx, g, w.shape, p), w.shape, w.dtype) : null;
+      const gw = w.requiresGrad ? wrap(be, be.conv2dBackwardWeight(sx, g, w.shape, p, gradSink(w)), w.shape, w.dtype) : null;
       const gb = bias?.requiresGrad ? sum(g, [0, 1, 2]) : null;
       return bias ? [gx, gw, gb] : [gx, gw];
     }, [sx, sw]);

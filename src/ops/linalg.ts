@@ -1,7 +1,7 @@
 // Matrix products: matmul (2-D or batched 3-D, with transposed-operand variants) and linear.
 import { Tensor } from '../tensor.js';
 import { shapeError } from '../runtime/errors.js';
-import { needsGrad, record, save } from '../autograd/tape.js';
+import { gradSink, needsGrad, record, save } from '../autograd/tape.js';
 import { sameBackend, wrap } from './util.js';
 import { sum } from './reduce.js';
 
@@ -53,7 +53,7 @@ export function linear(x: Tensor, w: Tensor, bias: Tensor | null = null): Tensor
     const sx = save(x), sw = save(w);
     record(y, 'linear', [x, w, bias], (g) => [
       x.requiresGrad ? matmul(g, sw) : null,
-      w.requiresGrad ? matmul(g, sx, { transA: true }) : null,
+      w.requiresGrad ? wrap(be, be.matmul(g, sx, true, false, null, gradSink(w)), w.shape, w.dtype) : null,
       bias.requiresGrad ? sum(g, 0) : null,
     ], [sx, sw]);
   }

@@ -2,7 +2,7 @@
 // L2 normalisation.
 import { Tensor } from '../tensor.js';
 import { shapeError } from '../runtime/errors.js';
-import { needsGrad, noGrad, record, save } from '../autograd/tape.js';
+import { gradSink, needsGrad, noGrad, record, save } from '../autograd/tape.js';
 import { wrap } from './util.js';
 import { clampMin, div, mul, mulScalar, sqrt, sub } from './elementwise.js';
 import { sum } from './reduce.js';
@@ -71,7 +71,7 @@ export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
     const sx = save(x2), sm = save(mean), si = save(invstd), sg = gamma ? save(gamma) : null, sy = o.relu ? save(y) : null;
     record(y, o.relu ? (residual ? 'batchNorm+add+relu' : 'batchNorm+relu') : residual ? 'batchNorm+add' : 'batchNorm', bnInputs(x, gamma, beta, residual), (g) => {
       const gm = reluMasked(g, sy);
-      const r = be.batchNormBackward(sx, gm.alias([M, C]), sm, si, sg);
+      const r = be.batchNormBackward(sx, gm.alias([M, C]), sm, si, sg, { dgamma: gradSink(gamma), dbeta: gradSink(beta) });
       const dx = wrap(be, r.dx, x.shape, x.dtype);
       const dg = wrap(be, r.dgamma, [C], x.dtype), db = wrap(be, r.dbeta, [C], x.dtype);
       const out: (Tensor | null)[] = [dx];

@@ -46,10 +46,23 @@ export class FlatBuffer {
     return outsideScopes(() => keep(zeros([this.size], { backend: this.backend, dtype: this.flat.dtype })));
   }
 
+  /**
+   * Make `into`'s segments the tensors' gradient sinks: backward() then has ops that can (conv
+   * and linear weights, batch-norm parameters) write each gradient in place, and gatherGrads
+   * skips those.
+   */
+  sinkGradsInto(into: Tensor): void {
+    for (const e of this.entries) {
+      e.tensor.gradSink?.dispose();
+      e.tensor.gradSink = outsideScopes(() => keep(new Tensor(this.backend, this.backend.view(into.storage, e.offset, e.size, into.dtype), e.tensor.shape, into.dtype)));
+    }
+  }
+
   /** Copy each tensor's `.grad` into `into` at its offset (missing gradients count as zero). */
   gatherGrads(into: Tensor): void {
     for (const e of this.entries) {
       const g = e.tensor.grad;
+      if (g && e.tensor.gradSink && g.storage === e.tensor.gradSink.storage) continue; // written in place
       if (g) { this.backend.copyInto(into, e.offset, g); continue; }
       const z = outsideScopes(() => zeros([e.size], { backend: this.backend, dtype: into.dtype }));
       this.backend.copyInto(into, e.offset, z);

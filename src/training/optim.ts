@@ -1,5 +1,6 @@
 // Optimisers over a flat parameter buffer: one fused backend call per step for the whole
-// model (plus one copy per tensor to gather gradients into the flat gradient buffer).
+// model (gradients reach the flat gradient buffer in place where the op producing them can write
+// there — conv and linear weights, batch-norm parameters — and by one copy per tensor otherwise).
 import type { Backend, OptimizerHyper, OptimizerKind } from '../backend/backend.js';
 import type { Tensor } from '../tensor.js';
 import { FlatBuffer } from './flat.js';
@@ -28,6 +29,7 @@ export class Optimizer {
   constructor(readonly backend: Backend, named: [string, Tensor][], readonly config: OptimizerConfig) {
     this.params = new FlatBuffer(backend, named, config.adapt);
     this.grads = this.params.zerosLike();
+    this.params.sinkGradsInto(this.grads);
     this.state1 = this.params.zerosLike();
     this.state2 = config.kind === 'adamw' ? this.params.zerosLike() : null;
   }

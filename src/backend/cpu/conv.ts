@@ -1,8 +1,8 @@
 // Direct convolution over NHWC maps. Weights (OIHW) are re-laid as [kh][kw][Cin][Cout] so the
 // innermost loops run over contiguous channels. Accumulation is in double precision.
-import type { Conv2dParams, Raw } from '../backend.js';
+import type { Conv2dParams, Raw, Storage } from '../backend.js';
 import { convOutSize, numel, type Shape } from '../../runtime/shape.js';
-import { alloc, dataOf, type CpuStorage } from './storage.js';
+import { alloc, allocInto, dataOf, type CpuStorage } from './storage.js';
 
 /** OIHW → HWIO (Float64Array). */
 function toHWIO(w: ArrayLike<number>, Co: number, Ci: number, kh: number, kw: number): Float64Array {
@@ -83,7 +83,7 @@ export function conv2dBackwardData(dy: Raw, w: Raw, xShape: Shape, p: Conv2dPara
   return out;
 }
 
-export function conv2dBackwardWeight(x: Raw, dy: Raw, wShape: Shape, p: Conv2dParams): CpuStorage {
+export function conv2dBackwardWeight(x: Raw, dy: Raw, wShape: Shape, p: Conv2dParams, into?: Storage | null): CpuStorage {
   const g = geometry(x.shape, wShape, p);
   const X = dataOf(x), G = dataOf(dy);
   const { C, Co, kh, kw } = g;
@@ -97,7 +97,7 @@ export function conv2dBackwardWeight(x: Raw, dy: Raw, wShape: Shape, p: Conv2dPa
       for (let o = 0; o < Co; o++) accT[wr + o] += xv * G[go + o];
     }
   });
-  const out = alloc(x.dtype, accT.length);
+  const out = allocInto(x.dtype, accT.length, into);
   const o = out.data;
   for (let oc = 0; oc < Co; oc++) for (let c = 0; c < C; c++) for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) {
     o[((oc * C + c) * kh + i) * kw + j] = accT[((i * kw + j) * C + c) * Co + oc];

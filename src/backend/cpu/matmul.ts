@@ -1,8 +1,8 @@
 // Matrix products. Operands are first brought to A [M,K], B [K,N] row-major, then an i-k-j
 // loop with a double-precision row accumulator (the reference must be accurate, not fast).
-import type { Raw } from '../backend.js';
+import type { Raw, Storage } from '../backend.js';
 import type { TypedArray } from '../../runtime/dtype.js';
-import { alloc, dataOf, type CpuStorage } from './storage.js';
+import { allocInto, dataOf, type CpuStorage } from './storage.js';
 
 function transposed(a: ArrayLike<number>, off: number, rows: number, cols: number): Float64Array {
   const t = new Float64Array(rows * cols);
@@ -10,14 +10,14 @@ function transposed(a: ArrayLike<number>, off: number, rows: number, cols: numbe
   return t;
 }
 
-export function matmul(a: Raw, b: Raw, transA: boolean, transB: boolean, bias: Raw | null = null): CpuStorage {
+export function matmul(a: Raw, b: Raw, transA: boolean, transB: boolean, bias: Raw | null = null, into?: Storage | null): CpuStorage {
   const r = a.shape.length;
   const batch = r === 3 ? a.shape[0] : 1;
   const M = transA ? a.shape[r - 1] : a.shape[r - 2];
   const K = transA ? a.shape[r - 2] : a.shape[r - 1];
   const N = transB ? b.shape[r - 2] : b.shape[r - 1];
   const A = dataOf(a), B = dataOf(b);
-  const out = alloc(a.dtype, batch * M * N);
+  const out = allocInto(a.dtype, batch * M * N, into);
   const C: TypedArray = out.data;
   const row = new Float64Array(N);
   const bv = bias ? dataOf(bias) : null;

@@ -1,6 +1,6 @@
 // Batch-norm primitives over x viewed as [M, C] (channels last).
-import type { BatchNormRunning, NormalizeEpilogue, Raw } from '../backend.js';
-import { alloc, dataOf, type CpuStorage } from './storage.js';
+import type { BatchNormRunning, GradInto, NormalizeEpilogue, Raw } from '../backend.js';
+import { alloc, allocInto, dataOf, type CpuStorage } from './storage.js';
 
 export function moments(x: Raw): { mean: CpuStorage; variance: CpuStorage } {
   const [M, C] = [x.shape[0], x.shape[1]];
@@ -44,7 +44,7 @@ export function normalize(x: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, bet
  * With x̂ = (x − μ)·σ⁻¹: dβ = Σdy, dγ = Σdy·x̂, dx = γσ⁻¹/M · (M·dy − dβ − x̂·dγ), the sums and
  * statistics taken per group of rows (dγ, dβ returned summed over the groups).
  */
-export function batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null):
+export function batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, into: GradInto = {}):
   { dx: CpuStorage; dgamma: CpuStorage; dbeta: CpuStorage } {
   const [rows, C] = [x.shape[0], x.shape[1]];
   const X = dataOf(x), G = dataOf(dy), mu = dataOf(mean), is = dataOf(invstd);
@@ -62,7 +62,7 @@ export function batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma
     const xh = (X[i] - mu[s]) * is[s];
     D[i] = ((g ? g[c] : 1) * is[s] / M) * (M * G[i] - sdy[s] - xh * sdyx[s]);
   }
-  const dgamma = alloc(x.dtype, C), dbeta = alloc(x.dtype, C);
+  const dgamma = allocInto(x.dtype, C, into.dgamma), dbeta = allocInto(x.dtype, C, into.dbeta);
   for (let k = 0; k < groups; k++) for (let c = 0; c < C; c++) {
     dgamma.data[c] += sdyx[k * C + c];
     dbeta.data[c] += sdy[k * C + c];

@@ -6,7 +6,7 @@
 // cast.wgsl). u8 tensors support upload, download, fill and cast; other ops want f32/i32.
 // f64 does not exist in WGSL: it throws, pointing at the cpu backend.
 import type {
-  Backend, BatchNormRunning, BinaryOp, Conv2dParams, NormalizeEpilogue, OptimizerHyper, OptimizerKind, PoolParams, Raw, ReduceOp, ScalarOp, Storage,
+  Backend, BatchNormRunning, BinaryOp, GradInto, Conv2dParams, NormalizeEpilogue, OptimizerHyper, OptimizerKind, PoolParams, Raw, ReduceOp, ScalarOp, Storage,
   UnaryGradOp, UnaryOp,
 } from '../backend.js';
 import { allocArray, type DType, type TypedArray } from '../../runtime/dtype.js';
@@ -77,15 +77,15 @@ export class WebGpuBackend implements Backend {
   }
 
   // ---- linear algebra, convolution, pooling, normalisation (ops/matmul|conv|pool|norm.ts)
-  matmul(a: Raw, b: Raw, transA: boolean, transB: boolean, bias?: Raw | null): Storage {
-    return matmul(this.runtime, a, b, transA, transB, bias ? { epilogue: { bias: gpu(bias) } } : {});
+  matmul(a: Raw, b: Raw, transA: boolean, transB: boolean, bias?: Raw | null, into?: Storage | null): Storage {
+    return matmul(this.runtime, a, b, transA, transB, { epilogue: bias ? { bias: gpu(bias) } : undefined, out: into as GpuStorage | null });
   }
   conv2d(x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams): Storage { return conv2d(this.runtime, x, w, bias, p); }
   conv2dBackwardData(dy: Raw, w: Raw, xShape: Shape, p: Conv2dParams): Storage {
     return conv2dBackwardData(this.runtime, dy, w, xShape, p);
   }
-  conv2dBackwardWeight(x: Raw, dy: Raw, wShape: Shape, p: Conv2dParams): Storage {
-    return conv2dBackwardWeight(this.runtime, x, dy, wShape, p);
+  conv2dBackwardWeight(x: Raw, dy: Raw, wShape: Shape, p: Conv2dParams, into?: Storage | null): Storage {
+    return conv2dBackwardWeight(this.runtime, x, dy, wShape, p, { into: into as GpuStorage | null });
   }
   maxPool2d(x: Raw, p: PoolParams): { y: Storage; argmax: Storage } { return maxPool2d(this.runtime, x, p); }
   maxPool2dBackward(dy: Raw, argmax: Raw, xShape: Shape): Storage { return maxPool2dBackward(this.runtime, dy, argmax, xShape); }
@@ -99,8 +99,8 @@ export class WebGpuBackend implements Backend {
   batchStatistics(x: Raw, eps: number, running: BatchNormRunning | null, groups?: number): { mean: Storage; invstd: Storage } {
     return batchStatistics(this.runtime, x, eps, running, groups);
   }
-  batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null): { dx: Storage; dgamma: Storage; dbeta: Storage } {
-    return batchNormBackward(this.runtime, x, dy, mean, invstd, gamma);
+  batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, into?: GradInto): { dx: Storage; dgamma: Storage; dbeta: Storage } {
+    return batchNormBackward(this.runtime, x, dy, mean, invstd, gamma, into);
   }
 
   // ---- softmax family

@@ -14,6 +14,8 @@ import { gemm, type Epilogue } from './matmul.js';
 export interface ConvOptions {
   /** Fused after the bias: residual add (y's shape) and ReLU. */
   epilogue?: Omit<Epilogue, 'bias'>;
+  /** Backward-weight: write dW here (a gradient sink of the weight's size) instead of fresh storage. */
+  into?: GpuStorage | null;
   /**
    * 'implicit': the GEMM core gathers im2col elements on the fly; 'im2col': materialise the
    * patches, then a plain GEMM. Default: im2col on software devices for k×k convolutions with
@@ -59,9 +61,9 @@ function convHeader(g: Geometry, tail: [number, number, number, number]): Params
 function convParams(g: Geometry, tail: [number, number, number, number]): Uint8Array { return convHeader(g, tail).bytes(); }
 
 /** OIHW weights re-laid for the implicit GEMMs (a temporary the caller releases). */
-function relayout(ctx: GpuContext, w: GpuStorage, g: Geometry, entryPoint: 'to_ohwi' | 'to_hwoi' | 'from_ohwi'): GpuStorage {
+function relayout(ctx: GpuContext, w: GpuStorage, g: Geometry, entryPoint: 'to_ohwi' | 'to_hwoi' | 'from_ohwi', into: GpuStorage | null = null): GpuStorage {
   const n = g.Co * g.C * g.KH * g.KW;
-  const out = ctx.alloc(4 * n);
+  const out = into ?? ctx.alloc(4 * n);
   ctx.dispatch(ctx.pipeline({ file: 'conv2d_weight_layout.wgsl', entryPoint }), [w, out],
     params().u32(g.Co, g.C, g.KH * g.KW, 0).bytes(), grid(ctx, n), `conv2d weights ${entryPoint}`);
   return out;
@@ -206,18 +208,19 @@ export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: S
   checkF32('conv2dBackwardWeight', x, dy);
   const g = geometry('conv2dBackwardWeight', x.shape, wShape, p);
   const P = g.N * g.Ho * g.Wo, KK = g.KH * g.KW, J = KK * g.C;
+  const into = opts.into && opts.into.bytes === 4 * g.Co * J ? opts.into : null;
   if (P > 0 && isPointwise(g) && opts.path !== 'implicit') {
     // 1×1 stride 1: dW [Co, C] = dyᵀ [Co, P] × x [P, C] is a plain GEMM (split over the pixels
     // by gemm() when its output has few tiles) with no index arithmetic at all.
     return gemm(ctx, { a: gpu(dy), b: gpu(x), batch: 1, M: g.Co, N: g.C, K: P, transA: true, transB: false },
-      { tile: opts.tile, splitK: opts.splits });
+      { tile: opts.tile, splitK: opts.splits, out: into });
   }
   if (P > 0 && !isPointwise(g) && useIm2col(ctx, g, opts, 4 * P * J)) {
     // dW_ohwi [Co, kh·kw·C] = dyᵀ [Co, P] × col [P, kh·kw·C], then back to OIHW
     const col = im2col(ctx, gpu(x), g);
     const dwt = gemm(ctx, { a: gpu(dy), b: col, batch: 1, M: g.Co, N: J, K: P, transA: true, transB: false }, { tile: opts.tile });
     releaseTemp(ctx, col);
-    const dw = relayout(ctx, dwt, g, 'from_ohwi');
+    const dw = relayout(ctx, dwt, g, 'from_ohwi', into);
     releaseTemp(ctx, dwt);
     return dw;
   }
@@ -226,8 +229,8 @@ export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: S
   let splits = Math.max(1, Math.min(opts.splits ?? chooseSplits(ctx, t, g.Co, J, P), P));
   const chunk = Math.ceil(Math.ceil(P / splits) / t.BK) * t.BK;
   splits = Math.ceil(P / chunk);
-  const dw = ctx.alloc(4 * g.Co * J, P === 0);
-  if (P === 0) return dw;
+  if (P === 0) return ctx.alloc(4 * g.Co * J, true);
+  const dw = into ?? ctx.alloc(4 * g.Co * J);
   const split = splits > 1;
   const out = split ? ctx.alloc(4 * splits * g.Co * J) : dw;
   const kernel = gemmKernel('conv2d_bwd_weight.wgsl', t,

@@ -22,6 +22,8 @@ export interface GemmOptions {
   tile?: GemmTile;
   /** Force the number of split-K layers of a 2-D product without epilogue (tests). */
   splitK?: number;
+  /** Write C here (batch·M·N floats, e.g. a gradient sink) instead of fresh storage. */
+  out?: GpuStorage | null;
 }
 
 /** Problem description in storage terms (the conv wrappers use it for 1×1 convolutions). */
@@ -39,8 +41,10 @@ export interface GemmProblem {
 /** C = op(A)·op(B) (+ epilogue) into fresh storage of batch·M·N floats. */
 export function gemm(ctx: GpuContext, p: GemmProblem, opts: GemmOptions = {}): GpuStorage {
   const { batch, M, N, K, transA, transB } = p;
-  const out = ctx.alloc(4 * batch * M * N, K === 0 && !opts.epilogue);
-  if (batch * M * N === 0 || (K === 0 && !opts.epilogue)) return out;
+  const zero = K === 0 && !opts.epilogue;
+  if (opts.out && opts.out.bytes !== 4 * batch * M * N) throw new BackendError(`matmul: output storage of ${opts.out.bytes} bytes for ${batch}×${M}×${N} floats`);
+  const out = opts.out && !zero ? opts.out : ctx.alloc(4 * batch * M * N, zero);
+  if (batch * M * N === 0 || zero) return out;
   const t = opts.tile ?? chooseTile(ctx, M, N, batch);
   validateTile(ctx, t);
   const ep = opts.epilogue ?? {};

@@ -2,7 +2,7 @@
 // (per-chunk partial sums, then a per-channel pass; no atomics), normalisation as one
 // elementwise pass (with an optional fused residual add and ReLU), and the backward as one reduction
 // (Σdy, Σdy·x̂) plus one elementwise pass.
-import type { BatchNormRunning, NormalizeEpilogue, Raw, Storage } from '../../backend.js';
+import type { BatchNormRunning, GradInto, NormalizeEpilogue, Raw, Storage } from '../../backend.js';
 import { BackendError, fmtShape } from '../../../runtime/errors.js';
 import type { GpuContext, GpuStorage } from '../context.js';
 import { params } from '../params.js';
@@ -35,11 +35,12 @@ function partialSums(ctx: GpuContext, M: number, C: number, G: number, backward:
 }
 
 /** Level 2: one thread per channel adds the chunks, group by group. */
-function finalize(ctx: GpuContext, M: number, C: number, G: number, backward: boolean, x: GpuStorage, part: GpuStorage, chunks: number):
-  [GpuStorage, GpuStorage, GpuStorage, GpuStorage] {
+function finalize(ctx: GpuContext, M: number, C: number, G: number, backward: boolean, x: GpuStorage, part: GpuStorage, chunks: number,
+  totalsInto: [GpuStorage | null, GpuStorage | null] = [null, null]): [GpuStorage, GpuStorage, GpuStorage, GpuStorage] {
   const out0 = ctx.alloc(4 * G * C), out1 = ctx.alloc(4 * G * C);
-  // The totals over groups (backward only; the moments variant gets scratch it never writes).
-  const out2 = ctx.alloc(backward ? 4 * C : 16), out3 = ctx.alloc(backward ? 4 * C : 16);
+  // The totals over groups (backward only, into gradient sinks when given; the moments variant
+  // gets scratch it never writes).
+  const out2 = totalsInto[0] ?? ctx.alloc(backward ? 4 * C : 16), out3 = totalsInto[1] ?? ctx.alloc(backward ? 4 * C : 16);
   ctx.dispatch(ctx.pipeline({ file: 'batchnorm_finalize.wgsl', constants: { BACKWARD: +backward } }),
     [x, part, out0, out1, out2, out3], params().u32(M, C, chunks, G).f32(0, 0, 0).u32(0).bytes(), [Math.ceil(C / 64)],
     `batchnorm ${backward ? 'backward' : 'moments'} finalize [${G > 1 ? `${G}×` : ''}${C}]`);
@@ -139,7 +140,7 @@ export function normalize(ctx: GpuContext, x: Raw, mean: Raw, invstd: Raw, gamma
  * dx, dgamma = Σdy·x̂, dbeta = Σdy (training-mode statistics; for x in G groups of rows — mean
  * and invstd [G, C] — dx uses each group's sums and dgamma/dbeta add the groups').
  */
-export function batchNormBackward(ctx: GpuContext, x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null):
+export function batchNormBackward(ctx: GpuContext, x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, into: GradInto = {}):
   { dx: Storage; dgamma: Storage; dbeta: Storage } {
   const [rows, C] = dims('batchNormBackward', x);
   need32('batchNormBackward', dy, ['f32']);
@@ -147,7 +148,8 @@ export function batchNormBackward(ctx: GpuContext, x: Raw, dy: Raw, mean: Raw, i
   const G = groupsOf('batchNormBackward', rows, C, mean);
   const M = rows / G;
   const { part, chunks } = partialSums(ctx, M, C, G, true, [gpu(x), gpu(dy), gpu(mean), gpu(invstd)]);
-  const [sdyx, sdy, dgamma, dbeta] = finalize(ctx, M, C, G, true, dummy(ctx), part, chunks);
+  const sink = (s: Storage | null | undefined) => (s && s.bytes === 4 * C ? s as GpuStorage : null);
+  const [sdyx, sdy, dgamma, dbeta] = finalize(ctx, M, C, G, true, dummy(ctx), part, chunks, [sink(into.dgamma), sink(into.dbeta)]);
   const total = rows * C;
   const dx = ctx.alloc(4 * total);
   const pass = channelPass(C, total);

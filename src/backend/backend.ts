@@ -165,9 +165,11 @@ export interface Backend {
    * Training-mode batch-norm backward in one pass of reductions: returns dx, dgamma, dbeta
    * (dgamma/dbeta computed even when the module has no affine parameters; the op drops them).
    * With statistics [G, C], each group of rows uses its own (dgamma/dbeta add the groups').
+   * With `reluOut`, the output of a ReLU fused after the batch norm, dy is first masked where
+   * reluOut is 0 (in the same pass) and the masked gradient is returned too (dyMasked).
    */
-  batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, into?: GradInto):
-    { dx: Storage; dgamma: Storage; dbeta: Storage };
+  batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, into?: GradInto, reluOut?: Raw | null):
+    { dx: Storage; dgamma: Storage; dbeta: Storage; dyMasked?: Storage };
 
   // ---- softmax family (over the last axis) ----
   softmax(x: Raw, logSpace: boolean): Storage;

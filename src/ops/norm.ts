@@ -70,8 +70,12 @@ export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
     // the output itself is saved, not the pre-activation: one activation less kept alive.
     const sx = save(x2), sm = save(mean), si = save(invstd), sg = gamma ? save(gamma) : null, sy = o.relu ? save(y) : null;
     record(y, o.relu ? (residual ? 'batchNorm+add+relu' : 'batchNorm+relu') : residual ? 'batchNorm+add' : 'batchNorm', bnInputs(x, gamma, beta, residual), (g) => {
-      const gm = reluMasked(g, sy);
-      const r = be.batchNormBackward(sx, gm.alias([M, C]), sm, si, sg, { dgamma: gradSink(gamma), dbeta: gradSink(beta) });
+      // A fused ReLU's mask is applied inside the backward's reduction pass, which also hands
+      // back the masked gradient (the residual's: d(bn + residual)/d(residual) = identity).
+      const g2 = g.alias([M, C]), y2 = sy ? sy.alias([M, C]) : null;
+      const r = be.batchNormBackward(sx, g2, sm, si, sg, { dgamma: gradSink(gamma), dbeta: gradSink(beta) }, y2);
+      g2.dispose(); y2?.dispose();
+      const gm = r.dyMasked ? wrap(be, r.dyMasked, x.shape, x.dtype) : g;
       const dx = wrap(be, r.dx, x.shape, x.dtype);
       const dg = wrap(be, r.dgamma, [C], x.dtype), db = wrap(be, r.dbeta, [C], x.dtype);
       const out: (Tensor | null)[] = [dx];

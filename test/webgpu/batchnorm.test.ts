@@ -133,4 +133,29 @@ test('grouped statistics, normalize and backward match the CPU backend', async (
   }
 });
 
+test('backward with a fused ReLU mask: dx, dgamma, dbeta and the masked gradient match', async () => {
+  const ctx = await runtime();
+  if (!ctx) return;
+  for (const [G, M, C] of [[1, 37, 8], [1, 300, 5], [2, 70, 131], [2, 1000, 64]] as const) {
+    const rows = G * M, tag = `${G}×[${M},${C}]`;
+    const X = randomF32(rows * C, 31), D = randomF32(rows * C, 32), ga = randomF32(C, 33);
+    // The ReLU output: zero at about half the positions.
+    const Y = randomF32(rows * C, 34).map((v) => Math.max(v, 0));
+    const mu = randomF32(G * C, 35), is = randomF32(G * C, 36).map((v) => 1 + Math.abs(v));
+    const st = G > 1 ? [G, C] : [C];
+    const r = cpu().batchNormBackward(cpuRaw(X, [rows, C]), cpuRaw(D, [rows, C]), cpuRaw(mu, st), cpuRaw(is, st), cpuRaw(ga, [C]), {}, cpuRaw(Y, [rows, C]));
+    const g = batchNormBackward(ctx, gpuRaw(ctx, X, [rows, C]), gpuRaw(ctx, D, [rows, C]), gpuRaw(ctx, mu, st), gpuRaw(ctx, is, st), gpuRaw(ctx, ga, [C]),
+      {}, gpuRaw(ctx, Y, [rows, C]));
+    const masked = D.map((v, i) => (Y[i] > 0 ? v : 0));
+    assertClose(`masked dy (cpu) ${tag}`, await cpuData(r.dyMasked!, [rows * C]), masked, 0);
+    assertClose(`masked dy ${tag}`, await readF32(ctx, g.dyMasked!, rows * C), masked, 0);
+    // The mask changes the sums: compare with an unmasked backward of the masked gradient.
+    const ref = cpu().batchNormBackward(cpuRaw(X, [rows, C]), cpuRaw(masked, [rows, C]), cpuRaw(mu, st), cpuRaw(is, st), cpuRaw(ga, [C]));
+    assertClose(`cpu dbeta ${tag}`, await cpuData(r.dbeta, [C]), await cpuData(ref.dbeta, [C]), 1e-12);
+    assertClose(`dbeta ${tag}`, await readF32(ctx, g.dbeta, C), await cpuData(r.dbeta, [C]), 1e-5);
+    assertClose(`dgamma ${tag}`, await readF32(ctx, g.dgamma, C), await cpuData(r.dgamma, [C]), 1e-4);
+    assertClose(`dx ${tag}`, await readF32(ctx, g.dx, rows * C), await cpuData(r.dx, [rows * C]), 1e-4);
+  }
+});
+
 test.run();

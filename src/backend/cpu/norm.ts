@@ -44,10 +44,17 @@ export function normalize(x: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, bet
  * With x̂ = (x − μ)·σ⁻¹: dβ = Σdy, dγ = Σdy·x̂, dx = γσ⁻¹/M · (M·dy − dβ − x̂·dγ), the sums and
  * statistics taken per group of rows (dγ, dβ returned summed over the groups).
  */
-export function batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, into: GradInto = {}):
-  { dx: CpuStorage; dgamma: CpuStorage; dbeta: CpuStorage } {
+export function batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, into: GradInto = {}, reluOut: Raw | null = null):
+  { dx: CpuStorage; dgamma: CpuStorage; dbeta: CpuStorage; dyMasked?: CpuStorage } {
   const [rows, C] = [x.shape[0], x.shape[1]];
-  const X = dataOf(x), G = dataOf(dy), mu = dataOf(mean), is = dataOf(invstd);
+  const X = dataOf(x), mu = dataOf(mean), is = dataOf(invstd);
+  let G = dataOf(dy), dyMasked: CpuStorage | undefined;
+  if (reluOut) {
+    const Y = dataOf(reluOut), D = G;
+    dyMasked = alloc(dy.dtype, D.length);
+    for (let i = 0; i < D.length; i++) dyMasked.data[i] = Y[i] > 0 ? D[i] : 0;
+    G = dyMasked.data;
+  }
   const groups = groupsOf(rows, C, mean), M = rows / groups;
   const g = gamma ? dataOf(gamma) : null;
   const sdy = new Float64Array(groups * C), sdyx = new Float64Array(groups * C);
@@ -67,7 +74,7 @@ export function batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma
     dgamma.data[c] += sdyx[k * C + c];
     dbeta.data[c] += sdy[k * C + c];
   }
-  return { dx, dgamma, dbeta };
+  return dyMasked ? { dx, dgamma, dbeta, dyMasked } : { dx, dgamma, dbeta };
 }
 
 export function batchNormFinalize(mean: Raw, variance: Raw, eps: number, running: BatchNormRunning | null): CpuStorage {

@@ -99,8 +99,9 @@ export class WebGpuBackend implements Backend {
   batchStatistics(x: Raw, eps: number, running: BatchNormRunning | null, groups?: number): { mean: Storage; invstd: Storage } {
     return batchStatistics(this.runtime, x, eps, running, groups);
   }
-  batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, into?: GradInto): { dx: Storage; dgamma: Storage; dbeta: Storage } {
-    return batchNormBackward(this.runtime, x, dy, mean, invstd, gamma, into);
+  batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, into?: GradInto, reluOut?: Raw | null):
+    { dx: Storage; dgamma: Storage; dbeta: Storage; dyMasked?: Storage } {
+    return batchNormBackward(this.runtime, x, dy, mean, invstd, gamma, into, reluOut);
   }
 
   // ---- softmax family

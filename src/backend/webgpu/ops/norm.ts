@@ -20,7 +20,8 @@ function dims(op: string, x: Raw): [number, number] {
  * Level 1: per-chunk sums into a temporary part[G·chunks][2][C], x being G groups of M rows.
  * Chunks are sized so the grid has a few workgroups per SM (on lavapipe, a few in total).
  */
-function partialSums(ctx: GpuContext, M: number, C: number, G: number, backward: boolean, bufs: GpuStorage[]): { part: GpuStorage; chunks: number } {
+function partialSums(ctx: GpuContext, M: number, C: number, G: number, backward: boolean, bufs: GpuStorage[],
+  relu: { y: GpuStorage; gm: GpuStorage } | null = null): { part: GpuStorage; chunks: number } {
   const gx = Math.ceil(C / 64);
   const target = isSoftwareDevice(ctx) ? 4 : 528;
   const want = Math.max(1, Math.min(Math.ceil(target / gx / G), Math.ceil(M / 64), Math.floor(ctx.limits.maxComputeWorkgroupsPerDimension / G)));
@@ -28,9 +29,11 @@ function partialSums(ctx: GpuContext, M: number, C: number, G: number, backward:
   const chunks = Math.ceil(M / rowsPerChunk);
   const part = ctx.alloc(4 * G * chunks * 2 * C);
   const [x, dy, mean, invstd] = bufs;
-  ctx.dispatch(ctx.pipeline({ file: 'batchnorm_partial.wgsl', constants: { BACKWARD: +backward, VEC: +(C % 4 === 0) } }),
-    [asVec4(x), asVec4(dy), mean, invstd, part], params().u32(M, C, rowsPerChunk, chunks).bytes(), [gx, G * chunks],
-    `batchnorm ${backward ? 'backward' : 'moments'} partial [${G > 1 ? `${G}×` : ''}${M}, ${C}]`);
+  const gm = relu?.gm ?? ctx.alloc(16); // written only with the ReLU mask (a writable binding may not alias the dummy)
+  ctx.dispatch(ctx.pipeline({ file: 'batchnorm_partial.wgsl', constants: { BACKWARD: +backward, VEC: +(C % 4 === 0), RELU_MASK: +!!relu } }),
+    [asVec4(x), asVec4(dy), mean, invstd, part, asVec4(relu?.y ?? dummy(ctx)), gm], params().u32(M, C, rowsPerChunk, chunks).bytes(), [gx, G * chunks],
+    `batchnorm ${backward ? `backward${relu ? '+relu mask' : ''}` : 'moments'} partial [${G > 1 ? `${G}×` : ''}${M}, ${C}]`);
+  if (!relu) ctx.release(gm);
   return { part, chunks };
 }
 
@@ -138,24 +141,29 @@ export function normalize(ctx: GpuContext, x: Raw, mean: Raw, invstd: Raw, gamma
 
 /**
  * dx, dgamma = Σdy·x̂, dbeta = Σdy (training-mode statistics; for x in G groups of rows — mean
- * and invstd [G, C] — dx uses each group's sums and dgamma/dbeta add the groups').
+ * and invstd [G, C] — dx uses each group's sums and dgamma/dbeta add the groups'). With
+ * `reluOut` (the output of a fused ReLU) dy is masked where it is 0 inside the reduction pass,
+ * which also returns the masked gradient (dyMasked: a residual branch's gradient).
  */
-export function batchNormBackward(ctx: GpuContext, x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, into: GradInto = {}):
-  { dx: Storage; dgamma: Storage; dbeta: Storage } {
+export function batchNormBackward(ctx: GpuContext, x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, into: GradInto = {},
+  reluOut: Raw | null = null): { dx: Storage; dgamma: Storage; dbeta: Storage; dyMasked?: Storage } {
   const [rows, C] = dims('batchNormBackward', x);
   need32('batchNormBackward', dy, ['f32']);
   if (rows === 0) throw new BackendError(`batchNormBackward: no rows (x ${fmtShape(x.shape)})`);
   const G = groupsOf('batchNormBackward', rows, C, mean);
   const M = rows / G;
-  const { part, chunks } = partialSums(ctx, M, C, G, true, [gpu(x), gpu(dy), gpu(mean), gpu(invstd)]);
+  if (reluOut) need32('batchNormBackward', reluOut, ['f32']);
+  const relu = reluOut ? { y: gpu(reluOut), gm: ctx.alloc(4 * rows * C) } : null;
+  const { part, chunks } = partialSums(ctx, M, C, G, true, [gpu(x), gpu(dy), gpu(mean), gpu(invstd)], relu);
+  const g = relu ? relu.gm : gpu(dy); // the (masked) upstream gradient
   const sink = (s: Storage | null | undefined) => (s && s.bytes === 4 * C ? s as GpuStorage : null);
   const [sdyx, sdy, dgamma, dbeta] = finalize(ctx, M, C, G, true, dummy(ctx), part, chunks, [sink(into.dgamma), sink(into.dbeta)]);
   const total = rows * C;
   const dx = ctx.alloc(4 * total);
   const pass = channelPass(C, total);
   ctx.dispatch(ctx.pipeline({ file: 'batchnorm_backward.wgsl', entryPoint: pass.entryPoint, constants: { HAS_GAMMA: +!!gamma, GROUPED: +(G > 1) } }),
-    [gpu(x), gpu(dy), gpu(mean), gpu(invstd), gamma ? gpu(gamma) : dummy(ctx), sdyx, sdy, dx].map(pass.bind),
+    [gpu(x), g, gpu(mean), gpu(invstd), gamma ? gpu(gamma) : dummy(ctx), sdyx, sdy, dx].map(pass.bind),
     params().u32(total, C, M, total / G).bytes(), grid(ctx, pass.threads), `batchnorm backward dx [${G > 1 ? `${G}×` : ''}${M}, ${C}]`);
   ctx.release(sdyx); ctx.release(sdy);
-  return { dx, dgamma, dbeta };
+  return relu ? { dx, dgamma, dbeta, dyMasked: relu.gm } : { dx, dgamma, dbeta };
 }

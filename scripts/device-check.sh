@@ -4,7 +4,7 @@
 # run. Prepare here with `npm install && bash ../shared/device/pack.sh`, then run there with
 # carry [".devpack", "dist"] as:  source .devpack/enter.sh && bash scripts/device-check.sh
 # Results go to $OUT (at most 8 files come back). Each step has its own time limit so one slow
-# step cannot eat the others; BUDGET scales them (default 1 = about 4.5 minutes in all, 6 with PRETRAIN=1,
+# step cannot eat the others; BUDGET scales them (default 1 = about 5 minutes in all, 6.5 with PRETRAIN=1,
 # and up to 3.5 more with FMNIST=DIR).
 set -uo pipefail
 O=${OUT:-/tmp/device-out}; mkdir -p "$O"
@@ -30,6 +30,11 @@ timeout "$(t 35)" python3 bench/torch_baseline.py 4096 >> "$O/torch.jsonl" 2>&1
 
 # 4. kernels: GEMM and the ResNet-50 conv/BN/pool layers
 timeout "$(t 40)" $C bench kernels --json --reps 5 2>&1 | quiet > "$O/kernels.jsonl"
+# 4b. GEMM and conv kernels again without the bounds clamps Dawn adds to every storage access
+#     (rows after the marker line; what robustness costs decides whether to turn it off)
+echo '{"note":"below: COENGINE_DAWN_ENABLE=disable_robustness"}' >> "$O/kernels.jsonl"
+COENGINE_DAWN_ENABLE=disable_robustness timeout "$(t 25)" $C bench kernels --json --reps 5 --only "R50 l1 3x3" 2>&1 | quiet >> "$O/kernels.jsonl"
+COENGINE_DAWN_ENABLE=disable_robustness timeout "$(t 15)" $C bench kernels --json --reps 5 --only gemm 2>&1 | quiet >> "$O/kernels.jsonl"
 
 # 5. the default pretraining job, shortened to fit the lease (PRETRAIN=1)
 [ "${PRETRAIN:-0}" = 1 ] && timeout "$(t 70)" $C pretrain --out /tmp/run --epochs "${EPOCHS:-4}" --quiet --json > "$O/pretrain.json" 2>&1

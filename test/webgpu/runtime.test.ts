@@ -11,6 +11,7 @@ import * as op from '../../src/ops/index.js';
 import { Rng } from '../../src/runtime/rng.js';
 import { gpuBackendOrSkip, gpuHandle } from '../helpers/gpu.js';
 import { gentleWait } from '../../src/backend/webgpu/gentle_wait.js';
+import { dawnToggles } from '../../src/backend/webgpu/device.js';
 
 const SUITE = 'webgpu runtime';
 
@@ -162,6 +163,22 @@ test('timeDispatches reports GPU time', async () => {
   const t = await rt.timeDispatches(() => { for (let i = 0; i < 3; i++) gpu.release(gpu.unary('exp', { storage: s, shape: [1 << 16], dtype: 'f32' })); });
   gpu.release(s);
   assert.ok(t.ms > 0 && t.ms < 10_000, `${t.ms} ms (${t.source})`);
+});
+
+test('COENGINE_DAWN_ENABLE adds Dawn toggles and rejects what is not a toggle name', () => {
+  const prev = process.env.COENGINE_DAWN_ENABLE;
+  try {
+    delete process.env.COENGINE_DAWN_ENABLE;
+    const base = dawnToggles();
+    process.env.COENGINE_DAWN_ENABLE = 'disable_robustness, skip_validation';
+    const more = dawnToggles();
+    assert.equal(more[0], `${base[0]},disable_robustness,skip_validation`);
+    assert.equal(more.slice(1), base.slice(1));
+    process.env.COENGINE_DAWN_ENABLE = 'disable_robustness;rm -rf';
+    assert.throws(() => dawnToggles(), /COENGINE_DAWN_ENABLE: 'disable_robustness;rm -rf' is not a Dawn toggle name/);
+  } finally {
+    if (prev === undefined) delete process.env.COENGINE_DAWN_ENABLE; else process.env.COENGINE_DAWN_ENABLE = prev;
+  }
 });
 
 test.run();

@@ -2,6 +2,7 @@
 // limits and the optional features the kernels can use. Everything else in the backend goes
 // through the runtime (runtime.ts); this file only knows how to get a device.
 import { create, globals } from 'webgpu';
+import { BackendError } from '../../runtime/errors.js';
 
 // Dawn's node binding exposes GPUBufferUsage, GPUMapMode, ... as `globals`; the kernels' wrappers
 // use them as in a browser.
@@ -10,11 +11,20 @@ Object.assign(globalThis, globals);
 /**
  * Instance toggles (SPEC §9): unsafe APIs and the Vulkan memory model unlock subgroup matrices
  * and f16 on NVIDIA; Dawn otherwise quantises timestamps, which ruins kernel timings.
+ * COENGINE_DAWN_ENABLE (comma-separated Dawn toggle names) adds toggles for experiments, e.g.
+ * `disable_robustness` to measure what the bounds clamps Dawn adds to every storage access
+ * cost the kernels (they index in bounds by construction; parity tests check it).
  */
-export const DAWN_TOGGLES = [
-  'enable-dawn-features=allow_unsafe_apis,use_vulkan_memory_model,vulkan_enable_f16_on_nvidia',
-  'disable-dawn-features=timestamp_quantization',
-];
+export function dawnToggles(): string[] {
+  const extra = (process.env.COENGINE_DAWN_ENABLE ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const n of extra) {
+    if (!/^[a-z0-9_]+$/.test(n)) throw new BackendError(`COENGINE_DAWN_ENABLE: '${n}' is not a Dawn toggle name (lower_snake_case, comma-separated)`);
+  }
+  return [
+    ['enable-dawn-features=allow_unsafe_apis,use_vulkan_memory_model,vulkan_enable_f16_on_nvidia', ...extra].join(','),
+    'disable-dawn-features=timestamp_quantization',
+  ];
+}
 
 /** Optional features requested when the adapter has them. */
 export const WANTED_FEATURES: GPUFeatureName[] = ['timestamp-query', 'subgroups', 'shader-f16'];
@@ -88,7 +98,7 @@ function summarise(adapter: GPUAdapter, device: GPUDevice): AdapterSummary {
  */
 export async function openDevice(): Promise<OpenedDevice | null> {
   if (process.env.COENGINE_NO_GPU === '1') { noDeviceReason = 'COENGINE_NO_GPU=1 is set'; return null; }
-  instance ??= create(DAWN_TOGGLES);
+  instance ??= create(dawnToggles());
   const adapter = await instance.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) { noDeviceReason = 'Dawn found no adapter (no Vulkan driver?)'; return null; }
   const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f));

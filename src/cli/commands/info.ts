@@ -2,7 +2,7 @@
 // the limits that shape kernels, subgroup-matrix configs). --json prints JSON only on stdout.
 import type { Command } from 'commander';
 import { createWebGpuBackend, whyNoWebGpu } from '../../backend/webgpu/index.js';
-import { DAWN_TOGGLES } from '../../backend/webgpu/device.js';
+import { dawnToggles } from '../../backend/webgpu/device.js';
 
 const KEY_LIMITS = [
   'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize',
@@ -36,7 +36,7 @@ export function registerInfo(program: Command): void {
         adapterFeatures: a.adapterFeatures,
         limits,
         subgroupMatrixConfigs: a.subgroupMatrixConfigs,
-        dawnToggles: DAWN_TOGGLES,
+        dawnToggles: dawnToggles(),
       };
       handle.destroy();
       if (opts.json) { process.stdout.write(JSON.stringify(report, null, 2) + '\n'); return; }

@@ -25,6 +25,11 @@ test('stop after 5 steps, resume, and the losses match the uninterrupted run', a
   const b = mkdtempSync(path.join(tmpdir(), 'coengine-resume-'));
   const full = await lossesOf(tiny(a));
   assert.is(full.length, 12);
+  // metrics.jsonl: each logged step once, in order, and each epoch's record after its last step
+  // (a step's scalars are read one step late, so the device never waits at a log step)
+  const kinds = readFileSync(path.join(a, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    .filter((r) => r.type !== 'config').map((r) => (r.type === 'epoch' ? `e${r.epoch}` : `s${r.step}`));
+  assert.equal(kinds, ['s1', 's2', 's3', 's4', 's5', 's6', 'e1', 's7', 's8', 's9', 's10', 's11', 's12', 'e2']);
   const first = await lossesOf(tiny(b), { maxSteps: 5 });
   assert.is(first.length, 5);
   const state = JSON.parse(readFileSync(path.join(b, 'state.json'), 'utf8'));

@@ -30,7 +30,7 @@ export interface StepBenchResult {
   msPerStep: number; imagesPerSecond: number;
   /** Steps submitted back to back as in training, one read at the end (host overlaps device). */
   pipelinedMsPerStep: number; pipelinedImagesPerSecond: number;
-  /** Median host time to record a step; as a fraction of the rest of an awaited step. */
+  /** Median host time to record a step; as a fraction of the median rest of an awaited step (device time and read-back). */
   encodeMsPerStep: number; encodeFraction: number | null;
   peakBytes: number | null; buffersCreatedInSteadyState: number | null;
   dispatchesPerStep: number | null;
@@ -60,24 +60,26 @@ export async function runStepBench(o: StepBenchOptions): Promise<StepBenchResult
   const ids = Int32Array.from({ length: o.batch }, (_, i) => i);
   const sched = (step: number) => ({ step, lr: 0.01, probeLr: 0.01, tau: 0.99 });
   let step = 0;
-  const oneStep = async (): Promise<number> => {
+  /** One awaited step: host encoding ms and the rest (device time and read-back) ms. */
+  const oneStep = async (): Promise<{ encode: number; rest: number }> => {
     const t0 = performance.now();
     const scalars = trainStep(run, ids, sched(step++));
     const encode = performance.now() - t0;
     const loss = await scalars.loss.item();
+    const rest = performance.now() - t0 - encode;
     for (const t of Object.values(scalars)) t.dispose();
     if (!Number.isFinite(loss)) throw new Error(`bench step: loss is ${loss}`);
-    return encode;
+    return { encode, rest };
   };
   for (let i = 0; i < o.warmup; i++) await oneStep();
   const created0 = backend.memoryStats?.().buffersCreated ?? null;
-  const encodes: number[] = [];
+  const timed: { encode: number; rest: number }[] = [];
   const t0 = performance.now();
-  for (let i = 0; i < o.steps; i++) encodes.push(await oneStep());
+  for (let i = 0; i < o.steps; i++) timed.push(await oneStep());
   const ms = (performance.now() - t0) / o.steps;
-  // The median, not the mean: one step slowed by a garbage collection or a JIT tier-up says
-  // nothing about the steady state (the first steps are warm-up: bind groups and pool fill).
-  const encode = median(encodes);
+  // Medians, not means: one step slowed by a garbage collection or a JIT tier-up says nothing
+  // about the steady state (the first steps are warm-up: bind groups and pool fill).
+  const encode = median(timed.map((t) => t.encode)), rest = median(timed.map((t) => t.rest));
   // Read before the back-to-back steps, which hold every step's scalars until the end.
   const mem = backend.memoryStats?.();
   // As training runs it: steps submitted back to back, one read at the end, so the host records
@@ -107,7 +109,7 @@ export async function runStepBench(o: StepBenchOptions): Promise<StepBenchResult
     msPerStep: ms, imagesPerSecond: (o.batch * 1000) / ms, encodeMsPerStep: encode,
     pipelinedMsPerStep: pipelinedMs, pipelinedImagesPerSecond: (o.batch * 1000) / pipelinedMs,
     // On the CPU backend the work happens while "encoding": there is no device time to compare.
-    encodeFraction: backend.name === 'cpu' ? null : encode / Math.max(1e-9, ms - encode),
+    encodeFraction: backend.name === 'cpu' ? null : encode / Math.max(1e-9, rest),
     peakBytes: mem?.peakBytesInUse ?? null,
     buffersCreatedInSteadyState: created0 === null || !mem ? null : mem.buffersCreated - created0,
   };

@@ -6,7 +6,7 @@
 import type { Tensor } from '../tensor.js';
 import type { Features } from '../models/resnet.js';
 import type { ProbeFeatures } from './method.js';
-import { concat, slice } from '../ops/index.js';
+import { concat, noGrad, slice } from '../ops/index.js';
 import { withBatchGroups } from '../nn/batch_groups.js';
 
 let batching = true;
@@ -50,7 +50,7 @@ export class ViewRun<T> {
   /** Something about the result's structure (the same for every view), e.g. whether a field is null. */
   representative<U>(fn: (r: T) => U): U { return fn(this.batched ?? this.perView![0]); }
 
-  /** Every view's rows of the tensor `pick` selects, in view order along the first axis. */
+  /** Every view's rows of the tensor `pick` selects, in view order along the first axis (views of one size). */
   whole(pick: (r: T) => Tensor): Tensor {
     return this.batched !== null ? pick(this.batched) : concat(this.perView!.map(pick), 0);
   }
@@ -58,8 +58,11 @@ export class ViewRun<T> {
 
 /** The first view's probe features from an online run whose result carries the backbone's (`f`). */
 export function firstViewFeatures(run: ViewRun<{ f: Features }>): ProbeFeatures {
-  const global = run.part((r) => r.f.global, 0);
-  // global is the residual MLP block's output when there is one, else the pooled feature itself
-  if (!run.representative((r) => r.f.mlp !== null)) return { global, pooled: global, mlp: null };
-  return { global, pooled: run.part((r) => r.f.pooled, 0), mlp: global };
+  // The probes detach their inputs: nothing to record.
+  return noGrad(() => {
+    const global = run.part((r) => r.f.global, 0);
+    // global is the residual MLP block's output when there is one, else the pooled feature itself
+    if (!run.representative((r) => r.f.mlp !== null)) return { global, pooled: global, mlp: null };
+    return { global, pooled: run.part((r) => r.f.pooled, 0), mlp: global };
+  });
 }

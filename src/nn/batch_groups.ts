@@ -3,6 +3,9 @@
 // rows with statistics of their own — exactly what separate runs per view compute (BYOL, MoCo
 // and DINO implementations run each view alone), at half the dispatches and with GEMMs twice
 // as large. Layers other than batch norm treat samples independently, so nothing else changes.
+// Inside withBatchGroups every training-mode batch norm splits its rows into equal groups, so
+// every tensor a batch norm sees there must keep the views' rows in view order along its first
+// axis (per-sample reshapes such as [V·B, P, C] → [V·B·P, C] do).
 
 let current = 1;
 

@@ -93,7 +93,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   const stopAt = Math.min(run.totalSteps, opts.maxSteps ?? Infinity);
 
   const checkpoint = async () => {
-    await flushLog(); // a checkpoint is written only after the steps before it were seen finite
+    await flushLog(); // the step a checkpoint ends with is logged: its loss is checked first
     await saveCheckpoint(cfg.out, runTensors(run), {
       step, epoch, stepInEpoch, rng: { aug: run.augRng.getState(), shuffle: run.shuffleRng.getState() },
       optimizerSteps: { main: run.optimizer.stepCount, probe: run.probes.optimizer.stepCount },
@@ -140,7 +140,10 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
         const lr = warmupCosine(step, run.totalSteps, cfg.lr * cfg.batchSize / 256, cfg.warmupEpochs * run.stepsPerEpoch);
         const probeLr = warmupCosine(step, run.totalSteps, cfg.probeLr * cfg.batchSize / 256, cfg.warmupEpochs * run.stepsPerEpoch);
         const tau = emaTau(step, run.totalSteps, run.method.tauBase);
-        const logNow = (step + 1) % cfg.logEvery === 0 || step + 1 === stopAt;
+        // Steps that end in a checkpoint (every N steps, an epoch's end, the last) are logged too:
+        // their loss is read and checked before the checkpoint is written.
+        const logNow = (step + 1) % cfg.logEvery === 0 || step + 1 === stopAt || (step + 1) % cfg.checkpointEvery === 0 ||
+          stepInEpoch + 1 === run.stepsPerEpoch;
         const scalars = trainStep(run, ids, { step, lr, probeLr, tau });
         step++;
         progress.update(step);

@@ -17,15 +17,15 @@ function net(be: Backend, dtype: 'f32' | 'f64') {
   const rng = new Rng(4);
   const o = { backend: be, dtype, requiresGrad: true };
   const p = {
-    w1: op.randn([6, 3, 3, 3], rng, o), w2: op.randn([6, 6, 1, 1], rng, o), gamma: op.randn([6], rng, o), beta: op.randn([6], rng, o),
-    lw: op.randn([4, 6], rng, o), lb: op.randn([4], rng, o),
+    w1: op.randn([6, 3, 3, 3], rng, o), w2: op.randn([6, 6, 1, 1], rng, o), w3: op.randn([5, 6, 1, 1], rng, o),
+    gamma: op.randn([6], rng, o), beta: op.randn([6], rng, o), lw: op.randn([4, 5], rng, o), lb: op.randn([4], rng, o),
   };
   const x = op.randn([2, 5, 5, 3], rng, { backend: be, dtype });
-  /** Conv → BN+ReLU → the same 1×1 conv twice (shared weight) → pool → linear. */
+  /** Conv → BN+ReLU (two groups) → the same 1×1 conv twice (shared weight) → another 1×1 → pool → linear. */
   const loss = (): Tensor => {
-    const h = op.batchNorm(op.conv2d(x, p.w1, null, { padding: 1 }), { gamma: p.gamma, beta: p.beta, training: true, relu: true });
+    const h = op.batchNorm(op.conv2d(x, p.w1, null, { padding: 1 }), { gamma: p.gamma, beta: p.beta, training: true, relu: true, groups: 2 });
     const h2 = op.conv2d(op.relu(op.conv2d(h, p.w2)), p.w2);
-    return op.sum(op.square(op.linear(op.globalAvgPool2d(h2), p.lw, p.lb)));
+    return op.sum(op.square(op.linear(op.globalAvgPool2d(op.conv2d(h2, p.w3)), p.lw, p.lb)));
   };
   return { p, loss };
 }
@@ -38,10 +38,11 @@ async function check(be: Backend, dtype: 'f32' | 'f64', tol: number) {
   // grad() left every sink alone (the flat gradient buffer is still all zeros).
   assert.ok(Array.from(await opt.grads.data()).every((v) => v === 0), 'grad() wrote into a sink');
   op.backward(loss());
-  // Written in place: the conv weight used once, the batch-norm parameters and the linear
-  // weight; not the shared 1×1 weight (two contributions) nor the linear bias (a reduction).
+  // Written in place: the 3×3 and the last 1×1 conv weight (used once each), the batch-norm
+  // parameters and the linear weight; not the shared 1×1 weight (two contributions) nor the
+  // linear bias (a reduction).
   const inPlace = names.filter((n) => p[n].grad!.storage === p[n].gradSink!.storage);
-  assert.equal(inPlace.sort(), ['beta', 'gamma', 'lw', 'w1']);
+  assert.equal(inPlace.sort(), ['beta', 'gamma', 'lw', 'w1', 'w3']);
   opt.params.gatherGrads(opt.grads);
   const flat = await opt.grads.data();
   for (const [i, e] of opt.params.entries.entries()) {

@@ -1,6 +1,7 @@
 // Batch-norm primitives over x viewed as [M, C] (channels last).
 import type { BatchNormRunning, GradInto, NormalizeEpilogue, Raw } from '../backend.js';
 import { alloc, allocInto, dataOf, type CpuStorage } from './storage.js';
+import { numel } from '../../runtime/shape.js';
 
 export function moments(x: Raw): { mean: CpuStorage; variance: CpuStorage } {
   const [M, C] = [x.shape[0], x.shape[1]];
@@ -18,8 +19,8 @@ export function moments(x: Raw): { mean: CpuStorage; variance: CpuStorage } {
 
 /** Row groups G of statistics [G, C] (or [C]) for x [rows, C]. */
 function groupsOf(rows: number, C: number, stats: Raw): number {
-  const G = dataOf(stats).length / C;
-  if (!Number.isInteger(G) || G < 1 || rows % G !== 0) throw new Error(`batch norm: statistics of ${dataOf(stats).length} values for ${rows} rows of ${C} channels`);
+  const G = numel(stats.shape) / C;
+  if (!Number.isInteger(G) || G < 1 || rows % G !== 0) throw new Error(`batch norm: statistics [${stats.shape}] for ${rows} rows of ${C} channels`);
   return G;
 }
 

@@ -22,7 +22,7 @@ export interface GemmOptions {
   tile?: GemmTile;
   /** Force the number of split-K layers of a 2-D product without epilogue (tests). */
   splitK?: number;
-  /** Write C here (batch·M·N floats, e.g. a gradient sink) instead of fresh storage. */
+  /** Write C here (batch·M·N floats, e.g. a gradient sink) instead of fresh storage; ignored when the size differs. */
   out?: GpuStorage | null;
 }
 
@@ -42,8 +42,9 @@ export interface GemmProblem {
 export function gemm(ctx: GpuContext, p: GemmProblem, opts: GemmOptions = {}): GpuStorage {
   const { batch, M, N, K, transA, transB } = p;
   const zero = K === 0 && !opts.epilogue;
-  if (opts.out && opts.out.bytes !== 4 * batch * M * N) throw new BackendError(`matmul: output storage of ${opts.out.bytes} bytes for ${batch}×${M}×${N} floats`);
-  const out = opts.out && !zero ? opts.out : ctx.alloc(4 * batch * M * N, zero);
+  // opts.out is used when it has the output's size (a gradient sink; else fresh storage, as the
+  // other ops that take one do)
+  const out = opts.out && !zero && opts.out.bytes === 4 * batch * M * N ? opts.out : ctx.alloc(4 * batch * M * N, zero);
   if (batch * M * N === 0 || zero) return out;
   const t = opts.tile ?? chooseTile(ctx, M, N, batch);
   validateTile(ctx, t);

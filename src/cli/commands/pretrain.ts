@@ -99,9 +99,9 @@ function sizedDefaults(backend: string, software: boolean): Partial<PretrainConf
   // RF29-ResNet10 at 1/16 width on the native 32 px images: ≈0.75 s/step on lavapipe, ≈3.2 s
   // on the CPU backend (batch 32). τ₀ = 0.97: the target lags ≈ 1/(1 − τ) steps, 100 at BYOL's
   // 0.99, which is 40% of a 240-step run; with 0.97 the software run learned clearly more. 5
-  // epochs (400 steps) on lavapipe: over seeds 0–2 the trained encoder beat its random
-  // initialisation by 1.5, 15.4 and 8.7 points, against −3.1, 12.9 and 1.5 after 3 epochs
-  // (bench/RESULTS.md).
+  // epochs (400 steps) on lavapipe: over seeds 0–3 the trained encoder beat its random
+  // initialisation by 1.5, 15.4, 8.7 and 3.7 points (seeds 0–2 after 3 epochs: −3.1, 12.9, 1.5;
+  // bench/RESULTS.md).
   const small = { arch: 'rf29-resnet10', width: 0.0625, syntheticTest: 2000, batchSize: 32, projHidden: 128, predHidden: 128,
     projOut: 64, warmupEpochs: 1, finalEvalEpochs: 20, checkpointEvery: 100, tauBase: 0.97 };
   if (backend === 'cpu') return { ...small, syntheticTrain: 1920, epochs: 2 };

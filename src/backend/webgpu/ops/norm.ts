@@ -8,6 +8,7 @@ import type { GpuContext, GpuStorage } from '../context.js';
 import { params } from '../params.js';
 import { gpu, grid, need32 } from './util.js';
 import { numel } from '../../../runtime/shape.js';
+import { runningSlots } from './norm_running.js';
 import { asVec4, dummy, isSoftwareDevice, releaseTemp } from './gemm.js';
 
 function dims(op: string, x: Raw): [number, number] {
@@ -98,17 +99,13 @@ export function batchStatistics(ctx: GpuContext, x: Raw, eps: number, running: B
   const d = dummy(ctx);
   const { part, chunks } = partialSums(ctx, M, C, G, false, [gpu(x), d, d, d]);
   const mean = ctx.alloc(4 * G * C), invstd = ctx.alloc(4 * G * C);
-  // Without running statistics the slots get small scratch buffers (never touched; separate
-  // ones, since writable bindings may not alias).
-  const scratch: GpuStorage[] = [];
-  const orScratch = (r: Raw | null | undefined): GpuStorage => r ? gpu(r) : (scratch.push(ctx.alloc(16)), scratch[scratch.length - 1]);
-  const rm = orScratch(running?.mean), rv = orScratch(running?.variance), cnt = orScratch(running?.count);
+  const r = runningSlots(ctx, running);
   const unbias = M / Math.max(M - 1, 1); // each group's unbiased variance (running.n is not needed: M is known)
   ctx.dispatch(ctx.pipeline({ file: 'batchnorm_finalize.wgsl', entryPoint: 'statistics', constants: { RUNNING: +!!running } }),
-    [gpu(x), part, mean, invstd, rm, rv, cnt], params().u32(M, C, chunks, G).f32(eps, running?.momentum ?? 0, unbias).u32(0).bytes(),
+    [gpu(x), part, mean, invstd, ...r.slots], params().u32(M, C, chunks, G).f32(eps, running?.momentum ?? 0, unbias).u32(0).bytes(),
     [Math.ceil(C / 64)], `batchnorm statistics [${G > 1 ? `${G}×` : ''}${M}, ${C}]`);
   releaseTemp(ctx, part);
-  for (const t of scratch) ctx.release(t);
+  r.done();
   return { mean, invstd };
 }
 

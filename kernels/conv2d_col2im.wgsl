@@ -1,6 +1,8 @@
 // The adjoint of conv2d_im2col.wgsl: dx[n, h, w, c] = Σ over the taps (kh, kw) whose output
 // position (ho, wo) = ((h + ph − kh)/sh, (w + pw − kw)/sw) is whole and inside the output, of
 // dcol[(n·Ho + ho)·Wo + wo, (kh·KW + kw)·C + c]. Gathers, so no atomics.
+// Two entry points: `main` (one thread per pixel, for CPU implementations where integer
+// division is dear) and `by_channel4` (one thread per pixel and 4 channels, for GPUs).
 
 // The conv kernels' shared uniform header (conv.ts convParams), then total and KH.
 struct Params {
@@ -39,4 +41,40 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       for (var c = 0u; c < C; c++) { dx[out + c] += dcol[src + c]; }
     }
   }
+}
+
+// GPU form (C % 4 == 0): one thread per (pixel, 4 channels), so the 32 threads of a warp read
+// 512 contiguous bytes of a dcol row and write 512 contiguous bytes of dx, summing the taps in
+// registers and storing once (the per-pixel form above reads 32 rows K·4 bytes apart and adds
+// into dx in memory).
+@group(0) @binding(0) var<storage, read> dcol4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> dx4: array<vec4<f32>>;
+
+@compute @workgroup_size(64)
+fn by_channel4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let t = (wid.y * nwg.x + wid.x) * 64u + lid;
+  let C4 = params.C / 4u;
+  if (t >= params.total * C4) { return; }
+  let c4 = t % C4;
+  let q = t / C4;                  // pixel (n·H + h)·W + w
+  let w = i32(q % params.W);
+  let r = q / params.W;
+  let h = i32(r % params.H);
+  let n = r / params.H;
+  let K4 = params.KH * params.KW * C4;
+  var acc = vec4<f32>(0.0);
+  for (var kh = 0u; kh < params.KH; kh++) {
+    let hs = h + params.ph - i32(kh);
+    if (hs < 0 || hs % i32(params.sh) != 0) { continue; }
+    let ho = u32(hs) / params.sh;
+    if (ho >= params.Ho) { continue; }
+    for (var kw = 0u; kw < params.KW; kw++) {
+      let ws = w + params.pw - i32(kw);
+      if (ws < 0 || ws % i32(params.sw) != 0) { continue; }
+      let wo = u32(ws) / params.sw;
+      if (wo >= params.Wo) { continue; }
+      acc += dcol4[((n * params.Ho + ho) * params.Wo + wo) * K4 + (kh * params.KW + kw) * C4 + c4];
+    }
+  }
+  dx4[t] = acc;
 }

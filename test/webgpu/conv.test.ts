@@ -82,6 +82,32 @@ test('strided backward-data: phase classes and the single strided GEMM agree wit
   }
 });
 
+// The GPU default for strided backward-data: dcol = dy × W, then a gather onto the pixels, with
+// either thread mapping (a GPU takes 'channel4' where C % 4 == 0; software devices 'pixel').
+test('backward-data through dcol and its gather (per pixel, per 4 channels) agrees with the CPU', async () => {
+  if (!(await runtime())) return;
+  const ctx = (await runtime())!;
+  const extra: Case[] = [
+    { N: 1, H: 1, W: 5, C: 4, Co: 4, k: [3, 3], s: [2, 2], p: [1, 1] },     // one row of pixels
+    { N: 2, H: 9, W: 8, C: 8, Co: 8, k: [3, 3], s: [3, 2], p: [0, 2] },     // stride 3, pad > k/2
+    { N: 3, H: 10, W: 6, C: 12, Co: 20, k: [3, 3], s: [2, 2], p: [1, 1] },  // several 4-channel groups
+  ];
+  let seed = 1300;
+  for (const c of [...cases, ...extra]) {
+    const p: Conv2dParams = { stride: c.s, pad: c.p };
+    const xShape = [c.N, c.H, c.W, c.C], wShape = [c.Co, c.C, c.k[0], c.k[1]];
+    const Ho = convOutSize(c.H, c.k[0], c.s[0], c.p[0]), Wo = convOutSize(c.W, c.k[1], c.s[1], c.p[1]);
+    const yShape = [c.N, Ho, Wo, c.Co];
+    const nx = c.N * c.H * c.W * c.C, ny = c.N * Ho * Wo * c.Co;
+    const Wt = randomF32(c.Co * c.C * c.k[0] * c.k[1], (seed += 10)), G = randomF32(ny, seed + 1);
+    const want = await cpuData(cpu().conv2dBackwardData(cpuRaw(G, yShape), cpuRaw(Wt, wShape), xShape, p), [nx]);
+    for (const col2im of c.C % 4 === 0 ? ['pixel', 'channel4'] as const : ['pixel'] as const) {
+      const dx = conv2dBackwardData(ctx, gpuRaw(ctx, G, yShape), gpuRaw(ctx, Wt, wShape), xShape, p, { path: 'im2col', col2im });
+      assertClose(`conv2dBackwardData ${label(c)} im2col gather ${col2im}`, await readF32(ctx, dx, nx), want, 3e-6 * Math.sqrt(c.Co * c.k[0] * c.k[1] + ny));
+    }
+  }
+});
+
 test('backward-weight split-K: one layer, several, and a ragged last chunk', async () => {
   if (!(await runtime())) return;
   const c = cases[3];

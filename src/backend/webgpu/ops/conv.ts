@@ -28,9 +28,12 @@ export interface ConvOptions {
    * Strided backward-data on the implicit path: split the input pixels into stride phase
    * classes, each a dense GEMM over only the taps that reach it (kernels/
    * conv2d_bwd_data_strided.wgsl), instead of one GEMM that multiplies (s−1)/s zeros.
-   * Default: on wherever it applies (≤ 16 classes, ≤ 64 taps).
+   * Default on software devices wherever it applies (≤ 16 classes, ≤ 64 taps); GPUs take the
+   * GEMM + gather path below a temporary-size cap (gatherStridedDx). `phases: true` forces it.
    */
   phases?: boolean;
+  /** Backward-data's gather of dcol onto pixels: force its thread mapping (tests, benchmarks). */
+  col2im?: 'pixel' | 'channel4';
   /** Backward-weight: force the number of split-K layers (tests, benchmarks). */
   splits?: number;
 }
@@ -75,6 +78,19 @@ function useIm2col(ctx: GpuContext, g: Geometry, opts: ConvOptions, bytes: numbe
   if (opts.path) return opts.path === 'im2col';
   return isSoftwareDevice(ctx) && g.C <= 32 && bytes <= ctx.limits.maxStorageBufferBindingSize;
 }
+
+/**
+ * Strided backward-data on a GPU as dcol = dy × W (a plain GEMM at the GEMM core's full rate)
+ * and a gather of dcol onto the pixels, instead of the phase-class implicit GEMM: on an H100
+ * the phase kernel ran ResNet-50's 3×3/2 and 1×1/2 backward-data at 0.6–0.9 TFLOP/s against
+ * 26 for the stride-1 3×3 (bench/RESULTS.md). Costs a temporary of P·kh·kw·C floats, so only
+ * up to GATHER_DX_MAX_BYTES (and the binding limit); past that the phase kernel runs.
+ */
+function gatherStridedDx(ctx: GpuContext, g: Geometry, opts: ConvOptions, bytes: number): boolean {
+  if (opts.path || opts.phases !== undefined || isSoftwareDevice(ctx)) return false;
+  return (g.sh > 1 || g.sw > 1) && bytes <= Math.min(GATHER_DX_MAX_BYTES, ctx.limits.maxStorageBufferBindingSize);
+}
+const GATHER_DX_MAX_BYTES = 2 ** 30;
 
 /** The patches [N·Ho·Wo, kh·kw·C] of x (a temporary the caller releases). */
 function im2col(ctx: GpuContext, x: GpuStorage, g: Geometry): GpuStorage {
@@ -125,15 +141,17 @@ export function conv2dBackwardData(ctx: GpuContext, dy: Raw, w: Raw, xShape: Sha
     return gemm(ctx, { a: gpu(dy), b: gpu(w), batch: 1, M, N: g.C, K, transA: false, transB: false }, { tile: opts.tile });
   }
   const P = g.N * g.Ho * g.Wo, KC = g.KH * g.KW * g.C;
-  if (useIm2col(ctx, g, opts, 4 * P * KC)) {
+  if (useIm2col(ctx, g, opts, 4 * P * KC) || gatherStridedDx(ctx, g, opts, 4 * P * KC)) {
     // dcol [P, kh·kw·C] = dy [P, Co] × W_ohwi [Co, kh·kw·C], then gathered back onto the pixels
     const wt = relayout(ctx, gpu(w), g, 'to_ohwi');
     const dcol = gemm(ctx, { a: gpu(dy), b: wt, batch: 1, M: P, N: KC, K: g.Co, transA: false, transB: false }, { tile: opts.tile });
     releaseTemp(ctx, wt);
     const dx = ctx.alloc(4 * M * g.C);
-    ctx.dispatch(ctx.pipeline({ file: 'conv2d_col2im.wgsl' }), [dcol, dx],
-      convParams(g, [M, g.KH, 0, 0]),
-      grid(ctx, M, 64), `conv2d col2im ${fmtShape(xShape)}`);
+    // GPUs: a thread per pixel and 4 channels (coalesced); CPU implementations: a thread per pixel.
+    const byChannel = g.C % 4 === 0 && (opts.col2im ? opts.col2im === 'channel4' : !isSoftwareDevice(ctx));
+    ctx.dispatch(ctx.pipeline({ file: 'conv2d_col2im.wgsl', entryPoint: byChannel ? 'by_channel4' : 'main' }),
+      byChannel ? [asVec4(dcol), asVec4(dx)] : [dcol, dx], convParams(g, [M, g.KH, 0, 0]),
+      grid(ctx, byChannel ? M * (g.C / 4) : M, 64), `conv2d col2im ${fmtShape(xShape)}`);
     releaseTemp(ctx, dcol);
     return dx;
   }

@@ -20,7 +20,7 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,
 step() { # $1: dist folder, rest: env assignments
   local d=$1; shift
   env "$@" timeout "$(left 30)" node "$d/src/cli/main.js" bench step ${STEP_ARGS:---method byol --arch resnet50 --batch 64 --size 224} \
-    --steps 4 --warmup 3 --json 2>&1 | quiet | tr -d '\n' | sed "s/^/{\"build\":\"$d $*\",\"result\":/; s/\$/}\n/" >> "$O/step.jsonl"
+    --steps 4 --warmup 10 --json 2>&1 | quiet | tr -d '\n' | sed "s/^/{\"build\":\"$d $*\",\"result\":/; s/\$/}\n/" >> "$O/step.jsonl"
   mark "step $d $*"
 }
 step dist; step dist-old; step dist; step dist-old

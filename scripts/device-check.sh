@@ -32,7 +32,7 @@ if [ "${PHASE_A:-1}" = 1 ]; then
   COENGINE_DAWN_ENABLE=disable_robustness timeout "$(left 15)" $C bench kernels --json --reps 5 --only gemm 2>&1 | quiet >> "$O/kernels.jsonl"; mark robustness
   for spec in ${STEPS:-byol:resnet50 co-byol:resnet50 co-byol:rf99-resnet50}; do
     timeout "$(left 30)" $C bench step --method "${spec%%:*}" --arch "${spec#*:}" --batch "${STEP_BATCH:-64}" --size "${STEP_SIZE:-224}" \
-      --steps 4 --warmup 3 --json 2>&1 | quiet >> "$O/step.jsonl"; mark "step $spec"
+      --steps 4 --warmup 10 --json 2>&1 | quiet >> "$O/step.jsonl"; mark "step $spec"
   done
   [ "${TORCH:-1}" = 1 ] && { timeout "$(left 40)" python3 bench/torch_baseline.py 4096 >> "$O/torch.jsonl" 2>&1; mark torch; }
 fi

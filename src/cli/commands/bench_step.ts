@@ -24,7 +24,7 @@ export function registerBenchStep(bench: Command): void {
     .option('--proj-out <n>', 'projection dimension', int('proj-out'), 256)
     .option('--local-grid <n>', 'local positions pooled to n×n (0: all)', int('local-grid'), 0)
     .option('--steps <n>', 'timed steps', int('steps'), 5)
-    .option('--warmup <n>', 'untimed steps first (pipeline compilation, pool fill, bind groups, JIT)', int('warmup'), 3)
+    .option('--warmup <n>', 'untimed steps first (pipeline compilation, pool fill, bind groups, JIT); host encoding reaches its steady state after about 10', int('warmup'), 10)
     .addOption(new Option('--device <d>', 'backend').choices(['auto', 'webgpu', 'cpu']).default('auto'))
     .option('--profile', 'also time each kernel over one step (GPU timestamps) and list the most expensive')
     .option('--json', 'print the result as one JSON object')

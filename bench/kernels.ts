@@ -143,20 +143,26 @@ function convCases(c: ConvShape): Case[] {
   const flops = 2 * c.N * Ho * Wo * c.Co * c.C * c.k * c.k;
   const shape = `${c.name} ${c.N}x${c.H}x${c.W}x${c.C} k${c.k} s${c.s} →${c.Co}`;
   const data = () => ({ get X() { return randomData(nx, 11); }, get Wt() { return randomData(nw, 12); }, get G() { return randomData(ny, 13); } });
-  // Strided backward-data also through the phase-class kernel, beside the default path.
+  // Beside each default path: strided backward-data through the phase-class kernel, and (for k×k
+  // convolutions whose patch matrix fits in 1 GiB) forward and weight gradient through an
+  // explicit im2col + GEMM, so one GPU run can compare the paths.
+  const explicit = c.k > 1 && 4 * c.N * Ho * Wo * c.k * c.k * c.C <= 2 ** 30
+    ? [['.im2col', { path: 'im2col' }] as [string, ConvOptions]] : [];
+  const fwdVariants: [string, ConvOptions][] = [['conv2d.fwd', {}], ...explicit.map(([n, o]): [string, ConvOptions] => ['conv2d.fwd' + n, o])];
+  const dwVariants: [string, ConvOptions][] = [['conv2d.dw', {}], ...explicit.map(([n, o]): [string, ConvOptions] => ['conv2d.dw' + n, o])];
   const dxVariants: [string, ConvOptions][] = [['conv2d.dx', {}], ...(c.s > 1 ? [['conv2d.dx.phases', { path: 'implicit', phases: true }] as [string, ConvOptions]] : [])];
   const xAt = (X: Float32Array, n: number, h: number, w: number, ci: number) =>
     (h < 0 || w < 0 || h >= c.H || w >= c.W ? 0 : X[((n * c.H + h) * c.W + w) * c.C + ci]);
   return [
-    {
-      kernel: 'conv2d.fwd', shape, flops, bytes: 4 * (nx + nw + ny),
+    ...fwdVariants.map(([kernel, opts]): Case => ({
+      kernel, shape, flops, bytes: 4 * (nx + nw + ny),
       prepare(rt, exact) {
         const { X, Wt } = data();
         const x = rt.upload(X), w = rt.upload(Wt);
         const xr: Raw = { storage: x, shape: xShape, dtype: 'f32' }, wr: Raw = { storage: w, shape: wShape, dtype: 'f32' };
         return {
           inputs: [x, w],
-          run: () => [conv2d(rt, xr, wr, null, p) as GpuStorage],
+          run: () => [conv2d(rt, xr, wr, null, p, opts) as GpuStorage],
           check: ([y]) => exact ? compareCpu(rt, y, ny, cpu().conv2d(cpuRaw(X, xShape), cpuRaw(Wt, wShape), null, p))
             : compareSampled(rt, y, ny, 4, (i) => {
               const co = i % c.Co, pix = Math.floor(i / c.Co), ow = pix % Wo, oh = Math.floor(pix / Wo) % Ho, n = Math.floor(pix / (Wo * Ho));
@@ -168,7 +174,7 @@ function convCases(c: ConvShape): Case[] {
             }),
         };
       },
-    },
+    })),
     ...dxVariants.map(([kernel, opts]): Case => ({
       kernel, shape, flops, bytes: 4 * (nx + nw + ny),
       prepare(rt, exact) {
@@ -194,15 +200,15 @@ function convCases(c: ConvShape): Case[] {
         };
       },
     })),
-    {
-      kernel: 'conv2d.dw', shape, flops, bytes: 4 * (nx + nw + ny),
+    ...dwVariants.map(([kernel, opts]): Case => ({
+      kernel, shape, flops, bytes: 4 * (nx + nw + ny),
       prepare(rt, exact) {
         const { X, G } = data();
         const x = rt.upload(X), g = rt.upload(G);
         const xr: Raw = { storage: x, shape: xShape, dtype: 'f32' }, gr: Raw = { storage: g, shape: yShape, dtype: 'f32' };
         return {
           inputs: [x, g],
-          run: () => [conv2dBackwardWeight(rt, xr, gr, wShape, p) as GpuStorage],
+          run: () => [conv2dBackwardWeight(rt, xr, gr, wShape, p, opts) as GpuStorage],
           check: ([dw]) => exact ? compareCpu(rt, dw, nw, cpu().conv2dBackwardWeight(cpuRaw(X, xShape), cpuRaw(G, yShape), wShape, p))
             : compareSampled(rt, dw, nw, 6, (i) => {
               const kw = i % c.k, kh = Math.floor(i / c.k) % c.k, ci = Math.floor(i / (c.k * c.k)) % c.C, co = Math.floor(i / (c.k * c.k * c.C));
@@ -214,7 +220,7 @@ function convCases(c: ConvShape): Case[] {
             }),
         };
       },
-    },
+    })),
   ];
 }
 

@@ -1,8 +1,9 @@
 #!/bin/bash
-# A/B checks for kernel work on a lent GPU, in one short run (DEADLINE seconds, default 180):
+# A/B checks for kernel work on a lent GPU, in one short run (DEADLINE seconds, default 240):
 #  1. `bench step` BYOL ResNet-50 (batch 64, 224 px) with this tree's build (dist) and with a
 #     baseline build (dist-old, e.g. the last commit built in a worktree), alternately;
-#  2. `bench kernels --only conv2d` with this tree, then again without Dawn's robustness clamps
+#  2. `bench kernels --only conv2d` with this tree (default paths beside the phase-class strided
+#     backward-data and the explicit im2col forward / weight gradient), then again without Dawn's robustness clamps
 #     (COENGINE_DAWN_ENABLE=disable_robustness), and the step likewise;
 #  3. the WebGPU parity tests without the clamps (does any kernel read out of bounds?);
 #  4. a tile sweep of the ResNet-50 convolutions (COENGINE_GEMM_TILE forces one tile for all).
@@ -11,7 +12,7 @@
 #   source .devpack/enter.sh && bash scripts/device-ab.sh
 set -uo pipefail
 O=${OUT:-/tmp/device-ab}; mkdir -p "$O"
-START=$(date +%s); DEADLINE=${DEADLINE:-180}
+START=$(date +%s); DEADLINE=${DEADLINE:-240}
 left() { local r=$(( START + DEADLINE - $(date +%s) - 3 )); [ "$r" -gt "$1" ] && r=$1; [ "$r" -lt 1 ] && r=1; echo "$r"; }
 mark() { echo "t+$(( $(date +%s) - START ))s $*" >> "$O/timeline.txt"; }
 quiet() { grep -v -E "artificially reduced|^Warning:" || true; }
@@ -24,8 +25,8 @@ step() { # $1: dist folder, rest: env assignments
   mark "step $d $*"
 }
 step dist; step dist-old; step dist; step dist-old
-timeout "$(left 40)" node dist/src/cli/main.js bench kernels --json --reps 10 --only conv2d 2>&1 | quiet > "$O/kernels.jsonl"; mark kernels
-COENGINE_DAWN_ENABLE=disable_robustness timeout "$(left 40)" node dist/src/cli/main.js bench kernels --json --reps 10 --only conv2d 2>&1 | quiet > "$O/kernels_norobust.jsonl"; mark "kernels no robustness"
+timeout "$(left 70)" node dist/src/cli/main.js bench kernels --json --reps 10 --only conv2d 2>&1 | quiet > "$O/kernels.jsonl"; mark kernels
+COENGINE_DAWN_ENABLE=disable_robustness timeout "$(left 70)" node dist/src/cli/main.js bench kernels --json --reps 10 --only conv2d 2>&1 | quiet > "$O/kernels_norobust.jsonl"; mark "kernels no robustness"
 step dist COENGINE_DAWN_ENABLE=disable_robustness
 COENGINE_DAWN_ENABLE=disable_robustness timeout "$(left 40)" node node_modules/uvu/bin.js dist/test "webgpu/.*\.test\.js$" 2>&1 | quiet | sed 's/\x1b\[[0-9;]*m//g' | tail -25 > "$O/parity_norobust.txt"; mark parity
 for t in ${TILES:-shared128bk8p shared64x128 shared128x64}; do

@@ -27,7 +27,8 @@ function label(c: Case): string {
   return `N${c.N} ${c.H}×${c.W}×${c.C}→${c.Co} k${c.k.join('×')} s${c.s.join(',')} p${c.p.join(',')}`;
 }
 
-async function checkCase(c: Case, seed: number, splits?: number, path?: 'implicit' | 'im2col', tileName?: string, phases?: boolean): Promise<void> {
+async function checkCase(c: Case, seed: number, splits?: number, path?: 'implicit' | 'im2col', tileName?: string, phases?: boolean,
+  mapping?: 'pixel' | 'channel4'): Promise<void> {
   const tile = tileName ? GEMM_TILES[tileName] : undefined;
   const ctx = (await runtime())!;
   const p: Conv2dParams = { stride: c.s, pad: c.p };
@@ -40,16 +41,16 @@ async function checkCase(c: Case, seed: number, splits?: number, path?: 'implici
   const tol = 3e-6 * Math.sqrt(K + ny);
 
   const yWant = await cpuData(cpu().conv2d(cpuRaw(X, xShape), cpuRaw(Wt, wShape), cpuRaw(B, [c.Co]), p), [ny]);
-  const y = conv2d(ctx, gpuRaw(ctx, X, xShape), gpuRaw(ctx, Wt, wShape), gpuRaw(ctx, B, [c.Co]), p, { path, tile });
-  assertClose(`conv2d ${label(c)} ${path ?? 'auto'} ${tileName ?? ''}`, await readF32(ctx, y, ny), yWant, tol);
+  const y = conv2d(ctx, gpuRaw(ctx, X, xShape), gpuRaw(ctx, Wt, wShape), gpuRaw(ctx, B, [c.Co]), p, { path, tile, mapping });
+  assertClose(`conv2d ${label(c)} ${path ?? 'auto'} ${tileName ?? ''} ${mapping ?? ''}`, await readF32(ctx, y, ny), yWant, tol);
 
   const dxWant = await cpuData(cpu().conv2dBackwardData(cpuRaw(G, yShape), cpuRaw(Wt, wShape), xShape, p), [nx]);
-  const dx = conv2dBackwardData(ctx, gpuRaw(ctx, G, yShape), gpuRaw(ctx, Wt, wShape), xShape, p, { path, tile, phases });
-  assertClose(`conv2dBackwardData ${label(c)} ${path ?? 'auto'} ${tileName ?? ''} phases ${phases ?? 'auto'}`, await readF32(ctx, dx, nx), dxWant, tol);
+  const dx = conv2dBackwardData(ctx, gpuRaw(ctx, G, yShape), gpuRaw(ctx, Wt, wShape), xShape, p, { path, tile, phases, mapping });
+  assertClose(`conv2dBackwardData ${label(c)} ${path ?? 'auto'} ${tileName ?? ''} phases ${phases ?? 'auto'} ${mapping ?? ''}`, await readF32(ctx, dx, nx), dxWant, tol);
 
   const dwWant = await cpuData(cpu().conv2dBackwardWeight(cpuRaw(X, xShape), cpuRaw(G, yShape), wShape, p), [nw]);
-  const dw = conv2dBackwardWeight(ctx, gpuRaw(ctx, X, xShape), gpuRaw(ctx, G, yShape), wShape, p, { splits, path, tile });
-  assertClose(`conv2dBackwardWeight ${label(c)} splits ${splits ?? 'auto'} ${path ?? 'auto'} ${tileName ?? ''}`, await readF32(ctx, dw, nw), dwWant, tol);
+  const dw = conv2dBackwardWeight(ctx, gpuRaw(ctx, X, xShape), gpuRaw(ctx, G, yShape), wShape, p, { splits, path, tile, mapping });
+  assertClose(`conv2dBackwardWeight ${label(c)} splits ${splits ?? 'auto'} ${path ?? 'auto'} ${tileName ?? ''} ${mapping ?? ''}`, await readF32(ctx, dw, nw), dwWant, tol);
 }
 
 for (const path of ['implicit', 'im2col'] as const) {
@@ -82,11 +83,11 @@ test('strided backward-data: phase classes and the single strided GEMM agree wit
   }
 });
 
-// The GPU default for strided backward-data: dcol = dy × W, then a gather onto the pixels, with
-// either thread mapping (a GPU takes 'channel4' where C % 4 == 0; software devices 'pixel').
-test('backward-data through dcol and its gather (per pixel, per 4 channels) agrees with the CPU', async () => {
+// The explicit path (im2col → GEMM; GEMM → col2im for backward-data, the GPU default for strided
+// backward-data) with both thread mappings of its gather kernels: per pixel (software devices)
+// and per pixel and 4 channels (GPUs, C % 4 == 0).
+test('explicit im2col / col2im path, per pixel and per 4 channels, agrees with the CPU', async () => {
   if (!(await runtime())) return;
-  const ctx = (await runtime())!;
   const extra: Case[] = [
     { N: 1, H: 1, W: 5, C: 4, Co: 4, k: [3, 3], s: [2, 2], p: [1, 1] },     // one row of pixels
     { N: 2, H: 9, W: 8, C: 8, Co: 8, k: [3, 3], s: [3, 2], p: [0, 2] },     // stride 3, pad > k/2
@@ -94,16 +95,8 @@ test('backward-data through dcol and its gather (per pixel, per 4 channels) agre
   ];
   let seed = 1300;
   for (const c of [...cases, ...extra]) {
-    const p: Conv2dParams = { stride: c.s, pad: c.p };
-    const xShape = [c.N, c.H, c.W, c.C], wShape = [c.Co, c.C, c.k[0], c.k[1]];
-    const Ho = convOutSize(c.H, c.k[0], c.s[0], c.p[0]), Wo = convOutSize(c.W, c.k[1], c.s[1], c.p[1]);
-    const yShape = [c.N, Ho, Wo, c.Co];
-    const nx = c.N * c.H * c.W * c.C, ny = c.N * Ho * Wo * c.Co;
-    const Wt = randomF32(c.Co * c.C * c.k[0] * c.k[1], (seed += 10)), G = randomF32(ny, seed + 1);
-    const want = await cpuData(cpu().conv2dBackwardData(cpuRaw(G, yShape), cpuRaw(Wt, wShape), xShape, p), [nx]);
-    for (const col2im of c.C % 4 === 0 ? ['pixel', 'channel4'] as const : ['pixel'] as const) {
-      const dx = conv2dBackwardData(ctx, gpuRaw(ctx, G, yShape), gpuRaw(ctx, Wt, wShape), xShape, p, { path: 'im2col', col2im });
-      assertClose(`conv2dBackwardData ${label(c)} im2col gather ${col2im}`, await readF32(ctx, dx, nx), want, 3e-6 * Math.sqrt(c.Co * c.k[0] * c.k[1] + ny));
+    for (const mapping of c.C % 4 === 0 ? ['pixel', 'channel4'] as const : ['pixel'] as const) {
+      await checkCase(c, (seed += 10), undefined, 'im2col', undefined, undefined, mapping);
     }
   }
 });

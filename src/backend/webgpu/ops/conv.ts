@@ -32,8 +32,11 @@ export interface ConvOptions {
    * GEMM + gather path below a temporary-size cap (gatherStridedDx). `phases: true` forces it.
    */
   phases?: boolean;
-  /** Backward-data's gather of dcol onto pixels: force its thread mapping (tests, benchmarks). */
-  col2im?: 'pixel' | 'channel4';
+  /**
+   * Thread mapping of the explicit im2col and col2im kernels: one thread per pixel (software
+   * devices) or per pixel and 4 channels (GPUs; needs C % 4 == 0). Forced by tests, benchmarks.
+   */
+  mapping?: 'pixel' | 'channel4';
   /** Backward-weight: force the number of split-K layers (tests, benchmarks). */
   splits?: number;
 }
@@ -92,13 +95,18 @@ function gatherStridedDx(ctx: GpuContext, g: Geometry, opts: ConvOptions, bytes:
 }
 const GATHER_DX_MAX_BYTES = 2 ** 30;
 
+function byChannel4(ctx: GpuContext, g: Geometry, opts: ConvOptions): boolean {
+  return g.C % 4 === 0 && (opts.mapping ? opts.mapping === 'channel4' : !isSoftwareDevice(ctx));
+}
+
 /** The patches [N·Ho·Wo, kh·kw·C] of x (a temporary the caller releases). */
-function im2col(ctx: GpuContext, x: GpuStorage, g: Geometry): GpuStorage {
-  const pixels = g.N * g.Ho * g.Wo;
-  const col = ctx.alloc(4 * pixels * g.KH * g.KW * g.C);
-  ctx.dispatch(ctx.pipeline({ file: 'conv2d_im2col.wgsl' }), [x, col],
-    convParams(g, [pixels, g.KH, 0, 0]),
-    grid(ctx, pixels, 64), `conv2d im2col ${fmtShape([g.N, g.H, g.W, g.C])}`);
+function im2col(ctx: GpuContext, x: GpuStorage, g: Geometry, opts: ConvOptions): GpuStorage {
+  const pixels = g.N * g.Ho * g.Wo, cols = g.KH * g.KW * g.C;
+  const col = ctx.alloc(4 * pixels * cols);
+  const byChannel = byChannel4(ctx, g, opts);
+  ctx.dispatch(ctx.pipeline({ file: 'conv2d_im2col.wgsl', entryPoint: byChannel ? 'by_channel4' : 'main' }),
+    byChannel ? [asVec4(x), asVec4(col)] : [x, col], convParams(g, [pixels, g.KH, 0, 0]),
+    grid(ctx, byChannel ? pixels * (cols / 4) : pixels, 64), `conv2d im2col ${fmtShape([g.N, g.H, g.W, g.C])}`);
   return col;
 }
 
@@ -112,7 +120,7 @@ export function conv2d(ctx: GpuContext, x: Raw, w: Raw, bias: Raw | null, p: Con
     return gemm(ctx, { a: gpu(x), b: gpu(w), batch: 1, M, N: g.Co, K, transA: false, transB: true }, { epilogue: ep, tile: opts.tile });
   }
   if (useIm2col(ctx, g, opts, 4 * M * K)) {
-    const col = im2col(ctx, gpu(x), g);
+    const col = im2col(ctx, gpu(x), g, opts);
     const wt = relayout(ctx, gpu(w), g, 'to_ohwi');
     const y = gemm(ctx, { a: col, b: wt, batch: 1, M, N: g.Co, K, transA: false, transB: true }, { epilogue: ep, tile: opts.tile });
     releaseTemp(ctx, col); releaseTemp(ctx, wt);
@@ -148,7 +156,7 @@ export function conv2dBackwardData(ctx: GpuContext, dy: Raw, w: Raw, xShape: Sha
     releaseTemp(ctx, wt);
     const dx = ctx.alloc(4 * M * g.C);
     // GPUs: a thread per pixel and 4 channels (coalesced); CPU implementations: a thread per pixel.
-    const byChannel = g.C % 4 === 0 && (opts.col2im ? opts.col2im === 'channel4' : !isSoftwareDevice(ctx));
+    const byChannel = byChannel4(ctx, g, opts);
     ctx.dispatch(ctx.pipeline({ file: 'conv2d_col2im.wgsl', entryPoint: byChannel ? 'by_channel4' : 'main' }),
       byChannel ? [asVec4(dcol), asVec4(dx)] : [dcol, dx], convParams(g, [M, g.KH, 0, 0]),
       grid(ctx, byChannel ? M * (g.C / 4) : M, 64), `conv2d col2im ${fmtShape(xShape)}`);
@@ -235,7 +243,7 @@ export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: S
   }
   if (P > 0 && !isPointwise(g) && useIm2col(ctx, g, opts, 4 * P * J)) {
     // dW_ohwi [Co, kh·kw·C] = dyᵀ [Co, P] × col [P, kh·kw·C], then back to OIHW
-    const col = im2col(ctx, gpu(x), g);
+    const col = im2col(ctx, gpu(x), g, opts);
     const dwt = gemm(ctx, { a: gpu(dy), b: col, batch: 1, M: g.Co, N: J, K: P, transA: true, transB: false }, { tile: opts.tile });
     releaseTemp(ctx, col);
     const dw = relayout(ctx, dwt, g, 'from_ohwi', into);

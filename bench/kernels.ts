@@ -1,6 +1,6 @@
 // `coengine bench kernels`: GPU time of the heavy kernels (GEMM, convolution forward and both
 // backwards, batch norm, max-pool) on ResNet-50 / RF99-ResNet50 shapes at batch 64, 224 px, with
-// a correctness check per kernel. --quick uses small shapes (a minute on lavapipe) checked
+// a correctness check per kernel. --quick uses small shapes (under a minute on lavapipe) checked
 // against the CPU backend; full shapes are checked on a random sample of output entries
 // computed on the host in f64. Time: GPU timestamps summed over `reps` runs (wall time to
 // onSubmittedWorkDone where timestamps are missing), after a warm-up run and an untimed burst
@@ -452,7 +452,8 @@ async function timeCase(rt: GpuRuntime, c: Case, reps: number, exact: boolean): 
   // The host-side check left the GPU idle, and an idle GPU drops its clocks: timed straight
   // away, a sub-millisecond kernel ran 2–5× slow on an H100 (bench/RESULTS.md). So first keep
   // it busy, untimed, for ≥ 50 ms of kernel time, then take the median of 3 timed batches.
-  for (let n = 1, busy = 0; busy < WARM_MS && n <= 4096; n *= 2) busy += (await batch(n)).ms;
+  const t0 = performance.now();
+  for (let n = 1, busy = 0; busy < WARM_MS && n <= 4096 && performance.now() - t0 < 2000; n *= 2) busy += (await batch(n)).ms;
   const means: number[] = [];
   for (let b = 0; b < TIMED_BATCHES; b++) means.push((await batch(reps)).ms / reps);
   for (const s of prep.inputs) rt.release(s);
@@ -494,12 +495,13 @@ export async function runKernelBench(opts: KernelBenchOptions): Promise<KernelBe
       const row = await timeCase(rt, c, reps, opts.quick);
       rows.push(row);
       say(fmtRow(row));
+      // One JSON line per row as it finishes, so a run cut short keeps what it measured.
+      if (opts.json) process.stdout.write(JSON.stringify(row) + '\n');
     } catch (e) {
       say(`${c.kernel} ${c.shape}: FAILED ${(e as Error).message}`);
       if (opts.json) process.stderr.write(`${c.kernel} ${c.shape}: ${(e as Error).message}\n`);
     }
   }
-  if (opts.json) process.stdout.write(JSON.stringify(rows, null, 1) + '\n');
   handle.destroy();
   return rows;
 }

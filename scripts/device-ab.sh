@@ -16,6 +16,7 @@ START=$(date +%s); DEADLINE=${DEADLINE:-240}
 left() { local r=$(( START + DEADLINE - $(date +%s) - 3 )); [ "$r" -gt "$1" ] && r=$1; [ "$r" -lt 1 ] && r=1; echo "$r"; }
 mark() { echo "t+$(( $(date +%s) - START ))s $*" >> "$O/timeline.txt"; }
 quiet() { grep -v -E "artificially reduced|^Warning:" || true; }
+timeout() { command timeout -k 10 "$@"; }  # a process that ignores SIGTERM cannot overrun
 export CI=true
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader > "$O/timeline.txt" 2>&1
 step() { # $1: dist folder, rest: env assignments

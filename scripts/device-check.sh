@@ -10,18 +10,21 @@
 #  B. what is judged by its result, not its speed, side by side: the default pretraining run
 #     (PRETRAIN=1, EPOCHS to shorten it), BYOL vs CO-BYOL on prepared Fashion-MNIST (FMNIST=DIR),
 #     and the WebGPU parity tests. Their images/s are not clean timings (they share the GPU).
-# Results go to $OUT (8 files at most come back); timeline.txt is folded into parity.txt.
+# Results go to $OUT (8 files at most come back), written as each step ends; parity.txt holds
+# the device, the timeline and the parity tests' output. Scratch files go to a fresh temp dir.
 set -uo pipefail
 O=${OUT:-/tmp/device-out}; mkdir -p "$O"
+T=$(mktemp -d)
 START=$(date +%s); DEADLINE=${DEADLINE:-585}
 # left N: seconds until the deadline, capped at N (each step's own limit)
 left() { local r=$(( START + DEADLINE - $(date +%s) - 5 )); [ "$r" -gt "$1" ] && r=$1; [ "$r" -lt 1 ] && r=1; echo "$r"; }
-mark() { echo "t+$(( $(date +%s) - START ))s $*" >> /tmp/timeline.txt; }
+mark() { echo "t+$(( $(date +%s) - START ))s $*" >> "$O/parity.txt"; }
+timeout() { command timeout -k 10 "$@"; }  # a process that ignores SIGTERM cannot overrun
 C="node dist/src/cli/main.js"
 quiet() { grep -v -E "artificially reduced|^Warning:" || true; }
 export CI=true
-{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; date -u; } > /tmp/head.txt 2>&1
-timeout 20 $C info --json >> /tmp/head.txt 2>/dev/null
+{ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv,noheader; date -u; } > "$O/parity.txt" 2>&1
+timeout 20 $C info --json >> "$O/parity.txt" 2>/dev/null
 mark start
 
 # ---- A. timings, one at a time ----
@@ -41,22 +44,21 @@ fi
 pids=()
 if [ "${PRETRAIN:-0}" = 1 ]; then
   ep=(); [ -n "${EPOCHS:-}" ] && ep=(--epochs "$EPOCHS")
-  ( timeout "$(left 600)" $C pretrain --out /tmp/run "${ep[@]}" --quiet --json > "$O/pretrain.json" 2>&1; mark "pretrain rc=$?" ) &
+  ( timeout "$(left 600)" $C pretrain --out "$T/run" "${ep[@]}" --quiet --json > "$O/pretrain.json" 2>&1; mark "pretrain rc=$?" ) &
   pids+=($!)
 fi
 if [ -n "${FMNIST:-}" ]; then
   for m in byol co-byol; do
-    ( timeout "$(left 600)" $C pretrain --data "$FMNIST" --method "$m" --epochs "${FM_EPOCHS:-10}" --seed 0 --out "/tmp/fm-$m" \
-        --quiet --json > "/tmp/fm-$m.json" 2>&1; mark "fmnist $m rc=$?" ) &
+    ( timeout "$(left 600)" $C pretrain --data "$FMNIST" --method "$m" --epochs "${FM_EPOCHS:-10}" --seed 0 --out "$T/fm-$m" \
+        --quiet --json > "$T/fm-$m.json" 2>&1; mark "fmnist $m rc=$?" ) &
     pids+=($!)
   done
 fi
-timeout "$(left 120)" node node_modules/uvu/bin.js dist/test "(webgpu|golden)/.*\.test\.js$" 2>&1 | quiet | sed 's/\x1b\[[0-9;]*m//g' | tail -60 > /tmp/parity.txt
+timeout "$(left 120)" node node_modules/uvu/bin.js dist/test "(webgpu|golden)/.*\.test\.js$" 2>&1 | quiet | sed 's/\x1b\[[0-9;]*m//g' | tail -60 >> "$O/parity.txt"
 mark parity
 for p in "${pids[@]}"; do wait "$p"; done
-cp /tmp/run/metrics.jsonl "$O/metrics.jsonl" 2>/dev/null
-for m in byol co-byol; do [ -f "/tmp/fm-$m.json" ] && { tr -d '\n' < "/tmp/fm-$m.json"; echo; } >> "$O/fmnist.jsonl"; done
-for m in byol co-byol; do [ -f "/tmp/fm-$m/metrics.jsonl" ] && grep '"type":"epoch"' "/tmp/fm-$m/metrics.jsonl" | sed "s/^/$m /" >> "$O/fmnist.jsonl"; done
+cp "$T/run/metrics.jsonl" "$O/metrics.jsonl" 2>/dev/null
+for m in byol co-byol; do [ -f "$T/fm-$m.json" ] && { tr -d '\n' < "$T/fm-$m.json"; echo; } >> "$O/fmnist.jsonl"; done
+for m in byol co-byol; do [ -f "$T/fm-$m/metrics.jsonl" ] && grep '"type":"epoch"' "$T/fm-$m/metrics.jsonl" | sed "s/^/$m /" >> "$O/fmnist.jsonl"; done
 mark end
-cat /tmp/head.txt /tmp/timeline.txt /tmp/parity.txt > "$O/parity.txt"
-cat /tmp/timeline.txt; ls -la "$O"
+grep '^t+' "$O/parity.txt"; ls -la "$O"

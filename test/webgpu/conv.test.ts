@@ -101,6 +101,25 @@ test('explicit im2col / col2im path, per pixel and per 4 channels, agrees with t
   }
 });
 
+// dcol made a few images at a time when the whole would pass the temporary cap: chunks of 2, 2
+// and 1 images (each image's dy and dx regions start on the 256-byte binding alignment here).
+test('explicit backward-data in image chunks agrees with the CPU', async () => {
+  const ctx = await runtime();
+  if (!ctx) return;
+  const c: Case = { N: 5, H: 4, W: 4, C: 16, Co: 16, k: [3, 3], s: [2, 2], p: [1, 1] };
+  const p: Conv2dParams = { stride: c.s, pad: c.p };
+  const xShape = [c.N, c.H, c.W, c.C], wShape = [c.Co, c.C, 3, 3], yShape = [c.N, 2, 2, c.Co];
+  const Wt = randomF32(c.Co * c.C * 9, 1501), G = randomF32(c.N * 4 * c.Co, 1502);
+  const want = await cpuData(cpu().conv2dBackwardData(cpuRaw(G, yShape), cpuRaw(Wt, wShape), xShape, p), [c.N * 16 * c.C]);
+  const perImage = 4 * 2 * 2 * 9 * c.C;
+  for (const mapping of ['pixel', 'channel4'] as const) {
+    for (const maxTempBytes of [perImage, 2 * perImage + 100, 100 * perImage]) {
+      const dx = conv2dBackwardData(ctx, gpuRaw(ctx, G, yShape), gpuRaw(ctx, Wt, wShape), xShape, p, { path: 'im2col', mapping, maxTempBytes });
+      assertClose(`chunked dx ${mapping} cap ${maxTempBytes}`, await readF32(ctx, dx, c.N * 16 * c.C), want, 1e-5);
+    }
+  }
+});
+
 test('backward-weight split-K: one layer, several, and a ragged last chunk', async () => {
   if (!(await runtime())) return;
   const c = cases[3];

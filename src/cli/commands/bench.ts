@@ -10,9 +10,9 @@ export function registerBench(program: Command): Command {
     .description('Time GEMM, convolution (forward, backward-data, backward-weight), batch norm and max-pool kernels ' +
       'on ResNet-50 / RF99-ResNet50 shapes at batch 64, 224 px, with a correctness check per kernel.')
     .option('--quick', 'small shapes that finish in about a minute on lavapipe (checked against the CPU backend)')
-    .option('--json', 'print the rows as JSON ({kernel, shape, ms, gflops, gbps, maxRelErr}) and nothing else on stdout')
+    .option('--json', 'print each row as a line of JSON ({kernel, shape, ms, gflops, gbps, maxRelErr}) as it finishes, and nothing else on stdout')
     .option('--only <substring>', 'run only kernels whose "kernel shape" label contains this text (e.g. gemm, conv2d.dw, RF99)')
-    .option('--reps <n>', 'timed repetitions per kernel after one warm-up run', (v) => {
+    .option('--reps <n>', 'timed repetitions per batch (after a checked warm-up run and an untimed burst that raises the GPU clocks; the median of 3 batches is reported)', (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1) throw new Error(`--reps must be a positive integer, got '${v}'`);
       return n;

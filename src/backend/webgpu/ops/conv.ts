@@ -29,7 +29,7 @@ export interface ConvOptions {
    * classes, each a dense GEMM over only the taps that reach it (kernels/
    * conv2d_bwd_data_strided.wgsl), instead of one GEMM that multiplies (s−1)/s zeros.
    * Default on software devices wherever it applies (≤ 16 classes, ≤ 64 taps); GPUs take the
-   * GEMM + gather path below a temporary-size cap (gatherStridedDx). `phases: true` forces it.
+   * GEMM + gather path (gatherStridedDx) unless no chunk of it fits. `phases: true` forces it.
    */
   phases?: boolean;
   /**
@@ -37,6 +37,8 @@ export interface ConvOptions {
    * devices) or per pixel and 4 channels (GPUs; needs C % 4 == 0). Forced by tests, benchmarks.
    */
   mapping?: 'pixel' | 'channel4';
+  /** Explicit backward-data: the most bytes its dcol temporary may take (default 1 GiB; tests). */
+  maxTempBytes?: number;
   /** Backward-weight: force the number of split-K layers (tests, benchmarks). */
   splits?: number;
 }
@@ -86,16 +88,40 @@ function useIm2col(ctx: GpuContext, g: Geometry, opts: ConvOptions, bytes: numbe
  * Strided backward-data on a GPU as dcol = dy × W (a plain GEMM at the GEMM core's full rate)
  * and a gather of dcol onto the pixels, instead of the phase-class implicit GEMM: on an H100
  * the phase kernel ran ResNet-50's 3×3/2 and 1×1/2 backward-data at 0.6–0.9 TFLOP/s against
- * 26 for the stride-1 3×3 (bench/RESULTS.md). Costs a temporary of P·kh·kw·C floats, so only
- * up to GATHER_DX_MAX_BYTES (and the binding limit); past that the phase kernel runs.
+ * 26 for the stride-1 3×3 (bench/RESULTS.md). dcol has P·kh·kw·C floats, so it is made a few
+ * images at a time, each chunk within tempCap (RF99-ResNet50's layer 2 at the 128 images of two
+ * batched views needs 1.85 GB); the phase kernel runs only where no chunk fits.
  */
-function gatherStridedDx(ctx: GpuContext, g: Geometry, opts: ConvOptions, bytes: number): boolean {
+function gatherStridedDx(ctx: GpuContext, g: Geometry, opts: ConvOptions): boolean {
   if (opts.path || opts.phases !== undefined || isSoftwareDevice(ctx)) return false;
-  return (g.sh > 1 || g.sw > 1) && bytes <= Math.min(GATHER_DX_MAX_BYTES, ctx.limits.maxStorageBufferBindingSize);
+  return (g.sh > 1 || g.sw > 1) && gatherChunk(ctx, g, tempCap(ctx, opts)) > 0;
 }
-const GATHER_DX_MAX_BYTES = 2 ** 30;
+
+function tempCap(ctx: GpuContext, opts: ConvOptions): number {
+  return Math.min(opts.maxTempBytes ?? 2 ** 30, ctx.limits.maxStorageBufferBindingSize);
+}
+
+/**
+ * Images per chunk of the explicit backward-data: its dcol within `cap` bytes, and every chunk's
+ * start in dy and dx on the device's binding-offset alignment. 0 where no chunk can.
+ */
+function gatherChunk(ctx: GpuContext, g: Geometry, cap: number): number {
+  const fit = Math.min(g.N, Math.floor(cap / (4 * g.Ho * g.Wo * g.KH * g.KW * g.C)));
+  if (fit >= g.N) return g.N;
+  const a = ctx.limits.minStorageBufferOffsetAlignment;
+  const step = lcm(a / gcd(a, 4 * g.Ho * g.Wo * g.Co), a / gcd(a, 4 * g.H * g.W * g.C));
+  return Math.floor(fit / step) * step;
+}
+const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+const lcm = (a: number, b: number): number => (a / gcd(a, b)) * b;
+
+/** `bytes` of s starting `offset` bytes in (a binding region; offset on the device's alignment). */
+function region(s: GpuStorage, offset: number, bytes: number): GpuStorage {
+  return { backend: 'webgpu', buffer: s.buffer, offset: (s.offset ?? 0) + offset, bytes };
+}
 
 function byChannel4(ctx: GpuContext, g: Geometry, opts: ConvOptions): boolean {
+  if (opts.mapping === 'channel4' && g.C % 4) throw new BackendError(`conv2d: mapping 'channel4' needs C % 4 == 0 (C = ${g.C})`);
   return g.C % 4 === 0 && (opts.mapping ? opts.mapping === 'channel4' : !isSoftwareDevice(ctx));
 }
 
@@ -149,17 +175,26 @@ export function conv2dBackwardData(ctx: GpuContext, dy: Raw, w: Raw, xShape: Sha
     return gemm(ctx, { a: gpu(dy), b: gpu(w), batch: 1, M, N: g.C, K, transA: false, transB: false }, { tile: opts.tile });
   }
   const P = g.N * g.Ho * g.Wo, KC = g.KH * g.KW * g.C;
-  if (useIm2col(ctx, g, opts, 4 * P * KC) || gatherStridedDx(ctx, g, opts, 4 * P * KC)) {
-    // dcol [P, kh·kw·C] = dy [P, Co] × W_ohwi [Co, kh·kw·C], then gathered back onto the pixels
+  if (useIm2col(ctx, g, opts, 4 * P * KC) || gatherStridedDx(ctx, g, opts)) {
+    // dcol [P, kh·kw·C] = dy [P, Co] × W_ohwi [Co, kh·kw·C], then gathered back onto the pixels,
+    // `chunk` images at a time through one dcol buffer (dispatches in a pass run in order).
+    const chunk = gatherChunk(ctx, g, tempCap(ctx, opts)) || g.N;
     const wt = relayout(ctx, gpu(w), g, 'to_ohwi');
-    const dcol = gemm(ctx, { a: gpu(dy), b: wt, batch: 1, M: P, N: KC, K: g.Co, transA: false, transB: false }, { tile: opts.tile });
-    releaseTemp(ctx, wt);
     const dx = ctx.alloc(4 * M * g.C);
+    const dcol = ctx.alloc(4 * chunk * g.Ho * g.Wo * KC);
     // GPUs: a thread per pixel and 4 channels (coalesced); CPU implementations: a thread per pixel.
     const byChannel = byChannel4(ctx, g, opts);
-    ctx.dispatch(ctx.pipeline({ file: 'conv2d_col2im.wgsl', entryPoint: byChannel ? 'by_channel4' : 'main' }),
-      byChannel ? [asVec4(dcol), asVec4(dx)] : [dcol, dx], convParams(g, [M, g.KH, 0, 0]),
-      grid(ctx, byChannel ? M * (g.C / 4) : M, 64), `conv2d col2im ${fmtShape(xShape)}`);
+    const col2im = ctx.pipeline({ file: 'conv2d_col2im.wgsl', entryPoint: byChannel ? 'by_channel4' : 'main' });
+    for (let n0 = 0; n0 < g.N; n0 += chunk) {
+      const n = Math.min(chunk, g.N - n0), rows = n * g.Ho * g.Wo, pixels = n * g.H * g.W;
+      const dyPart = chunk === g.N ? gpu(dy) : region(gpu(dy), 4 * n0 * g.Ho * g.Wo * g.Co, 4 * rows * g.Co);
+      const dxPart = chunk === g.N ? dx : region(dx, 4 * n0 * g.H * g.W * g.C, 4 * pixels * g.C);
+      const dcolPart = region(dcol, 0, 4 * rows * KC);
+      gemm(ctx, { a: dyPart, b: wt, batch: 1, M: rows, N: KC, K: g.Co, transA: false, transB: false }, { tile: opts.tile, out: dcolPart });
+      ctx.dispatch(col2im, byChannel ? [asVec4(dcolPart), asVec4(dxPart)] : [dcolPart, dxPart], convParams({ ...g, N: n }, [pixels, g.KH, 0, 0]),
+        grid(ctx, byChannel ? pixels * (g.C / 4) : pixels, 64), `conv2d col2im ${fmtShape(xShape)}`);
+    }
+    releaseTemp(ctx, wt);
     releaseTemp(ctx, dcol);
     return dx;
   }

@@ -6,6 +6,9 @@
 //   const BM, BN, BK, TM, TN: u32;  const USE_SHARED: bool;
 //   const SMEM_PAD: u32;  (vec4s of padding per k-row of the workgroup tiles: spreads the
 //                          scattered stores of k-contiguous operands over more banks)
+//   const STAGES: u32;    (1 or 2 workgroup tiles per operand: with 2, slice k+1 is stored
+//                          into one while slice k is multiplied from the other, one barrier
+//                          per slice instead of two)
 // then this file, then compiles the hook kernel (e.g. matmul.wgsl) after it.
 //
 // Hooks the including kernel must define (the core guarantees the arguments are in range):
@@ -55,8 +58,8 @@ const COL_STRIDE: u32 = BN / CN;  // = 4·WG_X
 // never touches them.
 const A_ROW: u32 = BM / 4u + SMEM_PAD;
 const B_ROW: u32 = BN / 4u + SMEM_PAD;
-const SH_A: u32 = select(1u, BK * A_ROW, USE_SHARED);
-const SH_B: u32 = select(1u, BK * B_ROW, USE_SHARED);
+const SH_A: u32 = select(1u, STAGES * BK * A_ROW, USE_SHARED);
+const SH_B: u32 = select(1u, STAGES * BK * B_ROW, USE_SHARED);
 var<workgroup> As: array<vec4<f32>, SH_A>;
 var<workgroup> Bs: array<vec4<f32>, SH_B>;
 
@@ -139,7 +142,9 @@ fn mm_fetchSlice(z: u32, tileM: u32, tileN: u32, k0: u32, ke: u32, M: u32, N: u3
   }
 }
 
-fn mm_storeSlice(tid: u32) {
+fn mm_storeSlice(tid: u32, stage: u32) {
+  let sa = stage * BK * A_ROW;
+  let sb = stage * BK * B_ROW;
   for (var i = 0u; i < A_UNITS; i++) {
     let u = tid + i * NT;
     if (u < BM * BK / 4u) {
@@ -147,9 +152,9 @@ fn mm_storeSlice(tid: u32) {
         // A 4-run along k lands in 4 different k rows of the k-major tile.
         let m = u / (BK / 4u);
         let k = (u % (BK / 4u)) * 4u;
-        for (var j = 0u; j < 4u; j++) { As[(k + j) * A_ROW + m / 4u][m % 4u] = stageA[i][j]; }
+        for (var j = 0u; j < 4u; j++) { As[sa + (k + j) * A_ROW + m / 4u][m % 4u] = stageA[i][j]; }
       } else {
-        As[(u / (BM / 4u)) * A_ROW + u % (BM / 4u)] = stageA[i];  // a 4-run along m: one vec4
+        As[sa + (u / (BM / 4u)) * A_ROW + u % (BM / 4u)] = stageA[i];  // a 4-run along m: one vec4
       }
     }
   }
@@ -157,22 +162,24 @@ fn mm_storeSlice(tid: u32) {
     let u = tid + i * NT;
     if (u < BK * BN / 4u) {
       if (B_N_CONTIG) {
-        Bs[(u / (BN / 4u)) * B_ROW + u % (BN / 4u)] = stageB[i];
+        Bs[sb + (u / (BN / 4u)) * B_ROW + u % (BN / 4u)] = stageB[i];
       } else {
         let n = u / (BK / 4u);
         let k = (u % (BK / 4u)) * 4u;
-        for (var j = 0u; j < 4u; j++) { Bs[(k + j) * B_ROW + n / 4u][n % 4u] = stageB[i][j]; }
+        for (var j = 0u; j < 4u; j++) { Bs[sb + (k + j) * B_ROW + n / 4u][n % 4u] = stageB[i][j]; }
       }
     }
   }
 }
 
-fn mm_multiplySlice(tx: u32, ty: u32) {
+fn mm_multiplySlice(tx: u32, ty: u32, stage: u32) {
+  let sa = stage * BK * A_ROW;
+  let sb = stage * BK * B_ROW;
   for (var kk = 0u; kk < BK; kk++) {
     var a: array<vec4<f32>, RM>;
     var b: array<vec4<f32>, CN>;
-    for (var r = 0u; r < RM; r++) { a[r] = As[kk * A_ROW + r * WG_Y + ty]; }
-    for (var c = 0u; c < CN; c++) { b[c] = Bs[kk * B_ROW + c * WG_X + tx]; }
+    for (var r = 0u; r < RM; r++) { a[r] = As[sa + kk * A_ROW + r * WG_Y + ty]; }
+    for (var c = 0u; c < CN; c++) { b[c] = Bs[sb + kk * B_ROW + c * WG_X + tx]; }
     for (var r = 0u; r < RM; r++) {
       for (var i = 0u; i < 4u; i++) {
         let av = vec4<f32>(a[r][i]);
@@ -193,16 +200,24 @@ fn mm_runShared(z: u32, tileM: u32, tileN: u32, tx: u32, ty: u32, M: u32, N: u32
   if (kb >= ke) { return; }
   mm_prepareShared(z, tileM, tileN, M, N, tid);
   mm_fetchSlice(z, tileM, tileN, kb, ke, M, N, tid);
-  mm_storeSlice(tid);
+  mm_storeSlice(tid, 0u);
   workgroupBarrier();
+  var stage = 0u;
   for (var k0 = kb; k0 < ke; k0 += BK) {
     let next = k0 + BK;
     let more = next < ke;
     if (more) { mm_fetchSlice(z, tileM, tileN, next, ke, M, N, tid); }
-    mm_multiplySlice(tx, ty);
-    workgroupBarrier();
-    if (more) { mm_storeSlice(tid); }
-    workgroupBarrier();
+    mm_multiplySlice(tx, ty, stage);
+    if (STAGES == 2u) {
+      // The other stage was last read in the previous slice, before that slice's barrier.
+      stage = 1u - stage;
+      if (more) { mm_storeSlice(tid, stage); }
+      workgroupBarrier();
+    } else {
+      workgroupBarrier();
+      if (more) { mm_storeSlice(tid, 0u); }
+      workgroupBarrier();
+    }
   }
 }
 

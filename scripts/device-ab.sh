@@ -1,18 +1,19 @@
 #!/bin/bash
-# A/B checks for kernel work on a lent GPU, in one short run (DEADLINE seconds, default 240):
+# A/B checks for kernel work on a lent GPU, in one short run (DEADLINE seconds, default 300):
 #  1. `bench step` BYOL ResNet-50 (batch 64, 224 px) with this tree's build (dist) and with a
 #     baseline build (dist-old, e.g. the last commit built in a worktree), alternately;
 #  2. `bench kernels --only conv2d` with this tree (default paths beside the phase-class strided
 #     backward-data and the explicit im2col forward / weight gradient), then again without Dawn's robustness clamps
 #     (COENGINE_DAWN_ENABLE=disable_robustness), and the step likewise;
 #  3. the WebGPU parity tests without the clamps (does any kernel read out of bounds?);
-#  4. a tile sweep of the ResNet-50 convolutions (COENGINE_GEMM_TILE forces one tile for all).
+#  4. a tile sweep of the ResNet-50 convolutions (COENGINE_GEMM_TILE forces one tile for all);
+#  5. GEMM 4096³ under every tile config (bench kernels --sweep), double-buffered ones included.
 # Prepare here: npm run build; build the baseline into dist-old; bash ../shared/device/pack.sh;
 # run there with carry [".devpack", "dist", "dist-old"]:
 #   source .devpack/enter.sh && bash scripts/device-ab.sh
 set -uo pipefail
 O=${OUT:-/tmp/device-ab}; mkdir -p "$O"
-START=$(date +%s); DEADLINE=${DEADLINE:-240}
+START=$(date +%s); DEADLINE=${DEADLINE:-300}
 left() { local r=$(( START + DEADLINE - $(date +%s) - 3 )); [ "$r" -gt "$1" ] && r=$1; [ "$r" -lt 1 ] && r=1; echo "$r"; }
 mark() { echo "t+$(( $(date +%s) - START ))s $*" >> "$O/timeline.txt"; }
 quiet() { grep -v -E "artificially reduced|^Warning:" || true; }
@@ -30,10 +31,11 @@ timeout "$(left 70)" node dist/src/cli/main.js bench kernels --json --reps 10 --
 COENGINE_DAWN_ENABLE=disable_robustness timeout "$(left 70)" node dist/src/cli/main.js bench kernels --json --reps 10 --only conv2d 2>&1 | quiet > "$O/kernels_norobust.jsonl"; mark "kernels no robustness"
 step dist COENGINE_DAWN_ENABLE=disable_robustness
 COENGINE_DAWN_ENABLE=disable_robustness timeout "$(left 40)" node node_modules/uvu/bin.js dist/test "webgpu/.*\.test\.js$" 2>&1 | quiet | sed 's/\x1b\[[0-9;]*m//g' | tail -25 > "$O/parity_norobust.txt"; mark parity
-for t in ${TILES:-shared128bk8p shared64x128 shared128x64}; do
+for t in ${TILES:-shared128bk8p shared128bk8pd shared64pd shared128x64}; do
   for k in conv2d.fwd conv2d.dw; do
-    COENGINE_GEMM_TILE=$t timeout "$(left 15)" node dist/src/cli/main.js bench kernels --json --reps 5 --only "$k R50" 2>&1 | quiet | tr -d '\n' | sed "s/^/{\"tile\":\"$t\",\"rows\":/; s/\$/}\n/" >> "$O/tiles.jsonl"
+    COENGINE_GEMM_TILE=$t timeout "$(left 15)" node dist/src/cli/main.js bench kernels --json --reps 5 --only "$k R50" 2>&1 | quiet | sed "s/^/{\"tile\":\"$t\",\"row\":/; s/\$/}/" >> "$O/tiles.jsonl"
   done
   mark "tile $t"
 done
+timeout "$(left 90)" node dist/src/cli/main.js bench kernels --json --reps 10 --sweep --only gemm 2>&1 | quiet > "$O/gemm_sweep.jsonl"; mark "gemm sweep"
 cat "$O/timeline.txt"

@@ -21,6 +21,8 @@ export interface GemmTile {
   shared: boolean;
   /** Pad each k-row of the workgroup tiles by one vec4 (fewer bank conflicts on scattered stores). */
   pad?: boolean;
+  /** Two workgroup tiles per operand: store slice k+1 while multiplying slice k, one barrier per slice. */
+  double?: boolean;
 }
 
 /** Named configurations, selectable from the benchmark's --sweep and COENGINE_GEMM_TILE. */
@@ -46,6 +48,11 @@ export const GEMM_TILES: Record<string, GemmTile> = {
   shared64p: { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4, shared: true, pad: true },
   shared128p: { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8, shared: true, pad: true },
   shared128bk8p: { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, shared: true, pad: true },
+  // Double-buffered workgroup tiles (not yet timed on a GPU: candidates for the next sweep).
+  shared128bk8pd: { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, shared: true, pad: true, double: true },
+  shared128bk16pd: { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8, shared: true, pad: true, double: true },
+  shared64pd: { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4, shared: true, pad: true, double: true },
+  shared32pd: { BM: 32, BN: 32, BK: 8, TM: 4, TN: 4, shared: true, pad: true, double: true },
   shared128x64: { BM: 128, BN: 64, BK: 16, TM: 8, TN: 4, shared: true },
   shared128: { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8, shared: true },
   shared128bk8: { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, shared: true },
@@ -84,7 +91,7 @@ export function validateTile(ctx: GpuContext, t: GemmTile, name = 'tile'): void 
   const threads = (t.BM / t.TM) * (t.BN / t.TN);
   if (threads > ctx.limits.maxComputeInvocationsPerWorkgroup) throw bad(`${threads} threads per workgroup exceed the device limit`);
   if (t.BN / t.TN > ctx.limits.maxComputeWorkgroupSizeX || t.BM / t.TM > ctx.limits.maxComputeWorkgroupSizeY) throw bad('workgroup too wide');
-  const smem = t.shared ? (t.BM + t.BN + (t.pad ? 8 : 0)) * t.BK * 4 : 0;
+  const smem = t.shared ? (t.BM + t.BN + (t.pad ? 8 : 0)) * t.BK * 4 * (t.double ? 2 : 1) : 0;
   if (smem > ctx.limits.maxComputeWorkgroupStorageSize) {
     throw bad(`${smem} bytes of workgroup memory exceed the device's ${ctx.limits.maxComputeWorkgroupStorageSize}`);
   }
@@ -132,7 +139,7 @@ const preludes = new Map<string, string>();
  * string object each time, so the pipeline cache's lookup of it is cheap.
  */
 export function gemmPrelude(t: GemmTile): string {
-  const key = `${t.BM},${t.BN},${t.BK},${t.TM},${t.TN},${t.shared},${t.pad ?? false}`;
+  const key = `${t.BM},${t.BN},${t.BK},${t.TM},${t.TN},${t.shared},${t.pad ?? false},${t.double ?? false}`;
   let text = preludes.get(key);
   if (text === undefined) preludes.set(key, (text = buildPrelude(t)));
   return text;
@@ -141,7 +148,7 @@ export function gemmPrelude(t: GemmTile): string {
 function buildPrelude(t: GemmTile): string {
   return `const BM: u32 = ${t.BM}u;\nconst BN: u32 = ${t.BN}u;\nconst BK: u32 = ${t.BK}u;\n` +
     `const TM: u32 = ${t.TM}u;\nconst TN: u32 = ${t.TN}u;\nconst USE_SHARED: bool = ${t.shared};\n` +
-    `const SMEM_PAD: u32 = ${t.pad ? 1 : 0}u;\n` +
+    `const SMEM_PAD: u32 = ${t.pad ? 1 : 0}u;\nconst STAGES: u32 = ${t.double ? 2 : 1}u;\n` +
     kernelSource('matmul_core.wgsl');
 }
 

@@ -14,6 +14,17 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
 
+/** The dcol row (output pixel) that tap (kh, kw) of input pixel (n, h, w) feeds, or -1. */
+fn tapRow(n: u32, h: i32, w: i32, kh: u32, kw: u32) -> i32 {
+  let hs = h + params.ph - i32(kh);
+  let ws = w + params.pw - i32(kw);
+  if (hs < 0 || ws < 0 || hs % i32(params.sh) != 0 || ws % i32(params.sw) != 0) { return -1; }
+  let ho = u32(hs) / params.sh;
+  let wo = u32(ws) / params.sw;
+  if (ho >= params.Ho || wo >= params.Wo) { return -1; }
+  return i32((n * params.Ho + ho) * params.Wo + wo);
+}
+
 // One thread per input pixel (all its channels): index arithmetic once per pixel and tap.
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -28,16 +39,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let out = q * C;
   for (var c = 0u; c < C; c++) { dx[out + c] = 0.0; }
   for (var kh = 0u; kh < params.KH; kh++) {
-    let hs = h + params.ph - i32(kh);
-    if (hs < 0 || hs % i32(params.sh) != 0) { continue; }
-    let ho = u32(hs) / params.sh;
-    if (ho >= params.Ho) { continue; }
     for (var kw = 0u; kw < params.KW; kw++) {
-      let ws = w + params.pw - i32(kw);
-      if (ws < 0 || ws % i32(params.sw) != 0) { continue; }
-      let wo = u32(ws) / params.sw;
-      if (wo >= params.Wo) { continue; }
-      let src = ((n * params.Ho + ho) * params.Wo + wo) * K + (kh * params.KW + kw) * C;
+      let row = tapRow(n, h, w, kh, kw);
+      if (row < 0) { continue; }
+      let src = u32(row) * K + (kh * params.KW + kw) * C;
       for (var c = 0u; c < C; c++) { dx[out + c] += dcol[src + c]; }
     }
   }
@@ -64,16 +69,9 @@ fn by_channel4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   let K4 = params.KH * params.KW * C4;
   var acc = vec4<f32>(0.0);
   for (var kh = 0u; kh < params.KH; kh++) {
-    let hs = h + params.ph - i32(kh);
-    if (hs < 0 || hs % i32(params.sh) != 0) { continue; }
-    let ho = u32(hs) / params.sh;
-    if (ho >= params.Ho) { continue; }
     for (var kw = 0u; kw < params.KW; kw++) {
-      let ws = w + params.pw - i32(kw);
-      if (ws < 0 || ws % i32(params.sw) != 0) { continue; }
-      let wo = u32(ws) / params.sw;
-      if (wo >= params.Wo) { continue; }
-      acc += dcol4[((n * params.Ho + ho) * params.Wo + wo) * K4 + (kh * params.KW + kw) * C4 + c4];
+      let row = tapRow(n, h, w, kh, kw);
+      if (row >= 0) { acc += dcol4[u32(row) * K4 + (kh * params.KW + kw) * C4 + c4]; }
     }
   }
   dx4[t] = acc;

@@ -3,10 +3,11 @@
 // maps, batch 1, channel counts that are and are not multiples of 4, bias, fused epilogue, and
 // forced split-K. Small enough for lavapipe.
 import { test } from 'uvu';
+import * as assert from 'uvu/assert';
 import { cpu } from '../../src/backend/registry.js';
 import type { Conv2dParams } from '../../src/backend/backend.js';
 import { convOutSize } from '../../src/runtime/shape.js';
-import { conv2d, conv2dBackwardData, conv2dBackwardWeight } from '../../src/backend/webgpu/ops/conv.js';
+import { conv2d, conv2dBackwardData, conv2dBackwardWeight, gatherChunk, type Geometry } from '../../src/backend/webgpu/ops/conv.js';
 import { GEMM_TILES } from '../../src/backend/webgpu/ops/gemm.js';
 import { assertClose, cpuData, cpuRaw, gpuRaw, randomF32, readF32, runtime, skipNotice } from './kernel_parity.js';
 
@@ -118,6 +119,36 @@ test('explicit backward-data in image chunks agrees with the CPU', async () => {
       assertClose(`chunked dx ${mapping} cap ${maxTempBytes}`, await readF32(ctx, dx, c.N * 16 * c.C), want, 1e-5);
     }
   }
+});
+
+// Pure arithmetic (no device): chunk sizes under the cap, with every chunk's start in dy and dx
+// on the binding-offset alignment, for alignments of 16 (lavapipe, the H100) and 256.
+test('image chunks of the explicit backward-data: within the cap, starts aligned', () => {
+  const geo = (N: number, H: number, C: number, Co: number, k: number, s: number): Geometry => {
+    const Ho = Math.floor((H + 2 * (k >> 1) - k) / s) + 1;
+    return { N, H, W: H, C, Co, KH: k, KW: k, Ho, Wo: Ho, sh: s, sw: s, ph: k >> 1, pw: k >> 1 };
+  };
+  for (const align of [16, 256]) {
+    const ctx = { limits: { minStorageBufferOffsetAlignment: align } as GPUSupportedLimits };
+    for (const g of [geo(128, 112, 128, 128, 3, 2), geo(9, 7, 5, 3, 3, 2), geo(33, 5, 1, 7, 3, 3), geo(64, 56, 256, 512, 1, 2), geo(20, 4, 4, 4, 3, 2)]) {
+      const perImage = 4 * g.Ho * g.Wo * g.KH * g.KW * g.C;
+      for (const cap of [perImage - 1, perImage, 3 * perImage + 5, 10 * perImage, 40 * perImage, g.N * perImage]) {
+        const chunk = gatherChunk(ctx, g, cap);
+        assert.ok(chunk >= 0 && chunk <= g.N, `chunk ${chunk} of ${g.N}`);
+        if (cap >= g.N * perImage) { assert.is(chunk, g.N); continue; }
+        assert.ok(chunk * perImage <= cap, `chunk ${chunk} × ${perImage} B over the cap ${cap}`);
+        if (chunk > 0) {
+          assert.is((4 * chunk * g.Ho * g.Wo * g.Co) % align, 0, 'dy chunk start aligned');
+          assert.is((4 * chunk * g.H * g.W * g.C) % align, 0, 'dx chunk start aligned');
+        }
+      }
+    }
+  }
+  // dy starts every 64 bytes per image: with 256-byte alignment, chunks of 4 images (8 under a 10-image cap).
+  assert.is(gatherChunk({ limits: { minStorageBufferOffsetAlignment: 256 } as GPUSupportedLimits }, geo(20, 4, 4, 4, 3, 2), 10 * 576), 8);
+  // 2 GiB binding limit, 1 GiB cap: RF99-ResNet50's layer 2 at 128 images (1.85 GB) in 2+ chunks.
+  const rf99 = geo(128, 112, 128, 128, 3, 2);
+  assert.ok(gatherChunk({ limits: { minStorageBufferOffsetAlignment: 16 } as GPUSupportedLimits }, rf99, 2 ** 30) >= 64);
 });
 
 test('backward-weight split-K: one layer, several, and a ragged last chunk', async () => {

@@ -43,7 +43,7 @@ export interface ConvOptions {
   splits?: number;
 }
 
-interface Geometry {
+export interface Geometry {
   N: number; H: number; W: number; C: number; Co: number; KH: number; KW: number;
   Ho: number; Wo: number; sh: number; sw: number; ph: number; pw: number;
 }
@@ -105,7 +105,7 @@ function tempCap(ctx: GpuContext, opts: ConvOptions): number {
  * Images per chunk of the explicit backward-data: its dcol within `cap` bytes, and every chunk's
  * start in dy and dx on the device's binding-offset alignment. 0 where no chunk can.
  */
-function gatherChunk(ctx: GpuContext, g: Geometry, cap: number): number {
+export function gatherChunk(ctx: Pick<GpuContext, 'limits'>, g: Geometry, cap: number): number {
   const fit = Math.min(g.N, Math.floor(cap / (4 * g.Ho * g.Wo * g.KH * g.KW * g.C)));
   if (fit >= g.N) return g.N;
   const a = ctx.limits.minStorageBufferOffsetAlignment;

@@ -1,7 +1,8 @@
 #!/bin/bash
 # A/B checks for kernel work on a lent GPU, in one short run (DEADLINE seconds, default 300):
 #  1. `bench step` BYOL ResNet-50 (batch 64, 224 px) with this tree's build (dist) and with a
-#     baseline build (dist-old, e.g. the last commit built in a worktree), alternately;
+#     baseline build (dist-old, e.g. the last commit built in a worktree), alternately; then one
+#     step with --profile (GPU time per kernel);
 #  2. `bench kernels --only conv2d` with this tree (default paths beside the phase-class strided
 #     backward-data and the explicit im2col forward / weight gradient), then again without Dawn's robustness clamps
 #     (COENGINE_DAWN_ENABLE=disable_robustness), and the step likewise;
@@ -27,6 +28,9 @@ step() { # $1: dist folder, rest: env assignments
   mark "step $d $*"
 }
 step dist; step dist-old; step dist; step dist-old
+# Where the step's GPU time goes: every dispatch timed in its own pass, summed per kernel label.
+timeout "$(left 40)" node dist/src/cli/main.js bench step ${STEP_ARGS:---method byol --arch resnet50 --batch 64 --size 224} \
+  --steps 1 --warmup 3 --profile --json 2>&1 | quiet > "$O/step_profile.json"; mark "step profile"
 timeout "$(left 70)" node dist/src/cli/main.js bench kernels --json --reps 10 --only conv2d 2>&1 | quiet > "$O/kernels.jsonl"; mark kernels
 COENGINE_DAWN_ENABLE=disable_robustness timeout "$(left 70)" node dist/src/cli/main.js bench kernels --json --reps 10 --only conv2d 2>&1 | quiet > "$O/kernels_norobust.jsonl"; mark "kernels no robustness"
 step dist COENGINE_DAWN_ENABLE=disable_robustness

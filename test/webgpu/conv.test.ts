@@ -8,7 +8,8 @@ import { cpu } from '../../src/backend/registry.js';
 import type { Conv2dParams } from '../../src/backend/backend.js';
 import { convOutSize } from '../../src/runtime/shape.js';
 import { conv2d, conv2dBackwardData, conv2dBackwardWeight, gatherChunk, type Geometry } from '../../src/backend/webgpu/ops/conv.js';
-import { GEMM_TILES } from '../../src/backend/webgpu/ops/gemm.js';
+import type { GpuStorage } from '../../src/backend/webgpu/context.js';
+import { GEMM_TILES, overrideSoftwareDevice } from '../../src/backend/webgpu/ops/gemm.js';
 import { assertClose, cpuData, cpuRaw, gpuRaw, randomF32, readF32, runtime, skipNotice } from './kernel_parity.js';
 
 interface Case { N: number; H: number; W: number; C: number; Co: number; k: [number, number]; s: [number, number]; p: [number, number] }
@@ -118,6 +119,33 @@ test('explicit backward-data in image chunks agrees with the CPU', async () => {
       const dx = conv2dBackwardData(ctx, gpuRaw(ctx, G, yShape), gpuRaw(ctx, Wt, wShape), xShape, p, { path: 'im2col', mapping, maxTempBytes });
       assertClose(`chunked dx ${mapping} cap ${maxTempBytes}`, await readF32(ctx, dx, c.N * 16 * c.C), want, 1e-5);
     }
+  }
+});
+
+// What a GPU does by default for strided backward-data (dcol GEMM + the 4-channel gather, in
+// image chunks under the cap), run on lavapipe by taking the GPU code paths there.
+test('GPU routing: strided backward-data by default goes through dcol and the gather', async () => {
+  const ctx = await runtime();
+  if (!ctx) return;
+  const c: Case = { N: 3, H: 7, W: 6, C: 8, Co: 12, k: [3, 3], s: [2, 2], p: [1, 1] };
+  const p: Conv2dParams = { stride: c.s, pad: c.p };
+  const xShape = [c.N, c.H, c.W, c.C], wShape = [c.Co, c.C, 3, 3], yShape = [c.N, 4, 3, c.Co];
+  const nx = c.N * c.H * c.W * c.C;
+  const Wt = randomF32(c.Co * c.C * 9, 1601), G = randomF32(c.N * 12 * c.Co, 1602);
+  const want = await cpuData(cpu().conv2dBackwardData(cpuRaw(G, yShape), cpuRaw(Wt, wShape), xShape, p), [nx]);
+  overrideSoftwareDevice(ctx, false);
+  try {
+    for (const maxTempBytes of [undefined, 4 * 12 * 9 * c.C]) { // whole; one image per chunk
+      let dx: GpuStorage | null = null;
+      const { rows } = await ctx.profileDispatches(() => {
+        dx = conv2dBackwardData(ctx, gpuRaw(ctx, G, yShape), gpuRaw(ctx, Wt, wShape), xShape, p, { maxTempBytes }) as GpuStorage;
+      });
+      const gathers = rows.find((r) => r.name.startsWith('conv2d col2im'))?.count ?? 0;
+      assert.is(gathers, maxTempBytes ? c.N : 1, `gather dispatches (cap ${maxTempBytes ?? 'default'}): ${rows.map((r) => r.name).join(', ')}`);
+      assertClose(`GPU-routed dx cap ${maxTempBytes ?? 'default'}`, await readF32(ctx, dx!, nx), want, 1e-5);
+    }
+  } finally {
+    overrideSoftwareDevice(ctx, null);
   }
 });
 

@@ -83,6 +83,15 @@ export function isSoftwareDevice(ctx: GpuContext): boolean {
 }
 const softwareDevices = new WeakMap<GPUDevice, boolean>();
 
+/**
+ * Tests only: take (false) or stop taking (true) the real-GPU code paths on this device, so CI's
+ * lavapipe exercises routing decisions made for GPUs. null restores detection.
+ */
+export function overrideSoftwareDevice(ctx: GpuContext, software: boolean | null): void {
+  if (software === null) softwareDevices.delete(ctx.device);
+  else softwareDevices.set(ctx.device, software);
+}
+
 export function validateTile(ctx: GpuContext, t: GemmTile, name = 'tile'): void {
   const bad = (why: string) => new BackendError(`GEMM ${name} ${JSON.stringify(t)}: ${why}`);
   if (t.TM % 4 || t.TN % 4) throw bad('TM and TN must be multiples of 4');

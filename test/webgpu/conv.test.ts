@@ -103,21 +103,29 @@ test('explicit im2col / col2im path, per pixel and per 4 channels, agrees with t
   }
 });
 
-// dcol made a few images at a time when the whole would pass the temporary cap: chunks of 2, 2
-// and 1 images (each image's dy and dx regions start on the 256-byte binding alignment here).
+/** A backward-data problem: dy, weights and the CPU backend's dx. */
+async function dxProblem(c: Case, seed: number) {
+  const p: Conv2dParams = { stride: c.s, pad: c.p };
+  const Ho = convOutSize(c.H, c.k[0], c.s[0], c.p[0]), Wo = convOutSize(c.W, c.k[1], c.s[1], c.p[1]);
+  const xShape = [c.N, c.H, c.W, c.C], wShape = [c.Co, c.C, c.k[0], c.k[1]], yShape = [c.N, Ho, Wo, c.Co];
+  const nx = c.N * c.H * c.W * c.C;
+  const Wt = randomF32(c.Co * c.C * c.k[0] * c.k[1], seed), G = randomF32(c.N * Ho * Wo * c.Co, seed + 1);
+  const want = await cpuData(cpu().conv2dBackwardData(cpuRaw(G, yShape), cpuRaw(Wt, wShape), xShape, p), [nx]);
+  const run = (ctx: NonNullable<Awaited<ReturnType<typeof runtime>>>, opts: Parameters<typeof conv2dBackwardData>[5]) =>
+    conv2dBackwardData(ctx, gpuRaw(ctx, G, yShape), gpuRaw(ctx, Wt, wShape), xShape, p, opts) as GpuStorage;
+  return { nx, want, perImage: 4 * Ho * Wo * c.k[0] * c.k[1] * c.C, run };
+}
+
+// dcol made a few images at a time when the whole would pass the temporary cap: one image per
+// chunk, two (2, 2, 1), and all at once.
 test('explicit backward-data in image chunks agrees with the CPU', async () => {
   const ctx = await runtime();
   if (!ctx) return;
-  const c: Case = { N: 5, H: 4, W: 4, C: 16, Co: 16, k: [3, 3], s: [2, 2], p: [1, 1] };
-  const p: Conv2dParams = { stride: c.s, pad: c.p };
-  const xShape = [c.N, c.H, c.W, c.C], wShape = [c.Co, c.C, 3, 3], yShape = [c.N, 2, 2, c.Co];
-  const Wt = randomF32(c.Co * c.C * 9, 1501), G = randomF32(c.N * 4 * c.Co, 1502);
-  const want = await cpuData(cpu().conv2dBackwardData(cpuRaw(G, yShape), cpuRaw(Wt, wShape), xShape, p), [c.N * 16 * c.C]);
-  const perImage = 4 * 2 * 2 * 9 * c.C;
+  const { nx, want, perImage, run } = await dxProblem({ N: 5, H: 4, W: 4, C: 16, Co: 16, k: [3, 3], s: [2, 2], p: [1, 1] }, 1501);
   for (const mapping of ['pixel', 'channel4'] as const) {
     for (const maxTempBytes of [perImage, 2 * perImage + 100, 100 * perImage]) {
-      const dx = conv2dBackwardData(ctx, gpuRaw(ctx, G, yShape), gpuRaw(ctx, Wt, wShape), xShape, p, { path: 'im2col', mapping, maxTempBytes });
-      assertClose(`chunked dx ${mapping} cap ${maxTempBytes}`, await readF32(ctx, dx, c.N * 16 * c.C), want, 1e-5);
+      const dx = run(ctx, { path: 'im2col', mapping, maxTempBytes });
+      assertClose(`chunked dx ${mapping} cap ${maxTempBytes}`, await readF32(ctx, dx, nx), want, 1e-5);
     }
   }
 });
@@ -127,21 +135,15 @@ test('explicit backward-data in image chunks agrees with the CPU', async () => {
 test('GPU routing: strided backward-data by default goes through dcol and the gather', async () => {
   const ctx = await runtime();
   if (!ctx) return;
-  const c: Case = { N: 3, H: 7, W: 6, C: 8, Co: 12, k: [3, 3], s: [2, 2], p: [1, 1] };
-  const p: Conv2dParams = { stride: c.s, pad: c.p };
-  const xShape = [c.N, c.H, c.W, c.C], wShape = [c.Co, c.C, 3, 3], yShape = [c.N, 4, 3, c.Co];
-  const nx = c.N * c.H * c.W * c.C;
-  const Wt = randomF32(c.Co * c.C * 9, 1601), G = randomF32(c.N * 12 * c.Co, 1602);
-  const want = await cpuData(cpu().conv2dBackwardData(cpuRaw(G, yShape), cpuRaw(Wt, wShape), xShape, p), [nx]);
+  const N = 3;
+  const { nx, want, perImage, run } = await dxProblem({ N, H: 7, W: 6, C: 8, Co: 12, k: [3, 3], s: [2, 2], p: [1, 1] }, 1601);
   overrideSoftwareDevice(ctx, false);
   try {
-    for (const maxTempBytes of [undefined, 4 * 12 * 9 * c.C]) { // whole; one image per chunk
+    for (const maxTempBytes of [undefined, perImage]) { // whole; one image per chunk
       let dx: GpuStorage | null = null;
-      const { rows } = await ctx.profileDispatches(() => {
-        dx = conv2dBackwardData(ctx, gpuRaw(ctx, G, yShape), gpuRaw(ctx, Wt, wShape), xShape, p, { maxTempBytes }) as GpuStorage;
-      });
+      const { rows } = await ctx.profileDispatches(() => { dx = run(ctx, { maxTempBytes }); });
       const gathers = rows.find((r) => r.name.startsWith('conv2d col2im'))?.count ?? 0;
-      assert.is(gathers, maxTempBytes ? c.N : 1, `gather dispatches (cap ${maxTempBytes ?? 'default'}): ${rows.map((r) => r.name).join(', ')}`);
+      assert.is(gathers, maxTempBytes ? N : 1, `gather dispatches (cap ${maxTempBytes ?? 'default'}): ${rows.map((r) => r.name).join(', ')}`);
       assertClose(`GPU-routed dx cap ${maxTempBytes ?? 'default'}`, await readF32(ctx, dx!, nx), want, 1e-5);
     }
   } finally {

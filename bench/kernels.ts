@@ -146,11 +146,11 @@ function convCases(c: ConvShape): Case[] {
   // Beside each default path: strided backward-data through the phase-class kernel, and (for k×k
   // convolutions whose patch matrix fits in 1 GiB) forward and weight gradient through an
   // explicit im2col + GEMM, so one GPU run can compare the paths.
-  const explicit = c.k > 1 && 4 * c.N * Ho * Wo * c.k * c.k * c.C <= 2 ** 30
-    ? [['.im2col', { path: 'im2col' }] as [string, ConvOptions]] : [];
-  const fwdVariants: [string, ConvOptions][] = [['conv2d.fwd', {}], ...explicit.map(([n, o]): [string, ConvOptions] => ['conv2d.fwd' + n, o])];
-  const dwVariants: [string, ConvOptions][] = [['conv2d.dw', {}], ...explicit.map(([n, o]): [string, ConvOptions] => ['conv2d.dw' + n, o])];
-  const dxVariants: [string, ConvOptions][] = [['conv2d.dx', {}], ...(c.s > 1 ? [['conv2d.dx.phases', { path: 'implicit', phases: true }] as [string, ConvOptions]] : [])];
+  const variants = (kernel: string, extra: [string, ConvOptions][]): [string, ConvOptions][] =>
+    [[kernel, {}], ...extra.map(([suffix, o]): [string, ConvOptions] => [kernel + suffix, o])];
+  const explicit: [string, ConvOptions][] = c.k > 1 && 4 * c.N * Ho * Wo * c.k * c.k * c.C <= 2 ** 30 ? [['.im2col', { path: 'im2col' }]] : [];
+  const fwdVariants = variants('conv2d.fwd', explicit), dwVariants = variants('conv2d.dw', explicit);
+  const dxVariants = variants('conv2d.dx', c.s > 1 ? [['.phases', { path: 'implicit', phases: true }]] : []);
   const xAt = (X: Float32Array, n: number, h: number, w: number, ci: number) =>
     (h < 0 || w < 0 || h >= c.H || w >= c.W ? 0 : X[((n * c.H + h) * c.W + w) * c.C + ci]);
   return [

@@ -14,12 +14,8 @@
 #   source .devpack/enter.sh && bash scripts/device-ab.sh
 set -uo pipefail
 O=${OUT:-/tmp/device-ab}; mkdir -p "$O"
-START=$(date +%s); DEADLINE=${DEADLINE:-300}
-left() { local r=$(( START + DEADLINE - $(date +%s) - 3 )); [ "$r" -gt "$1" ] && r=$1; [ "$r" -lt 1 ] && r=1; echo "$r"; }
-mark() { echo "t+$(( $(date +%s) - START ))s $*" >> "$O/timeline.txt"; }
-quiet() { grep -v -E "artificially reduced|^Warning:" || true; }
-timeout() { command timeout -k 10 "$@"; }  # a process that ignores SIGTERM cannot overrun
-export CI=true
+DEADLINE=${DEADLINE:-300}; MARKS="$O/timeline.txt"
+source "$(dirname "$0")/device_common.sh"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader > "$O/timeline.txt" 2>&1
 step() { # $1: dist folder, rest: env assignments
   local d=$1; shift

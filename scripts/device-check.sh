@@ -15,14 +15,9 @@
 set -uo pipefail
 O=${OUT:-/tmp/device-out}; mkdir -p "$O"
 T=$(mktemp -d)
-START=$(date +%s); DEADLINE=${DEADLINE:-585}
-# left N: seconds until the deadline, capped at N (each step's own limit)
-left() { local r=$(( START + DEADLINE - $(date +%s) - 5 )); [ "$r" -gt "$1" ] && r=$1; [ "$r" -lt 1 ] && r=1; echo "$r"; }
-mark() { echo "t+$(( $(date +%s) - START ))s $*" >> "$O/parity.txt"; }
-timeout() { command timeout -k 10 "$@"; }  # a process that ignores SIGTERM cannot overrun
+DEADLINE=${DEADLINE:-585}; MARKS="$O/parity.txt"
+source "$(dirname "$0")/device_common.sh"
 C="node dist/src/cli/main.js"
-quiet() { grep -v -E "artificially reduced|^Warning:" || true; }
-export CI=true
 { nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv,noheader; date -u; } > "$O/parity.txt" 2>&1
 timeout 20 $C info --json >> "$O/parity.txt" 2>/dev/null
 mark start

@@ -8,7 +8,7 @@ import { convOutSize, type Shape } from '../../../runtime/shape.js';
 import type { GpuContext, GpuStorage } from '../context.js';
 import { params, type Params } from '../params.js';
 import { gpu, grid, need32 } from './util.js';
-import { asVec4, chooseTile, dummy, gemmGrid, gemmKernel, isSoftwareDevice, releaseTemp, validateTile, type GemmTile } from './gemm.js';
+import { asVec4, chooseTile, dummy, gemmGrid, gemmKernel, isSoftwareDevice, region, releaseTemp, validateTile, type GemmTile } from './gemm.js';
 import { gemm, type Epilogue } from './matmul.js';
 
 export interface ConvOptions {
@@ -114,11 +114,6 @@ export function gatherChunk(ctx: Pick<GpuContext, 'limits'>, g: Geometry, cap: n
 }
 const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
 const lcm = (a: number, b: number): number => (a / gcd(a, b)) * b;
-
-/** `bytes` of s starting `offset` bytes in (a binding region; offset on the device's alignment). */
-function region(s: GpuStorage, offset: number, bytes: number): GpuStorage {
-  return { backend: 'webgpu', buffer: s.buffer, offset: (s.offset ?? 0) + offset, bytes };
-}
 
 function byChannel4(ctx: GpuContext, g: Geometry, opts: ConvOptions): boolean {
   if (opts.mapping === 'channel4' && g.C % 4) throw new BackendError(`conv2d: mapping 'channel4' needs C % 4 == 0 (C = ${g.C})`);

@@ -203,7 +203,12 @@ export function asVec4(s: GpuStorage): GpuStorage {
   if (offset + bytes > s.buffer.size) {
     throw new BackendError(`storage of ${s.bytes} bytes at offset ${offset} cannot be bound as vec4 (buffer ${s.buffer.size} bytes)`);
   }
-  return { backend: 'webgpu', buffer: s.buffer, offset, bytes };
+  return region(s, 0, bytes);
+}
+
+/** `bytes` of s starting `offset` bytes in: a binding region (offset on the device's alignment). */
+export function region(s: GpuStorage, offset: number, bytes: number): GpuStorage {
+  return { backend: 'webgpu', buffer: s.buffer, offset: (s.offset ?? 0) + offset, bytes };
 }
 
 const dummies = new WeakMap<GpuContext, GpuStorage>();

@@ -42,7 +42,7 @@ test('a repeated step allocates nothing after the first and submits once', async
   const [x, w, b] = inputs(gpu);
   const [cx, cw, cb] = inputs(cpu());
   const want = step(cpu(), cx, cw, cb);
-  let created = -1;
+  let created = -1, groups = -1;
   for (let i = 0; i < 4; i++) {
     const before = rt.stats();
     const r = step(gpu, x, w, b);
@@ -56,7 +56,45 @@ test('a repeated step allocates nothing after the first and submits once', async
     assert.equal(after.submits - before.submits, 2, 'one submit for the step and its loss read, one for the gradient read');
     if (i === 0) created = after.buffersCreated;
     else assert.equal(after.buffersCreated, created, `step ${i} created buffers`);
+    // Step 1 still meets some buffers in new places (step 0 created them in another order).
+    if (i === 1) groups = after.bindGroupsCreated;
+    if (i > 1) assert.equal(after.bindGroupsCreated, groups, `step ${i} created bind groups`);
   }
+});
+
+test('pipelines are cached by kernel and constants, in any order; bind groups by their exact regions', async () => {
+  const gpu = await gpuBackendOrSkip(SUITE);
+  if (!gpu) return;
+  const rt = (await gpuHandle())!.runtime;
+  const k = (constants: Record<string, number>) => ({ file: 'batchnorm_partial.wgsl', constants });
+  const p0 = rt.pipeline(k({ BACKWARD: 1, VEC: 0, RELU_MASK: 0 }));
+  const before = rt.stats().pipelines;
+  assert.is(rt.pipeline(k({ RELU_MASK: 0, VEC: 0, BACKWARD: 1 })), p0, 'same constants, other order');
+  assert.is(rt.stats().pipelines, before);
+  const p1 = rt.pipeline(k({ BACKWARD: 1, VEC: 1, RELU_MASK: 0 }));
+  assert.is.not(p1, p0, 'one constant differs');
+  assert.is.not(rt.pipeline(k({ BACKWARD: 1, VEC: 0 })), p0, 'a constant left out');
+  assert.is(rt.stats().pipelines, before + 2);
+
+  // The same fill on the same region reuses its bind group; another offset or size does not.
+  // (A flush before each dispatch puts every uniform block in the arena's first slot.)
+  const s = rt.alloc(4096);
+  const fill = rt.pipeline({ file: 'fill.wgsl', entryPoint: 'fill_u32' });
+  const u = new Uint32Array([16, 0, 0, 0]);
+  const count = () => rt.stats().bindGroupsCreated;
+  const run = (offset: number, bytes: number) => { rt.flush(); rt.dispatch(fill, [rt.view(s, offset, bytes)], u, [1], 'fill'); };
+  run(0, 64);
+  const g0 = count();
+  run(0, 64);
+  assert.is(count(), g0, 'same region, same uniform slot: cached');
+  run(256, 64);
+  assert.is(count(), g0 + 1, 'another offset: a new bind group');
+  run(0, 128);
+  assert.is(count(), g0 + 2, 'another size: a new bind group');
+  run(256, 64); run(0, 128); run(0, 64);
+  assert.is(count(), g0 + 2, 'all three found again');
+  await rt.sync();
+  rt.release(s);
 });
 
 test('a failed allocation is reported as out of memory with its size', async () => {

@@ -11,6 +11,7 @@
 import { BackendError } from '../../runtime/errors.js';
 import { kernelSource } from './kernel_source.js';
 import { gentleWait } from './gentle_wait.js';
+import { BindGroupCache } from './bind_group_cache.js';
 import type { GpuContext, GpuStorage, KernelRef } from './context.js';
 
 export interface RuntimeStats {
@@ -24,12 +25,25 @@ export interface RuntimeStats {
   /** Other createBuffer calls: uniform arena chunks, read-back staging, timestamp resolves. */
   auxBuffersCreated: number;
   pipelines: number;
+  /** createBindGroup calls (bind-group cache misses). Flat in the steady state, like buffersCreated. */
+  bindGroupsCreated: number;
   dispatches: number;
   submits: number;
 }
 
 /** Bind groups kept for reuse; a training step needs a few thousand. */
 const BIND_GROUP_CACHE = 16_384;
+
+/** One compiled variant of a kernel: its override constants and pipeline. */
+interface PipelineVariant { constants: Record<string, number>; pipeline: GPUComputePipeline }
+const NO_CONSTANTS: Record<string, number> = {};
+
+function sameConstants(a: Record<string, number>, b: Record<string, number>): boolean {
+  let n = 0;
+  for (const c in b) { if (a[c] !== b[c]) return false; n++; }
+  for (const _ in a) n--;
+  return n === 0;
+}
 
 class PooledStorage implements GpuStorage {
   readonly backend = 'webgpu' as const;
@@ -66,8 +80,11 @@ export function sizeClass(bytes: number): number {
 export class GpuRuntime implements GpuContext {
   readonly limits: GPUSupportedLimits;
   readonly features: ReadonlySet<string>;
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
-  private readonly preludes = new Map<string, number>();
+  // Pipelines by file → entry point → prelude → variants (override constants). Every level but
+  // the last is keyed by a string the caller holds (a literal, or a memoised prelude), whose hash
+  // V8 keeps: a lookup builds no key, which a per-dispatch string key did (a measurable share of
+  // the host's time per dispatch).
+  private readonly pipelines = new Map<string, Map<string, Map<string, PipelineVariant[]>>>();
   private readonly free = new Map<number, GPUBuffer[]>();
   private readonly stagingFree = new Map<number, GPUBuffer[]>();
 
@@ -79,7 +96,7 @@ export class GpuRuntime implements GpuContext {
   // Uniform arena: chunks filled on the host while recording, written just before the submit.
   private readonly uniformChunks: { buffer: GPUBuffer; data: Uint8Array }[] = [];
   private uniformChunk = 0;
-  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly bindGroups = new BindGroupCache(BIND_GROUP_CACHE);
   private readonly ids = new WeakMap<object, number>();
   private nextId = 1;
   private uniformOffset = 0;
@@ -98,7 +115,7 @@ export class GpuRuntime implements GpuContext {
 
   private readonly counters: RuntimeStats = {
     buffersCreated: 0, bytesAllocated: 0, bytesInUse: 0, peakBytesInUse: 0, auxBuffersCreated: 0,
-    pipelines: 0, dispatches: 0, submits: 0,
+    pipelines: 0, bindGroupsCreated: 0, dispatches: 0, submits: 0,
   };
 
   constructor(readonly device: GPUDevice) {
@@ -288,15 +305,22 @@ export class GpuRuntime implements GpuContext {
 
   pipeline(k: KernelRef): GPUComputePipeline {
     const entryPoint = k.entryPoint ?? 'main';
-    const constants = k.constants ?? {};
-    // Looked up once per dispatch, so the key stays short: constants in insertion order (each
-    // call site builds them the same way) and the prelude (the GEMM core is ~10 KB of text)
-    // by a small id.
-    let key = `${k.file}|${entryPoint}|`;
-    for (const c in constants) key += `${c}=${constants[c]},`;
-    if (k.prelude) key += `|p${this.preludeId(k.prelude)}`;
-    let p = this.pipelines.get(key);
-    if (p) return p;
+    const constants = k.constants ?? NO_CONSTANTS;
+    let byEntry = this.pipelines.get(k.file);
+    if (!byEntry) this.pipelines.set(k.file, (byEntry = new Map()));
+    let byPrelude = byEntry.get(entryPoint);
+    if (!byPrelude) byEntry.set(entryPoint, (byPrelude = new Map()));
+    const preludeKey = k.prelude ?? '';
+    let variants = byPrelude.get(preludeKey);
+    if (!variants) byPrelude.set(preludeKey, (variants = []));
+    for (const v of variants) if (sameConstants(v.constants, constants)) return v.pipeline;
+    const pipeline = this.createPipeline(k, entryPoint, constants);
+    variants.push({ constants: { ...constants }, pipeline });
+    this.counters.pipelines++;
+    return pipeline;
+  }
+
+  private createPipeline(k: KernelRef, entryPoint: string, constants: Record<string, number>): GPUComputePipeline {
     const prelude = k.prelude ? (k.prelude.endsWith('\n') ? k.prelude : k.prelude + '\n') : '';
     const preludeLines = prelude ? prelude.split('\n').length - 1 : 0;
     const label = `kernels/${k.file}:${entryPoint}`;
@@ -315,19 +339,10 @@ export class GpuRuntime implements GpuContext {
       this.pendingError = new BackendError(`WGSL compile error: ` +
         errors.map((m) => `${where(m)}: ${m.message}`).join('; '));
     });
-    p = this.device.createComputePipeline({
+    return this.device.createComputePipeline({
       label, layout: 'auto',
       compute: { module, entryPoint, constants: Object.keys(constants).length ? constants : undefined },
     });
-    this.pipelines.set(key, p);
-    this.counters.pipelines++;
-    return p;
-  }
-
-  private preludeId(text: string): number {
-    let id = this.preludes.get(text);
-    if (id === undefined) this.preludes.set(text, (id = this.preludes.size));
-    return id;
   }
 
   /** Compile a kernel and wait for its diagnostics (throws kernels/<file>:<line>:<col> errors). */
@@ -422,18 +437,21 @@ export class GpuRuntime implements GpuContext {
    */
   private bindGroup(pipeline: GPUComputePipeline, buffers: GpuStorage[], uniform: { buffer: GPUBuffer; offset: number; size: number } | null,
     label: string): GPUBindGroup {
-    let key = `${this.idOf(pipeline)}`;
-    for (const b of buffers) key += `|${this.idOf(b.buffer)}:${b.offset ?? 0}:${b.bytes}`;
-    if (uniform) key += `|u${this.idOf(uniform.buffer)}:${uniform.offset}:${uniform.size}`;
-    let group = this.bindGroups.get(key);
-    if (group) return group;
+    const key = this.bindGroups.key;
+    if (3 * buffers.length + 4 > key.length) throw new BackendError(`${label}: ${buffers.length} bindings are more than a bind group key holds`);
+    let n = 0;
+    key[n++] = this.idOf(pipeline);
+    for (const b of buffers) { key[n++] = this.idOf(b.buffer); key[n++] = b.offset ?? 0; key[n++] = b.bytes; }
+    if (uniform) { key[n++] = this.idOf(uniform.buffer); key[n++] = uniform.offset; key[n++] = uniform.size; }
+    const hit = this.bindGroups.get(n);
+    if (hit) return hit;
     const entries: GPUBindGroupEntry[] = buffers.map((b, i) => ({
       binding: i, resource: { buffer: b.buffer, offset: b.offset ?? 0, size: Math.max(4, Math.ceil(b.bytes / 4) * 4) },
     }));
     if (uniform) entries.push({ binding: buffers.length, resource: uniform });
-    group = this.device.createBindGroup({ label, layout: pipeline.getBindGroupLayout(0), entries });
-    if (this.bindGroups.size >= BIND_GROUP_CACHE) this.bindGroups.clear();
-    this.bindGroups.set(key, group);
+    const group = this.device.createBindGroup({ label, layout: pipeline.getBindGroupLayout(0), entries });
+    this.bindGroups.set(n, group);
+    this.counters.bindGroupsCreated++;
     return group;
   }
 

@@ -54,14 +54,21 @@ const CN: u32 = TN / 4u;        // column groups of 4 per thread
 const ROW_STRIDE: u32 = BM / RM;  // = 4·WG_Y: distance between a thread's row groups
 const COL_STRIDE: u32 = BN / CN;  // = 4·WG_X
 
-// Workgroup tiles (k-major, rows of A_ROW / B_ROW vec4s). Size 1 on the direct path, which
-// never touches them.
+// Workgroup tiles: [stage][k][vec4 along m or n], rows padded to A_ROW / B_ROW vec4s. Size 1
+// on the direct path, which never touches them.
+// Nested rather than flat on purpose: under Dawn's robustness transform every dynamic index is
+// clamped. A flat index (kk·A_ROW + r·WG_Y + ty) gets a fresh clamp on every read of the inner
+// loop, which also keeps the compiler from folding kk into an immediate address offset. Nested,
+// the clamp of kk folds once the loop is unrolled, and the column's (r·WG_Y + ty) is the same
+// for every kk, so it is computed once.
 const A_ROW: u32 = BM / 4u + SMEM_PAD;
 const B_ROW: u32 = BN / 4u + SMEM_PAD;
-const SH_A: u32 = select(1u, STAGES * BK * A_ROW, USE_SHARED);
-const SH_B: u32 = select(1u, STAGES * BK * B_ROW, USE_SHARED);
-var<workgroup> As: array<vec4<f32>, SH_A>;
-var<workgroup> Bs: array<vec4<f32>, SH_B>;
+const SH_STAGES: u32 = select(1u, STAGES, USE_SHARED);
+const SH_K: u32 = select(1u, BK, USE_SHARED);
+const SH_A_ROW: u32 = select(1u, A_ROW, USE_SHARED);
+const SH_B_ROW: u32 = select(1u, B_ROW, USE_SHARED);
+var<workgroup> As: array<array<array<vec4<f32>, SH_A_ROW>, SH_K>, SH_STAGES>;
+var<workgroup> Bs: array<array<array<vec4<f32>, SH_B_ROW>, SH_K>, SH_STAGES>;
 
 // Register staging of the next slice (shared path).
 const A_UNITS: u32 = (BM * BK / 4u + NT - 1u) / NT;
@@ -143,8 +150,6 @@ fn mm_fetchSlice(z: u32, tileM: u32, tileN: u32, k0: u32, ke: u32, M: u32, N: u3
 }
 
 fn mm_storeSlice(tid: u32, stage: u32) {
-  let sa = stage * BK * A_ROW;
-  let sb = stage * BK * B_ROW;
   for (var i = 0u; i < A_UNITS; i++) {
     let u = tid + i * NT;
     if (u < BM * BK / 4u) {
@@ -152,9 +157,9 @@ fn mm_storeSlice(tid: u32, stage: u32) {
         // A 4-run along k lands in 4 different k rows of the k-major tile.
         let m = u / (BK / 4u);
         let k = (u % (BK / 4u)) * 4u;
-        for (var j = 0u; j < 4u; j++) { As[sa + (k + j) * A_ROW + m / 4u][m % 4u] = stageA[i][j]; }
+        for (var j = 0u; j < 4u; j++) { As[stage][k + j][m / 4u][m % 4u] = stageA[i][j]; }
       } else {
-        As[sa + (u / (BM / 4u)) * A_ROW + u % (BM / 4u)] = stageA[i];  // a 4-run along m: one vec4
+        As[stage][u / (BM / 4u)][u % (BM / 4u)] = stageA[i];  // a 4-run along m: one vec4
       }
     }
   }
@@ -162,24 +167,22 @@ fn mm_storeSlice(tid: u32, stage: u32) {
     let u = tid + i * NT;
     if (u < BK * BN / 4u) {
       if (B_N_CONTIG) {
-        Bs[sb + (u / (BN / 4u)) * B_ROW + u % (BN / 4u)] = stageB[i];
+        Bs[stage][u / (BN / 4u)][u % (BN / 4u)] = stageB[i];
       } else {
         let n = u / (BK / 4u);
         let k = (u % (BK / 4u)) * 4u;
-        for (var j = 0u; j < 4u; j++) { Bs[sb + (k + j) * B_ROW + n / 4u][n % 4u] = stageB[i][j]; }
+        for (var j = 0u; j < 4u; j++) { Bs[stage][k + j][n / 4u][n % 4u] = stageB[i][j]; }
       }
     }
   }
 }
 
 fn mm_multiplySlice(tx: u32, ty: u32, stage: u32) {
-  let sa = stage * BK * A_ROW;
-  let sb = stage * BK * B_ROW;
   for (var kk = 0u; kk < BK; kk++) {
     var a: array<vec4<f32>, RM>;
     var b: array<vec4<f32>, CN>;
-    for (var r = 0u; r < RM; r++) { a[r] = As[sa + kk * A_ROW + r * WG_Y + ty]; }
-    for (var c = 0u; c < CN; c++) { b[c] = Bs[sb + kk * B_ROW + c * WG_X + tx]; }
+    for (var r = 0u; r < RM; r++) { a[r] = As[stage][kk][r * WG_Y + ty]; }
+    for (var c = 0u; c < CN; c++) { b[c] = Bs[stage][kk][c * WG_X + tx]; }
     for (var r = 0u; r < RM; r++) {
       for (var i = 0u; i < 4u; i++) {
         let av = vec4<f32>(a[r][i]);

@@ -4,6 +4,9 @@
 //   forward:  one thread per output element
 //   backward: one thread per input element gathers the outputs whose window covers it and
 //             whose argmax is it (no atomics, deterministic)
+//   forward4 / backward4 (C % 4 == 0): the same with 4 channels per thread, as vec4 loads and
+//             stores: a quarter of the threads and of the index arithmetic (six integer
+//             divisions per thread, dear on GPUs and dearer on CPU implementations)
 
 struct Params {
   N: u32, H: u32, W: u32, C: u32,
@@ -81,4 +84,74 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     }
   }
   dx[e] = s;
+}
+
+// ---- four channels per thread (C % 4 == 0); bindings as above, viewed as vec4 arrays ----
+
+@group(0) @binding(0) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> y4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> argmax4: array<vec4<i32>>;
+@group(0) @binding(0) var<storage, read> dy4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> argmaxIn4: array<vec4<i32>>;
+@group(0) @binding(2) var<storage, read_write> dx4: array<vec4<f32>>;
+
+@compute @workgroup_size(256)
+fn forward4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+  let e = linearIndex(wid, nwg, lid);  // output vec4 (n, oh, ow, c4)
+  let C4 = params.C / 4u;
+  if (e >= params.total / 4u) { return; }
+  let c4 = e % C4;
+  var t = e / C4;
+  let ow = t % params.Wo;
+  t = t / params.Wo;
+  let oh = t % params.Ho;
+  let n = t / params.Ho;
+  var best = vec4<f32>(0.0);
+  var bi = vec4<i32>(-1);
+  for (var i = 0u; i < params.KH; i++) {
+    let hi = i32(oh * params.sh + i) - params.ph;
+    if (hi < 0 || hi >= i32(params.H)) { continue; }
+    for (var j = 0u; j < params.KW; j++) {
+      let wi = i32(ow * params.sw + j) - params.pw;
+      if (wi < 0 || wi >= i32(params.W)) { continue; }
+      let v = x4[((n * params.H + u32(hi)) * params.W + u32(wi)) * C4 + c4];
+      let take = (v > best) | (bi < vec4<i32>(0));
+      best = select(best, v, take);
+      bi = select(bi, vec4<i32>(hi * i32(params.W) + wi), take);
+    }
+  }
+  y4[e] = best;
+  argmax4[e] = bi;
+}
+
+@compute @workgroup_size(256)
+fn backward4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+  let e = linearIndex(wid, nwg, lid);  // input vec4 (n, ih, iw, c4)
+  let C4 = params.C / 4u;
+  if (e >= params.total / 4u) { return; }
+  let c4 = e % C4;
+  var t = e / C4;
+  let iw = i32(t % params.W);
+  t = t / params.W;
+  let ih = i32(t % params.H);
+  let n = t / params.H;
+  let sh = i32(params.sh);
+  let sw = i32(params.sw);
+  let nh = ih + params.ph - i32(params.KH) + 1;
+  let nw = iw + params.pw - i32(params.KW) + 1;
+  let ohLo = select(0, (nh + sh - 1) / sh, nh > 0);
+  let owLo = select(0, (nw + sw - 1) / sw, nw > 0);
+  let ohHi = min(i32(params.Ho) - 1, (ih + params.ph) / sh);
+  let owHi = min(i32(params.Wo) - 1, (iw + params.pw) / sw);
+  let me = vec4<i32>(ih * i32(params.W) + iw);
+  var s = vec4<f32>(0.0);
+  for (var oh = ohLo; oh <= ohHi; oh++) {
+    for (var ow = owLo; ow <= owHi; ow++) {
+      let o = ((n * params.Ho + u32(oh)) * params.Wo + u32(ow)) * C4 + c4;
+      s += select(vec4<f32>(0.0), dy4[o], argmaxIn4[o] == me);
+    }
+  }
+  dx4[e] = s;
 }

@@ -15,6 +15,11 @@ const cases: Case[] = [
   { N: 1, H: 8, W: 8, C: 4, k: 2, s: 2, p: 0 },             // tiling windows
   { N: 1, H: 6, W: 11, C: 3, k: 3, s: 1, p: 1 },            // stride 1: every input in up to 9 windows
   { N: 2, H: 5, W: 5, C: 2, k: 3, s: 2, p: 1, ties: true }, // quantised values: ties everywhere
+  // C % 4 == 0: four channels per thread (forward4 / backward4)
+  { N: 2, H: 9, W: 7, C: 8, k: 3, s: 2, p: 1 },
+  { N: 1, H: 6, W: 11, C: 12, k: 3, s: 1, p: 1 },
+  { N: 3, H: 5, W: 6, C: 4, k: 3, s: 2, p: 1, ties: true },
+  { N: 1, H: 7, W: 7, C: 16, k: 2, s: 3, p: 0 },            // stride past the window: inputs no window covers
 ];
 
 test('forward values and argmax, backward gradient match the CPU backend', async () => {
@@ -46,10 +51,12 @@ test('forward values and argmax, backward gradient match the CPU backend', async
 test('all-negative inputs: padding never wins', async () => {
   const ctx = await runtime();
   if (!ctx) return;
-  const X = randomF32(2 * 4 * 4, 77).map((v) => -1 - Math.abs(v));
-  const p: PoolParams = { kernel: [3, 3], stride: [2, 2], pad: [1, 1] };
-  const got = await readF32(ctx, maxPool2d(ctx, gpuRaw(ctx, X, [1, 4, 4, 2]), p).y, 8);
-  assert.ok(got.every((v) => v < -1), `pooled values should all be real inputs (< -1), got ${Array.from(got)}`);
+  for (const C of [2, 4]) { // one channel per thread, four per thread
+    const X = randomF32(C * 4 * 4, 77).map((v) => -1 - Math.abs(v));
+    const p: PoolParams = { kernel: [3, 3], stride: [2, 2], pad: [1, 1] };
+    const got = await readF32(ctx, maxPool2d(ctx, gpuRaw(ctx, X, [1, 4, 4, C]), p).y, 4 * C);
+    assert.ok(got.every((v) => v < -1), `C=${C}: pooled values should all be real inputs (< -1), got ${Array.from(got)}`);
+  }
 });
 
 test('backward without the forward\'s geometry is refused with a clear error', async () => {

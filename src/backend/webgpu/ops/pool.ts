@@ -9,6 +9,7 @@ import { convOutSize, numel, type Shape } from '../../../runtime/shape.js';
 import type { GpuContext } from '../context.js';
 import { params } from '../params.js';
 import { gpu, grid, need32 } from './util.js';
+import { asVec4 } from './gemm.js';
 
 const poolOf = new WeakMap<object, PoolParams>();
 
@@ -27,8 +28,9 @@ export function maxPool2d(ctx: GpuContext, x: Raw, p: PoolParams): { y: Storage;
   const y = ctx.alloc(4 * total), argmax = ctx.alloc(4 * total);
   poolOf.set(argmax, { kernel: [...p.kernel], stride: [...p.stride], pad: [...p.pad] });
   if (total === 0) return { y, argmax };
-  ctx.dispatch(ctx.pipeline({ file: 'pool_max.wgsl', entryPoint: 'forward' }), [gpu(x), y, argmax],
-    uniforms(x.shape, Ho, Wo, p, total), grid(ctx, total), `maxPool2d ${fmtShape(x.shape)}`);
+  const v = C % 4 === 0; // 4 channels per thread
+  ctx.dispatch(ctx.pipeline({ file: 'pool_max.wgsl', entryPoint: v ? 'forward4' : 'forward' }), [gpu(x), y, argmax].map(v ? asVec4 : (s) => s),
+    uniforms(x.shape, Ho, Wo, p, total), grid(ctx, v ? total / 4 : total), `maxPool2d ${fmtShape(x.shape)}`);
   return { y, argmax };
 }
 
@@ -44,7 +46,8 @@ export function maxPool2dBackward(ctx: GpuContext, dy: Raw, argmax: Raw, xShape:
   const total = numel(xShape);
   const dx = ctx.alloc(4 * total);
   if (total === 0) return dx;
-  ctx.dispatch(ctx.pipeline({ file: 'pool_max.wgsl', entryPoint: 'backward' }), [gpu(dy), gpu(argmax), dx],
-    uniforms(xShape, Ho, Wo, pp, total), grid(ctx, total), `maxPool2d backward ${fmtShape(xShape)}`);
+  const v = xShape[3] % 4 === 0;
+  ctx.dispatch(ctx.pipeline({ file: 'pool_max.wgsl', entryPoint: v ? 'backward4' : 'backward' }), [gpu(dy), gpu(argmax), dx].map(v ? asVec4 : (s) => s),
+    uniforms(xShape, Ho, Wo, pp, total), grid(ctx, v ? total / 4 : total), `maxPool2d backward ${fmtShape(xShape)}`);
   return dx;
 }

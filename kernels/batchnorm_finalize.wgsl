@@ -1,6 +1,11 @@
-// Batch-norm reductions, level 2 of 2: one thread per channel adds the chunks' partial sums
-// (batchnorm_partial.wgsl) in a fixed order, for each of the G row groups in turn (G = 2: two
-// views in one batch, each with statistics of its own; results per group are [G, C]).
+// Batch-norm reductions, level 2 of 2: adds the chunks' partial sums (batchnorm_partial.wgsl) per
+// channel in a fixed order, for each of the G row groups in turn (G = 2: two views in one batch,
+// each with statistics of its own; results per group are [G, C]).
+// Workgroup (CH, LANES): CH channels, each summed by LANES lanes that take every LANES-th chunk,
+// then a tree in workgroup memory. On GPUs (16 × 16) that cuts the chain of dependent loads per
+// thread 16-fold: with one thread per channel, a 64-channel layer's 528 chunks were one thread's
+// serial loop of 1,056 loads in a single workgroup, with the rest of the GPU idle. CPU
+// implementations use 64 × 1 (no barrier is ever reached; barriers are dear there).
 //   main, moments  (BACKWARD = false): out0 = mean_g = s_g + S1/M, out1 = biased variance_g =
 //     S2/M − (S1/M)²  (M rows per group, s_g the shift partial used: the group's first row)
 //   main, backward (BACKWARD = true): out0 = Σ dy·x̂ and out1 = Σ dy per group (for dx), out2 =
@@ -13,6 +18,8 @@
 
 override BACKWARD: bool = false;
 override RUNNING: bool = false;
+override CH: u32 = 64u;
+override LANES: u32 = 1u;  // a power of two
 
 struct Params { M: u32, C: u32, chunks: u32, G: u32, eps: f32, momentum: f32, unbias: f32, _pad: u32 }
 
@@ -28,63 +35,85 @@ struct Params { M: u32, C: u32, chunks: u32, G: u32, eps: f32, momentum: f32, un
 @group(0) @binding(6) var<storage, read_write> count: array<i32>;
 @group(0) @binding(7) var<uniform> sparams: Params;
 
-/** Group g's two chunk-summed partials of channel c (of C; `chunks` chunks per group). */
-fn sums(c: u32, g: u32, C: u32, chunks: u32) -> vec2<f32> {
-  var s1 = 0.0;
-  var s2 = 0.0;
-  for (var k = g * chunks; k < (g + 1u) * chunks; k++) {
-    s1 += part[2u * k * C + c];
-    s2 += part[(2u * k + 1u) * C + c];
+var<workgroup> red: array<vec2<f32>, CH * LANES>;
+
+/**
+ * Group g's two chunk-summed partials of channel c (of C; `chunks` chunks per group), complete
+ * in lane 0. Every thread of the workgroup calls it (it may hold barriers), c ≥ C included.
+ */
+fn sums(c: u32, lane: u32, slot: u32, g: u32, C: u32, chunks: u32) -> vec2<f32> {
+  var s = vec2<f32>(0.0);
+  if (c < C) {
+    for (var k = g * chunks + lane; k < (g + 1u) * chunks; k += LANES) {
+      s += vec2<f32>(part[2u * k * C + c], part[(2u * k + 1u) * C + c]);
+    }
   }
-  return vec2<f32>(s1, s2);
+  if (LANES == 1u) { return s; }
+  red[slot] = s;
+  workgroupBarrier();
+  for (var h = LANES / 2u; h > 0u; h >>= 1u) {
+    if (lane < h) { red[slot] += red[slot + h * CH]; }
+    workgroupBarrier();
+  }
+  let total = red[slot % CH];
+  workgroupBarrier();  // everyone has read it before the next group overwrites red
+  return total;
 }
 
-/** Mean and biased variance of channel c in group g (M rows) from its shifted sums. */
-fn meanVar(c: u32, g: u32, M: u32, C: u32, chunks: u32) -> vec2<f32> {
-  let s = sums(c, g, C, chunks);
+/** Mean and biased variance of channel c in group g (M rows) from its shifted sums (lane 0). */
+fn meanVar(s: vec2<f32>, c: u32, g: u32, M: u32, C: u32) -> vec2<f32> {
   let m = f32(M);
   let d = s.x / m;
   return vec2<f32>(x[g * M * C + c] + d, max(s.y / m - d * d, 0.0));
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let c = gid.x;
+@compute @workgroup_size(CH, LANES)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let c = wid.x * CH + lid.x;
   let C = params.C;
-  if (c >= C) { return; }
+  let lane = lid.y;
+  let slot = lid.y * CH + lid.x;
+  let mine = lane == 0u && c < C;
   var total = vec2<f32>(0.0);
   for (var g = 0u; g < params.G; g++) {
-    if (BACKWARD) {
-      let s = sums(c, g, C, params.chunks);
-      out0[g * C + c] = s.y;
-      out1[g * C + c] = s.x;
-      total += s;
-    } else {
-      let mv = meanVar(c, g, params.M, C, params.chunks);
-      out0[g * C + c] = mv.x;
-      out1[g * C + c] = mv.y;
+    let s = sums(c, lane, slot, g, C, params.chunks);
+    if (mine) {
+      if (BACKWARD) {
+        out0[g * C + c] = s.y;
+        out1[g * C + c] = s.x;
+        total += s;
+      } else {
+        let mv = meanVar(s, c, g, params.M, C);
+        out0[g * C + c] = mv.x;
+        out1[g * C + c] = mv.y;
+      }
     }
   }
-  if (BACKWARD) {
+  if (BACKWARD && mine) {
     out2[c] = total.y;
     out3[c] = total.x;
   }
 }
 
-@compute @workgroup_size(64)
-fn statistics(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let c = gid.x;
+@compute @workgroup_size(CH, LANES)
+fn statistics(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let c = wid.x * CH + lid.x;
   let C = sparams.C;
-  if (c >= C) { return; }
+  let lane = lid.y;
+  let slot = lid.y * CH + lid.x;
+  let mine = lane == 0u && c < C;
   for (var g = 0u; g < sparams.G; g++) {
-    let mv = meanVar(c, g, sparams.M, C, sparams.chunks);
-    out0[g * C + c] = mv.x;
-    out1[g * C + c] = 1.0 / sqrt(mv.y + sparams.eps);
-    if (RUNNING) {
-      let m = sparams.momentum;
-      out2[c] = (1.0 - m) * out2[c] + m * mv.x;
-      out3[c] = (1.0 - m) * out3[c] + m * mv.y * sparams.unbias;
+    let s = sums(c, lane, slot, g, C, sparams.chunks);
+    if (mine) {
+      let mv = meanVar(s, c, g, sparams.M, C);
+      out0[g * C + c] = mv.x;
+      out1[g * C + c] = 1.0 / sqrt(mv.y + sparams.eps);
+      if (RUNNING) {
+        let m = sparams.momentum;
+        out2[c] = (1.0 - m) * out2[c] + m * mv.x;
+        out3[c] = (1.0 - m) * out3[c] + m * mv.y * sparams.unbias;
+      }
     }
   }
-  if (RUNNING && c == 0u) { count[0] = count[0] + i32(sparams.G); }
+  if (RUNNING && lane == 0u && c == 0u) { count[0] = count[0] + i32(sparams.G); }
 }

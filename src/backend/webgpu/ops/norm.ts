@@ -38,15 +38,24 @@ function partialSums(ctx: GpuContext, M: number, C: number, G: number, backward:
   return { part, chunks };
 }
 
-/** Level 2: one thread per channel adds the chunks, group by group. */
+/**
+ * Level 2's workgroup: CH channels × LANES lanes that share out the chunks. GPUs: 16 × 16, so no
+ * thread walks all the chunks (up to 528) alone; CPU implementations: 64 × 1, no barriers.
+ */
+function finalizeShape(ctx: GpuContext): { CH: number; LANES: number } {
+  return isSoftwareDevice(ctx) ? { CH: 64, LANES: 1 } : { CH: 16, LANES: 16 };
+}
+
+/** Level 2: adds the chunks per channel, group by group. */
 function finalize(ctx: GpuContext, M: number, C: number, G: number, backward: boolean, x: GpuStorage, part: GpuStorage, chunks: number,
   totalsInto: [GpuStorage | null, GpuStorage | null] = [null, null]): [GpuStorage, GpuStorage, GpuStorage, GpuStorage] {
   const out0 = ctx.alloc(4 * G * C), out1 = ctx.alloc(4 * G * C);
   // The totals over groups (backward only, into gradient sinks when given; the moments variant
   // gets scratch it never writes).
   const out2 = totalsInto[0] ?? ctx.alloc(backward ? 4 * C : 16), out3 = totalsInto[1] ?? ctx.alloc(backward ? 4 * C : 16);
-  ctx.dispatch(ctx.pipeline({ file: 'batchnorm_finalize.wgsl', constants: { BACKWARD: +backward } }),
-    [x, part, out0, out1, out2, out3], params().u32(M, C, chunks, G).f32(0, 0, 0).u32(0).bytes(), [Math.ceil(C / 64)],
+  const shape = finalizeShape(ctx);
+  ctx.dispatch(ctx.pipeline({ file: 'batchnorm_finalize.wgsl', constants: { BACKWARD: +backward, ...shape } }),
+    [x, part, out0, out1, out2, out3], params().u32(M, C, chunks, G).f32(0, 0, 0).u32(0).bytes(), [Math.ceil(C / shape.CH)],
     `batchnorm ${backward ? 'backward' : 'moments'} finalize [${G > 1 ? `${G}×` : ''}${C}]`);
   releaseTemp(ctx, part);
   return [out0, out1, out2, out3];
@@ -101,9 +110,10 @@ export function batchStatistics(ctx: GpuContext, x: Raw, eps: number, running: B
   const mean = ctx.alloc(4 * G * C), invstd = ctx.alloc(4 * G * C);
   const r = runningSlots(ctx, running);
   const unbias = M / Math.max(M - 1, 1); // each group's unbiased variance (running.n is not needed: M is known)
-  ctx.dispatch(ctx.pipeline({ file: 'batchnorm_finalize.wgsl', entryPoint: 'statistics', constants: { RUNNING: +!!running } }),
+  const shape = finalizeShape(ctx);
+  ctx.dispatch(ctx.pipeline({ file: 'batchnorm_finalize.wgsl', entryPoint: 'statistics', constants: { RUNNING: +!!running, ...shape } }),
     [gpu(x), part, mean, invstd, ...r.slots], params().u32(M, C, chunks, G).f32(eps, running?.momentum ?? 0, unbias).u32(0).bytes(),
-    [Math.ceil(C / 64)], `batchnorm statistics [${G > 1 ? `${G}×` : ''}${M}, ${C}]`);
+    [Math.ceil(C / shape.CH)], `batchnorm statistics [${G > 1 ? `${G}×` : ''}${M}, ${C}]`);
   releaseTemp(ctx, part);
   r.done();
   return { mean, invstd };

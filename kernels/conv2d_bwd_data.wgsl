@@ -8,7 +8,7 @@ struct Params {
   N: u32, H: u32, W: u32, C: u32,
   Ho: u32, Wo: u32, Co: u32, KW: u32,
   sh: u32, sw: u32, ph: i32, pw: i32,
-  M: u32, K: u32, _pad0: u32, _pad1: u32,
+  M: u32, K: u32, invCo: f32, invKW: f32,  // 1/Co, 1/KW for mm_udiv
 }
 
 @group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
@@ -32,9 +32,9 @@ fn mm_colB(z: u32, n: u32) -> vec4<i32> { return vec4<i32>(0); }
 
 /** Flat dy index of element (row context r, k), or -1 where no output pixel uses this tap. */
 fn dyIndex(r: vec4<i32>, k: u32) -> i32 {
-  let tap = k / params.Co;
+  let tap = mm_udiv(k, params.Co, params.invCo);  // k < K ≪ 2^24
   let co = k - tap * params.Co;
-  let kh = tap / params.KW;
+  let kh = mm_udiv(tap, params.KW, params.invKW);
   let kw = tap - kh * params.KW;
   let yh = r.y - i32(kh);
   let yw = r.z - i32(kw);

@@ -12,6 +12,7 @@ struct Params {
   Ho: u32, Wo: u32, Co: u32, KW: u32,
   sh: u32, sw: u32, ph: i32, pw: i32,
   P: u32, J: u32, chunk: u32, KK: u32,
+  invWo: f32, invHo: f32, fastDiv: u32, _pad: u32,  // mm_udiv for the pixels when P < 2^24
 }
 
 @group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
@@ -39,12 +40,19 @@ fn mm_colB(z: u32, n: u32) -> vec4<i32> {
   return vec4<i32>(i32(kh) - params.ph, i32(kw) - params.pw, i32(ci), 0);
 }
 
-/** Flat input index of X(p, column context c), or -1 in the padding: two divisions. */
+/** Flat input index of X(p, column context c), or -1 in the padding: two divisions per load. */
 fn xIndex(c: vec4<i32>, p: u32) -> i32 {
-  let ow = p % params.Wo;
-  let t = p / params.Wo;
-  let oh = t % params.Ho;
-  let img = t / params.Ho;
+  var t: u32;
+  var img: u32;
+  if (params.fastDiv != 0u) {
+    t = mm_udiv(p, params.Wo, params.invWo);
+    img = mm_udiv(t, params.Ho, params.invHo);
+  } else {
+    t = p / params.Wo;
+    img = t / params.Ho;
+  }
+  let ow = p - t * params.Wo;
+  let oh = t - img * params.Ho;
   let ih = i32(oh * params.sh) + c.x;
   let iw = i32(ow * params.sw) + c.y;
   if (ih < 0 || iw < 0 || ih >= i32(params.H) || iw >= i32(params.W)) { return -1; }

@@ -12,7 +12,7 @@ struct Params {
   N: u32, H: u32, W: u32, C: u32,
   Ho: u32, Wo: u32, Co: u32, KW: u32,
   sh: u32, sw: u32, ph: i32, pw: i32,
-  M: u32, K: u32, _pad0: u32, _pad1: u32,
+  M: u32, K: u32, invC: f32, invKW: f32,  // 1/C, 1/KW for mm_udiv
 }
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
@@ -38,9 +38,9 @@ fn mm_colB(z: u32, n: u32) -> vec4<i32> { return vec4<i32>(0); }
 
 /** Flat input index of im2col element (row context r, k), or -1 where the tap falls in the padding. */
 fn xIndex(r: vec4<i32>, k: u32) -> i32 {
-  let tap = k / params.C;
+  let tap = mm_udiv(k, params.C, params.invC);  // k < K ≪ 2^24
   let ci = k - tap * params.C;
-  let kh = tap / params.KW;
+  let kh = mm_udiv(tap, params.KW, params.invKW);
   let kw = tap - kh * params.KW;
   let ih = r.y + i32(kh);
   let iw = r.z + i32(kw);

@@ -38,6 +38,19 @@
 // Sizes that are not multiples of the tile are handled by zero-filling out-of-range reads and
 // skipping out-of-range writes.
 
+/**
+ * n / d for the hooks' index arithmetic, given inv = f32(1 / d): a float multiply and an exact
+ * fix-up instead of u32 division, which GPUs emulate in ~20 instructions (the implicit-GEMM
+ * hooks divide on every operand load). Exact for n < 2^24: f32(n) is then exact and the
+ * estimate is off by at most one (by none when d = 1, where inv = 1).
+ */
+fn mm_udiv(n: u32, d: u32, inv: f32) -> u32 {
+  var q = u32(f32(n) * inv);
+  if (q * d > n) { q -= 1u; }
+  if ((q + 1u) * d <= n) { q += 1u; }
+  return q;
+}
+
 // Which axis of A / B is contiguous in memory (the direction of a 4-run), and whether the
 // 4-runs may be read with the vec4 hooks (alignment checked by the wrapper).
 override A_K_CONTIG: bool = true;

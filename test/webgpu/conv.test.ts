@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { cpu } from '../../src/backend/registry.js';
 import type { Conv2dParams } from '../../src/backend/backend.js';
 import { convOutSize } from '../../src/runtime/shape.js';
-import { conv2d, conv2dBackwardData, conv2dBackwardWeight, gatherChunk, type Geometry } from '../../src/backend/webgpu/ops/conv.js';
+import { conv2d, conv2dBackwardData, conv2dBackwardWeight, gatherChunk, setFastDivisionLimit, type Geometry } from '../../src/backend/webgpu/ops/conv.js';
 import type { GpuStorage } from '../../src/backend/webgpu/context.js';
 import { GEMM_TILES, overrideSoftwareDevice } from '../../src/backend/webgpu/ops/gemm.js';
 import { assertClose, cpuData, cpuRaw, gpuRaw, randomF32, readF32, runtime, skipNotice } from './kernel_parity.js';
@@ -185,6 +185,19 @@ test('backward-weight split-K: one layer, several, and a ragged last chunk', asy
   if (!(await runtime())) return;
   const c = cases[3];
   for (const splits of [1, 3, 5]) await checkCase(c, 99, splits, 'implicit');
+});
+
+// Backward-weight divides pixel indices through float reciprocals below 2^24 pixels and exactly
+// above; the exact branch, forced here, must agree too.
+test('backward-weight with exact pixel division (the branch for ≥ 2^24 pixels)', async () => {
+  if (!(await runtime())) return;
+  setFastDivisionLimit(0);
+  try {
+    let seed = 700;
+    for (const c of cases.filter((c) => c.k[0] > 1)) await checkCase(c, (seed += 10), 3, 'implicit');
+  } finally {
+    setFastDivisionLimit(null);
+  }
 });
 
 test('fused residual + ReLU epilogue on the implicit and the plain-GEMM path', async () => {

@@ -67,6 +67,16 @@ function convHeader(g: Geometry, tail: [number, number, number, number]): Params
   return params().u32(g.N, g.H, g.W, g.C, g.Ho, g.Wo, g.Co, g.KW, g.sh, g.sw).i32(g.ph, g.pw).u32(...tail);
 }
 function convParams(g: Geometry, tail: [number, number, number, number]): Uint8Array { return convHeader(g, tail).bytes(); }
+/** The implicit forward / backward-data block: rows M, reduction K, and the reciprocals mm_udiv takes. */
+function implicitParams(g: Geometry, M: number, K: number, kDivisor: number): Uint8Array {
+  return params().u32(g.N, g.H, g.W, g.C, g.Ho, g.Wo, g.Co, g.KW, g.sh, g.sw).i32(g.ph, g.pw).u32(M, K).f32(1 / kDivisor, 1 / g.KW).bytes();
+}
+/** Pixel counts below this are divided through float reciprocals (mm_udiv is exact there). */
+const FAST_DIV_LIMIT = 2 ** 24;
+let fastDivLimit = FAST_DIV_LIMIT;
+
+/** Tests only: backward-weight divides exactly from `limit` pixels on (0: always); null restores 2^24. */
+export function setFastDivisionLimit(limit: number | null): void { fastDivLimit = limit ?? FAST_DIV_LIMIT; }
 
 /** OIHW weights re-laid for the implicit GEMMs (a temporary the caller releases). */
 function relayout(ctx: GpuContext, w: GpuStorage, g: Geometry, entryPoint: 'to_ohwi' | 'to_hwoi' | 'from_ohwi', into: GpuStorage | null = null): GpuStorage {
@@ -156,7 +166,7 @@ export function conv2d(ctx: GpuContext, x: Raw, w: Raw, bias: Raw | null, p: Con
     { HAS_BIAS: +!!ep.bias, HAS_RESIDUAL: +!!ep.residual, RELU: +!!ep.relu });
   ctx.dispatch(ctx.pipeline(kernel),
     [asVec4(gpu(x)), asVec4(wt), ep.bias ?? dummy(ctx), ep.residual ?? dummy(ctx), asVec4(y)],
-    convParams(g, [M, K, 0, 0]), gemmGrid(ctx, t, M, g.Co, 1), `conv2d ${fmtShape(x.shape)}*${fmtShape(w.shape)}`);
+    implicitParams(g, M, K, g.C), gemmGrid(ctx, t, M, g.Co, 1), `conv2d ${fmtShape(x.shape)}*${fmtShape(w.shape)}`);
   if (wt !== gpu(w)) releaseTemp(ctx, wt);
   return y;
 }
@@ -202,7 +212,7 @@ export function conv2dBackwardData(ctx: GpuContext, dy: Raw, w: Raw, xShape: Sha
   const kernel = gemmKernel('conv2d_bwd_data.wgsl', t,
     { aKContig: true, bNContig: true, aVec: g.Co % 4 === 0, bVec: g.C % 4 === 0, cVec: g.C % 4 === 0 });
   ctx.dispatch(ctx.pipeline(kernel), [asVec4(gpu(dy)), asVec4(wr), asVec4(dx)],
-    convParams(g, [M, K, 0, 0]), gemmGrid(ctx, t, M, g.C, 1), `conv2d dx ${fmtShape(xShape)}`);
+    implicitParams(g, M, K, g.Co), gemmGrid(ctx, t, M, g.C, 1), `conv2d dx ${fmtShape(xShape)}`);
   if (wr !== gpu(w)) releaseTemp(ctx, wr);
   return dx;
 }
@@ -292,7 +302,8 @@ export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: S
   const kernel = gemmKernel('conv2d_bwd_weight.wgsl', t,
     { aKContig: false, bNContig: true, aVec: g.Co % 4 === 0, bVec: g.C % 4 === 0, cVec: false }, { SPLIT: +split });
   ctx.dispatch(ctx.pipeline(kernel), [asVec4(gpu(dy)), asVec4(gpu(x)), asVec4(out)],
-    convParams(g, [P, J, chunk, KK]), gemmGrid(ctx, t, g.Co, J, splits), `conv2d dw ${fmtShape(wShape)} ×${splits} splits`);
+    convHeader(g, [P, J, chunk, KK]).f32(1 / g.Wo, 1 / g.Ho).u32(+(P < fastDivLimit), 0).bytes(),
+    gemmGrid(ctx, t, g.Co, J, splits), `conv2d dw ${fmtShape(wShape)} ×${splits} splits`);
   if (split) {
     ctx.dispatch(ctx.pipeline({ file: 'splitk_reduce.wgsl' }), [out, dw],
       params().u32(g.Co, J, g.C, KK, splits, 0, 0, 0).bytes(), grid(ctx, g.Co * J), 'conv2d dw split-K reduce');

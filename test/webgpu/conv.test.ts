@@ -182,9 +182,17 @@ test('image chunks of the explicit backward-data: within the cap, starts aligned
 });
 
 test('backward-weight split-K: one layer, several, and a ragged last chunk', async () => {
-  if (!(await runtime())) return;
+  const ctx = await runtime();
+  if (!ctx) return;
   const c = cases[3];
   for (const splits of [1, 3, 5]) await checkCase(c, 99, splits, 'implicit');
+  // The GPU's lane-parallel reduction into OIHW (more slices than its 8 lanes, ragged).
+  overrideSoftwareDevice(ctx, false);
+  try {
+    for (const splits of [11, 20]) await checkCase(cases[6], 98, splits, 'implicit', 'shared32');
+  } finally {
+    overrideSoftwareDevice(ctx, null);
+  }
 });
 
 // Backward-weight divides pixel indices through float reciprocals below 2^24 pixels and exactly

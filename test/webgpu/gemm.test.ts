@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpu } from '../../src/backend/registry.js';
 import { matmul } from '../../src/backend/webgpu/ops/matmul.js';
-import { GEMM_TILES, isSoftwareDevice, validateTile } from '../../src/backend/webgpu/ops/gemm.js';
+import { GEMM_TILES, isSoftwareDevice, overrideSoftwareDevice, validateTile } from '../../src/backend/webgpu/ops/gemm.js';
 import { assertClose, cpuData, cpuRaw, gpuRaw, randomF32, readF32, runtime, skipNotice } from './kernel_parity.js';
 
 interface Case { batch: number; M: number; N: number; K: number; tA: boolean; tB: boolean }
@@ -71,6 +71,20 @@ test('split-K: small outputs with a long reduction, ragged chunks, every transpo
   // The automatic choice (a weight-gradient shape: [Cout, Cin] summed over many pixels).
   await check({ batch: 0, M: 8, N: 12, K: 4100, tA: true, tB: false }, undefined, 23);
   await check({ batch: 0, M: 8, N: 12, K: 4100, tA: true, tB: false }, 'shared32', 25, 3);
+});
+
+// What a GPU runs: 8 lanes per output share out the slices in the reduction (lavapipe otherwise
+// keeps one thread per output), with slice counts below, at and above the lanes, and ragged.
+test('split-K with the GPU routing: the lane-parallel reduction', async () => {
+  const ctx = await runtime();
+  if (!ctx) return;
+  overrideSoftwareDevice(ctx, false);
+  try {
+    for (const splitK of [3, 8, 13, 40]) await check({ batch: 0, M: 6, N: 9, K: 1031 * 4, tA: true, tB: false }, 'shared32', 27, splitK);
+    await check({ batch: 0, M: 33, N: 70, K: 9000, tA: true, tB: false }, 'shared32', 29); // the automatic choice: many slices
+  } finally {
+    overrideSoftwareDevice(ctx, null);
+  }
 });
 
 test('an operand that is a view into a larger buffer (flat parameters), of a size that is not 16-byte aligned', async () => {

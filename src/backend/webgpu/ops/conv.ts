@@ -8,7 +8,7 @@ import { convOutSize, type Shape } from '../../../runtime/shape.js';
 import type { GpuContext, GpuStorage } from '../context.js';
 import { params, type Params } from '../params.js';
 import { gpu, grid, need32 } from './util.js';
-import { asVec4, chooseTile, dummy, gemmGrid, gemmKernel, isSoftwareDevice, region, releaseTemp, validateTile, type GemmTile } from './gemm.js';
+import { asVec4, chooseTile, dummy, gemmGrid, gemmKernel, isSoftwareDevice, region, releaseTemp, splitKReduce, validateTile, type GemmTile } from './gemm.js';
 import { gemm, type Epilogue } from './matmul.js';
 
 export interface ConvOptions {
@@ -305,8 +305,7 @@ export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: S
     convHeader(g, [P, J, chunk, KK]).f32(1 / g.Wo, 1 / g.Ho).u32(+(P < fastDivLimit), 0).bytes(),
     gemmGrid(ctx, t, g.Co, J, splits), `conv2d dw ${fmtShape(wShape)} ×${splits} splits`);
   if (split) {
-    ctx.dispatch(ctx.pipeline({ file: 'splitk_reduce.wgsl' }), [out, dw],
-      params().u32(g.Co, J, g.C, KK, splits, 0, 0, 0).bytes(), grid(ctx, g.Co * J), 'conv2d dw split-K reduce');
+    splitKReduce(ctx, out, dw, g.Co, J, g.C, KK, splits, 'conv2d dw split-K reduce');
     releaseTemp(ctx, out);
   }
   return dw;

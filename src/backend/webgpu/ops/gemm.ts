@@ -6,6 +6,7 @@
 // constants. Shapes always travel in the uniform block.
 import { BackendError } from '../../../runtime/errors.js';
 import { kernelSource } from '../kernel_source.js';
+import { params } from '../params.js';
 import type { GpuContext, GpuStorage, KernelRef } from '../context.js';
 
 export interface GemmTile {
@@ -187,6 +188,23 @@ export function gemmGrid(ctx: GpuContext, t: GemmTile, M: number, N: number, lay
   const max = ctx.limits.maxComputeWorkgroupsPerDimension;
   if (g.some((d) => d > max)) throw new BackendError(`GEMM ${M}×${N}×${layers} needs a ${g.join('×')} grid, over the device's ${max} per dimension`);
   return g;
+}
+
+// ---- split-K ----
+
+/**
+ * out = Σ over `splits` slices of part [splits, Co, J], written in OIHW order [Co, C, KK] for a
+ * conv weight gradient (J = KK·C, tap-major) or row-major [Co, J] (KK = 1, C = J). On GPUs 8
+ * lanes share out each output's slices; CPU implementations keep one thread per output.
+ */
+export function splitKReduce(ctx: GpuContext, part: GpuStorage, out: GpuStorage, Co: number, J: number, C: number, KK: number,
+  splits: number, label: string): void {
+  const shape = isSoftwareDevice(ctx) ? { OUTS: 256, LANES: 1 } : { OUTS: 32, LANES: 8 };
+  const groups = Math.ceil((Co * J) / shape.OUTS);
+  const maxX = ctx.limits.maxComputeWorkgroupsPerDimension;
+  const y = Math.ceil(groups / maxX);
+  ctx.dispatch(ctx.pipeline({ file: 'splitk_reduce.wgsl', constants: shape }), [part, out],
+    params().u32(Co, J, C, KK, splits, 0, 0, 0).bytes(), [Math.ceil(groups / y), y], label);
 }
 
 // ---- bindings ----

@@ -5,8 +5,8 @@ import type { Raw, Storage } from '../../backend.js';
 import { BackendError, fmtShape } from '../../../runtime/errors.js';
 import type { GpuContext, GpuStorage } from '../context.js';
 import { params } from '../params.js';
-import { gpu, grid, need32 } from './util.js';
-import { asVec4, chooseTile, dummy, gemmGrid, gemmKernel, isSoftwareDevice, releaseTemp, validateTile, type GemmPaths, type GemmTile } from './gemm.js';
+import { gpu, need32 } from './util.js';
+import { asVec4, chooseTile, dummy, gemmGrid, gemmKernel, isSoftwareDevice, releaseTemp, splitKReduce, validateTile, type GemmPaths, type GemmTile } from './gemm.js';
 
 export interface Epilogue {
   /** Added per output column: [N]. */
@@ -94,8 +94,7 @@ function splitKGemm(ctx: GpuContext, p: GemmProblem, t: GemmTile, wanted: number
     params().u32(M, N, K, 0, 0, M * N, chunk, 0).bytes(), gemmGrid(ctx, t, M, N, splits),
     `matmul ${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''} ×${splits} splits`);
   // The conv weight-gradient reduction with one tap and C = N is a plain sum over the slices.
-  ctx.dispatch(ctx.pipeline({ file: 'splitk_reduce.wgsl' }), [part, out],
-    params().u32(M, N, N, 1, splits, 0, 0, 0).bytes(), grid(ctx, M * N), 'matmul split-K reduce');
+  splitKReduce(ctx, part, out, M, N, N, 1, splits, 'matmul split-K reduce');
   releaseTemp(ctx, part);
   return out;
 }

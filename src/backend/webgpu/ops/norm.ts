@@ -19,12 +19,16 @@ function dims(op: string, x: Raw): [number, number] {
 
 /**
  * Level 1: per-chunk sums into a temporary part[G·chunks][2][C], x being G groups of M rows.
- * Chunks are sized so the grid has a few workgroups per SM (on lavapipe, a few in total).
+ * Chunks are sized so the grid fills a GPU (on lavapipe, a few workgroups in total). The pass
+ * streams x with one 16-byte load in flight per thread, so what it can move is bounded by the
+ * threads resident at once (Little's law): 8 workgroups of 256 per SM (a full H100/H200 SM)
+ * keep ~32 KB in flight per SM, twice what the earlier 4 did, which was about what HBM3 needs
+ * at its latency. Finalisation walks the chunks with 16 lanes, so more of them cost little.
  */
 function partialSums(ctx: GpuContext, M: number, C: number, G: number, backward: boolean, bufs: GpuStorage[],
   relu: { y: GpuStorage; gm: GpuStorage } | null = null): { part: GpuStorage; chunks: number } {
   const gx = Math.ceil(C / 64);
-  const target = isSoftwareDevice(ctx) ? 4 : 528;
+  const target = isSoftwareDevice(ctx) ? 4 : 1056; // ≈ 8 workgroups per SM on a 132-SM GPU
   const want = Math.max(1, Math.min(Math.ceil(target / gx / G), Math.ceil(M / 64), Math.floor(ctx.limits.maxComputeWorkgroupsPerDimension / G)));
   const rowsPerChunk = Math.ceil(M / want);
   const chunks = Math.ceil(M / rowsPerChunk);
@@ -40,7 +44,7 @@ function partialSums(ctx: GpuContext, M: number, C: number, G: number, backward:
 
 /**
  * Level 2's workgroup: CH channels × LANES lanes that share out the chunks. GPUs: 16 × 16, so no
- * thread walks all the chunks (up to 528) alone; CPU implementations: 64 × 1, no barriers.
+ * thread walks all the chunks (up to 1,056) alone; CPU implementations: 64 × 1, no barriers.
  */
 function finalizeShape(ctx: GpuContext): { CH: number; LANES: number } {
   return isSoftwareDevice(ctx) ? { CH: 64, LANES: 1 } : { CH: 16, LANES: 16 };

@@ -1,8 +1,10 @@
 // Whole-model training updates on flat buffers: EMA (target network) and the fused optimiser
 // step (SGD / LARS / AdamW), rules as in src/backend/cpu/optim.ts.
-// The optimiser runs in two passes: seg_scale (one workgroup per tensor segment) computes each
-// segment's (lr scale, effective weight decay) — LARS needs ‖w‖ and ‖g‖ — and opt_update (one
-// thread per element) finds its segment by binary search (segments sorted by offset) and updates.
+// The optimiser runs in three passes: seg_partial (grid S × SPLIT: workgroup (s, c) sums ‖w‖²
+// and ‖g‖² over the c-th of SPLIT parts of segment s, so a 2.4M-element tensor is not one
+// workgroup's serial walk), seg_scale (one thread per segment: its parts' sums → the segment's
+// (lr scale, effective weight decay)), and opt_update (one thread per element: finds its
+// segment by binary search, segments sorted by offset, and updates).
 
 struct EmaParams { n: u32, tau: f32, _p0: u32, _p1: u32 }
 
@@ -22,28 +24,32 @@ struct OptParams {
   n: u32, S: u32, clipLr: u32, kind: u32,
   lr: f32, weightDecay: f32, momentum: f32, eta: f32,
   eps: f32, beta1: f32, beta2: f32, bc1: f32,
-  bc2: f32, _p1: u32, _p2: u32, _p3: u32,
+  bc2: f32, split: u32, _p2: u32, _p3: u32,  // split: parts per segment (seg_partial)
 }
 
 @group(0) @binding(0) var<storage, read> sw: array<f32>;
 @group(0) @binding(1) var<storage, read> sg: array<f32>;
 @group(0) @binding(2) var<storage, read> sseg: array<i32>;
-@group(0) @binding(3) var<storage, read_write> sscale: array<vec2f>;
+@group(0) @binding(3) var<storage, read_write> spart: array<vec2f>;  // [S, SPLIT]: (Σw², Σg²)
 @group(0) @binding(4) var<uniform> sp: OptParams;
 
 var<workgroup> wsum: array<f32, 256>;
 var<workgroup> gsum: array<f32, 256>;
 
 @compute @workgroup_size(256)
-fn seg_scale(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
+fn seg_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) t: u32) {
   let s = wid.x;
+  let split = nwg.y;
   let off = u32(sseg[3u * s]);
   let n = u32(sseg[3u * s + 1u]);
   let adapt = sseg[3u * s + 2u] == 1;
+  let per = (n + split - 1u) / split;
+  let lo = wid.y * per;
+  let hi = min(n, lo + per);
   var wn = 0.0;
   var gn = 0.0;
   if (sp.kind == 1u && adapt) {
-    for (var i = t; i < n; i += 256u) {
+    for (var i = lo + t; i < hi; i += 256u) {
       let w = sw[off + i];
       let g = sg[off + i];
       wn += w * w;
@@ -57,18 +63,33 @@ fn seg_scale(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
     if (t < k) { wsum[t] += wsum[t + k]; gsum[t] += gsum[t + k]; }
     workgroupBarrier();
   }
-  if (t != 0u) { return; }
+  if (t == 0u) { spart[s * split + wid.y] = vec2f(wsum[0], gsum[0]); }
+}
+
+@group(0) @binding(0) var<storage, read> fseg: array<i32>;
+@group(0) @binding(1) var<storage, read> fpart: array<vec2f>;
+@group(0) @binding(2) var<storage, read_write> fscale: array<vec2f>;
+@group(0) @binding(3) var<uniform> fp: OptParams;
+
+@compute @workgroup_size(64)
+fn seg_scale(@builtin(global_invocation_id) gid: vec3u) {
+  let s = gid.x;
+  if (s >= fp.S) { return; }
+  let adapt = fseg[3u * s + 2u] == 1;
+  let split = fp.split;
+  var sums = vec2f(0.0);
+  for (var c = 0u; c < split; c++) { sums += fpart[s * split + c]; }
   var scale = 1.0;
-  var wd = select(0.0, sp.weightDecay, adapt);
-  if (sp.kind == 1u && adapt) {
-    let w = sqrt(wsum[0]);
-    let g = sqrt(gsum[0]);
+  var wd = select(0.0, fp.weightDecay, adapt);
+  if (fp.kind == 1u && adapt) {
+    let w = sqrt(sums.x);
+    let g = sqrt(sums.y);
     if (w != 0.0 && g != 0.0) {
-      scale = sp.eta * w / (g + w * sp.weightDecay + sp.eps);
-      if (sp.clipLr != 0u) { scale = min(scale / sp.lr, 1.0); }
+      scale = fp.eta * w / (g + w * fp.weightDecay + fp.eps);
+      if (fp.clipLr != 0u) { scale = min(scale / fp.lr, 1.0); }
     } else { wd = 0.0; }
   }
-  sscale[s] = vec2f(scale, wd);
+  fscale[s] = vec2f(scale, wd);
 }
 
 @group(0) @binding(0) var<storage, read_write> uw: array<f32>;

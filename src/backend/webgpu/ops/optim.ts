@@ -5,6 +5,7 @@ import { numel } from '../../../runtime/shape.js';
 import type { GpuContext } from '../context.js';
 import { params } from '../params.js';
 import { gpu, grid, need32 } from './util.js';
+import { isSoftwareDevice } from './gemm.js';
 
 export function emaUpdate(ctx: GpuContext, target: Raw, source: Raw, tau: number): void {
   need32('emaUpdate', target, ['f32']);
@@ -15,6 +16,8 @@ export function emaUpdate(ctx: GpuContext, target: Raw, source: Raw, tau: number
 }
 
 const KIND: Record<OptimizerKind, number> = { sgd: 0, lars: 1, adamw: 2 };
+/** Parts per segment for the LARS norms on GPUs: the largest ResNet-50 tensor (2.4M) in 74k-element parts. */
+const LARS_SPLIT = 32;
 
 export function optimizerStep(ctx: GpuContext, kind: OptimizerKind, param: Raw, grad: Raw, state1: Raw, state2: Raw | null,
   segments: Raw, h: OptimizerHyper): void {
@@ -23,12 +26,19 @@ export function optimizerStep(ctx: GpuContext, kind: OptimizerKind, param: Raw, 
   const n = numel(param.shape);
   const S = segments.shape[0] ?? 0;
   if (n === 0 || S === 0) return;
+  // LARS norms: each segment in SPLIT parts (GPUs; a 2.4M-element tensor was one workgroup's
+  // serial walk), then one thread per segment adds its parts. SGD / AdamW need no norms.
+  const split = kind === 'lars' && !isSoftwareDevice(ctx) ? LARS_SPLIT : 1;
   const block = params().u32(n, S, h.clipLr ? 1 : 0, KIND[kind])
     .f32(h.lr, h.weightDecay, h.momentum, h.eta, h.eps, h.beta1, h.beta2, 1 - Math.pow(h.beta1, h.step),
-      1 - Math.pow(h.beta2, h.step)).bytes();
+      1 - Math.pow(h.beta2, h.step)).u32(split, 0).bytes();
+  const parts = ctx.alloc(8 * S * split);
+  ctx.dispatch(ctx.pipeline({ file: 'optim.wgsl', entryPoint: 'seg_partial' }),
+    [gpu(param), gpu(grad), gpu(segments), parts], block, [S, split], `optimizerStep ${kind} segment norms`);
   const scales = ctx.alloc(8 * S);
   ctx.dispatch(ctx.pipeline({ file: 'optim.wgsl', entryPoint: 'seg_scale' }),
-    [gpu(param), gpu(grad), gpu(segments), scales], block, [S, 1], `optimizerStep ${kind} segment scales`);
+    [gpu(segments), parts, scales], block, grid(ctx, S, 64), `optimizerStep ${kind} segment scales`);
+  ctx.release(parts);
   // The kernel binds a second-moment buffer in every mode; SGD/LARS get a scratch word.
   const v = state2 ? gpu(state2) : ctx.alloc(4);
   ctx.dispatch(ctx.pipeline({ file: 'optim.wgsl', entryPoint: 'opt_update' }),

@@ -28,17 +28,32 @@ struct Params {
 
 fn linearIndex(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 { return (wid.y * nwg.x + wid.x) * 256u + lid; }
 
+/** Pixel t = (n·h + y)·w + x of a [N, h, w] grid as (x, y, n). */
+fn pixelOf(t: u32, w: u32, h: u32) -> vec3<u32> {
+  let r = t / w;
+  return vec3<u32>(t - r * w, r % h, r / h);
+}
+
+/** The outputs (ohLo, ohHi, owLo, owHi) whose window [o·s − p, o·s − p + k − 1] holds input (ih, iw). */
+fn outputsOf(ih: i32, iw: i32) -> vec4<i32> {
+  let sh = i32(params.sh);
+  let sw = i32(params.sw);
+  let nh = ih + params.ph - i32(params.KH) + 1;
+  let nw = iw + params.pw - i32(params.KW) + 1;
+  return vec4<i32>(select(0, (nh + sh - 1) / sh, nh > 0), min(i32(params.Ho) - 1, (ih + params.ph) / sh),
+                   select(0, (nw + sw - 1) / sw, nw > 0), min(i32(params.Wo) - 1, (iw + params.pw) / sw));
+}
+
 @compute @workgroup_size(256)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
   let e = linearIndex(wid, nwg, lid);
   if (e >= params.total) { return; }
   let c = e % params.C;
-  var t = e / params.C;
-  let ow = t % params.Wo;
-  t = t / params.Wo;
-  let oh = t % params.Ho;
-  let n = t / params.Ho;
+  let px = pixelOf(e / params.C, params.Wo, params.Ho);
+  let ow = px.x;
+  let oh = px.y;
+  let n = px.z;
   var best = 0.0;
   var bi = -1;
   for (var i = 0u; i < params.KH; i++) {
@@ -61,24 +76,15 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
   let e = linearIndex(wid, nwg, lid);
   if (e >= params.total) { return; }
   let c = e % params.C;
-  var t = e / params.C;
-  let iw = i32(t % params.W);
-  t = t / params.W;
-  let ih = i32(t % params.H);
-  let n = t / params.H;
-  let sh = i32(params.sh);
-  let sw = i32(params.sw);
-  // Outputs whose window [o·s − p, o·s − p + k − 1] contains the input position.
-  let nh = ih + params.ph - i32(params.KH) + 1;
-  let nw = iw + params.pw - i32(params.KW) + 1;
-  let ohLo = select(0, (nh + sh - 1) / sh, nh > 0);
-  let owLo = select(0, (nw + sw - 1) / sw, nw > 0);
-  let ohHi = min(i32(params.Ho) - 1, (ih + params.ph) / sh);
-  let owHi = min(i32(params.Wo) - 1, (iw + params.pw) / sw);
+  let px = pixelOf(e / params.C, params.W, params.H);
+  let iw = i32(px.x);
+  let ih = i32(px.y);
+  let n = px.z;
+  let r = outputsOf(ih, iw);
   let me = ih * i32(params.W) + iw;
   var s = 0.0;
-  for (var oh = ohLo; oh <= ohHi; oh++) {
-    for (var ow = owLo; ow <= owHi; ow++) {
+  for (var oh = r.x; oh <= r.y; oh++) {
+    for (var ow = r.z; ow <= r.w; ow++) {
       let o = ((n * params.Ho + u32(oh)) * params.Wo + u32(ow)) * params.C + c;
       if (argmaxIn[o] == me) { s += dy[o]; }
     }
@@ -102,11 +108,10 @@ fn forward4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
   let C4 = params.C / 4u;
   if (e >= params.total / 4u) { return; }
   let c4 = e % C4;
-  var t = e / C4;
-  let ow = t % params.Wo;
-  t = t / params.Wo;
-  let oh = t % params.Ho;
-  let n = t / params.Ho;
+  let px = pixelOf(e / C4, params.Wo, params.Ho);
+  let ow = px.x;
+  let oh = px.y;
+  let n = px.z;
   var best = vec4<f32>(0.0);
   var bi = vec4<i32>(-1);
   for (var i = 0u; i < params.KH; i++) {
@@ -132,23 +137,15 @@ fn backward4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
   let C4 = params.C / 4u;
   if (e >= params.total / 4u) { return; }
   let c4 = e % C4;
-  var t = e / C4;
-  let iw = i32(t % params.W);
-  t = t / params.W;
-  let ih = i32(t % params.H);
-  let n = t / params.H;
-  let sh = i32(params.sh);
-  let sw = i32(params.sw);
-  let nh = ih + params.ph - i32(params.KH) + 1;
-  let nw = iw + params.pw - i32(params.KW) + 1;
-  let ohLo = select(0, (nh + sh - 1) / sh, nh > 0);
-  let owLo = select(0, (nw + sw - 1) / sw, nw > 0);
-  let ohHi = min(i32(params.Ho) - 1, (ih + params.ph) / sh);
-  let owHi = min(i32(params.Wo) - 1, (iw + params.pw) / sw);
+  let px = pixelOf(e / C4, params.W, params.H);
+  let iw = i32(px.x);
+  let ih = i32(px.y);
+  let n = px.z;
+  let r = outputsOf(ih, iw);
   let me = vec4<i32>(ih * i32(params.W) + iw);
   var s = vec4<f32>(0.0);
-  for (var oh = ohLo; oh <= ohHi; oh++) {
-    for (var ow = owLo; ow <= owHi; ow++) {
+  for (var oh = r.x; oh <= r.y; oh++) {
+    for (var ow = r.z; ow <= r.w; ow++) {
       let o = ((n * params.Ho + u32(oh)) * params.Wo + u32(ow)) * C4 + c4;
       s += select(vec4<f32>(0.0), dy4[o], argmaxIn4[o] == me);
     }

@@ -35,9 +35,10 @@ export async function benchDispatch(n = 20000): Promise<DispatchBenchRow[]> {
   rows.push({ what: 'runtime.dispatch, 7 storage bindings + uniform (cached bind group)', usPerCall: await time(rt, n, () => rt.dispatch(pipe, bufs, u, [1, 1], 'bench')) });
   // Dawn alone, same pipeline and one prebuilt bind group, in one pass.
   const dev = rt.device;
+  const uniform = dev.createBuffer({ size: 256, usage: GPUBufferUsage.UNIFORM });
   const group = dev.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries: [
     ...bufs.map((b, i) => ({ binding: i, resource: { buffer: b.buffer } })),
-    { binding: 7, resource: { buffer: dev.createBuffer({ size: 256, usage: GPUBufferUsage.UNIFORM }) } },
+    { binding: 7, resource: { buffer: uniform } },
   ] });
   let enc = dev.createCommandEncoder(), pass = enc.beginComputePass();
   rows.push({ what: 'Dawn setPipeline + setBindGroup + dispatchWorkgroups', usPerCall: await time(rt, n, (i) => {
@@ -46,6 +47,7 @@ export async function benchDispatch(n = 20000): Promise<DispatchBenchRow[]> {
   }) });
   pass.end(); dev.queue.submit([enc.finish()]);
   await rt.sync();
+  uniform.destroy();
   for (const b of bufs) rt.release(b);
   return rows;
 }

@@ -1,8 +1,8 @@
 // Whole-model training updates on flat buffers: EMA (target network) and the fused optimiser
 // step (SGD / LARS / AdamW), rules as in src/backend/cpu/optim.ts.
-// The optimiser runs in three passes: seg_partial (grid S × SPLIT: workgroup (s, c) sums ‖w‖²
-// and ‖g‖² over the c-th of SPLIT parts of segment s, so a 2.4M-element tensor is not one
-// workgroup's serial walk), seg_scale (one thread per segment: its parts' sums → the segment's
+// The optimiser runs in up to three passes: seg_partial (LARS only; grid S × SPLIT: workgroup
+// (s, c) sums ‖w‖² and ‖g‖² over the c-th of SPLIT parts of segment s, so a 2.4M-element tensor
+// is not one workgroup's serial walk), seg_scale (one thread per segment: its parts' sums → the segment's
 // (lr scale, effective weight decay)), and opt_update (one thread per element: finds its
 // segment by binary search, segments sorted by offset, and updates).
 
@@ -37,9 +37,9 @@ var<workgroup> wsum: array<f32, 256>;
 var<workgroup> gsum: array<f32, 256>;
 
 @compute @workgroup_size(256)
-fn seg_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) t: u32) {
+fn seg_partial(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
   let s = wid.x;
-  let split = nwg.y;
+  let split = sp.split;  // = the grid's height
   let off = u32(sseg[3u * s]);
   let n = u32(sseg[3u * s + 1u]);
   let adapt = sseg[3u * s + 2u] == 1;
@@ -76,12 +76,12 @@ fn seg_scale(@builtin(global_invocation_id) gid: vec3u) {
   let s = gid.x;
   if (s >= fp.S) { return; }
   let adapt = fseg[3u * s + 2u] == 1;
-  let split = fp.split;
-  var sums = vec2f(0.0);
-  for (var c = 0u; c < split; c++) { sums += fpart[s * split + c]; }
   var scale = 1.0;
   var wd = select(0.0, fp.weightDecay, adapt);
-  if (fp.kind == 1u && adapt) {
+  if (fp.kind == 1u && adapt) {  // LARS: the parts seg_partial summed (other kinds bind none)
+    let split = fp.split;
+    var sums = vec2f(0.0);
+    for (var c = 0u; c < split; c++) { sums += fpart[s * split + c]; }
     let w = sqrt(sums.x);
     let g = sqrt(sums.y);
     if (w != 0.0 && g != 0.0) {

@@ -30,14 +30,14 @@ STEP=${STEP_ARGS:---method byol --arch resnet50 --batch 64 --size 224}
 step() { # $1: dist folder, rest: env assignments
   local d=$1; shift
   env "$@" timeout "$(left 30)" node "$d/src/cli/main.js" bench step $STEP \
-    --steps 4 --warmup 10 --json 2>&1 | quiet | tr -d '\n' | sed "s/^/{\"build\":\"$d $*\",\"result\":/; s/\$/}\n/" >> "$O/step.jsonl"
+    --steps 4 --warmup 10 --json 2>&1 | quiet | tr -d '\n' | sed "s/^/{\"build\":\"$d $*\",\"result\":/; s/\$/}\n/; s/\"result\":}/\"result\":null}/" >> "$O/step.jsonl"
   mark "step $d $*"
 }
 step dist; step dist-old; step dist; step dist-old
 # Where the step's GPU time goes: every dispatch timed in its own pass, summed per kernel label.
 for d in dist dist-old; do
   timeout "$(left 40)" node "$d/src/cli/main.js" bench step $STEP --steps 1 --warmup 3 --profile --json 2>&1 | quiet \
-    | tr -d '\n' | sed "s/^/{\"build\":\"$d\",\"result\":/; s/\$/}\n/" >> "$O/step_profile.jsonl"; mark "step profile $d"
+    | tr -d '\n' | sed "s/^/{\"build\":\"$d\",\"result\":/; s/\$/}\n/; s/\"result\":}/\"result\":null}/" >> "$O/step_profile.jsonl"; mark "step profile $d"
 done
 for d in dist dist-old; do
   for k in bn. maxpool; do

@@ -40,7 +40,7 @@ const NO_CONSTANTS: Record<string, number> = {};
 
 function sameConstants(a: Record<string, number>, b: Record<string, number>): boolean {
   let n = 0;
-  for (const c in b) { if (a[c] !== b[c]) return false; n++; }
+  for (const c in b) { if (!Object.is(a[c], b[c])) return false; n++; } // NaN matches NaN
   for (const _ in a) n--;
   return n === 0;
 }

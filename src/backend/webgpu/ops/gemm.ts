@@ -200,7 +200,7 @@ export function gemmGrid(ctx: GpuContext, t: GemmTile, M: number, N: number, lay
 export function splitKReduce(ctx: GpuContext, part: GpuStorage, out: GpuStorage, Co: number, J: number, C: number, KK: number,
   splits: number, label: string): void {
   const shape = isSoftwareDevice(ctx) ? { OUTS: 256, LANES: 1 } : { OUTS: 32, LANES: 8 };
-  const groups = Math.ceil((Co * J) / shape.OUTS);
+  const groups = Math.max(1, Math.ceil((Co * J) / shape.OUTS));
   const maxX = ctx.limits.maxComputeWorkgroupsPerDimension;
   const y = Math.ceil(groups / maxX);
   ctx.dispatch(ctx.pipeline({ file: 'splitk_reduce.wgsl', constants: shape }), [part, out],

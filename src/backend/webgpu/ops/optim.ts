@@ -5,7 +5,7 @@ import { numel } from '../../../runtime/shape.js';
 import type { GpuContext } from '../context.js';
 import { params } from '../params.js';
 import { gpu, grid, need32 } from './util.js';
-import { isSoftwareDevice } from './gemm.js';
+import { dummy, isSoftwareDevice } from './gemm.js';
 
 export function emaUpdate(ctx: GpuContext, target: Raw, source: Raw, tau: number): void {
   need32('emaUpdate', target, ['f32']);
@@ -27,18 +27,22 @@ export function optimizerStep(ctx: GpuContext, kind: OptimizerKind, param: Raw, 
   const S = segments.shape[0] ?? 0;
   if (n === 0 || S === 0) return;
   // LARS norms: each segment in SPLIT parts (GPUs; a 2.4M-element tensor was one workgroup's
-  // serial walk), then one thread per segment adds its parts. SGD / AdamW need no norms.
-  const split = kind === 'lars' && !isSoftwareDevice(ctx) ? LARS_SPLIT : 1;
+  // serial walk), then one thread per segment adds its parts. SGD / AdamW need no norms: their
+  // scales come from seg_scale alone, which then reads no parts.
+  const lars = kind === 'lars';
+  const split = lars && !isSoftwareDevice(ctx) ? LARS_SPLIT : 1;
   const block = params().u32(n, S, h.clipLr ? 1 : 0, KIND[kind])
     .f32(h.lr, h.weightDecay, h.momentum, h.eta, h.eps, h.beta1, h.beta2, 1 - Math.pow(h.beta1, h.step),
       1 - Math.pow(h.beta2, h.step)).u32(split, 0).bytes();
-  const parts = ctx.alloc(8 * S * split);
-  ctx.dispatch(ctx.pipeline({ file: 'optim.wgsl', entryPoint: 'seg_partial' }),
-    [gpu(param), gpu(grad), gpu(segments), parts], block, [S, split], `optimizerStep ${kind} segment norms`);
+  const parts = lars ? ctx.alloc(8 * S * split) : dummy(ctx);
+  if (lars) {
+    ctx.dispatch(ctx.pipeline({ file: 'optim.wgsl', entryPoint: 'seg_partial' }),
+      [gpu(param), gpu(grad), gpu(segments), parts], block, [S, split], `optimizerStep ${kind} segment norms`);
+  }
   const scales = ctx.alloc(8 * S);
   ctx.dispatch(ctx.pipeline({ file: 'optim.wgsl', entryPoint: 'seg_scale' }),
-    [gpu(segments), parts, scales], block, grid(ctx, S, 64), `optimizerStep ${kind} segment scales`);
-  ctx.release(parts);
+    [gpu(segments), parts, scales], block, [Math.ceil(S / 64)], `optimizerStep ${kind} segment scales`);
+  if (lars) ctx.release(parts);
   // The kernel binds a second-moment buffer in every mode; SGD/LARS get a scratch word.
   const v = state2 ? gpu(state2) : ctx.alloc(4);
   ctx.dispatch(ctx.pipeline({ file: 'optim.wgsl', entryPoint: 'opt_update' }),

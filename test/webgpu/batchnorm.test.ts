@@ -107,7 +107,7 @@ test('backward (dx, dgamma, dbeta) matches', async () => {
 
 // Grouped: G groups of M rows, per-group statistics [G, C]; C both a multiple of 4 (vec4 passes)
 // and not, M from 2 to several chunks.
-const grouped: [number, number, number][] = [[2, 2, 3], [2, 37, 8], [3, 300, 5], [2, 1000, 64], [2, 70, 131], [2, 5000, 24]];
+const grouped: [number, number, number][] = [[2, 2, 3], [2, 37, 8], [3, 300, 5], [2, 1000, 64], [2, 70, 131], [2, 5000, 24], [2, 70000, 8]];
 
 for (const routing of ['default', 'gpu'] as const) test(`grouped statistics, normalize and backward match the CPU backend (${routing} routing)`, async () => {
   const ctx = await runtime();

@@ -75,13 +75,18 @@ function groupsOf(op: string, rows: number, C: number, stats: Raw): number {
 }
 
 /**
- * The elementwise passes over [M, C] (apply, backward dx): four channels per thread with every
- * binding viewed as vec4 when C % 4 == 0 (entry point main_vec4), else one element per thread.
+ * The elementwise passes over [M, C] (apply, backward dx): four channels at a time with every
+ * binding viewed as vec4 when C % 4 == 0 (entry point main_vec4), else one. Each thread strides
+ * over the elements by `threads`, a multiple of the row length, so it keeps one channel (and its
+ * per-channel terms) throughout: enough threads to fill a GPU (2^18), a few on CPU
+ * implementations.
  */
-function channelPass(C: number, total: number): { entryPoint: string; bind: (s: GpuStorage) => GpuStorage; threads: number } {
-  return C % 4 === 0
-    ? { entryPoint: 'main_vec4', bind: asVec4, threads: total / 4 }
-    : { entryPoint: 'main', bind: (s) => s, threads: total };
+function channelPass(ctx: GpuContext, C: number, total: number): { entryPoint: string; bind: (s: GpuStorage) => GpuStorage; threads: number } {
+  const vec = C % 4 === 0;
+  const row = vec ? C / 4 : C, items = vec ? total / 4 : total;
+  const target = isSoftwareDevice(ctx) ? 4096 : 1 << 18;
+  const threads = row * Math.max(1, Math.floor(Math.min(items, target) / row));
+  return vec ? { entryPoint: 'main_vec4', bind: asVec4, threads } : { entryPoint: 'main', bind: (s) => s, threads };
 }
 
 /** Mean and biased variance over M, each [C]. */
@@ -142,10 +147,10 @@ export function normalize(ctx: GpuContext, x: Raw, mean: Raw, invstd: Raw, gamma
   const y = ctx.alloc(4 * total);
   if (total === 0) return y;
   const constants = { HAS_GAMMA: +!!gamma, HAS_BETA: +!!beta, HAS_RESIDUAL: +!!residual, RELU: +relu, GROUPED: +(G > 1) };
-  const pass = channelPass(C, total);
+  const pass = channelPass(ctx, C, total);
   ctx.dispatch(ctx.pipeline({ file: 'batchnorm_normalize.wgsl', entryPoint: pass.entryPoint, constants }),
     [gpu(x), gpu(mean), gpu(invstd), gamma ? gpu(gamma) : dummy(ctx), beta ? gpu(beta) : dummy(ctx), residual ? gpu(residual) : dummy(ctx), y].map(pass.bind),
-    params().u32(total, C, total / G, 0).bytes(), grid(ctx, pass.threads),
+    params().u32(total, C, total / G, pass.threads).bytes(), grid(ctx, pass.threads),
     `batchnorm normalize${residual ? '+add' : ''}${relu ? '+relu' : ''} [${G > 1 ? `${G}×` : ''}${M / G}, ${C}]`);
   return y;
 }
@@ -171,10 +176,10 @@ export function batchNormBackward(ctx: GpuContext, x: Raw, dy: Raw, mean: Raw, i
   const [sdyx, sdy, dgamma, dbeta] = finalize(ctx, M, C, G, true, dummy(ctx), part, chunks, [sink(into.dgamma), sink(into.dbeta)]);
   const total = rows * C;
   const dx = ctx.alloc(4 * total);
-  const pass = channelPass(C, total);
+  const pass = channelPass(ctx, C, total);
   ctx.dispatch(ctx.pipeline({ file: 'batchnorm_backward.wgsl', entryPoint: pass.entryPoint, constants: { HAS_GAMMA: +!!gamma, GROUPED: +(G > 1) } }),
     [gpu(x), g, gpu(mean), gpu(invstd), gamma ? gpu(gamma) : dummy(ctx), sdyx, sdy, dx].map(pass.bind),
-    params().u32(total, C, M, total / G).bytes(), grid(ctx, pass.threads), `batchnorm backward dx [${G > 1 ? `${G}×` : ''}${M}, ${C}]`);
+    params().u32(total, C, M, total / G, pass.threads, 0, 0, 0).bytes(), grid(ctx, pass.threads), `batchnorm backward dx [${G > 1 ? `${G}×` : ''}${M}, ${C}]`);
   ctx.release(sdyx); ctx.release(sdy);
   return relu ? { dx, dgamma, dbeta, dyMasked: relu.gm } : { dx, dgamma, dbeta };
 }

@@ -41,12 +41,16 @@
 /**
  * n / d for the hooks' index arithmetic, given inv = f32(1 / d): a float multiply and an exact
  * fix-up instead of u32 division, which GPUs emulate in ~20 instructions (the implicit-GEMM
- * hooks divide on every operand load). Exact for n < 2^24: f32(n) is then exact and the
- * estimate is off by at most one (by none when d = 1, where inv = 1).
+ * hooks divide on every operand load). Exact for n < 2^24: f32(n) is then exact, and with a
+ * correctly rounded multiply (Vulkan requires one) the estimate is off by at most one (by none
+ * for d ≤ 2, where inv is exact). The fix-up allows two either way, as margin for an
+ * implementation whose multiply is an ulp off.
  */
 fn mm_udiv(n: u32, d: u32, inv: f32) -> u32 {
   var q = u32(f32(n) * inv);
   if (q * d > n) { q -= 1u; }
+  if (q * d > n) { q -= 1u; }
+  if ((q + 1u) * d <= n) { q += 1u; }
   if ((q + 1u) * d <= n) { q += 1u; }
   return q;
 }

@@ -22,7 +22,8 @@ import { resolveConfig, type PretrainConfig } from '../../src/training/config.js
 import { tidy, type Tensor } from '../../src/tensor.js';
 import { fixturePath, relErr } from '../helpers/fixtures.js';
 import { formula } from '../models/fixture_weights.js';
-import { gpuBackendOrSkip } from '../helpers/gpu.js';
+import { gpuBackendOrSkip, gpuHandle } from '../helpers/gpu.js';
+import { overrideSoftwareDevice } from '../../src/backend/webgpu/ops/gemm.js';
 
 interface CaseMeta {
   name: string;
@@ -45,6 +46,8 @@ interface Target {
   lossTol: number;
   /** Tolerance for gradients in a case. */
   gradTol: (caseName: string) => number;
+  /** WebGPU: take a real GPU's code paths (tiles, lane counts, strided backward-data) on lavapipe. */
+  gpuRouting?: boolean;
 }
 
 // f64: the same float32-exact inputs in float64 against PyTorch's float64; only summation order
@@ -229,7 +232,14 @@ const targets: Target[] = [
   { label: 'cpu f32', backend: cpu(), dtype: 'f32', lossTol: F32_LOSS_TOL, gradTol: f32GradTol },
 ];
 const gpu = await gpuBackendOrSkip('golden methods (WebGPU)');
-if (gpu) targets.push({ label: 'webgpu f32', backend: gpu, dtype: 'f32', lossTol: F32_LOSS_TOL, gradTol: f32GradTol });
+if (gpu) {
+  targets.push({ label: 'webgpu f32', backend: gpu, dtype: 'f32', lossTol: F32_LOSS_TOL, gradTol: f32GradTol });
+  // What a real GPU runs: workgroup-memory GEMM tiles, 16-lane batch-norm finalisation, the
+  // lane-parallel split-K reduction, dcol + gather for strided backward-data, and so on. On
+  // lavapipe (a software device) these paths are otherwise only reached by kernel-level tests.
+  targets.push({ label: 'webgpu f32, GPU routing', backend: gpu, dtype: 'f32', lossTol: F32_LOSS_TOL, gradTol: f32GradTol, gpuRouting: true });
+}
+const runtimeOf = async () => (await gpuHandle())!.runtime;
 
 for (const tg of targets) {
   for (const c of cases) {
@@ -242,7 +252,12 @@ for (const tg of targets) {
       console.log(`  [skip] ${name}: the method keeps ${wrong.join(', ')} although built with f64 layers`);
       continue;
     }
-    test(name, () => runCase(c, tg, m));
+    test(name, async () => {
+      if (!tg.gpuRouting) return runCase(c, tg, m);
+      const rt = await runtimeOf();
+      overrideSoftwareDevice(rt, false);
+      try { await runCase(c, tg, m); } finally { overrideSoftwareDevice(rt, null); }
+    });
   }
 }
 

@@ -14,15 +14,15 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
 
-/** The dcol row (output pixel) that tap (kh, kw) of input pixel (n, h, w) feeds, or -1. */
-fn tapRow(n: u32, h: i32, w: i32, kh: u32, kw: u32) -> i32 {
-  let hs = h + params.ph - i32(kh);
-  let ws = w + params.pw - i32(kw);
-  if (hs < 0 || ws < 0 || hs % i32(params.sh) != 0 || ws % i32(params.sw) != 0) { return -1; }
-  let ho = u32(hs) / params.sh;
-  let wo = u32(ws) / params.sw;
-  if (ho >= params.Ho || wo >= params.Wo) { return -1; }
-  return i32((n * params.Ho + ho) * params.Wo + wo);
+/**
+ * The taps of input pixel (h, w) along one axis: the first kernel index k0 ≡ (h + ph) mod s
+ * whose output position is whole, and that position o0 = ⌊(h + ph) / s⌋. The next such tap is
+ * k0 + s at o0 − 1, and so on: only these taps reach the pixel, so the loops below visit
+ * ⌈K/s⌉ of the K taps with one division per axis, not every tap with four divisions.
+ */
+fn firstTap(hp: i32, s: u32) -> vec2<i32> {
+  let q = u32(hp) / s;
+  return vec2<i32>(hp - i32(q * s), i32(q));
 }
 
 // One thread per input pixel (all its channels): index arithmetic once per pixel and tap.
@@ -38,13 +38,23 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let K = params.KH * params.KW * C;
   let out = q * C;
   for (var c = 0u; c < C; c++) { dx[out + c] = 0.0; }
-  for (var kh = 0u; kh < params.KH; kh++) {
-    for (var kw = 0u; kw < params.KW; kw++) {
-      let row = tapRow(n, h, w, kh, kw);
-      if (row < 0) { continue; }
-      let src = u32(row) * K + (kh * params.KW + kw) * C;
-      for (var c = 0u; c < C; c++) { dx[out + c] += dcol[src + c]; }
+  let th = firstTap(h + params.ph, params.sh);
+  let tw = firstTap(w + params.pw, params.sw);
+  var oh = th.y;
+  for (var kh = u32(th.x); kh < params.KH; kh += params.sh) {
+    if (oh < 0) { break; }
+    if (oh < i32(params.Ho)) {
+      var ow = tw.y;
+      for (var kw = u32(tw.x); kw < params.KW; kw += params.sw) {
+        if (ow < 0) { break; }
+        if (ow < i32(params.Wo)) {
+          let src = ((n * params.Ho + u32(oh)) * params.Wo + u32(ow)) * K + (kh * params.KW + kw) * C;
+          for (var c = 0u; c < C; c++) { dx[out + c] += dcol[src + c]; }
+        }
+        ow -= 1;
+      }
     }
+    oh -= 1;
   }
 }
 
@@ -68,11 +78,22 @@ fn by_channel4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   let n = r / params.H;
   let K4 = params.KH * params.KW * C4;
   var acc = vec4<f32>(0.0);
-  for (var kh = 0u; kh < params.KH; kh++) {
-    for (var kw = 0u; kw < params.KW; kw++) {
-      let row = tapRow(n, h, w, kh, kw);
-      if (row >= 0) { acc += dcol4[u32(row) * K4 + (kh * params.KW + kw) * C4 + c4]; }
+  let th = firstTap(h + params.ph, params.sh);
+  let tw = firstTap(w + params.pw, params.sw);
+  var oh = th.y;
+  for (var kh = u32(th.x); kh < params.KH; kh += params.sh) {
+    if (oh < 0) { break; }
+    if (oh < i32(params.Ho)) {
+      var ow = tw.y;
+      for (var kw = u32(tw.x); kw < params.KW; kw += params.sw) {
+        if (ow < 0) { break; }
+        if (ow < i32(params.Wo)) {
+          acc += dcol4[((n * params.Ho + u32(oh)) * params.Wo + u32(ow)) * K4 + (kh * params.KW + kw) * C4 + c4];
+        }
+        ow -= 1;
+      }
     }
+    oh -= 1;
   }
   dx4[t] = acc;
 }

@@ -8,9 +8,10 @@
 //   moments  (BACKWARD = false): S1 = Σ (x − s), S2 = Σ (x − s)²  with the shift s = the
 //            group's first row (shifted sums keep E[x²] − E[x]² from cancelling when |mean| ≫ std)
 //   backward (BACKWARD = true):  S1 = Σ dy,      S2 = Σ dy · (x − mean_g)·invstd_g
-//     RELU_MASK: dy is first masked where the forward's fused ReLU output y is 0, and the masked
-//     gradient written to gm (the pass reads every dy once anyway; the dx pass and a residual
-//     branch then use gm, with no separate masking pass)
+//     RELU_MASK (with VEC only): dy is first masked where the forward's fused ReLU output y is
+//     0, and the masked gradient written to gm, one 16-byte store per 4 channels (the pass reads
+//     every dy once anyway; the dx pass and a residual branch then use gm, with no separate
+//     masking pass)
 // batchnorm_finalize.wgsl adds the chunks.
 
 override BACKWARD: bool = false;
@@ -25,7 +26,7 @@ struct Params { M: u32, C: u32, rowsPerChunk: u32, chunks: u32 }  // M, chunks: 
 @group(0) @binding(3) var<storage, read> invstd: array<f32>;
 @group(0) @binding(4) var<storage, read_write> part: array<f32>;
 @group(0) @binding(5) var<storage, read> y: array<vec4<f32>>;         // RELU_MASK: the ReLU's output
-@group(0) @binding(6) var<storage, read_write> gm: array<f32>;        // RELU_MASK: masked dy
+@group(0) @binding(6) var<storage, read_write> gm: array<vec4<f32>>;  // RELU_MASK: masked dy
 @group(0) @binding(7) var<uniform> params: Params;
 
 var<workgroup> red1: array<vec4<f32>, 256>;
@@ -66,7 +67,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         var g = load4(&dy, r, c0);
         if (RELU_MASK) {
           g = select(vec4<f32>(0.0), g, load4(&y, r, c0) > vec4<f32>(0.0));
-          for (var j = 0u; j < 4u; j++) { if (c0 + j < params.C) { gm[r * params.C + c0 + j] = g[j]; } }
+          gm[(r * params.C + c0) / 4u] = g;  // VEC: c0 + 3 < C, 16-byte aligned
         }
         s1 += g;
         s2 += g * (load4(&x, r, c0) - mu) * is;

@@ -9,6 +9,7 @@ import { params } from '../params.js';
 import { gpu, grid, need32 } from './util.js';
 import { numel } from '../../../runtime/shape.js';
 import { runningSlots } from './norm_running.js';
+import { unaryGrad } from './elementwise.js';
 import { asVec4, dummy, isSoftwareDevice, releaseTemp } from './gemm.js';
 
 function dims(op: string, x: Raw): [number, number] {
@@ -34,9 +35,10 @@ function partialSums(ctx: GpuContext, M: number, C: number, G: number, backward:
   const chunks = Math.ceil(M / rowsPerChunk);
   const part = ctx.alloc(4 * G * chunks * 2 * C);
   const [x, dy, mean, invstd] = bufs;
+  if (relu && C % 4 !== 0) throw new BackendError(`batchnorm partial sums: the fused ReLU mask needs C % 4 == 0 (C = ${C})`);
   const gm = relu?.gm ?? ctx.alloc(16); // written only with the ReLU mask (a writable binding may not alias the dummy)
   ctx.dispatch(ctx.pipeline({ file: 'batchnorm_partial.wgsl', constants: { BACKWARD: +backward, VEC: +(C % 4 === 0), RELU_MASK: +!!relu } }),
-    [asVec4(x), asVec4(dy), mean, invstd, part, asVec4(relu?.y ?? dummy(ctx)), gm], params().u32(M, C, rowsPerChunk, chunks).bytes(), [gx, G * chunks],
+    [asVec4(x), asVec4(dy), mean, invstd, part, asVec4(relu?.y ?? dummy(ctx)), asVec4(gm)], params().u32(M, C, rowsPerChunk, chunks).bytes(), [gx, G * chunks],
     `batchnorm ${backward ? `backward${relu ? '+relu mask' : ''}` : 'moments'} partial [${G > 1 ? `${G}×` : ''}${M}, ${C}]`);
   if (!relu) ctx.release(gm);
   return { part, chunks };
@@ -169,9 +171,14 @@ export function batchNormBackward(ctx: GpuContext, x: Raw, dy: Raw, mean: Raw, i
   const G = groupsOf('batchNormBackward', rows, C, mean);
   const M = rows / G;
   if (reluOut) need32('batchNormBackward', reluOut, ['f32']);
-  const relu = reluOut ? { y: gpu(reluOut), gm: ctx.alloc(4 * rows * C) } : null;
-  const { part, chunks } = partialSums(ctx, M, C, G, true, [gpu(x), gpu(dy), gpu(mean), gpu(invstd)], relu);
-  const g = relu ? relu.gm : gpu(dy); // the (masked) upstream gradient
+  // The ReLU mask is applied inside the reduction pass when 4 channels make a 16-byte store;
+  // otherwise (C % 4 != 0, small models) by a masking pass first.
+  const fused = !!reluOut && C % 4 === 0;
+  const relu = fused ? { y: gpu(reluOut!), gm: ctx.alloc(4 * rows * C) } : null;
+  const masked = reluOut && !fused ? unaryGrad(ctx, 'relu', reluOut, dy) as GpuStorage : null;
+  const upstream = masked ?? gpu(dy);
+  const { part, chunks } = partialSums(ctx, M, C, G, true, [gpu(x), upstream, gpu(mean), gpu(invstd)], relu);
+  const g = relu ? relu.gm : upstream; // the (masked) upstream gradient
   const sink = (s: Storage | null | undefined) => (s && s.bytes === 4 * C ? s as GpuStorage : null);
   const [sdyx, sdy, dgamma, dbeta] = finalize(ctx, M, C, G, true, dummy(ctx), part, chunks, [sink(into.dgamma), sink(into.dbeta)]);
   const total = rows * C;
@@ -181,5 +188,6 @@ export function batchNormBackward(ctx: GpuContext, x: Raw, dy: Raw, mean: Raw, i
     [gpu(x), g, gpu(mean), gpu(invstd), gamma ? gpu(gamma) : dummy(ctx), sdyx, sdy, dx].map(pass.bind),
     params().u32(total, C, M, total / G, pass.threads, 0, 0, 0).bytes(), grid(ctx, pass.threads), `batchnorm backward dx [${G > 1 ? `${G}×` : ''}${M}, ${C}]`);
   ctx.release(sdyx); ctx.release(sdy);
-  return relu ? { dx, dgamma, dbeta, dyMasked: relu.gm } : { dx, dgamma, dbeta };
+  const dyMasked = relu ? relu.gm : masked;
+  return dyMasked ? { dx, dgamma, dbeta, dyMasked } : { dx, dgamma, dbeta };
 }

@@ -13,7 +13,7 @@
 #  6. a tile sweep of the ResNet-50 convolutions (COENGINE_GEMM_TILE forces one tile for all).
 # Prepare here:
 #   npm run build
-#   git worktree add /tmp/base <baseline commit> && (cd /tmp/base && ln -s "$PWD/node_modules" . && npx tsc -p .)
+#   git worktree add /tmp/base <baseline commit> && (root=$PWD; cd /tmp/base && ln -s "$root/node_modules" . && npx tsc -p .)
 #   rm -rf dist-old && mkdir dist-old && cp -r /tmp/base/dist/* /tmp/base/kernels /tmp/base/package.json dist-old/
 #   (dist-old carries its own kernels/ and package.json: the kernel files are found by walking up
 #   to package.json, so without them the baseline would run this tree's kernels)

@@ -62,14 +62,18 @@ function geometry(op: string, xShape: Shape, wShape: Shape, p: Conv2dParams): Ge
 
 const isPointwise = (g: Geometry) => g.KH === 1 && g.KW === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0;
 
+/** The 12 geometry words every conv kernel's uniform block starts with. */
+function convGeometry(g: Geometry): Params {
+  return params().u32(g.N, g.H, g.W, g.C, g.Ho, g.Wo, g.Co, g.KW, g.sh, g.sw).i32(g.ph, g.pw);
+}
 /** The 16 shared header words of the conv kernels' uniform blocks (last four vary). */
 function convHeader(g: Geometry, tail: [number, number, number, number]): Params {
-  return params().u32(g.N, g.H, g.W, g.C, g.Ho, g.Wo, g.Co, g.KW, g.sh, g.sw).i32(g.ph, g.pw).u32(...tail);
+  return convGeometry(g).u32(...tail);
 }
 function convParams(g: Geometry, tail: [number, number, number, number]): Uint8Array { return convHeader(g, tail).bytes(); }
 /** The implicit forward / backward-data block: rows M, reduction K, and the reciprocals mm_udiv takes. */
 function implicitParams(g: Geometry, M: number, K: number, kDivisor: number): Uint8Array {
-  return params().u32(g.N, g.H, g.W, g.C, g.Ho, g.Wo, g.Co, g.KW, g.sh, g.sw).i32(g.ph, g.pw).u32(M, K).f32(1 / kDivisor, 1 / g.KW).bytes();
+  return convGeometry(g).u32(M, K).f32(1 / kDivisor, 1 / g.KW).bytes();
 }
 /** Pixel counts below this are divided through float reciprocals (mm_udiv is exact there). */
 const FAST_DIV_LIMIT = 2 ** 24;

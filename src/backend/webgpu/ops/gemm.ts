@@ -7,6 +7,7 @@
 import { BackendError } from '../../../runtime/errors.js';
 import { kernelSource } from '../kernel_source.js';
 import { params } from '../params.js';
+import { grid } from './util.js';
 import type { GpuContext, GpuStorage, KernelRef } from '../context.js';
 
 export interface GemmTile {
@@ -200,11 +201,8 @@ export function gemmGrid(ctx: GpuContext, t: GemmTile, M: number, N: number, lay
 export function splitKReduce(ctx: GpuContext, part: GpuStorage, out: GpuStorage, Co: number, J: number, C: number, KK: number,
   splits: number, label: string): void {
   const shape = isSoftwareDevice(ctx) ? { OUTS: 256, LANES: 1 } : { OUTS: 32, LANES: 8 };
-  const groups = Math.max(1, Math.ceil((Co * J) / shape.OUTS));
-  const maxX = ctx.limits.maxComputeWorkgroupsPerDimension;
-  const y = Math.ceil(groups / maxX);
   ctx.dispatch(ctx.pipeline({ file: 'splitk_reduce.wgsl', constants: shape }), [part, out],
-    params().u32(Co, J, C, KK, splits, 0, 0, 0).bytes(), [Math.ceil(groups / y), y], label);
+    params().u32(Co, J, C, KK, splits, 0, 0, 0).bytes(), grid(ctx, Co * J, shape.OUTS), label);
 }
 
 // ---- bindings ----

@@ -23,7 +23,7 @@ import { binary, unary } from '../src/backend/webgpu/ops/elementwise.js';
 export interface KernelBenchOptions {
   quick: boolean;
   json: boolean;
-  /** Run only kernels whose "kernel shape" label contains this substring. */
+  /** Run only kernels whose "kernel shape" label contains this substring (or one of several, comma-separated). */
   only?: string;
   /** Timed repetitions per kernel (after one warm-up). */
   reps?: number;
@@ -488,7 +488,10 @@ export async function runKernelBench(opts: KernelBenchOptions): Promise<KernelBe
       list.push(gemmCase(n, n, n, false, false, t, name));
     }
   }
-  if (opts.only) list = list.filter((c) => `${c.kernel} ${c.shape}`.includes(opts.only!));
+  if (opts.only) {
+    const wanted = opts.only.split(',').filter((w) => w.length > 0);
+    list = list.filter((c) => wanted.some((w) => `${c.kernel} ${c.shape}`.includes(w)));
+  }
   const rows: KernelBenchRow[] = [];
   for (const c of list) {
     try {

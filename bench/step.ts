@@ -22,6 +22,8 @@ export interface StepBenchOptions {
   smallStem: boolean;
   /** Also time every dispatch of one step by kernel (WebGPU with timestamp queries). */
   profile?: boolean;
+  /** With profile: one row per full dispatch label (kernel and shapes, e.g. each conv layer). */
+  profileShapes?: boolean;
 }
 
 export interface StepBenchResult {
@@ -101,7 +103,10 @@ export async function runStepBench(o: StepBenchOptions): Promise<StepBenchResult
     const d0 = gpu.runtime.stats().dispatches;
     await oneStep();
     dispatchesPerStep = gpu.runtime.stats().dispatches - d0;
-    if (o.profile) profile = (await gpu.runtime.profileDispatches(async () => { await oneStep(); })).rows;
+    if (o.profile || o.profileShapes) {
+      const key = o.profileShapes ? (label: string) => label : undefined;
+      profile = (await gpu.runtime.profileDispatches(async () => { await oneStep(); }, key)).rows;
+    }
   }
   return {
     dispatchesPerStep, profile,

@@ -222,23 +222,40 @@ fn mm_runShared(z: u32, tileM: u32, tileN: u32, tx: u32, ty: u32, M: u32, N: u32
   mm_fetchSlice(z, tileM, tileN, kb, ke, M, N, tid);
   mm_storeSlice(tid, 0u);
   workgroupBarrier();
-  var stage = 0u;
+  if (STAGES == 2u) {
+    // Two slices per trip, so that each one's stage is a constant once the steps are inlined
+    // (a stage index carried from trip to trip is a dynamic workgroup-memory offset).
+    for (var k0 = kb; k0 < ke; k0 += 2u * BK) {
+      mm_doubleBufferedStep(z, tileM, tileN, tx, ty, M, N, tid, k0, ke, 0u);
+      if (k0 + BK >= ke) { break; }
+      mm_doubleBufferedStep(z, tileM, tileN, tx, ty, M, N, tid, k0 + BK, ke, 1u);
+    }
+    return;
+  }
   for (var k0 = kb; k0 < ke; k0 += BK) {
     let next = k0 + BK;
     let more = next < ke;
     if (more) { mm_fetchSlice(z, tileM, tileN, next, ke, M, N, tid); }
-    mm_multiplySlice(tx, ty, stage);
-    if (STAGES == 2u) {
-      // The other stage was last read in the previous slice, before that slice's barrier.
-      stage = 1u - stage;
-      if (more) { mm_storeSlice(tid, stage); }
-      workgroupBarrier();
-    } else {
-      workgroupBarrier();
-      if (more) { mm_storeSlice(tid, 0u); }
-      workgroupBarrier();
-    }
+    mm_multiplySlice(tx, ty, 0u);
+    workgroupBarrier();
+    if (more) { mm_storeSlice(tid, 0u); }
+    workgroupBarrier();
   }
+}
+
+/**
+ * One slice with two workgroup tiles per operand: multiply slice k0 from stage `cur` while slice
+ * k0 + BK goes into the other stage, which was last read in the previous slice, before that
+ * slice's barrier; so one barrier per slice.
+ */
+fn mm_doubleBufferedStep(z: u32, tileM: u32, tileN: u32, tx: u32, ty: u32, M: u32, N: u32, tid: u32,
+                         k0: u32, ke: u32, cur: u32) {
+  let next = k0 + BK;
+  let more = next < ke;
+  if (more) { mm_fetchSlice(z, tileM, tileN, next, ke, M, N, tid); }
+  mm_multiplySlice(tx, ty, cur);
+  if (more) { mm_storeSlice(tid, 1u - cur); }
+  workgroupBarrier();
 }
 
 // ---- direct path ----

@@ -2,10 +2,10 @@
 // part[s] is [Co, J]; for conv2d_bwd_weight.wgsl J = (kh, kw, ci), ci fastest, and the sum is
 // written in OIHW. With KK = 1 and C = J (split-K matmul) that is plain row-major [Co, J].
 // Workgroup (OUTS, LANES): OUTS outputs, each summed by LANES lanes that take every LANES-th
-// slice, then a tree in workgroup memory. GPUs use 32 × 8: a weight gradient's output is small
-// (36,864 values for a 3×3 64→64 layer) and has many slices (~60), so one thread per output left
-// the GPU nearly idle on chains of 60 dependent loads. CPU implementations use 256 × 1 (no
-// barrier is reached).
+// slice, then a tree in workgroup memory. A weight gradient's output can be small (36,864
+// values for a 3×3 64→64 layer) with many slices (~60): one thread per output would leave a GPU
+// nearly idle on chains of 60 dependent loads. Large outputs with few slices want one thread per
+// output (LANES = 1: no barrier is reached); splitKShape in ops/gemm.ts chooses.
 
 override OUTS: u32 = 256u;
 override LANES: u32 = 1u;  // a power of two

@@ -24,6 +24,20 @@ test('bench step on WebGPU: awaited and back-to-back timings, encoding share, st
   assert.ok((r.peakBytes ?? 0) > 0);
 });
 
+test('bench step profiles: by kernel, or by kernel and shape (one row per convolution layer)', async () => {
+  if (!(await gpuBackendOrSkip('bench step'))) return;
+  const byKernel = (await runStepBench({ ...tiny('webgpu'), steps: 1, warmup: 1, profile: true })).profile ?? [];
+  const byShape = (await runStepBench({ ...tiny('webgpu'), steps: 1, warmup: 1, profileShapes: true })).profile ?? [];
+  // Forward convolutions: implicit GEMM on GPUs, im2col + GEMM on CPU implementations.
+  const conv = byKernel.find((r) => r.name === 'conv2d' || r.name === 'conv2d im2col');
+  assert.ok(conv, `a forward convolution row among ${byKernel.map((r) => r.name).join('; ')}`);
+  const layers = byShape.filter((r) => r.name.startsWith(`${conv.name} [`));
+  assert.ok(layers.length > 1, `one row per shape: ${layers.map((r) => r.name).join('; ')}`);
+  assert.equal(layers.reduce((a, r) => a + r.count, 0), conv.count);
+  const count = (rows: typeof byKernel) => rows.reduce((a, r) => a + r.count, 0);
+  assert.equal(count(byShape), count(byKernel), 'the same dispatches, grouped differently');
+});
+
 test('bench step on the CPU backend: no device-time share, no dispatch count', async () => {
   const r = await runStepBench({ ...tiny('cpu'), steps: 1, warmup: 1 });
   assert.ok(r.msPerStep > 0 && r.pipelinedMsPerStep > 0);

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpu } from '../../src/backend/registry.js';
 import { matmul } from '../../src/backend/webgpu/ops/matmul.js';
-import { GEMM_TILES, isSoftwareDevice, overrideSoftwareDevice, validateTile } from '../../src/backend/webgpu/ops/gemm.js';
+import { GEMM_TILES, isSoftwareDevice, overrideSoftwareDevice, splitKShape, validateTile } from '../../src/backend/webgpu/ops/gemm.js';
 import { assertClose, cpuData, cpuRaw, gpuRaw, randomF32, readF32, runtime, skipNotice } from './kernel_parity.js';
 
 interface Case { batch: number; M: number; N: number; K: number; tA: boolean; tB: boolean }
@@ -85,6 +85,18 @@ test('split-K with the GPU routing: the lane-parallel reduction', async () => {
   } finally {
     overrideSoftwareDevice(ctx, null);
   }
+});
+
+test('split-K reduction shape: lanes only where the outputs alone cannot fill a GPU, never more than the slices', () => {
+  assert.equal(splitKShape(true, 100, 60), { OUTS: 256, LANES: 1 }); // CPU implementations: no barriers
+  assert.equal(splitKShape(false, 36_864, 60), { OUTS: 64, LANES: 4 }); // 64→64 3×3 weight gradient
+  assert.equal(splitKShape(false, 4096, 256), { OUTS: 32, LANES: 8 });
+  assert.equal(splitKShape(false, 4096, 3), { OUTS: 64, LANES: 4 });
+  assert.equal(splitKShape(false, 4096, 2), { OUTS: 128, LANES: 2 });
+  assert.equal(splitKShape(false, 262_144, 9), { OUTS: 256, LANES: 1 }); // ResNet-50 1×1 weight gradient
+  assert.equal(splitKShape(false, 140_000, 9), { OUTS: 256, LANES: 1 });
+  assert.equal(splitKShape(false, 65_536, 9), { OUTS: 64, LANES: 4 });
+  assert.equal(splitKShape(false, 100_000, 9), { OUTS: 128, LANES: 2 });
 });
 
 test('an operand that is a view into a larger buffer (flat parameters), of a size that is not 16-byte aligned', async () => {

@@ -38,6 +38,11 @@ export interface KernelBenchRow {
   gflops: number | null;
   gbps: number | null;
   maxRelErr: number;
+  /**
+   * Slowest over fastest of the timed batches (ms is their median): near 1 when the device held
+   * one speed over the row. On an H100 rows of the same code differed by 2× between processes.
+   */
+  spread: number;
 }
 
 /** A prepared benchmark: inputs are on the GPU; run() records one execution. */
@@ -457,9 +462,10 @@ async function timeCase(rt: GpuRuntime, c: Case, reps: number, exact: boolean): 
   const means: number[] = [];
   for (let b = 0; b < TIMED_BATCHES; b++) means.push((await batch(reps)).ms / reps);
   for (const s of prep.inputs) rt.release(s);
-  const per = means.sort((a, b) => a - b)[Math.floor(TIMED_BATCHES / 2)];
+  means.sort((a, b) => a - b);
+  const per = means[Math.floor(TIMED_BATCHES / 2)];
   return {
-    kernel: c.kernel, shape: c.shape, ms: per,
+    kernel: c.kernel, shape: c.shape, ms: per, spread: means[TIMED_BATCHES - 1] / Math.max(1e-12, means[0]),
     gflops: c.flops ? c.flops / per / 1e6 : null,
     gbps: c.bytes ? c.bytes / per / 1e6 : null,
     maxRelErr,
@@ -469,7 +475,8 @@ async function timeCase(rt: GpuRuntime, c: Case, reps: number, exact: boolean): 
 function fmtRow(r: KernelBenchRow): string {
   const num = (v: number | null, d: number) => (v === null ? '—' : v.toFixed(d));
   return `${r.kernel.padEnd(22)} ${r.shape.padEnd(44)} ${r.ms.toFixed(3).padStart(9)} ms ` +
-    `${num(r.gflops, 1).padStart(10)} GFLOP/s ${num(r.gbps, 1).padStart(8)} GB/s  err ${r.maxRelErr.toExponential(1)}`;
+    `${num(r.gflops, 1).padStart(10)} GFLOP/s ${num(r.gbps, 1).padStart(8)} GB/s  err ${r.maxRelErr.toExponential(1)}` +
+    (r.spread > 1.1 ? `  (batches ${r.spread.toFixed(2)}× apart)` : '');
 }
 
 export async function runKernelBench(opts: KernelBenchOptions): Promise<KernelBenchRow[]> {

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpu } from '../../src/backend/registry.js';
 import { matmul } from '../../src/backend/webgpu/ops/matmul.js';
-import { GEMM_TILES, isSoftwareDevice, overrideSoftwareDevice, splitKShape, validateTile } from '../../src/backend/webgpu/ops/gemm.js';
+import { GEMM_TILES, isSoftwareDevice, overrideSoftwareDevice, splitKReduce, splitKShape, validateTile } from '../../src/backend/webgpu/ops/gemm.js';
 import { assertClose, cpuData, cpuRaw, gpuRaw, randomF32, readF32, runtime, skipNotice } from './kernel_parity.js';
 
 interface Case { batch: number; M: number; N: number; K: number; tA: boolean; tB: boolean }
@@ -84,6 +84,39 @@ test('split-K with the GPU routing: the lane-parallel reduction', async () => {
     await check({ batch: 0, M: 33, N: 70, K: 9000, tA: true, tB: false }, 'shared32', 29); // the automatic choice: many slices
   } finally {
     overrideSoftwareDevice(ctx, null);
+  }
+});
+
+// Outputs beyond 65,535 workgroups fold the reduction's grid into 2-D (util.grid); no test shape
+// is that large, so a context whose grid limit is 7 workgroups per dimension forces the folding.
+test('split-K reduction over a grid folded into 2-D, OIHW order, both routings', async () => {
+  const ctx = await runtime();
+  if (!ctx) return;
+  const limits = new Proxy(ctx.limits, { get: (l, k) => (k === 'maxComputeWorkgroupsPerDimension' ? 7 : Reflect.get(l, k)) });
+  const small = new Proxy(ctx, {
+    get: (t, k) => { if (k === 'limits') return limits; const v = Reflect.get(t, k, t); return typeof v === 'function' ? v.bind(t) : v; },
+  });
+  const Co = 8, C = 40, KK = 9, J = KK * C, splits = 5;
+  const part = randomF32(splits * Co * J, 41);
+  const want = new Float64Array(Co * J);
+  for (let co = 0; co < Co; co++) {
+    for (let j = 0; j < J; j++) {
+      let s = 0;
+      for (let k = 0; k < splits; k++) s += part[(k * Co + co) * J + j];
+      want[(co * C + (j % C)) * KK + Math.floor(j / C)] = s;
+    }
+  }
+  for (const software of [true, false]) {
+    overrideSoftwareDevice(ctx, software);
+    try {
+      const shape = splitKShape(software, Co * J, splits);
+      assert.ok(Math.ceil((Co * J) / shape.OUTS) > 7, 'the grid must need folding');
+      const out = ctx.alloc(4 * Co * J);
+      splitKReduce(small, ctx.upload(part), out, Co, J, C, KK, splits, 'split-K reduce, folded grid');
+      assertClose(`split-K reduce, folded grid, ${software ? 'software' : 'GPU'} routing`, await readF32(ctx, out, Co * J), want, 1e-6);
+    } finally {
+      overrideSoftwareDevice(ctx, null);
+    }
   }
 });
 

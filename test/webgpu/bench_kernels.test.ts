@@ -1,0 +1,31 @@
+// `coengine bench kernels` (bench/kernels.ts) on a few quick rows: each row carries what the
+// issue asks for (kernel, shape, ms, GFLOP/s, GB/s, max relative error vs a reference) plus the
+// spread of its timed batches; --only takes several comma-separated patterns; --sweep adds one
+// GEMM row per tile config, each checked like the others.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runKernelBench } from '../../bench/kernels.js';
+import { gpuBackendOrSkip } from '../helpers/gpu.js';
+
+test('bench kernels --quick: rows with timing, rates and error; several --only patterns', async () => {
+  if (!(await gpuBackendOrSkip('bench kernels'))) return;
+  const rows = await runKernelBench({ quick: true, json: false, only: 'gemm 256x,bn.moments small', reps: 1 });
+  assert.equal(rows.map((r) => r.kernel), ['gemm', 'bn.moments']);
+  for (const r of rows) {
+    assert.ok(r.ms > 0 && Number.isFinite(r.ms), `${r.kernel}: ms ${r.ms}`);
+    assert.ok(r.gflops !== null && r.gflops > 0 && r.gbps !== null && r.gbps > 0, `${r.kernel}: rates ${r.gflops}, ${r.gbps}`);
+    assert.ok(r.maxRelErr >= 0 && r.maxRelErr < 1e-4, `${r.kernel}: error ${r.maxRelErr}`);
+    assert.ok(r.spread >= 1 && Number.isFinite(r.spread), `${r.kernel}: spread ${r.spread}`);
+  }
+  // GEMM: 2·M·N·K flops over ms
+  assert.ok(Math.abs(rows[0].gflops! - (2 * 256 ** 3) / rows[0].ms / 1e6) < 1e-6 * rows[0].gflops!);
+});
+
+test('bench kernels --quick --sweep: one checked GEMM row per tile config', async () => {
+  if (!(await gpuBackendOrSkip('bench kernels'))) return;
+  const rows = await runKernelBench({ quick: true, json: false, only: 'gemm[direct32],gemm[shared32]', reps: 1, sweep: true });
+  assert.equal(rows.map((r) => r.kernel), ['gemm[direct32]', 'gemm[shared32]']);
+  for (const r of rows) assert.ok(r.shape.startsWith('512x512x512') && r.maxRelErr < 1e-5, `${r.kernel} ${r.shape}: ${r.maxRelErr}`);
+});
+
+test.run();

@@ -36,8 +36,11 @@ export interface StepBenchResult {
   encodeMsPerStep: number; encodeFraction: number | null;
   peakBytes: number | null; buffersCreatedInSteadyState: number | null;
   dispatchesPerStep: number | null;
-  /** GPU ms per kernel over one step (with --profile), largest first. */
-  profile?: { name: string; ms: number; count: number }[];
+  /**
+   * GPU ms per kernel over one step (with --profile; per kernel and shape with --profile-shapes),
+   * largest first; flops: the rows' declared work (GEMMs, convolutions), 0 where none.
+   */
+  profile?: { name: string; ms: number; count: number; flops: number }[];
 }
 
 function randomData(n: number, size: number, classes: number): TrainingData {

@@ -34,6 +34,13 @@ test('bench step profiles: by kernel, or by kernel and shape (one row per convol
   const layers = byShape.filter((r) => r.name.startsWith(`${conv.name} [`));
   assert.ok(layers.length > 1, `one row per shape: ${layers.map((r) => r.name).join('; ')}`);
   assert.equal(layers.reduce((a, r) => a + r.count, 0), conv.count);
+  // Work: GEMM-like rows declare theirs (the rate column), others none; grouping keeps the sum.
+  for (const r of byShape) {
+    if (/^(matmul|conv2d (\[|dx \[|dw \[))/.test(r.name) && !/reduce/.test(r.name)) assert.ok(r.flops > 0, `${r.name}: flops ${r.flops}`);
+    if (/^batchnorm/.test(r.name)) assert.equal(r.flops, 0, r.name);
+  }
+  const work = (rows: typeof byKernel) => rows.reduce((a, r) => a + r.flops, 0);
+  assert.ok(work(byShape) > 0 && Math.abs(work(byShape) - work(byKernel)) < 1e-9 * work(byKernel));
   const count = (rows: typeof byKernel) => rows.reduce((a, r) => a + r.count, 0);
   assert.equal(count(byShape), count(byKernel), 'the same dispatches, grouped differently');
 });

@@ -162,6 +162,20 @@ test('fused epilogue: bias, residual, ReLU', async () => {
   assert.ok(got.some((v) => v === 0) && got.some((v) => v > 0), 'ReLU should clip some outputs and keep others');
 });
 
+test('a GEMM dispatch declares its work to the profile: 2·batch·M·N·K, and a split-K one 2·M·N·K', async () => {
+  const ctx = await runtime();
+  if (!ctx || !ctx.features.has('timestamp-query')) return;
+  const A = randomF32(2 * 6 * 5, 1), B = randomF32(2 * 5 * 7, 2), C = randomF32(8 * 300, 3), D = randomF32(300 * 4, 4);
+  const { rows } = await ctx.profileDispatches(() => {
+    matmul(ctx, gpuRaw(ctx, A, [2, 6, 5]), gpuRaw(ctx, B, [2, 5, 7]), false, false);
+    matmul(ctx, gpuRaw(ctx, C, [8, 300]), gpuRaw(ctx, D, [300, 4]), false, false, { splitK: 3 });
+  }, (l) => l);
+  const flops = (re: RegExp) => rows.filter((r) => re.test(r.name)).reduce((a, r) => a + r.flops, 0);
+  assert.equal(flops(/^matmul 2×6×7×5/), 2 * 2 * 6 * 7 * 5);
+  assert.equal(flops(/^matmul 8×4×300 ×3 splits/), 2 * 8 * 4 * 300);
+  assert.equal(flops(/split-K reduce/), 0);
+});
+
 test('K = 0 gives zeros', async () => {
   const ctx = await runtime();
   if (!ctx) return;

@@ -40,10 +40,11 @@ export interface GpuContext {
   release(s: GpuStorage): void;
   /**
    * Record one dispatch into the current command encoder (nothing is submitted until a
-   * read-back or an explicit flush). `uniforms` become the trailing uniform binding.
+   * read-back or an explicit flush). `uniforms` become the trailing uniform binding. `flops`:
+   * the useful floating-point work of a GEMM-like dispatch, reported by the profile as a rate.
    */
   dispatch(pipeline: GPUComputePipeline, buffers: GpuStorage[], uniforms: ArrayBuffer | ArrayBufferView | null,
-    workgroups: [number, number?, number?], label?: string): void;
+    workgroups: [number, number?, number?], label?: string, flops?: number): void;
   /** Submit what has been recorded. */
   flush(): void;
 }

@@ -105,7 +105,7 @@ export class GpuRuntime implements GpuContext {
   // Timing (timeDispatches): each pass recorded while timing writes a begin/end pair.
   private timing: { querySet: GPUQuerySet; pairs: number } | null = null;
   // Profiling (profileDispatches): every dispatch in its own timed pass, labels in order.
-  private profiling: { querySet: GPUQuerySet; labels: string[] } | null = null;
+  private profiling: { querySet: GPUQuerySet; labels: string[]; flops: number[] } | null = null;
 
   // The first asynchronous device error since the last check; thrown at flush/read.
   private pendingError: Error | null = null;
@@ -408,7 +408,7 @@ export class GpuRuntime implements GpuContext {
   }
 
   dispatch(pipeline: GPUComputePipeline, buffers: GpuStorage[], uniforms: ArrayBuffer | ArrayBufferView | null,
-    workgroups: [number, number?, number?], label?: string): void {
+    workgroups: [number, number?, number?], label?: string, flops?: number): void {
     const name = label ?? pipeline.label;
     for (const b of buffers) {
       if ((b as PooledStorage).released) throw new BackendError(`${name}: a buffer was used after release`);
@@ -418,7 +418,7 @@ export class GpuRuntime implements GpuContext {
     const pass = profiled ? this.currentEncoder().beginComputePass({ timestampWrites: {
       querySet: profiled.querySet, beginningOfPassWriteIndex: 2 * profiled.labels.length, endOfPassWriteIndex: 2 * profiled.labels.length + 1 } })
       : this.currentPass();
-    if (profiled) { profiled.labels.push(name); this.pass = pass; }
+    if (profiled) { profiled.labels.push(name); profiled.flops.push(flops ?? 0); this.pass = pass; }
     this.lastLabel = name;
     const uniform = uniforms ? this.uniformSlot(uniforms) : null;
     for (const b of buffers) this.usedInEncoder.add(b.buffer);
@@ -527,17 +527,18 @@ export class GpuRuntime implements GpuContext {
   /**
    * GPU time per dispatch label while fn records (each dispatch gets its own timed pass; at most
    * the first MAX_PROFILED dispatches are timed). Labels are grouped by `key` (default: the
-   * label up to its first '[' — the kernel and its variant, not the shape).
+   * label up to its first '[' — the kernel and its variant, not the shape). `flops`: the summed
+   * work of the row's dispatches that declare theirs (GEMMs and convolutions), else 0.
    */
   async profileDispatches(fn: () => void | Promise<void>, key = (label: string) => label.replace(/\s*\[.*$/, '')):
-    Promise<{ rows: { name: string; ms: number; count: number }[]; timed: number; total: number }> {
+    Promise<{ rows: ProfileRow[]; timed: number; total: number }> {
     if (!this.features.has('timestamp-query')) throw new BackendError('profiling needs the timestamp-query feature');
     await this.sync();
     const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 * MAX_PROFILED });
-    this.profiling = { querySet, labels: [] };
+    this.profiling = { querySet, labels: [], flops: [] };
     const before = this.counters.dispatches;
     try { await fn(); this.flush(); } finally { this.endPass(); }
-    const labels = this.profiling.labels;
+    const { labels, flops } = this.profiling;
     this.profiling = null;
     const pairs = labels.length;
     const resolve = this.device.createBuffer({ size: Math.max(16, 16 * pairs), usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
@@ -545,12 +546,12 @@ export class GpuRuntime implements GpuContext {
     if (pairs) this.currentEncoder().resolveQuerySet(querySet, 0, 2 * pairs, resolve, 0);
     const ticks = new BigUint64Array(await this.read({ backend: 'webgpu', buffer: resolve, bytes: Math.max(16, 16 * pairs) }));
     resolve.destroy(); querySet.destroy();
-    const agg = new Map<string, { ms: number; count: number }>();
+    const agg = new Map<string, { ms: number; count: number; flops: number }>();
     labels.forEach((l, i) => {
       const ms = ticks[2 * i + 1] > ticks[2 * i] ? Number(ticks[2 * i + 1] - ticks[2 * i]) / 1e6 : 0;
       const k = key(l);
-      const a = agg.get(k) ?? { ms: 0, count: 0 };
-      a.ms += ms; a.count++;
+      const a = agg.get(k) ?? { ms: 0, count: 0, flops: 0 };
+      a.ms += ms; a.count++; a.flops += flops[i];
       agg.set(k, a);
     });
     const rows = [...agg].map(([name, a]) => ({ name, ...a })).sort((a, b) => b.ms - a.ms);
@@ -571,6 +572,9 @@ function padTo4(data: ArrayBufferView): Uint8Array {
   out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   return out;
 }
+
+/** One row of profileDispatches: a label (or its kernel), GPU ms and dispatches summed, and work. */
+export interface ProfileRow { name: string; ms: number; count: number; flops: number }
 
 export function fmtBytes(n: number): string {
   if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;

@@ -43,8 +43,9 @@ export function registerBenchStep(bench: Command): void {
       if (r.profile) {
         const total = r.profile.reduce((a, p) => a + p.ms, 0);
         process.stdout.write(`GPU time by kernel over one step (${total.toFixed(1)} ms timed):\n`);
-        for (const p of r.profile.slice(0, 25)) {
-          process.stdout.write(`  ${p.ms.toFixed(2).padStart(9)} ms ${(100 * p.ms / total).toFixed(1).padStart(5)}%  ${String(p.count).padStart(5)}×  ${p.name}\n`);
+        for (const p of r.profile.slice(0, o.profileShapes ? 60 : 25)) {
+          const rate = p.flops > 0 && p.ms > 0 ? `${(p.flops / p.ms / 1e9).toFixed(1).padStart(6)} TFLOP/s` : ' '.repeat(14);
+          process.stdout.write(`  ${p.ms.toFixed(2).padStart(9)} ms ${(100 * p.ms / total).toFixed(1).padStart(5)}%  ${String(p.count).padStart(5)}×  ${rate}  ${p.name}\n`);
         }
       }
     });

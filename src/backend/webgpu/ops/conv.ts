@@ -91,6 +91,9 @@ function relayout(ctx: GpuContext, w: GpuStorage, g: Geometry, entryPoint: 'to_o
   return out;
 }
 
+/** A convolution's multiply-adds ×2 (the same for forward and both backwards): its profile rate. */
+const convFlops = (g: Geometry): number => 2 * g.N * g.Ho * g.Wo * g.Co * g.C * g.KH * g.KW;
+
 function checkF32(op: string, ...xs: Raw[]): void { for (const x of xs) need32(op, x, ['f32']); }
 
 function useIm2col(ctx: GpuContext, g: Geometry, opts: ConvOptions, bytes: number): boolean {
@@ -170,7 +173,7 @@ export function conv2d(ctx: GpuContext, x: Raw, w: Raw, bias: Raw | null, p: Con
     { HAS_BIAS: +!!ep.bias, HAS_RESIDUAL: +!!ep.residual, RELU: +!!ep.relu });
   ctx.dispatch(ctx.pipeline(kernel),
     [asVec4(gpu(x)), asVec4(wt), ep.bias ?? dummy(ctx), ep.residual ?? dummy(ctx), asVec4(y)],
-    implicitParams(g, M, K, g.C), gemmGrid(ctx, t, M, g.Co, 1), `conv2d ${fmtShape(x.shape)}*${fmtShape(w.shape)}`);
+    implicitParams(g, M, K, g.C), gemmGrid(ctx, t, M, g.Co, 1), `conv2d ${fmtShape(x.shape)}*${fmtShape(w.shape)}`, convFlops(g));
   if (wt !== gpu(w)) releaseTemp(ctx, wt);
   return y;
 }
@@ -216,7 +219,7 @@ export function conv2dBackwardData(ctx: GpuContext, dy: Raw, w: Raw, xShape: Sha
   const kernel = gemmKernel('conv2d_bwd_data.wgsl', t,
     { aKContig: true, bNContig: true, aVec: g.Co % 4 === 0, bVec: g.C % 4 === 0, cVec: g.C % 4 === 0 });
   ctx.dispatch(ctx.pipeline(kernel), [asVec4(gpu(dy)), asVec4(wr), asVec4(dx)],
-    implicitParams(g, M, K, g.Co), gemmGrid(ctx, t, M, g.C, 1), `conv2d dx ${fmtShape(xShape)}`);
+    implicitParams(g, M, K, g.Co), gemmGrid(ctx, t, M, g.C, 1), `conv2d dx ${fmtShape(xShape)}*${fmtShape(w.shape)}`, convFlops(g));
   if (wr !== gpu(w)) releaseTemp(ctx, wr);
   return dx;
 }
@@ -261,7 +264,7 @@ function stridedBackwardData(ctx: GpuContext, dy: GpuStorage, w: GpuStorage, g: 
     { aKContig: true, bNContig: true, aVec: g.Co % 4 === 0, bVec: g.C % 4 === 0, cVec: g.C % 4 === 0 });
   ctx.dispatch(ctx.pipeline(kernel), [asVec4(dy), asVec4(wp), asVec4(dx)],
     convHeader(g, [cls.maxRows, 0, 0, 0]).vec4s(cls.table, 32).bytes(),
-    gemmGrid(ctx, t, cls.maxRows, g.C, cls.count), `conv2d dx ${g.sh}×${g.sw} phases ${fmtShape([g.N, g.H, g.W, g.C])}`);
+    gemmGrid(ctx, t, cls.maxRows, g.C, cls.count), `conv2d dx ${g.sh}×${g.sw} phases ${fmtShape([g.N, g.H, g.W, g.C])}`, convFlops(g));
   releaseTemp(ctx, wp);
   return dx;
 }
@@ -307,7 +310,7 @@ export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: S
     { aKContig: false, bNContig: true, aVec: g.Co % 4 === 0, bVec: g.C % 4 === 0, cVec: false }, { SPLIT: +split });
   ctx.dispatch(ctx.pipeline(kernel), [asVec4(gpu(dy)), asVec4(gpu(x)), asVec4(out)],
     convHeader(g, [P, J, chunk, KK]).f32(1 / g.Wo, 1 / g.Ho).u32(+(P < fastDivLimit), 0).bytes(),
-    gemmGrid(ctx, t, g.Co, J, splits), `conv2d dw ${fmtShape(wShape)} ×${splits} splits`);
+    gemmGrid(ctx, t, g.Co, J, splits), `conv2d dw ${fmtShape(x.shape)}*${fmtShape(wShape)} ×${splits} splits`, convFlops(g));
   if (split) {
     splitKReduce(ctx, out, dw, g.Co, J, g.C, KK, splits, 'conv2d dw split-K reduce');
     releaseTemp(ctx, out);

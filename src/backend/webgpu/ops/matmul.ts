@@ -56,7 +56,7 @@ export function gemm(ctx: GpuContext, p: GemmProblem, opts: GemmOptions = {}): G
   const u = params().u32(M, N, K, M * K, K * N, M * N, 0, 0).bytes();
   ctx.dispatch(ctx.pipeline(kernel),
     [asVec4(p.a), asVec4(p.b), ep.bias ?? dummy(ctx), ep.residual ?? dummy(ctx), asVec4(out)],
-    u, gemmGrid(ctx, t, M, N, batch), `matmul ${batch}×${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}`);
+    u, gemmGrid(ctx, t, M, N, batch), `matmul ${batch}×${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}`, 2 * batch * M * N * K);
   return out;
 }
 
@@ -92,7 +92,7 @@ function splitKGemm(ctx: GpuContext, p: GemmProblem, t: GemmTile, wanted: number
   const kernel = gemmKernel('matmul.wgsl', t, matmulPaths(p), { TRANS_A: +transA, TRANS_B: +transB, SPLIT_K: 1 });
   ctx.dispatch(ctx.pipeline(kernel), [asVec4(p.a), asVec4(p.b), dummy(ctx), dummy(ctx), asVec4(part)],
     params().u32(M, N, K, 0, 0, M * N, chunk, 0).bytes(), gemmGrid(ctx, t, M, N, splits),
-    `matmul ${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''} ×${splits} splits`);
+    `matmul ${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''} ×${splits} splits`, 2 * M * N * K);
   // The conv weight-gradient reduction with one tap and C = N is a plain sum over the slices.
   splitKReduce(ctx, part, out, M, N, N, 1, splits, 'matmul split-K reduce');
   releaseTemp(ctx, part);

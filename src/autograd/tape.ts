@@ -32,6 +32,27 @@ export function gradSink(t: Tensor | null | undefined): Storage | null {
   return t.gradSink.storage;
 }
 
+/**
+ * The node whose backward is running, the gradients accumulated so far, and the inputs whose
+ * pending gradient that backward took (null outside backward() / grad()).
+ */
+let running: { inputs: readonly Tensor[]; grads: Map<Tensor, Tensor>; claimed: Set<Tensor> } | null = null;
+
+/**
+ * Inside an op's backward: the gradient already accumulated for its input `t` from t's other
+ * consumers (a residual connection's), for the op to add into the gradient it returns for t in
+ * the same pass (a GEMM epilogue) instead of leaving the tape a separate add. Once this returns
+ * a tensor, the op's gradient for t must include it. null when t has none yet, or appears more
+ * than once among the node's inputs.
+ */
+export function claimPendingGrad(t: Tensor): Tensor | null {
+  if (!running || running.claimed.has(t)) return null;
+  const pending = running.grads.get(t);
+  if (!pending || running.inputs.filter((i) => i === t).length !== 1) return null;
+  running.claimed.add(t);
+  return pending;
+}
+
 export function isGradEnabled(): boolean { return gradEnabled; }
 
 /** Run fn without recording: for evaluation, EMA updates, optimiser steps. */
@@ -115,7 +136,10 @@ function runBackward(root: Tensor, opts: BackwardOptions, wanted: Tensor[], accu
       if (wantedSet.has(t)) results.set(t, g.alias());
       const node = t.node;
       if (node) {
-        const gin = tidy(() => node.backward(g));
+        const claimed = new Set<Tensor>(), outer = running;
+        running = { inputs: node.inputs, grads, claimed };
+        let gin: (Tensor | null)[];
+        try { gin = tidy(() => node.backward(g)); } finally { running = outer; }
         // Free what this node saved as soon as it has run (PyTorch does the same): activations
         // then leave memory progressively during the backward pass instead of all at the end.
         if (!opts.retainGraph) { for (const s of node.saved) s.dispose(); t.node = null; t.graphReleased = true; }
@@ -129,7 +153,11 @@ function runBackward(root: Tensor, opts: BackwardOptions, wanted: Tensor[], accu
           owned.add(gi);
           if (!inp.requiresGrad) { gi.dispose(); return; }
           const acc = grads.get(inp);
-          if (acc) { grads.set(inp, addSameShape(acc, gi)); acc.dispose(); gi.dispose(); }
+          if (acc && claimed.has(inp)) { // gi already holds acc
+            grads.set(inp, gi === acc ? acc.alias() : gi);
+            acc.dispose();
+          }
+          else if (acc) { grads.set(inp, addSameShape(acc, gi)); acc.dispose(); gi.dispose(); }
           else grads.set(inp, gi);
         });
       } else if (accumulateLeaves) {

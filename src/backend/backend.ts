@@ -129,7 +129,12 @@ export interface Backend {
 
   // ---- convolution (x NHWC, w OIHW, y NHWC) ----
   conv2d(x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams): Storage;
-  conv2dBackwardData(dy: Raw, w: Raw, xShape: Shape, p: Conv2dParams): Storage;
+  /**
+   * dx. `accumulate` (x's shape and dtype): x's gradient from its other consumers (a residual
+   * connection's), added to the result, in the same pass where the backend can (WebGPU: the
+   * 1×1 convolutions' GEMM epilogue), so the tape needs no separate add.
+   */
+  conv2dBackwardData(dy: Raw, w: Raw, xShape: Shape, p: Conv2dParams, accumulate?: Raw | null): Storage;
   /** `into`: storage the result may be written to (a gradient sink); returned when used. */
   conv2dBackwardWeight(x: Raw, dy: Raw, wShape: Shape, p: Conv2dParams, into?: Storage | null): Storage;
 

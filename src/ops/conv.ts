@@ -3,7 +3,7 @@ import { Tensor } from '../tensor.js';
 import { convOutSize } from '../runtime/shape.js';
 import { shapeError } from '../runtime/errors.js';
 import type { Conv2dParams } from '../backend/backend.js';
-import { gradSink, needsGrad, record, save } from '../autograd/tape.js';
+import { claimPendingGrad, gradSink, needsGrad, record, save } from '../autograd/tape.js';
 import { sameBackend, wrap } from './util.js';
 import { sum } from './reduce.js';
 
@@ -39,7 +39,8 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
     const sx = save(x), sw = save(w);
     const inputs = bias ? [x, w, bias] : [x, w];
     record(y, 'conv2d', inputs, (g) => {
-      const gx = x.requiresGrad ? wrap(be, be.conv2dBackwardData(g, sw, x.shape, p), x.shape, x.dtype) : null;
+      // x's gradient from its other consumers (a residual block's shortcut) joins dx in one pass.
+      const gx = x.requiresGrad ? wrap(be, be.conv2dBackwardData(g, sw, x.shape, p, claimPendingGrad(x)), x.shape, x.dtype) : null;
       const gw = w.requiresGrad ? wrap(be, be.conv2dBackwardWeight(sx, g, w.shape, p, gradSink(w)), w.shape, w.dtype) : null;
       const gb = bias?.requiresGrad ? sum(g, [0, 1, 2]) : null;
       return bias ? [gx, gw, gb] : [gx, gw];

@@ -51,6 +51,13 @@ check('conv 3x3 s1 p1 bias', (x, w, b) => op.conv2d(x, w, b, { padding: 1 }), [l
 check('conv 3x3 s2 p1', (x, w) => op.conv2d(x, w, null, { stride: 2, padding: 1 }), [leaf([2, 7, 5, 2], rng), leaf([3, 2, 3, 3], rng)]);
 check('conv 7x7 s2 p3', (x, w) => op.conv2d(x, w, null, { stride: 2, padding: 3 }), [leaf([1, 9, 8, 2], rng), leaf([2, 2, 7, 7], rng)]);
 check('conv 3x3 s2 p0', (x, w) => op.conv2d(x, w, null, { stride: 2 }), [leaf([1, 8, 7, 3], rng), leaf([2, 3, 3, 3], rng)]);
+// Residual blocks: x's second gradient reaches a convolution's backward-data as `accumulate`
+// (claimPendingGrad), for a 1×1 and a 3×3 conv, the shortcut first or last in the graph.
+check('residual: x + conv1x1(x)', (x, w) => op.add(x, op.conv2d(x, w)), [leaf([2, 3, 4, 3], rng), leaf([3, 3, 1, 1], rng)]);
+check('residual: conv3x3(x) + x, then conv1x1', (x, w, v) => op.conv2d(op.add(op.conv2d(x, w, null, { padding: 1 }), x), v),
+  [leaf([1, 4, 5, 2], rng), leaf([2, 2, 3, 3], rng), leaf([3, 2, 1, 1], rng)]);
+check('two convs of one input and a shortcut', (x, w, v) => op.add(op.add(op.conv2d(x, w), op.relu(x)), op.conv2d(x, v, null, { padding: 1 })),
+  [leaf([2, 3, 3, 2], rng), leaf([2, 2, 1, 1], rng), leaf([2, 2, 3, 3], rng)]);
 
 // Pooling.
 check('maxPool 3x3 s2 p1', (x) => op.maxPool2d(x), [leaf([2, 7, 6, 3], rng)]);

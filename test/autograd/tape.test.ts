@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpu } from '../../src/backend/registry.js';
 import * as op from '../../src/ops/index.js';
-import { tidy } from '../../src/tensor.js';
+import { tidy, type Tensor } from '../../src/tensor.js';
 
 const f64 = (v: number[], s: number[], rg = false) => op.tensor(v, s, { dtype: 'f64', backend: cpu(), requiresGrad: rg });
 
@@ -12,6 +12,29 @@ test('a tensor used twice accumulates both gradients (residual)', () => {
   const y = op.sum(op.add(op.mul(x, x), x)); // d/dx = 2x + 1
   op.backward(y);
   assert.equal([...x.grad!.dataSync()], [3, 5, 7]);
+});
+
+test('a convolution takes the pending gradient of its input into its backward-data (no separate add)', () => {
+  const x = f64([1, -2, 3, 0.5, 2, -1], [1, 1, 2, 3], true);
+  const w = f64([1, 0, 2, -1, 1, 0.5], [2, 3, 1, 1]);
+  let seen: (Tensor | null)[] = [];
+  const be = x.backend as { conv2dBackwardData: (...a: unknown[]) => unknown };
+  const plain = be.conv2dBackwardData;
+  be.conv2dBackwardData = (...a: unknown[]) => { seen.push((a[4] as Tensor | null | undefined) ?? null); return plain.apply(be, a); };
+  try {
+    // the shortcut's gradient (ones) is pending when the convolution's backward runs
+    const c = op.conv2d(x, w);
+    op.backward(op.add(op.sum(op.mul(c, c)), op.sum(x)));
+    assert.equal(seen.length, 1);
+    assert.ok(seen[0] !== null, 'the convolution took the pending gradient');
+    // d/dx of Σ(conv(x)²) + Σx = 2·conv(x)·w summed over outputs + 1
+    const y = [1 * 1 + 0 * -2 + 2 * 3, -1 * 1 + 1 * -2 + 0.5 * 3, 1 * 0.5 + 0 * 2 + 2 * -1, -1 * 0.5 + 1 * 2 + 0.5 * -1];
+    const want = [0, 1].flatMap((p) => [0, 1, 2].map((c) => 2 * (y[2 * p] * [1, 0, 2][c] + y[2 * p + 1] * [-1, 1, 0.5][c]) + 1));
+    assert.equal([...x.grad!.dataSync()].map((v) => +v.toFixed(9)), want.map((v) => +v.toFixed(9)));
+  } finally {
+    be.conv2dBackwardData = plain;
+  }
+  seen = [];
 });
 
 test('backward accumulates into .grad across calls', () => {

@@ -55,6 +55,35 @@ async function checkCase(c: Case, seed: number, splits?: number, path?: 'implici
   assertClose(`conv2dBackwardWeight ${label(c)} splits ${splits ?? 'auto'} ${path ?? 'auto'} ${tileName ?? ''} ${mapping ?? ''}`, await readF32(ctx, dw, nw), dwWant, tol);
 }
 
+// A residual input's other gradient joins dx: in the GEMM epilogue of a 1×1 stride-1
+// convolution, by a separate add on the other paths; both routings.
+test('backward-data with accumulate: dx + the gradient from x\'s other consumers', async () => {
+  const ctx = await runtime();
+  if (!ctx) return;
+  for (const software of [true, false]) {
+    overrideSoftwareDevice(ctx, software);
+    try {
+      for (const c of [cases[0], cases[1], cases[2], cases[3], cases[7]]) {
+        const p: Conv2dParams = { stride: c.s, pad: c.p };
+        const xShape = [c.N, c.H, c.W, c.C], wShape = [c.Co, c.C, c.k[0], c.k[1]];
+        const yShape = [c.N, convOutSize(c.H, c.k[0], c.s[0], c.p[0]), convOutSize(c.W, c.k[1], c.s[1], c.p[1]), c.Co];
+        const nx = c.N * c.H * c.W * c.C;
+        const G = randomF32(yShape.reduce((a, b) => a * b, 1), 51), Wt = randomF32(wShape.reduce((a, b) => a * b, 1), 52), R = randomF32(nx, 53);
+        const want = await cpuData(cpu().conv2dBackwardData(cpuRaw(G, yShape), cpuRaw(Wt, wShape), xShape, p, cpuRaw(R, xShape)), [nx]);
+        const plain = await cpuData(cpu().conv2dBackwardData(cpuRaw(G, yShape), cpuRaw(Wt, wShape), xShape, p), [nx]);
+        assertClose(`CPU accumulate ${label(c)}`, want, plain.map((v, i) => v + R[i]), 1e-6); // f32 storage: one rounding apart
+        const dx = conv2dBackwardData(ctx, gpuRaw(ctx, G, yShape), gpuRaw(ctx, Wt, wShape), xShape, p, { accumulate: gpuRaw(ctx, R, xShape) });
+        assertClose(`conv2dBackwardData + accumulate ${label(c)} ${software ? 'software' : 'GPU'} routing`, await readF32(ctx, dx, nx), want, 1e-5);
+      }
+    } finally {
+      overrideSoftwareDevice(ctx, null);
+    }
+  }
+  const c = cases[0];
+  assert.throws(() => conv2dBackwardData(ctx, gpuRaw(ctx, randomF32(2 * 5 * 7 * 12, 1), [2, 5, 7, 12]), gpuRaw(ctx, randomF32(96, 2), [12, 8, 1, 1]),
+    [c.N, c.H, c.W, c.C], { stride: c.s, pad: c.p }, { accumulate: gpuRaw(ctx, randomF32(10, 3), [10]) }), /accumulate has shape \[10\], x has \[2, 5, 7, 8\]/);
+});
+
 for (const path of ['implicit', 'im2col'] as const) {
   test(`forward, backward-data and backward-weight match the CPU backend (${path} path)`, async () => {
     if (!(await runtime())) return skipNotice('conv.test');

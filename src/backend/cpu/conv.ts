@@ -1,7 +1,8 @@
 // Direct convolution over NHWC maps. Weights (OIHW) are re-laid as [kh][kw][Cin][Cout] so the
 // innermost loops run over contiguous channels. Accumulation is in double precision.
 import type { Conv2dParams, Raw, Storage } from '../backend.js';
-import { convOutSize, numel, type Shape } from '../../runtime/shape.js';
+import { convOutSize, numel, sameShape, type Shape } from '../../runtime/shape.js';
+import { BackendError } from '../../runtime/errors.js';
 import { alloc, allocInto, dataOf, type CpuStorage } from './storage.js';
 
 /** OIHW → HWIO (Float64Array). */
@@ -64,10 +65,13 @@ export function conv2d(x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams): CpuSt
   return out;
 }
 
-export function conv2dBackwardData(dy: Raw, w: Raw, xShape: Shape, p: Conv2dParams): CpuStorage {
+export function conv2dBackwardData(dy: Raw, w: Raw, xShape: Shape, p: Conv2dParams, accumulate?: Raw | null): CpuStorage {
   const g = geometry(xShape, w.shape, p);
   const G = dataOf(dy), Wt = toHWIO(dataOf(w), g.Co, g.C, g.kh, g.kw);
-  const acc = new Float64Array(numel(xShape));
+  if (accumulate && !sameShape(accumulate.shape, xShape)) {
+    throw new BackendError(`conv2dBackwardData: accumulate has shape [${accumulate.shape}], x has [${xShape}]`);
+  }
+  const acc = accumulate ? Float64Array.from(dataOf(accumulate)) : new Float64Array(numel(xShape));
   const { C, Co } = g;
   forEachTap(g, (op, ip, tap) => {
     const go = op * Co, xo = ip * C, wo = tap * C * Co;

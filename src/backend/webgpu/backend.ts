@@ -81,8 +81,8 @@ export class WebGpuBackend implements Backend {
     return matmul(this.runtime, a, b, transA, transB, { epilogue: bias ? { bias: gpu(bias) } : undefined, out: into as GpuStorage | null });
   }
   conv2d(x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams): Storage { return conv2d(this.runtime, x, w, bias, p); }
-  conv2dBackwardData(dy: Raw, w: Raw, xShape: Shape, p: Conv2dParams): Storage {
-    return conv2dBackwardData(this.runtime, dy, w, xShape, p);
+  conv2dBackwardData(dy: Raw, w: Raw, xShape: Shape, p: Conv2dParams, accumulate?: Raw | null): Storage {
+    return conv2dBackwardData(this.runtime, dy, w, xShape, p, { accumulate });
   }
   conv2dBackwardWeight(x: Raw, dy: Raw, wShape: Shape, p: Conv2dParams, into?: Storage | null): Storage {
     return conv2dBackwardWeight(this.runtime, x, dy, wShape, p, { into: into as GpuStorage | null });

@@ -4,18 +4,24 @@
 // with split-K (partial sums per grid layer, then a deterministic reduction kernel).
 import type { Conv2dParams, Raw, Storage } from '../../backend.js';
 import { BackendError, fmtShape } from '../../../runtime/errors.js';
-import { convOutSize, type Shape } from '../../../runtime/shape.js';
+import { convOutSize, sameShape, type Shape } from '../../../runtime/shape.js';
 import type { GpuContext, GpuStorage } from '../context.js';
 import { params, type Params } from '../params.js';
 import { gpu, grid, need32 } from './util.js';
 import { asVec4, chooseTile, dummy, gemmGrid, gemmKernel, isSoftwareDevice, region, releaseTemp, splitKReduce, validateTile, type GemmTile } from './gemm.js';
 import { gemm, type Epilogue } from './matmul.js';
+import { binary } from './elementwise.js';
 
 export interface ConvOptions {
   /** Fused after the bias: residual add (y's shape) and ReLU. */
   epilogue?: Omit<Epilogue, 'bias'>;
   /** Backward-weight: write dW here (a gradient sink of the weight's size) instead of fresh storage. */
   into?: GpuStorage | null;
+  /**
+   * Backward-data: add this (x's shape) to dx: the gradient of x from its other consumers. 1×1
+   * stride-1 convolutions add it in their GEMM's epilogue; the other paths with a separate add.
+   */
+  accumulate?: Raw | null;
   /**
    * 'implicit': the GEMM core gathers im2col elements on the fly; 'im2col': materialise the
    * patches, then a plain GEMM. Default: im2col on software devices for k×k convolutions with
@@ -182,9 +188,21 @@ export function conv2dBackwardData(ctx: GpuContext, dy: Raw, w: Raw, xShape: Sha
   checkF32('conv2dBackwardData', dy, w);
   const g = geometry('conv2dBackwardData', xShape, w.shape, p);
   const M = g.N * g.H * g.W, K = g.KH * g.KW * g.Co;
+  const acc = opts.accumulate ?? null;
+  if (acc) {
+    checkF32('conv2dBackwardData', acc);
+    if (!sameShape(acc.shape, xShape)) throw new BackendError(`conv2dBackwardData: accumulate has shape ${fmtShape(acc.shape)}, x has ${fmtShape(xShape)}`);
+  }
   if (isPointwise(g)) {
-    // dx [N·H·W, Cin] = dy [N·H·W, Cout] × W [Cout, Cin]
-    return gemm(ctx, { a: gpu(dy), b: gpu(w), batch: 1, M, N: g.C, K, transA: false, transB: false }, { tile: opts.tile });
+    // dx [N·H·W, Cin] = dy [N·H·W, Cout] × W [Cout, Cin] (+ the other consumers' gradient)
+    return gemm(ctx, { a: gpu(dy), b: gpu(w), batch: 1, M, N: g.C, K, transA: false, transB: false },
+      { tile: opts.tile, epilogue: acc ? { bias: null, residual: gpu(acc), relu: false } : undefined });
+  }
+  if (acc) {
+    const dx = conv2dBackwardData(ctx, dy, w, xShape, p, { ...opts, accumulate: null });
+    const sum = binary(ctx, 'add', { storage: dx, shape: xShape, dtype: 'f32' }, acc, xShape);
+    releaseTemp(ctx, dx as GpuStorage);
+    return sum;
   }
   const P = g.N * g.Ho * g.Wo, KC = g.KH * g.KW * g.C;
   if (useIm2col(ctx, g, opts, 4 * P * KC) || gatherStridedDx(ctx, g, opts)) {

@@ -3,6 +3,10 @@
 // where dY(m, k) = dy[n, oh, ow, co] for the output pixel whose tap (kh, kw) lands on (ih, iw)
 // (zero when (ih + ph − kh) is not a multiple of the stride or falls outside the output).
 // Weights re-laid HWOI = [kh·kw·Cout, Cin] (OIHW as is for 1×1), so B's 4-runs are along ci.
+// ACCUMULATE: dx += dxOther (x's shape), x's gradient from its other consumers (a residual
+// block's shortcut), in the store instead of a separate pass.
+
+override ACCUMULATE: bool = false;
 
 struct Params {
   N: u32, H: u32, W: u32, C: u32,
@@ -14,7 +18,8 @@ struct Params {
 @group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> dx: array<vec4<f32>>;  // vec4 stores when C_VEC
-@group(0) @binding(3) var<uniform> params: Params;
+@group(0) @binding(3) var<storage, read> dxOther: array<vec4<f32>>;   // ACCUMULATE, else a dummy
+@group(0) @binding(4) var<uniform> params: Params;
 
 fn mm_M() -> u32 { return params.M; }
 fn mm_N() -> u32 { return params.C; }
@@ -64,6 +69,16 @@ fn mm_readA4(z: u32, r: vec4<i32>, m: u32, k: u32) -> vec4<f32> {
 fn mm_readB(z: u32, k: u32, n: u32) -> f32 { let i = k * params.C + n; return w[i / 4u][i % 4u]; }
 fn mm_readB4(z: u32, c: vec4<i32>, k: u32, n: u32) -> vec4<f32> { return w[(k * params.C + n) / 4u]; }
 
-fn mm_write(z: u32, m: u32, n: u32, v: f32) { let i = m * params.C + n; dx[i / 4u][i % 4u] = v; }
+fn mm_write(z: u32, m: u32, n: u32, v: f32) {
+  let i = m * params.C + n;
+  var r = v;
+  if (ACCUMULATE) { r += dxOther[i / 4u][i % 4u]; }
+  dx[i / 4u][i % 4u] = r;
+}
 // C_VEC (Cin % 4 == 0) makes i a multiple of 4: one 16-byte store.
-fn mm_write4(z: u32, m: u32, n: u32, v: vec4<f32>) { dx[(m * params.C + n) / 4u] = v; }
+fn mm_write4(z: u32, m: u32, n: u32, v: vec4<f32>) {
+  let i = (m * params.C + n) / 4u;
+  var r = v;
+  if (ACCUMULATE) { r += dxOther[i]; }
+  dx[i] = r;
+}

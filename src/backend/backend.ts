@@ -131,8 +131,8 @@ export interface Backend {
   conv2d(x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams): Storage;
   /**
    * dx. `accumulate` (x's shape and dtype): x's gradient from its other consumers (a residual
-   * connection's), added to the result, in the same pass where the backend can (WebGPU: the
-   * 1×1 convolutions' GEMM epilogue), so the tape needs no separate add.
+   * connection's), added to the result, in the same pass where the backend can (WebGPU: as the
+   * GEMM paths store dx), so the tape needs no separate add.
    */
   conv2dBackwardData(dy: Raw, w: Raw, xShape: Shape, p: Conv2dParams, accumulate?: Raw | null): Storage;
   /** `into`: storage the result may be written to (a gradient sink); returned when used. */

@@ -56,14 +56,16 @@ async function checkCase(c: Case, seed: number, splits?: number, path?: 'implici
 }
 
 // A residual input's other gradient joins dx: in the GEMM epilogue of a 1×1 stride-1
-// convolution, by a separate add on the other paths; both routings.
+// convolution and of the implicit k×k path (vec4 and scalar stores), by a separate add on the
+// gather and phase-class paths; both routings.
 test('backward-data with accumulate: dx + the gradient from x\'s other consumers', async () => {
   const ctx = await runtime();
   if (!ctx) return;
   for (const software of [true, false]) {
     overrideSoftwareDevice(ctx, software);
     try {
-      for (const c of [cases[0], cases[1], cases[2], cases[3], cases[7]]) {
+      const oddStride1: Case = { N: 1, H: 5, W: 6, C: 3, Co: 5, k: [3, 3], s: [1, 1], p: [1, 1] };
+      for (const c of [cases[0], cases[1], cases[2], cases[3], cases[5], cases[7], oddStride1]) {
         const p: Conv2dParams = { stride: c.s, pad: c.p };
         const xShape = [c.N, c.H, c.W, c.C], wShape = [c.Co, c.C, c.k[0], c.k[1]];
         const yShape = [c.N, convOutSize(c.H, c.k[0], c.s[0], c.p[0]), convOutSize(c.W, c.k[1], c.s[1], c.p[1]), c.Co];

@@ -18,8 +18,9 @@ export interface ConvOptions {
   /** Backward-weight: write dW here (a gradient sink of the weight's size) instead of fresh storage. */
   into?: GpuStorage | null;
   /**
-   * Backward-data: add this (x's shape) to dx: the gradient of x from its other consumers. 1×1
-   * stride-1 convolutions add it in their GEMM's epilogue; the other paths with a separate add.
+   * Backward-data: add this (x's shape) to dx: the gradient of x from its other consumers. The
+   * GEMM paths (1×1 stride 1, implicit k×k) add it as they store dx; the gather and phase-class
+   * paths of strided convolutions in a pass of its own.
    */
   accumulate?: Raw | null;
   /**
@@ -198,12 +199,13 @@ export function conv2dBackwardData(ctx: GpuContext, dy: Raw, w: Raw, xShape: Sha
     return gemm(ctx, { a: gpu(dy), b: gpu(w), batch: 1, M, N: g.C, K, transA: false, transB: false },
       { tile: opts.tile, epilogue: acc ? { bias: null, residual: gpu(acc), relu: false } : undefined });
   }
-  if (acc) {
-    const dx = conv2dBackwardData(ctx, dy, w, xShape, p, { ...opts, accumulate: null });
-    const sum = binary(ctx, 'add', { storage: dx, shape: xShape, dtype: 'f32' }, acc, xShape);
-    releaseTemp(ctx, dx as GpuStorage);
+  // The gather and phase-class paths add it in a pass of its own; the implicit GEMM's epilogue does.
+  const plusAcc = (dx: GpuStorage): GpuStorage => {
+    if (!acc) return dx;
+    const sum = binary(ctx, 'add', { storage: dx, shape: xShape, dtype: 'f32' }, acc, xShape) as GpuStorage;
+    releaseTemp(ctx, dx);
     return sum;
-  }
+  };
   const P = g.N * g.Ho * g.Wo, KC = g.KH * g.KW * g.C;
   if (useIm2col(ctx, g, opts, 4 * P * KC) || gatherStridedDx(ctx, g, opts)) {
     // dcol [P, kh·kw·C] = dy [P, Co] × W_ohwi [Co, kh·kw·C], then gathered back onto the pixels,
@@ -226,17 +228,17 @@ export function conv2dBackwardData(ctx: GpuContext, dy: Raw, w: Raw, xShape: Sha
     }
     releaseTemp(ctx, wt);
     releaseTemp(ctx, dcol);
-    return dx;
+    return plusAcc(dx);
   }
   const classes = (g.sh > 1 || g.sw > 1) && opts.phases !== false ? strideClasses(g) : null;
-  if (classes) return stridedBackwardData(ctx, gpu(dy), gpu(w), g, classes, opts);
+  if (classes) return plusAcc(stridedBackwardData(ctx, gpu(dy), gpu(w), g, classes, opts));
   const dx = ctx.alloc(4 * M * g.C);
   const t = opts.tile ?? chooseTile(ctx, M, g.C);
   validateTile(ctx, t);
   const wr = g.KH * g.KW === 1 ? gpu(w) : relayout(ctx, gpu(w), g, 'to_hwoi');
   const kernel = gemmKernel('conv2d_bwd_data.wgsl', t,
-    { aKContig: true, bNContig: true, aVec: g.Co % 4 === 0, bVec: g.C % 4 === 0, cVec: g.C % 4 === 0 });
-  ctx.dispatch(ctx.pipeline(kernel), [asVec4(gpu(dy)), asVec4(wr), asVec4(dx)],
+    { aKContig: true, bNContig: true, aVec: g.Co % 4 === 0, bVec: g.C % 4 === 0, cVec: g.C % 4 === 0 }, { ACCUMULATE: +!!acc });
+  ctx.dispatch(ctx.pipeline(kernel), [asVec4(gpu(dy)), asVec4(wr), asVec4(dx), acc ? asVec4(gpu(acc)) : dummy(ctx)],
     implicitParams(g, M, K, g.Co), gemmGrid(ctx, t, M, g.C, 1), `conv2d dx ${fmtShape(xShape)}*${fmtShape(w.shape)}`, convFlops(g));
   if (wr !== gpu(w)) releaseTemp(ctx, wr);
   return dx;

@@ -10,6 +10,7 @@ import { registerPlot } from './commands/plot.js';
 import { registerBench } from './commands/bench.js';
 import { registerBenchStep } from './commands/bench_step.js';
 import { registerBenchData } from '../../bench/data.js';
+import { enableDawnToggle } from '../backend/webgpu/device.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -17,7 +18,13 @@ export function buildProgram(): Command {
     .name('coengine')
     .description('WebGPU tensor/autograd engine for CO-SSL self-supervised vision training (Dawn on Node.js).')
     .version('0.1.0')
-    .showHelpAfterError();
+    .option('--no-robustness', 'run the kernels without the bounds clamps Dawn adds to every memory access (on an ' +
+      'H100: a ~5% faster training step, ~6% faster GEMMs; bench/RESULTS.md). The kernels index in bounds by construction and pass ' +
+      'their parity tests without the clamps; an indexing bug would then read arbitrary memory instead of a clamped ' +
+      'element.')
+    .showHelpAfterError()
+    // Before any command opens a device (Dawn takes its toggles when the instance is created).
+    .hook('preAction', () => { if (program.opts().robustness === false) enableDawnToggle('disable_robustness'); });
   registerInfo(program);
   registerArch(program);
   registerFlops(program);

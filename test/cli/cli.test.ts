@@ -47,6 +47,19 @@ test('without an adapter, info reports the CPU backend and says so', () => {
   assert.is(info.backend, 'cpu');
 });
 
+test('--no-robustness reaches the device: Dawn gets disable_robustness (info lists the toggles)', () => {
+  const toggles = (args: string[]) => {
+    const r = run(args);
+    assert.is(r.status, 0, r.stderr);
+    const info = JSON.parse(r.stdout);
+    return info.backend === 'webgpu' ? (info.dawnToggles as string[]).join(',') : null;
+  };
+  const off = toggles(['--no-robustness', 'info', '--json']);
+  if (off === null) return; // CPU fallback: no device to configure
+  assert.match(off, /disable_robustness/);
+  assert.not.match(toggles(['info', '--json'])!, /disable_robustness/);
+});
+
 test('bad pretrain flags fail with a message naming the problem', () => {
   let r = run(['pretrain', '--batch-size', '1', '--out', '/tmp/coengine-cli-test', '--device', 'cpu']);
   assert.is(r.status, 1);

@@ -26,6 +26,12 @@ export function dawnToggles(): string[] {
   ];
 }
 
+/** Add a Dawn toggle for devices opened from now on (as COENGINE_DAWN_ENABLE does). */
+export function enableDawnToggle(name: string): void {
+  const have = (process.env.COENGINE_DAWN_ENABLE ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (!have.includes(name)) process.env.COENGINE_DAWN_ENABLE = [...have, name].join(',');
+}
+
 /** Optional features requested when the adapter has them. */
 export const WANTED_FEATURES: GPUFeatureName[] = ['timestamp-query', 'subgroups', 'shader-f16'];
 

@@ -18,7 +18,7 @@ struct Params {
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read> residual: array<f32>;
+@group(0) @binding(3) var<storage, read> residual: array<vec4<f32>>;  // one 16-byte load per 4 outputs
 @group(0) @binding(4) var<storage, read_write> y: array<vec4<f32>>;  // vec4 stores when C_VEC
 @group(0) @binding(5) var<uniform> params: Params;
 
@@ -65,7 +65,7 @@ fn mm_readB4(z: u32, c: vec4<i32>, k: u32, n: u32) -> vec4<f32> { return w[(n * 
 fn epilogue(i: u32, co: u32, v: f32) -> f32 {
   var r = v;
   if (HAS_BIAS) { r += bias[co]; }
-  if (HAS_RESIDUAL) { r += residual[i]; }
+  if (HAS_RESIDUAL) { r += residual[i / 4u][i % 4u]; }
   if (RELU) { r = max(r, 0.0); }
   return r;
 }
@@ -78,7 +78,7 @@ fn mm_write4(z: u32, m: u32, n: u32, v: vec4<f32>) {
   let i = m * params.Co + n;
   var r = v;
   if (HAS_BIAS) { r += vec4<f32>(bias[n], bias[n + 1u], bias[n + 2u], bias[n + 3u]); }
-  if (HAS_RESIDUAL) { r += vec4<f32>(residual[i], residual[i + 1u], residual[i + 2u], residual[i + 3u]); }
+  if (HAS_RESIDUAL) { r += residual[i / 4u]; }
   if (RELU) { r = max(r, vec4<f32>(0.0)); }
   y[i / 4u] = r;
 }

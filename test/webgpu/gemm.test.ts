@@ -147,19 +147,21 @@ test('an operand that is a view into a larger buffer (flat parameters), of a siz
   ctx.release(base);
 });
 
-test('fused epilogue: bias, residual, ReLU', async () => {
+test('fused epilogue: bias, residual, ReLU; scalar (N % 4 != 0) and 16-byte (N % 4 == 0) stores', async () => {
   const ctx = await runtime();
   if (!ctx) return;
-  const M = 19, N = 13, K = 11;
-  const A = randomF32(M * K, 3), B = randomF32(K * N, 4), bias = randomF32(N, 5), res = randomF32(M * N, 6);
-  const plain = await cpuData(cpu().matmul(cpuRaw(A, [M, K]), cpuRaw(B, [K, N]), false, false), [M * N]);
-  const want = plain.map((v, i) => Math.max(0, v + bias[i % N] + res[i]));
-  const y = matmul(ctx, gpuRaw(ctx, A, [M, K]), gpuRaw(ctx, B, [K, N]), false, false, {
-    epilogue: { bias: ctx.upload(bias), residual: ctx.upload(res), relu: true },
-  });
-  const got = await readF32(ctx, y, M * N);
-  assertClose('matmul + bias + residual + relu', got, want, 1e-5);
-  assert.ok(got.some((v) => v === 0) && got.some((v) => v > 0), 'ReLU should clip some outputs and keep others');
+  for (const N of [13, 16]) {
+    const M = 19, K = 11;
+    const A = randomF32(M * K, 3), B = randomF32(K * N, 4), bias = randomF32(N, 5), res = randomF32(M * N, 6);
+    const plain = await cpuData(cpu().matmul(cpuRaw(A, [M, K]), cpuRaw(B, [K, N]), false, false), [M * N]);
+    const want = plain.map((v, i) => Math.max(0, v + bias[i % N] + res[i]));
+    const y = matmul(ctx, gpuRaw(ctx, A, [M, K]), gpuRaw(ctx, B, [K, N]), false, false, {
+      epilogue: { bias: ctx.upload(bias), residual: ctx.upload(res), relu: true },
+    });
+    const got = await readF32(ctx, y, M * N);
+    assertClose(`matmul + bias + residual + relu, N = ${N}`, got, want, 1e-5);
+    assert.ok(got.some((v) => v === 0) && got.some((v) => v > 0), 'ReLU should clip some outputs and keep others');
+  }
 });
 
 test('a GEMM dispatch declares its work to the profile: 2·batch·M·N·K, and a split-K one 2·M·N·K', async () => {

@@ -179,7 +179,7 @@ export function conv2d(ctx: GpuContext, x: Raw, w: Raw, bias: Raw | null, p: Con
     { aKContig: true, bNContig: false, aVec: g.C % 4 === 0, bVec: K % 4 === 0, cVec: g.Co % 4 === 0 },
     { HAS_BIAS: +!!ep.bias, HAS_RESIDUAL: +!!ep.residual, RELU: +!!ep.relu });
   ctx.dispatch(ctx.pipeline(kernel),
-    [asVec4(gpu(x)), asVec4(wt), ep.bias ?? dummy(ctx), ep.residual ?? dummy(ctx), asVec4(y)],
+    [asVec4(gpu(x)), asVec4(wt), ep.bias ?? dummy(ctx), ep.residual ? asVec4(ep.residual) : dummy(ctx), asVec4(y)],
     implicitParams(g, M, K, g.C), gemmGrid(ctx, t, M, g.Co, 1), `conv2d ${fmtShape(x.shape)}*${fmtShape(w.shape)}`, convFlops(g));
   if (wt !== gpu(w)) releaseTemp(ctx, wt);
   return y;

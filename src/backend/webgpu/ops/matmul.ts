@@ -55,7 +55,7 @@ export function gemm(ctx: GpuContext, p: GemmProblem, opts: GemmOptions = {}): G
     { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +!!ep.bias, HAS_RESIDUAL: +!!ep.residual, RELU: +!!ep.relu });
   const u = params().u32(M, N, K, M * K, K * N, M * N, 0, 0).bytes();
   ctx.dispatch(ctx.pipeline(kernel),
-    [asVec4(p.a), asVec4(p.b), ep.bias ?? dummy(ctx), ep.residual ?? dummy(ctx), asVec4(out)],
+    [asVec4(p.a), asVec4(p.b), ep.bias ?? dummy(ctx), ep.residual ? asVec4(ep.residual) : dummy(ctx), asVec4(out)],
     u, gemmGrid(ctx, t, M, N, batch), `matmul ${batch}×${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}`, 2 * batch * M * N * K);
   return out;
 }

@@ -3,7 +3,9 @@
 # most important first, so that a run cut short still answers the main questions:
 #  1. `bench step` BYOL ResNet-50 (batch 64, 224 px) with this tree's build (dist) and with a
 #     baseline build (dist-old), alternately; then one step of each with --profile (GPU time per
-#     kernel: where the step goes, and which kernels a change moved);
+#     kernel: where the step goes, and which kernels a change moved), and one of dist with
+#     --profile-shapes (each layer's GPU time and TFLOP/s as training runs it: the steady way to
+#     read the convolutions' rates; bench kernels rows wandered 2× between processes on an H100);
 #  2. `bench kernels` rows for batch norm and max pooling with both builds (bandwidth kernels);
 #  3. `bench kernels --only conv2d` with this tree (default paths beside the phase-class strided
 #     backward-data and the explicit im2col forward / weight gradient);
@@ -39,6 +41,8 @@ for d in dist dist-old; do
   timeout "$(left 40)" node "$d/src/cli/main.js" bench step $STEP --steps 1 --warmup 3 --profile --json 2>&1 | quiet \
     | tr -d '\n' | sed "s/^/{\"build\":\"$d\",\"result\":/; s/\$/}\n/; s/\"result\":}/\"result\":null}/" >> "$O/step_profile.jsonl"; mark "step profile $d"
 done
+timeout "$(left 40)" node dist/src/cli/main.js bench step $STEP --steps 1 --warmup 3 --profile-shapes --json 2>&1 | quiet \
+  | tr -d '\n' | sed "s/^/{\"build\":\"dist by shape\",\"result\":/; s/\$/}\n/; s/\"result\":}/\"result\":null}/" >> "$O/step_profile.jsonl"; mark "step profile by shape"
 for d in dist dist-old; do
   for k in bn. maxpool; do
     timeout "$(left 20)" node "$d/src/cli/main.js" bench kernels --json --reps 10 --only "$k" 2>&1 | quiet | sed "s/^/{\"build\":\"$d\",\"row\":/; s/\$/}/" >> "$O/bandwidth.jsonl"

@@ -6,6 +6,8 @@ import { resolveConfig, type PretrainConfig } from '../src/training/config.js';
 import { setup, trainStep } from '../src/training/pretrain.js';
 import type { TrainingData } from '../src/training/data.js';
 import { Rng } from '../src/runtime/rng.js';
+import type { Backend } from '../src/backend/backend.js';
+import { overrideSoftwareDevice } from '../src/backend/webgpu/ops/gemm.js';
 
 export interface StepBenchOptions {
   method: PretrainConfig['method'];
@@ -24,6 +26,11 @@ export interface StepBenchOptions {
   profile?: boolean;
   /** With profile: one row per full dispatch label (kernel and shapes, e.g. each conv layer). */
   profileShapes?: boolean;
+  /**
+   * On a CPU implementation of WebGPU (lavapipe), take the code paths chosen for GPUs: dispatch
+   * counts and labels as a GPU would record them (its timings mean nothing).
+   */
+  gpuRouting?: boolean;
 }
 
 export interface StepBenchResult {
@@ -59,6 +66,16 @@ function median(xs: number[]): number {
 
 export async function runStepBench(o: StepBenchOptions): Promise<StepBenchResult> {
   const backend = await initBackend(o.device);
+  const routed = o.gpuRouting && backend.name === 'webgpu' ? (await webgpu())!.runtime : null;
+  if (routed) overrideSoftwareDevice(routed, false);
+  try {
+    return await stepBench(o, backend);
+  } finally {
+    if (routed) overrideSoftwareDevice(routed, null);
+  }
+}
+
+async function stepBench(o: StepBenchOptions, backend: Backend): Promise<StepBenchResult> {
   const cfg = resolveConfig([{ method: o.method, arch: o.arch, width: o.width, smallStem: o.smallStem, batchSize: o.batch, imageSize: o.size,
     projHidden: o.projHidden, predHidden: o.projHidden, projOut: o.projOut, localGrid: o.localGrid, device: o.device, epochs: 1 }]);
   const run = await setup(cfg, backend, randomData(o.batch, o.size, 10));

@@ -4,7 +4,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runStepBench, type StepBenchOptions } from '../../bench/step.js';
-import { gpuBackendOrSkip } from '../helpers/gpu.js';
+import { gpuBackendOrSkip, gpuHandle } from '../helpers/gpu.js';
+import { isSoftwareDevice } from '../../src/backend/webgpu/ops/gemm.js';
 
 const tiny = (device: StepBenchOptions['device']): StepBenchOptions => ({
   method: 'co-byol', arch: 'rf29-resnet10', width: 0.0625, smallStem: true, batch: 4, size: 16,
@@ -43,6 +44,19 @@ test('bench step profiles: by kernel, or by kernel and shape (one row per convol
   assert.ok(work(byShape) > 0 && Math.abs(work(byShape) - work(byKernel)) < 1e-9 * work(byKernel));
   const count = (rows: typeof byKernel) => rows.reduce((a, r) => a + r.count, 0);
   assert.equal(count(byShape), count(byKernel), 'the same dispatches, grouped differently');
+});
+
+test('bench step --gpu-routing: the GPU code paths on any adapter (implicit convolutions, not im2col)', async () => {
+  if (!(await gpuBackendOrSkip('bench step'))) return;
+  const names = (r: Awaited<ReturnType<typeof runStepBench>>) => (r.profile ?? []).map((p) => p.name);
+  const routed = names(await runStepBench({ ...tiny('webgpu'), steps: 1, warmup: 1, profile: true, gpuRouting: true }));
+  assert.ok(routed.includes('conv2d') && !routed.includes('conv2d im2col'), routed.join('; '));
+  // and the routing is restored afterwards: a software adapter goes back to im2col
+  const h = await gpuHandle();
+  if (h && isSoftwareDevice(h.runtime)) {
+    const plain = names(await runStepBench({ ...tiny('webgpu'), steps: 1, warmup: 1, profile: true }));
+    assert.ok(plain.includes('conv2d im2col'), plain.join('; '));
+  }
 });
 
 test('bench step on the CPU backend: no device-time share, no dispatch count', async () => {

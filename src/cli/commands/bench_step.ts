@@ -28,11 +28,12 @@ export function registerBenchStep(bench: Command): void {
     .addOption(new Option('--device <d>', 'backend').choices(['auto', 'webgpu', 'cpu']).default('auto'))
     .option('--profile', 'also time each kernel over one step (GPU timestamps) and list the most expensive')
     .option('--profile-shapes', 'like --profile, but one row per kernel and shape (e.g. each convolution layer); the stable way to time a layer, as it runs in training')
+    .option('--gpu-routing', 'on a CPU implementation of WebGPU (lavapipe), take the code paths chosen for GPUs: dispatch counts and labels as a GPU records them (timings mean nothing)')
     .option('--json', 'print the result as one JSON object')
     .action(async (o) => {
       const { runStepBench } = await import('../../../bench/step.js');
       const r = await runStepBench({ method: o.method, arch: o.arch, batch: o.batch, size: o.size, width: o.width, smallStem: !!o.smallStem,
-        projHidden: o.projHidden, projOut: o.projOut, localGrid: o.localGrid, steps: o.steps, warmup: o.warmup, device: o.device, profile: !!o.profile, profileShapes: !!o.profileShapes });
+        projHidden: o.projHidden, projOut: o.projOut, localGrid: o.localGrid, steps: o.steps, warmup: o.warmup, device: o.device, profile: !!o.profile, profileShapes: !!o.profileShapes, gpuRouting: !!o.gpuRouting });
       if (o.json) { process.stdout.write(JSON.stringify(r) + '\n'); return; }
       process.stdout.write(`${r.method} ${r.arch} batch ${r.batch} @${r.size}px on ${r.device}: ${r.msPerStep.toFixed(1)} ms/step, ` +
         `${r.imagesPerSecond.toFixed(1)} img/s; back to back ${r.pipelinedMsPerStep.toFixed(1)} ms/step, ${r.pipelinedImagesPerSecond.toFixed(1)} img/s` +

@@ -2,7 +2,8 @@
 # A/B checks for kernel work on a lent GPU, in one short run (DEADLINE seconds, default 420),
 # most important first, so that a run cut short still answers the main questions:
 #  1. `bench step` BYOL ResNet-50 (batch 64, 224 px) with this tree's build (dist) and with a
-#     baseline build (dist-old), alternately; then one step of each with --profile (GPU time per
+#     baseline build (dist-old), alternately, then dist with COENGINE_GEMM_BIG=shared128x64 (the
+#     candidate large tile) against dist; then one step of each with --profile (GPU time per
 #     kernel: where the step goes, and which kernels a change moved), and one of dist with
 #     --profile-shapes (each layer's GPU time and TFLOP/s as training runs it: the steady way to
 #     read the convolutions' rates; bench kernels rows wandered 2× between processes on an H100);
@@ -36,6 +37,8 @@ step() { # $1: dist folder, rest: env assignments
   mark "step $d $*"
 }
 step dist; step dist-old; step dist; step dist-old
+# The heuristic's large tile as a candidate would change it (see bigTile in ops/gemm.ts).
+step dist COENGINE_GEMM_BIG=shared128x64; step dist; step dist COENGINE_GEMM_BIG=shared128x64
 # Where the step's GPU time goes: every dispatch timed in its own pass, summed per kernel label.
 for d in dist dist-old; do
   timeout "$(left 40)" node "$d/src/cli/main.js" bench step $STEP --steps 1 --warmup 3 --profile --json 2>&1 | quiet \

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpu } from '../../src/backend/registry.js';
 import { matmul } from '../../src/backend/webgpu/ops/matmul.js';
-import { GEMM_TILES, isSoftwareDevice, overrideSoftwareDevice, splitKReduce, splitKShape, validateTile } from '../../src/backend/webgpu/ops/gemm.js';
+import { GEMM_TILES, chooseTile, isSoftwareDevice, overrideSoftwareDevice, splitKReduce, splitKShape, validateTile } from '../../src/backend/webgpu/ops/gemm.js';
 import { assertClose, cpuData, cpuRaw, gpuRaw, randomF32, readF32, runtime, skipNotice } from './kernel_parity.js';
 
 interface Case { batch: number; M: number; N: number; K: number; tA: boolean; tB: boolean }
@@ -117,6 +117,23 @@ test('split-K reduction over a grid folded into 2-D, OIHW order, both routings',
     } finally {
       overrideSoftwareDevice(ctx, null);
     }
+  }
+});
+
+test('COENGINE_GEMM_BIG picks the heuristic\'s large tile (step A/B runs); a name that is not a shared tile is refused', async () => {
+  const ctx = await runtime();
+  if (!ctx) return;
+  overrideSoftwareDevice(ctx, false);
+  try {
+    assert.is(chooseTile(ctx, 4096, 4096), GEMM_TILES.shared128bk8p);
+    process.env.COENGINE_GEMM_BIG = 'shared128x64';
+    assert.is(chooseTile(ctx, 4096, 4096), GEMM_TILES.shared128x64);
+    assert.is(chooseTile(ctx, 100, 100), GEMM_TILES.shared64p, 'small problems keep the small tile');
+    process.env.COENGINE_GEMM_BIG = 'direct32';
+    assert.throws(() => chooseTile(ctx, 4096, 4096), /COENGINE_GEMM_BIG: 'direct32' is not a shared-memory GEMM tile/);
+  } finally {
+    delete process.env.COENGINE_GEMM_BIG;
+    overrideSoftwareDevice(ctx, null);
   }
 });
 

@@ -115,11 +115,25 @@ export function chooseTile(ctx: GpuContext, M: number, N: number, layers = 1): G
   // Big tiles need enough of them to fill the GPU (~132 SMs on an H100/H200). H200 GEMM 4096³,
   // each config in its own process: shared128bk8(p) 32.5 TFLOP/s, shared64x128 29.4,
   // shared128p 29.0, shared64p 28.3, shared64 27.5, shared128 25.3 (bench kernels --sweep).
-  const big = GEMM_TILES.shared128bk8p, small = GEMM_TILES.shared64p;
+  const big = bigTile(), small = GEMM_TILES.shared64p;
   const tiles128 = Math.ceil(M / 128) * Math.ceil(N / 128) * layers;
   if (tiles128 < 256) return small;
   // A 128-wide tile over a 64-channel output (ResNet stage 1) computes twice what it keeps.
   return paddedWork(M, N, big) > 1.1 * paddedWork(M, N, small) ? small : big;
+}
+
+/**
+ * The heuristic's large tile: shared128bk8p, or COENGINE_GEMM_BIG (a GEMM_TILES name) for A/B
+ * runs of whole steps. Candidate: shared128x64, 33.0 TFLOP/s on 4096³ against 32.1 in three H100
+ * runs with robustness on (34.0 against 32.6 without), and ahead in most convolution rows forced
+ * to one tile, but those rows were too noisy to settle it (bench/RESULTS.md, seventh session).
+ */
+function bigTile(): GemmTile {
+  const name = process.env.COENGINE_GEMM_BIG;
+  if (!name) return GEMM_TILES.shared128bk8p;
+  const t = GEMM_TILES[name];
+  if (!t || !t.shared) throw new BackendError(`COENGINE_GEMM_BIG: '${name}' is not a shared-memory GEMM tile (known: ${Object.keys(GEMM_TILES).filter((k) => GEMM_TILES[k].shared).join(', ')})`);
+  return t;
 }
 
 /** Multiply-adds a tile config performs for an M×N output, padding included. */

@@ -23,7 +23,10 @@ import { binary, unary } from '../src/backend/webgpu/ops/elementwise.js';
 export interface KernelBenchOptions {
   quick: boolean;
   json: boolean;
-  /** Run only kernels whose "kernel shape" label contains this substring (or one of several, comma-separated). */
+  /**
+   * Run only kernels whose "kernel shape" label contains this substring, or one of several
+   * separated by commas (a comma followed by a space is part of a pattern: labels hold "[512, 64]").
+   */
   only?: string;
   /** Timed repetitions per kernel (after one warm-up). */
   reps?: number;
@@ -496,7 +499,7 @@ export async function runKernelBench(opts: KernelBenchOptions): Promise<KernelBe
     }
   }
   if (opts.only) {
-    const wanted = opts.only.split(',').filter((w) => w.length > 0);
+    const wanted = opts.only.split(/,(?! )/).filter((w) => w.length > 0);
     list = list.filter((c) => wanted.some((w) => `${c.kernel} ${c.shape}`.includes(w)));
   }
   const rows: KernelBenchRow[] = [];

@@ -132,7 +132,8 @@ export interface Backend {
   /**
    * dx. `accumulate` (x's shape and dtype): x's gradient from its other consumers (a residual
    * connection's), added to the result, in the same pass where the backend can (WebGPU: as the
-   * GEMM paths store dx), so the tape needs no separate add.
+   * GEMM paths store dx), so the tape needs no separate add. The tape does not add it again: a
+   * backend must include it, and must return fresh storage (never accumulate's own).
    */
   conv2dBackwardData(dy: Raw, w: Raw, xShape: Shape, p: Conv2dParams, accumulate?: Raw | null): Storage;
   /** `into`: storage the result may be written to (a gradient sink); returned when used. */

@@ -17,7 +17,7 @@ test('a tensor used twice accumulates both gradients (residual)', () => {
 test('a convolution takes the pending gradient of its input into its backward-data (no separate add)', () => {
   const x = f64([1, -2, 3, 0.5, 2, -1], [1, 1, 2, 3], true);
   const w = f64([1, 0, 2, -1, 1, 0.5], [2, 3, 1, 1]);
-  let seen: (Tensor | null)[] = [];
+  const seen: (Tensor | null)[] = [];
   const be = x.backend as { conv2dBackwardData: (...a: unknown[]) => unknown };
   const plain = be.conv2dBackwardData;
   be.conv2dBackwardData = (...a: unknown[]) => { seen.push((a[4] as Tensor | null | undefined) ?? null); return plain.apply(be, a); };
@@ -34,7 +34,6 @@ test('a convolution takes the pending gradient of its input into its backward-da
   } finally {
     be.conv2dBackwardData = plain;
   }
-  seen = [];
 });
 
 test('backward accumulates into .grad across calls', () => {

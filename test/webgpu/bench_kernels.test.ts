@@ -9,7 +9,8 @@ import { gpuBackendOrSkip } from '../helpers/gpu.js';
 
 test('bench kernels --quick: rows with timing, rates and error; several --only patterns', async () => {
   if (!(await gpuBackendOrSkip('bench kernels'))) return;
-  const rows = await runKernelBench({ quick: true, json: false, only: 'gemm 256x,bn.moments small', reps: 1 });
+  // a comma followed by a space belongs to the pattern (labels hold "[512, 64]")
+  const rows = await runKernelBench({ quick: true, json: false, only: 'gemm 256x,bn.moments small [512, 64]', reps: 1 });
   assert.equal(rows.map((r) => r.kernel), ['gemm', 'bn.moments']);
   for (const r of rows) {
     assert.ok(r.ms > 0 && Number.isFinite(r.ms), `${r.kernel}: ms ${r.ms}`);

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpu } from '../../src/backend/registry.js';
 import { matmul } from '../../src/backend/webgpu/ops/matmul.js';
-import { GEMM_TILES, chooseTile, isSoftwareDevice, overrideSoftwareDevice, splitKReduce, splitKShape, validateTile } from '../../src/backend/webgpu/ops/gemm.js';
+import { GEMM_TILES, chooseTile, isSoftwareDevice, overrideSoftwareDevice, setGemmBigTile, splitKReduce, splitKShape, validateTile } from '../../src/backend/webgpu/ops/gemm.js';
 import { assertClose, cpuData, cpuRaw, gpuRaw, randomF32, readF32, runtime, skipNotice } from './kernel_parity.js';
 
 interface Case { batch: number; M: number; N: number; K: number; tA: boolean; tB: boolean }
@@ -124,15 +124,16 @@ test('COENGINE_GEMM_BIG picks the heuristic\'s large tile (step A/B runs); a nam
   const ctx = await runtime();
   if (!ctx) return;
   overrideSoftwareDevice(ctx, false);
+  const prev = setGemmBigTile(null);
   try {
     assert.is(chooseTile(ctx, 4096, 4096), GEMM_TILES.shared128bk8p);
-    process.env.COENGINE_GEMM_BIG = 'shared128x64';
+    setGemmBigTile('shared128x64');
     assert.is(chooseTile(ctx, 4096, 4096), GEMM_TILES.shared128x64);
     assert.is(chooseTile(ctx, 100, 100), GEMM_TILES.shared64p, 'small problems keep the small tile');
-    process.env.COENGINE_GEMM_BIG = 'direct32';
+    setGemmBigTile('direct32');
     assert.throws(() => chooseTile(ctx, 4096, 4096), /COENGINE_GEMM_BIG: 'direct32' is not a shared-memory GEMM tile/);
   } finally {
-    delete process.env.COENGINE_GEMM_BIG;
+    setGemmBigTile(prev);
     overrideSoftwareDevice(ctx, null);
   }
 });
@@ -141,7 +142,8 @@ test('split-K reduction shape: lanes only where the outputs alone cannot fill a 
   assert.equal(splitKShape(true, 100, 60), { OUTS: 256, LANES: 1 }); // CPU implementations: no barriers
   assert.equal(splitKShape(false, 36_864, 60), { OUTS: 64, LANES: 4 }); // 64→64 3×3 weight gradient
   assert.equal(splitKShape(false, 4096, 256), { OUTS: 32, LANES: 8 });
-  assert.equal(splitKShape(false, 4096, 3), { OUTS: 64, LANES: 4 });
+  assert.equal(splitKShape(false, 4096, 3), { OUTS: 128, LANES: 2 });
+  assert.equal(splitKShape(false, 4096, 5), { OUTS: 64, LANES: 4 });
   assert.equal(splitKShape(false, 4096, 2), { OUTS: 128, LANES: 2 });
   assert.equal(splitKShape(false, 262_144, 9), { OUTS: 256, LANES: 1 }); // ResNet-50 1×1 weight gradient
   assert.equal(splitKShape(false, 140_000, 9), { OUTS: 256, LANES: 1 });

@@ -129,11 +129,18 @@ export function chooseTile(ctx: GpuContext, M: number, N: number, layers = 1): G
  * to one tile, but those rows were too noisy to settle it (bench/RESULTS.md, seventh session).
  */
 function bigTile(): GemmTile {
-  const name = process.env.COENGINE_GEMM_BIG;
-  if (!name) return GEMM_TILES.shared128bk8p;
-  const t = GEMM_TILES[name];
-  if (!t || !t.shared) throw new BackendError(`COENGINE_GEMM_BIG: '${name}' is not a shared-memory GEMM tile (known: ${Object.keys(GEMM_TILES).filter((k) => GEMM_TILES[k].shared).join(', ')})`);
+  if (!bigName) return GEMM_TILES.shared128bk8p;
+  const t = GEMM_TILES[bigName];
+  if (!t || !t.shared) throw new BackendError(`COENGINE_GEMM_BIG: '${bigName}' is not a shared-memory GEMM tile (known: ${Object.keys(GEMM_TILES).filter((k) => GEMM_TILES[k].shared).join(', ')})`);
   return t;
+}
+let bigName: string | null = process.env.COENGINE_GEMM_BIG || null;
+
+/** Tests: as COENGINE_GEMM_BIG (null: the default large tile). Returns the previous setting. */
+export function setGemmBigTile(name: string | null): string | null {
+  const prev = bigName;
+  bigName = name;
+  return prev;
 }
 
 /** Multiply-adds a tile config performs for an M×N output, padding included. */
@@ -217,7 +224,7 @@ export function gemmGrid(ctx: GpuContext, t: GemmTile, M: number, N: number, lay
  */
 export function splitKShape(software: boolean, outputs: number, splits: number): { OUTS: number; LANES: number } {
   let lanes = 1;
-  if (!software) while (lanes < 8 && lanes < splits && outputs * lanes * 2 <= 2 ** 18) lanes *= 2;
+  if (!software) while (lanes < 8 && lanes * 2 <= splits && outputs * lanes * 2 <= 2 ** 18) lanes *= 2;
   return { OUTS: 256 / lanes, LANES: lanes };
 }
 

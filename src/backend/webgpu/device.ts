@@ -16,7 +16,7 @@ Object.assign(globalThis, globals);
  * cost the kernels (they index in bounds by construction; parity tests check it).
  */
 export function dawnToggles(): string[] {
-  const extra = (process.env.COENGINE_DAWN_ENABLE ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const extra = extraToggles();
   for (const n of extra) {
     if (!/^[a-z0-9_]+$/.test(n)) throw new BackendError(`COENGINE_DAWN_ENABLE: '${n}' is not a Dawn toggle name (lower_snake_case, comma-separated)`);
   }
@@ -28,8 +28,13 @@ export function dawnToggles(): string[] {
 
 /** Add a Dawn toggle for devices opened from now on (as COENGINE_DAWN_ENABLE does). */
 export function enableDawnToggle(name: string): void {
-  const have = (process.env.COENGINE_DAWN_ENABLE ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const have = extraToggles();
   if (!have.includes(name)) process.env.COENGINE_DAWN_ENABLE = [...have, name].join(',');
+}
+
+/** The toggle names listed in COENGINE_DAWN_ENABLE. */
+function extraToggles(): string[] {
+  return (process.env.COENGINE_DAWN_ENABLE ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 }
 
 /** Optional features requested when the adapter has them. */

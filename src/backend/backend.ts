@@ -85,6 +85,12 @@ export interface Backend {
    */
   submit?(): void;
   upload(data: TypedArray, dtype: DType): Storage;
+  /**
+   * Overwrite dst's elements with host data (same length and dtype), ordered after all work
+   * recorded so far: per-step values (learning rate, batch indices) written into tensors that a
+   * recorded step reads, so the step itself can be replayed unchanged.
+   */
+  write(dst: Raw, data: TypedArray): void;
   fill(size: number, dtype: DType, value: number): Storage;
   /** Read back; the only place a backend may wait for the device. */
   download(x: Raw): Promise<TypedArray>;

@@ -1,5 +1,6 @@
 // The CPU reference backend: plain TypeScript loops, f32 and f64, accumulation in double.
 // It defines what every other backend must compute.
+import { BackendError } from '../../runtime/errors.js';
 import type { Backend, Raw, Storage } from '../backend.js';
 import { allocArray, type DType, type TypedArray } from '../../runtime/dtype.js';
 import { cpuStorage, dataOf } from './storage.js';
@@ -23,6 +24,11 @@ export class CpuBackend implements Backend {
     return cpuStorage(a);
   }
   fill(size: number, dtype: DType, value: number): Storage { return cpuStorage(allocArray(dtype, size).fill(value)); }
+  write(dst: Raw, data: TypedArray): void {
+    const d = dataOf(dst);
+    if (d.length !== data.length) throw new BackendError(`write: ${data.length} values into a tensor of ${d.length}`);
+    d.set(data as ArrayLike<number>);
+  }
   async download(x: Raw): Promise<TypedArray> { return dataOf(x).slice(); }
   release(_s: Storage): void { /* garbage collected */ }
   cast(x: Raw, dtype: DType): Storage {

@@ -14,6 +14,7 @@ import { numel, type Shape } from '../../runtime/shape.js';
 import type { GpuStorage } from './context.js';
 import type { GpuRuntime } from './runtime.js';
 import { bytesFor, f64Error, gpu } from './ops/util.js';
+import { BackendError } from '../../runtime/errors.js';
 import * as ew from './ops/elementwise.js';
 import * as layout from './ops/layout.js';
 import { reduce } from './ops/reduce.js';
@@ -41,6 +42,12 @@ export class WebGpuBackend implements Backend {
     return this.runtime.upload(data);
   }
   fill(size: number, dtype: DType, value: number): Storage { return ew.fill(this.runtime, size, dtype, value); }
+  write(dst: Raw, data: TypedArray): void {
+    if (data instanceof Float64Array) throw f64Error();
+    const bytes = bytesFor(numel(dst.shape), dst.dtype);
+    if (data.byteLength !== bytes) throw new BackendError(`write: ${data.byteLength} bytes into a ${dst.dtype} tensor of ${bytes}`);
+    this.runtime.write(dst.storage as GpuStorage, data);
+  }
   async download(x: Raw): Promise<TypedArray> {
     const n = numel(x.shape);
     const bytes = bytesFor(n, x.dtype);

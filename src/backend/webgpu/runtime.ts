@@ -262,6 +262,19 @@ export class GpuRuntime implements GpuContext {
     return s;
   }
 
+  /**
+   * Host data into existing storage. queue.writeBuffer runs before the encoder being recorded,
+   * so when recorded work uses this buffer it is submitted first (the write must land after it).
+   */
+  write(s: GpuStorage, data: ArrayBufferView): void {
+    if ((s as PooledStorage).released) throw new BackendError('write: storage was released');
+    if (this.usedInEncoder.has(s.buffer)) this.flush();
+    const padded = data.byteLength % 4 === 0 ? data : padTo4(data);
+    if (padded.byteLength > 0) {
+      this.device.queue.writeBuffer(s.buffer, s.offset ?? 0, padded.buffer, padded.byteOffset, padded.byteLength);
+    }
+  }
+
   /** Fill with zero bytes (recorded, so it is ordered with the dispatches around it). */
   private zero(s: GpuStorage): void {
     const words = Math.ceil(s.bytes / 4);

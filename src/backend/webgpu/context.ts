@@ -16,6 +16,8 @@ export interface GpuStorage extends Storage {
   readonly bytes: number;
   /** Byte offset of the region in `buffer` (views into flat parameter buffers); 0 when absent. */
   readonly offset?: number;
+  /** Set once the storage went back to the pool (a view: once its base did). */
+  readonly released?: boolean;
 }
 
 export interface KernelRef {

@@ -12,6 +12,7 @@ import { BackendError } from '../../runtime/errors.js';
 import { kernelSource } from './kernel_source.js';
 import { gentleWait } from './gentle_wait.js';
 import { BindGroupCache } from './bind_group_cache.js';
+import { StepLog, type StepPlan } from './step_log.js';
 import type { GpuContext, GpuStorage, KernelRef } from './context.js';
 
 export interface RuntimeStats {
@@ -49,7 +50,8 @@ class PooledStorage implements GpuStorage {
   readonly backend = 'webgpu' as const;
   readonly offset = 0;
   released = false;
-  constructor(readonly buffer: GPUBuffer, readonly bytes: number, readonly sizeClass: number) {}
+  /** results: from the pool of copied-out step results (copyOut), which steps never draw on. */
+  constructor(readonly buffer: GPUBuffer, readonly bytes: number, readonly sizeClass: number, readonly results = false) {}
 }
 
 /** A region of another storage (flat parameter buffers); releasing it never frees the base. */
@@ -86,6 +88,7 @@ export class GpuRuntime implements GpuContext {
   // the host's time per dispatch).
   private readonly pipelines = new Map<string, Map<string, Map<string, PipelineVariant[]>>>();
   private readonly free = new Map<number, GPUBuffer[]>();
+  private readonly resultsFree = new Map<number, GPUBuffer[]>();
   private readonly stagingFree = new Map<number, GPUBuffer[]>();
 
   // Recording state: one encoder and one compute pass until a flush.
@@ -106,6 +109,11 @@ export class GpuRuntime implements GpuContext {
   private timing: { querySet: GPUQuerySet; pairs: number } | null = null;
   // Profiling (profileDispatches): every dispatch in its own timed pass, labels in order.
   private profiling: { querySet: GPUQuerySet; labels: string[]; flops: number[] } | null = null;
+
+  // Step logging and replay (step_log.ts): the log being recorded, and the buffers that live
+  // plans hold out of the pool.
+  private log: StepLog | null = null;
+  private readonly reserved = new Set<GPUBuffer>();
 
   // The first asynchronous device error since the last check; thrown at flush/read.
   private pendingError: Error | null = null;
@@ -232,24 +240,36 @@ export class GpuRuntime implements GpuContext {
     const p = s as PooledStorage;
     if (p.released) throw new BackendError('webgpu: storage released twice');
     p.released = true;
+    if (this.reserved.has(p.buffer)) return; // a step plan's output: the plan holds it now
     this.counters.bytesInUse -= p.sizeClass;
-    let list = this.free.get(p.sizeClass);
-    if (!list) this.free.set(p.sizeClass, (list = []));
+    if (p.results) {
+      let list = this.resultsFree.get(p.sizeClass);
+      if (!list) this.resultsFree.set(p.sizeClass, (list = []));
+      list.push(p.buffer);
+      return;
+    }
+    this.toFreeList(p.buffer, p.sizeClass);
+  }
+
+  private toFreeList(buffer: GPUBuffer, sizeClass: number): void {
+    let list = this.free.get(sizeClass);
+    if (!list) this.free.set(sizeClass, (list = []));
     // Kept sorted by id, largest first, so alloc() takes the lowest-numbered free buffer: a
     // repeated step then gets the same buffer for the same tensor every time (a LIFO would rotate
     // them), which is what lets every bind group of the steady state come from the cache.
-    const id = this.idOf(p.buffer);
+    const id = this.idOf(buffer);
     let at = list.length;
     while (at > 0 && this.idOf(list[at - 1]) < id) at--;
-    list.splice(at, 0, p.buffer);
+    list.splice(at, 0, buffer);
   }
 
   /** Drop every pooled free buffer (memory pressure, tests). */
   trimPool(): void {
     this.flush();
-    for (const list of this.free.values()) for (const b of list) b.destroy();
+    for (const pool of [this.free, this.resultsFree]) for (const list of pool.values()) for (const b of list) b.destroy();
     this.bindGroups.clear();
     this.free.clear();
+    this.resultsFree.clear();
   }
 
   /** Host data into fresh storage. */
@@ -258,6 +278,7 @@ export class GpuRuntime implements GpuContext {
     const padded = data.byteLength % 4 === 0 ? data : padTo4(data);
     if (padded.byteLength > 0) {
       this.device.queue.writeBuffer(s.buffer, 0, padded.buffer, padded.byteOffset, padded.byteLength);
+      this.log?.upload(s.buffer, 0, padded);
     }
     return s;
   }
@@ -267,11 +288,12 @@ export class GpuRuntime implements GpuContext {
    * so when recorded work uses this buffer it is submitted first (the write must land after it).
    */
   write(s: GpuStorage, data: ArrayBufferView): void {
-    if ((s as PooledStorage).released) throw new BackendError('write: storage was released');
+    if (s.released) throw new BackendError('write: storage was released');
     if (this.usedInEncoder.has(s.buffer)) this.flush();
     const padded = data.byteLength % 4 === 0 ? data : padTo4(data);
     if (padded.byteLength > 0) {
       this.device.queue.writeBuffer(s.buffer, s.offset ?? 0, padded.buffer, padded.byteOffset, padded.byteLength);
+      this.log?.upload(s.buffer, s.offset ?? 0, padded);
     }
   }
 
@@ -439,6 +461,7 @@ export class GpuRuntime implements GpuContext {
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
+    this.log?.dispatch(pipeline, bindGroup, workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1, buffers, name);
     this.counters.dispatches++;
   }
 
@@ -476,6 +499,7 @@ export class GpuRuntime implements GpuContext {
 
   flush(): void {
     if (!this.encoder) { this.checkErrors(); return; }
+    if (this.log) this.log.broken ??= `a submit inside the step (after ${this.lastLabel})`;
     this.endPass();
     const cmd = this.encoder.finish();
     this.encoder = null;
@@ -496,6 +520,125 @@ export class GpuRuntime implements GpuContext {
     this.flush();
     await gentleWait(() => this.device.queue.onSubmittedWorkDone());
     this.checkErrors();
+  }
+
+  // ---------------------------------------------------------------- step logging and replay
+
+  /**
+   * Log the commands recorded from now until endLog() (see step_log.ts). Submits what was
+   * recorded before, so the log starts with an empty encoder and uniform arena. False while
+   * timing or profiling, whose passes a replay would not reproduce.
+   */
+  startLog(): boolean {
+    if (this.timing || this.profiling) return false;
+    this.flush();
+    this.log = new StepLog();
+    return true;
+  }
+
+  /** The log since startLog(), or null when it cannot be replayed. Call before the step's submit. */
+  endLog(): StepLog | null {
+    const log = this.log;
+    this.log = null;
+    if (!log || log.broken || this.timing || this.profiling) return null;
+    for (let c = 0; c <= this.uniformChunk && c < this.uniformChunks.length; c++) {
+      const used = c < this.uniformChunk ? UNIFORM_CHUNK : this.uniformOffset;
+      log.uniforms.push(this.uniformChunks[c].data.slice(0, used));
+    }
+    return log;
+  }
+
+  /**
+   * Make a log replayable (null when some buffer it binds has an owner the log cannot vouch
+   * for). `outputs`: the step's results, whose buffers the plan keeps once they are released
+   * (replay() writes them again; copyOut() hands the caller copies).
+   */
+  adopt(log: StepLog, outputs: GpuStorage[]): StepPlan | null {
+    const free = new Set<GPUBuffer>();
+    for (const list of this.free.values()) for (const b of list) free.add(b);
+    const outs = new Set<GPUBuffer>();
+    for (const o of outputs) if (o instanceof PooledStorage && !o.released) outs.add(o.buffer);
+    const buffers = new Set<GPUBuffer>(log.holders.keys());
+    for (const u of log.uploads) buffers.add(u.buffer);
+    const reserved: GPUBuffer[] = [], external: GpuStorage[] = [];
+    for (const b of buffers) {
+      if (free.has(b) || outs.has(b)) { reserved.push(b); continue; }
+      const holder = log.holders.get(b);
+      if (!holder || holder.released || this.reserved.has(b)) return null; // owned by something the log never bound
+      external.push(holder);
+    }
+    let reservedBytes = 0;
+    for (const b of reserved) {
+      if (free.has(b)) {
+        const list = this.free.get(b.size)!;
+        list.splice(list.indexOf(b), 1);
+        this.counters.bytesInUse += b.size;
+      }
+      this.reserved.add(b);
+      reservedBytes += b.size;
+    }
+    this.counters.peakBytesInUse = Math.max(this.counters.peakBytesInUse, this.counters.bytesInUse);
+    return { log, reserved, reservedBytes, external, buffers: [...buffers], released: false };
+  }
+
+  /** Return a plan's buffers to the pool. */
+  releasePlan(plan: StepPlan): void {
+    if (plan.released) return;
+    plan.released = true;
+    for (const b of plan.reserved) {
+      this.reserved.delete(b);
+      this.counters.bytesInUse -= b.size;
+      this.toFreeList(b, b.size);
+    }
+  }
+
+  /**
+   * Record a plan's commands again, with its uploads and uniforms: the step as logged, minus the
+   * JavaScript that produced it. False (nothing recorded) when a storage it reads from was
+   * released since, or while timing or profiling.
+   */
+  replay(plan: StepPlan): boolean {
+    if (plan.released || this.timing || this.profiling) return false;
+    for (const s of plan.external) if (s.released) return false;
+    this.flush(); // the plan's uniforms start the arena, as when it was logged
+    this.checkErrors();
+    const { log } = plan;
+    for (const u of log.uploads) this.device.queue.writeBuffer(u.buffer, u.offset, u.data);
+    for (let c = 0; c < log.uniforms.length; c++) this.uniformChunks[c].data.set(log.uniforms[c]);
+    this.uniformChunk = Math.max(0, log.uniforms.length - 1);
+    this.uniformOffset = log.uniforms.length ? log.uniforms[log.uniforms.length - 1].length : 0;
+    const pass = this.currentPass();
+    let pipeline: GPUComputePipeline | null = null, group: GPUBindGroup | null = null;
+    const n = log.dispatches, grid = log.grid;
+    for (let i = 0; i < n; i++) {
+      if (log.pipelines[i] !== pipeline) pass.setPipeline((pipeline = log.pipelines[i]));
+      if (log.groups[i] !== group) pass.setBindGroup(0, (group = log.groups[i]));
+      pass.dispatchWorkgroups(grid[3 * i], grid[3 * i + 1], grid[3 * i + 2]);
+    }
+    for (const b of plan.buffers) this.usedInEncoder.add(b);
+    this.counters.dispatches += n;
+    this.lastLabel = log.lastLabel;
+    return true;
+  }
+
+  /**
+   * A copy of `bytes` bytes of a buffer region in fresh storage: a step's results, which the
+   * caller may hold for several steps. They come from a pool of their own, so that holding them
+   * does not change which buffers the next step is given (and thus its log).
+   */
+  copyOut(buffer: GPUBuffer, offset: number, bytes: number): GpuStorage {
+    const cls = sizeClass(bytes);
+    const s = new PooledStorage(this.resultsFree.get(cls)?.pop() ?? this.createStorageBuffer(cls), bytes, cls, true);
+    this.counters.bytesInUse += cls;
+    this.counters.peakBytesInUse = Math.max(this.counters.peakBytesInUse, this.counters.bytesInUse);
+    const size = Math.ceil(bytes / 4) * 4;
+    if (size > 0) {
+      const enc = this.currentEncoder();
+      this.endPass();
+      enc.copyBufferToBuffer(buffer, offset, s.buffer, 0, size);
+      this.usedInEncoder.add(s.buffer);
+    }
+    return s;
   }
 
   // ---------------------------------------------------------------- timing & stats

@@ -1,0 +1,159 @@
+// Step replay (src/training/step_replay.ts, src/backend/webgpu/step_log.ts): replayed steps give
+// exactly what recording every step gives, per-step data reaches a replay through written
+// tensors, work that varies never replays, and a plan's buffers stay its own.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Backend } from '../../src/backend/backend.js';
+import type { GpuRuntime } from '../../src/backend/webgpu/runtime.js';
+import type { GpuStorage } from '../../src/backend/webgpu/context.js';
+import { sameLog } from '../../src/backend/webgpu/step_log.js';
+import { keep, outsideScopes, tidy, type Tensor } from '../../src/tensor.js';
+import * as op from '../../src/ops/index.js';
+import { Rng } from '../../src/runtime/rng.js';
+import { StepReplay } from '../../src/training/step_replay.js';
+import { gpuBackendOrSkip } from '../helpers/gpu.js';
+
+const SUITE = 'step replay';
+const rtOf = (be: Backend) => (be as unknown as { runtime: GpuRuntime }).runtime;
+
+/** A linear model trained by hand-written SGD; the batch is written into `x` before each step. */
+function model(be: Backend) {
+  const rng = new Rng(3);
+  return outsideScopes(() => ({
+    w: keep(op.randn([7, 5], rng, { backend: be, requiresGrad: true })),
+    x: keep(op.zeros([9, 7], { backend: be })),
+    target: keep(op.randn([9, 5], rng, { backend: be })),
+  }));
+}
+
+function batch(step: number): Float32Array {
+  const rng = new Rng(100 + step);
+  return Float32Array.from({ length: 63 }, () => rng.uniform(-1, 1));
+}
+
+/** One step's body: loss, gradient, in-place update. `scale` enters as a number (a uniform). */
+function body(be: Backend, m: ReturnType<typeof model>, scale = 1): Record<string, Tensor> {
+  return tidy(() => {
+    const y = op.relu(op.matmul(op.mulScalar(m.x, scale), m.w));
+    const loss = op.mean(op.square(op.sub(y, m.target)));
+    const [gw] = op.grad(loss, [m.w]);
+    be.copyInto(m.w, 0, op.sub(m.w, op.mulScalar(gw!, 0.1)));
+    return { loss, norm: op.sum(op.square(m.w)) };
+  });
+}
+
+/** Train `steps` steps holding every step's outputs until the end (as logging does). */
+async function train(be: Backend, replay: StepReplay, steps: number, scaleOf: (s: number) => number = () => 1,
+  keyOf: (s: number) => string = () => ''): Promise<{ losses: number[]; norms: number[]; w: Float32Array }> {
+  const m = model(be);
+  const held: Record<string, Tensor>[] = [];
+  for (let s = 0; s < steps; s++) {
+    be.write(m.x, batch(s));
+    held.push(replay.run(keyOf(s), () => body(be, m, scaleOf(s))));
+    be.submit?.();
+  }
+  const losses: number[] = [], norms: number[] = [];
+  for (const h of held) { losses.push(await h.loss.item()); norms.push(await h.norm.item()); for (const t of Object.values(h)) t.dispose(); }
+  const w = (await m.w.data()) as Float32Array;
+  replay.invalidate();
+  for (const t of Object.values(m)) t.dispose();
+  return { losses, norms, w };
+}
+
+test('replayed steps give exactly what recording every step gives', async () => {
+  const be = await gpuBackendOrSkip(SUITE);
+  if (!be) return;
+  const ref = await train(be, new StepReplay(be, false), 10);
+  const replay = new StepReplay(be);
+  const got = await train(be, replay, 10);
+  assert.ok(replay.stats.replayed >= 6, `replayed ${replay.stats.replayed} of 10`);
+  assert.equal(got.losses, ref.losses);
+  assert.equal(got.norms, ref.norms);
+  assert.equal([...got.w], [...ref.w]);
+  // the losses differ from step to step: each replay read its own batch, and held outputs survived
+  assert.ok(new Set(got.losses).size === got.losses.length, `losses: ${got.losses}`);
+});
+
+test('a body whose recorded work varies from step to step never replays, and stays right', async () => {
+  const be = await gpuBackendOrSkip(SUITE);
+  if (!be) return;
+  const scale = (s: number) => 1 + s / 16; // a number in a uniform: not a written tensor
+  const ref = await train(be, new StepReplay(be, false), 6, scale);
+  const replay = new StepReplay(be);
+  const got = await train(be, replay, 6, scale);
+  assert.is(replay.stats.replayed, 0);
+  assert.is(replay.stats.plans, 0);
+  assert.equal(got.losses, ref.losses);
+});
+
+test('a new key records again, then replays under that key', async () => {
+  const be = await gpuBackendOrSkip(SUITE);
+  if (!be) return;
+  // the scale follows the key: a schedule the body reads as a number, announced by the key
+  const scale = (s: number) => (s < 5 ? 1 : 0.5);
+  const key = (s: number) => (s < 5 ? 'a' : 'b');
+  const ref = await train(be, new StepReplay(be, false), 11, scale);
+  const replay = new StepReplay(be);
+  const got = await train(be, replay, 11, scale, key);
+  // a: record 0, 1 (plan), replay 2..4; b: record 5, 6 (plan), replay 7..10
+  assert.equal(replay.stats, { recorded: 4, replayed: 7, plans: 2 });
+  assert.equal(got.losses, ref.losses);
+  assert.equal([...got.w], [...ref.w]);
+});
+
+test('a plan keeps its buffers out of the pool and stops when an input it reads is released', async () => {
+  const be = await gpuBackendOrSkip(SUITE);
+  if (!be) return;
+  const rt = rtOf(be);
+  const m = model(be);
+  const logged = [];
+  for (let s = 0; s < 2; s++) {
+    be.write(m.x, batch(s));
+    assert.ok(rt.startLog());
+    const out = body(be, m);
+    const log = rt.endLog();
+    assert.ok(log, 'step logged');
+    logged.push({ log: log!, out });
+    if (s === 0) { be.submit?.(); for (const t of Object.values(out)) t.dispose(); }
+  }
+  assert.ok(sameLog(logged[0].log, logged[1].log), 'two identical steps log the same');
+  const outs = Object.values(logged[1].out);
+  const plan = rt.adopt(logged[1].log, outs.map((t) => t.storage as GpuStorage));
+  assert.ok(plan, 'adopted');
+  for (const t of outs) t.dispose();
+  be.submit?.();
+  const reserved = new Set(plan!.reserved);
+  assert.ok(reserved.size > 3, `reserved ${reserved.size} buffers`);
+  // whatever is allocated now, none of the plan's buffers comes back
+  const taken: GpuStorage[] = [];
+  for (const bytes of [4, 28, 36, 140, 180, 252, 256, 1024]) for (let i = 0; i < 6; i++) taken.push(rt.alloc(bytes));
+  for (const s of taken) assert.not.ok(reserved.has(s.buffer), 'a reserved buffer was handed out');
+  for (const s of taken) rt.release(s);
+  assert.ok(rt.replay(plan!), 'replays while its inputs live');
+  be.submit?.();
+  // an input the plan reads goes back to the pool: the plan must not run on it
+  m.x.dispose();
+  assert.not.ok(rt.replay(plan!), 'replayed after its input was released');
+  rt.releasePlan(plan!);
+  rt.releasePlan(plan!); // twice is harmless
+  // its buffers are the pool's again
+  const again = rt.alloc(plan!.reserved[0].size);
+  rt.release(again);
+  m.w.dispose(); m.target.dispose();
+  await rt.sync();
+});
+
+test('a submit inside the step makes the log unusable', async () => {
+  const be = await gpuBackendOrSkip(SUITE);
+  if (!be) return;
+  const rt = rtOf(be);
+  const m = model(be);
+  assert.ok(rt.startLog());
+  const out = body(be, m);
+  rt.flush();
+  assert.is(rt.endLog(), null);
+  for (const t of [...Object.values(out), ...Object.values(m)]) t.dispose();
+  await rt.sync();
+});
+
+test.run();

@@ -31,6 +31,8 @@ export interface StepBenchOptions {
    * counts and labels as a GPU would record them (its timings mean nothing).
    */
   gpuRouting?: boolean;
+  /** Replay recorded steps (the trainer's default); false: record every step. */
+  stepReplay?: boolean;
 }
 
 export interface StepBenchResult {
@@ -43,6 +45,8 @@ export interface StepBenchResult {
   encodeMsPerStep: number; encodeFraction: number | null;
   peakBytes: number | null; buffersCreatedInSteadyState: number | null;
   dispatchesPerStep: number | null;
+  /** Timed steps that were replayed rather than recorded (training/step_replay.ts). */
+  replayedSteps: number;
   /**
    * GPU ms per kernel over one step (with --profile; per kernel and shape with --profile-shapes),
    * largest first; flops: the rows' declared work (GEMMs, convolutions), 0 where none.
@@ -77,7 +81,8 @@ export async function runStepBench(o: StepBenchOptions): Promise<StepBenchResult
 
 async function stepBench(o: StepBenchOptions, backend: Backend): Promise<StepBenchResult> {
   const cfg = resolveConfig([{ method: o.method, arch: o.arch, width: o.width, smallStem: o.smallStem, batchSize: o.batch, imageSize: o.size,
-    projHidden: o.projHidden, predHidden: o.projHidden, projOut: o.projOut, localGrid: o.localGrid, device: o.device, epochs: 1 }]);
+    projHidden: o.projHidden, predHidden: o.projHidden, projOut: o.projOut, localGrid: o.localGrid, device: o.device, epochs: 1,
+    stepReplay: o.stepReplay ?? true }]);
   const run = await setup(cfg, backend, randomData(o.batch, o.size, 10));
   const ids = Int32Array.from({ length: o.batch }, (_, i) => i);
   const sched = (step: number) => ({ step, lr: 0.01, probeLr: 0.01, tau: 0.99 });
@@ -96,12 +101,14 @@ async function stepBench(o: StepBenchOptions, backend: Backend): Promise<StepBen
   for (let i = 0; i < o.warmup; i++) await oneStep();
   const created0 = backend.memoryStats?.().buffersCreated ?? null;
   const timed: { encode: number; rest: number }[] = [];
+  const replayed0 = run.replay.stats.replayed;
   const t0 = performance.now();
   for (let i = 0; i < o.steps; i++) timed.push(await oneStep());
   const ms = (performance.now() - t0) / o.steps;
   // Medians, not means: one step slowed by a garbage collection or a JIT tier-up says nothing
   // about the steady state (the first steps are warm-up: bind groups and pool fill).
   const encode = median(timed.map((t) => t.encode)), rest = median(timed.map((t) => t.rest));
+  const replayedSteps = run.replay.stats.replayed - replayed0;
   // Read before the back-to-back steps, which hold every step's scalars until the end.
   const mem = backend.memoryStats?.();
   // As training runs it: steps submitted back to back, one read at the end, so the host records
@@ -129,7 +136,7 @@ async function stepBench(o: StepBenchOptions, backend: Backend): Promise<StepBen
     }
   }
   return {
-    dispatchesPerStep, profile,
+    dispatchesPerStep, profile, replayedSteps,
     method: o.method, arch: o.arch, batch: o.batch, size: o.size, device: (await describeBackend(backend)).device,
     msPerStep: ms, imagesPerSecond: (o.batch * 1000) / ms, encodeMsPerStep: encode,
     pipelinedMsPerStep: pipelinedMs, pipelinedImagesPerSecond: (o.batch * 1000) / pipelinedMs,

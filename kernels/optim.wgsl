@@ -5,26 +5,32 @@
 // is not one workgroup's serial walk), seg_scale (one thread per segment: its parts' sums → the segment's
 // (lr scale, effective weight decay)), and opt_update (one thread per element: finds its
 // segment by binary search, segments sorted by offset, and updates).
+// Values that change per step (τ; lr and AdamW's bias corrections) are read from storage
+// buffers, not the uniform block, so a recorded step can be replayed with new ones.
 
-struct EmaParams { n: u32, tau: f32, _p0: u32, _p1: u32 }
+struct EmaParams { n: u32, _p0: u32, _p1: u32, _p2: u32 }
 
 @group(0) @binding(0) var<storage, read_write> ema_t: array<f32>;
 @group(0) @binding(1) var<storage, read> ema_s: array<f32>;
-@group(0) @binding(2) var<uniform> ep: EmaParams;
+@group(0) @binding(2) var<storage, read> ema_tau: array<f32>;  // [1]
+@group(0) @binding(3) var<uniform> ep: EmaParams;
 
 @compute @workgroup_size(256)
 fn ema(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i < ep.n) { ema_t[i] = ep.tau * ema_t[i] + (1.0 - ep.tau) * ema_s[i]; }
+  if (i < ep.n) {
+    let tau = ema_tau[0];
+    ema_t[i] = tau * ema_t[i] + (1.0 - tau) * ema_s[i];
+  }
 }
 
 // kind: 0 sgd, 1 lars, 2 adamw (a uniform: barrier pipelines compile slowly on lavapipe).
+// The per-step values are in a storage buffer `hyper`: (lr, 1 − β1^t, 1 − β2^t, 0).
 
 struct OptParams {
   n: u32, S: u32, clipLr: u32, kind: u32,
-  lr: f32, weightDecay: f32, momentum: f32, eta: f32,
-  eps: f32, beta1: f32, beta2: f32, bc1: f32,
-  bc2: f32, split: u32, _p2: u32, _p3: u32,  // split: parts per segment (seg_partial)
+  weightDecay: f32, momentum: f32, eta: f32, eps: f32,
+  beta1: f32, beta2: f32, split: u32, _p0: u32,  // split: parts per segment (seg_partial)
 }
 
 @group(0) @binding(0) var<storage, read> sw: array<f32>;
@@ -69,7 +75,8 @@ fn seg_partial(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_inde
 @group(0) @binding(0) var<storage, read> fseg: array<i32>;
 @group(0) @binding(1) var<storage, read> fpart: array<vec2f>;
 @group(0) @binding(2) var<storage, read_write> fscale: array<vec2f>;
-@group(0) @binding(3) var<uniform> fp: OptParams;
+@group(0) @binding(3) var<storage, read> fhyper: array<f32>;
+@group(0) @binding(4) var<uniform> fp: OptParams;
 
 @compute @workgroup_size(64)
 fn seg_scale(@builtin(global_invocation_id) gid: vec3u) {
@@ -86,7 +93,7 @@ fn seg_scale(@builtin(global_invocation_id) gid: vec3u) {
     let g = sqrt(sums.y);
     if (w != 0.0 && g != 0.0) {
       scale = fp.eta * w / (g + w * fp.weightDecay + fp.eps);
-      if (fp.clipLr != 0u) { scale = min(scale / fp.lr, 1.0); }
+      if (fp.clipLr != 0u) { scale = min(scale / fhyper[0], 1.0); }
     } else { wd = 0.0; }
   }
   fscale[s] = vec2f(scale, wd);
@@ -98,7 +105,8 @@ fn seg_scale(@builtin(global_invocation_id) gid: vec3u) {
 @group(0) @binding(3) var<storage, read_write> uv: array<f32>;
 @group(0) @binding(4) var<storage, read> useg: array<i32>;
 @group(0) @binding(5) var<storage, read> uscale: array<vec2f>;
-@group(0) @binding(6) var<uniform> up: OptParams;
+@group(0) @binding(6) var<storage, read> uhyper: array<f32>;
+@group(0) @binding(7) var<uniform> up: OptParams;
 
 @compute @workgroup_size(256)
 fn opt_update(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -115,16 +123,17 @@ fn opt_update(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   if (i < off || i >= off + u32(useg[3u * lo + 1u])) { return; } // padding between tensors
   let sc = uscale[lo];
   let g = ug[i];
+  let lr = uhyper[0];
   if (up.kind == 2u) {
     let m = up.beta1 * um[i] + (1.0 - up.beta1) * g;
     let v = up.beta2 * uv[i] + (1.0 - up.beta2) * g * g;
     um[i] = m;
     uv[i] = v;
-    uw[i] -= up.lr * ((m / up.bc1) / (sqrt(v / up.bc2) + up.eps) + sc.y * uw[i]);
+    uw[i] -= lr * ((m / uhyper[1]) / (sqrt(v / uhyper[2]) + up.eps) + sc.y * uw[i]);
   } else {
     let d = (g + sc.y * uw[i]) * sc.x;
     let m = up.momentum * um[i] + d;
     um[i] = m;
-    uw[i] -= up.lr * m;
+    uw[i] -= lr * m;
   }
 }

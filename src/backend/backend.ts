@@ -44,9 +44,11 @@ export interface PoolParams {
 
 export type OptimizerKind = 'sgd' | 'lars' | 'adamw';
 
-/** Hyper-parameters of one fused optimiser step (see backend/cpu/optim.ts for the exact rules). */
+/**
+ * Hyper-parameters of one fused optimiser step that stay fixed across steps (see
+ * backend/cpu/optim.ts for the exact rules); those that change per step are in `hyper`, below.
+ */
 export interface OptimizerHyper {
-  lr: number;
   weightDecay: number;
   /** SGD/LARS momentum. */
   momentum: number;
@@ -57,8 +59,15 @@ export interface OptimizerHyper {
   /** AdamW. */
   beta1: number;
   beta2: number;
-  /** 1-based step count (AdamW bias correction). */
-  step: number;
+}
+
+/**
+ * The per-step values optimizerStep reads from its `hyper` tensor (f32 [4]): lr, 1 − β1^t,
+ * 1 − β2^t (AdamW's bias corrections) and 0, t the 1-based step count. Defined here once for the
+ * optimiser that writes them and the backends that read them.
+ */
+export function optimizerHyperValues(lr: number, step: number, beta1: number, beta2: number): Float32Array {
+  return Float32Array.of(lr, 1 - Math.pow(beta1, step), 1 - Math.pow(beta2, step), 0);
 }
 
 /**
@@ -208,14 +217,19 @@ export interface Backend {
    * buffers). Releasing a view never frees its base. Offsets are multiples of 64 elements.
    */
   view(base: Storage, offset: number, size: number, dtype: DType): Storage;
-  /** target ← τ·target + (1 − τ)·source, elementwise (EMA of a whole network in one pass). */
-  emaUpdate(target: Raw, source: Raw, tau: number): void;
+  /**
+   * target ← τ·target + (1 − τ)·source, elementwise (EMA of a whole network in one pass). τ is
+   * read from the device tensor `tau` (shape [1]; f32 on WebGPU) so a recorded step can be
+   * replayed with a new τ.
+   */
+  emaUpdate(target: Raw, source: Raw, tau: Raw): void;
   /**
    * One optimiser step for every tensor of a flat buffer. `segments` is i32 [S, 3]: per tensor
    * (offset, size, adapt) where adapt = 1 applies weight decay and LARS adaptation (0 for biases
    * and norm parameters). state1 = momentum (SGD/LARS) or first moment (AdamW); state2 = second
-   * moment (AdamW only).
+   * moment (AdamW only). `hyper` (f32 [4], laid out by optimizerHyperValues) holds the values
+   * that change per step, read on the device so a recorded step can be replayed with new ones.
    */
   optimizerStep(kind: OptimizerKind, param: Raw, grad: Raw, state1: Raw, state2: Raw | null,
-    segments: Raw, h: OptimizerHyper): void;
+    segments: Raw, hyper: Raw, h: OptimizerHyper): void;
 }

@@ -36,16 +36,21 @@ function check(images: Tensor, idx: Tensor, params: Float32Array, spec: ViewSpec
 /**
  * images: u8 tensor [N, H, W, C] (C = 1 or 3; grayscale sources are expanded to 3 channels) on
  * any backend; idx: i32 [B] which images; params: B rows from sampleParams() for this spec →
- * f32 [B, size, size, 3] normalised NHWC on the same backend.
+ * f32 [B, size, size, 3] normalised NHWC on the same backend. deviceParams: an f32 tensor on
+ * the images' backend holding the same rows (written before a replayable step, which then
+ * uploads nothing itself); the GPU reads the rows from it.
  */
-export function augmentBatch(images: Tensor, idx: Tensor, params: Float32Array, spec: ViewSpec): Tensor {
+export function augmentBatch(images: Tensor, idx: Tensor, params: Float32Array, spec: ViewSpec, deviceParams?: Tensor): Tensor {
   check(images, idx, params, spec);
+  if (deviceParams && (deviceParams.dtype !== 'f32' || deviceParams.size !== params.length || deviceParams.backend !== images.backend)) {
+    throw new ShapeError(`augmentBatch: deviceParams must be f32 with ${params.length} values on ${images.backend.name}, got ${deviceParams.describe()}`);
+  }
   const B = idx.shape[0], S = spec.size;
   const shape = [B, S, S, 3];
   const backend = images.backend;
   if (backend.name === 'webgpu') {
     const rt = (backend as unknown as { runtime: GpuRuntime }).runtime;
-    return new Tensor(backend, augmentGpu(rt, images, idx, params, spec), shape, 'f32');
+    return new Tensor(backend, augmentGpu(rt, images, idx, params, spec, deviceParams ?? null), shape, 'f32');
   }
   const out = augmentCpu(images.dataSync() as Uint8Array, images.shape, idx.dataSync(), params, spec);
   return new Tensor(backend, backend.upload(out, 'f32'), shape, 'f32');

@@ -8,11 +8,11 @@
 // distribution, which is exact and avoids a B×P×K target.
 import { Module } from '../nn/module.js';
 import type { Sequential, LayerOptions } from '../nn/layers.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, keep, outsideScopes } from '../tensor.js';
 import { createBackbone } from '../models/presets.js';
 import type { ResNet } from '../models/resnet.js';
 import { initRng } from '../nn/init.js';
-import { add, l2Normalize, matmul, mean, mulScalar, neg, noGrad, randn, reshape, softmax, logSoftmax, sub, sum, mul, zeros } from '../ops/index.js';
+import { add, l2Normalize, matmul, mean, mulScalar, neg, noGrad, randn, reshape, softmax, logSoftmax, sub, sum, mul, tensor, zeros } from '../ops/index.js';
 import { applyLocal, mlp, poolLocalGrid } from './heads.js';
 import type { MethodName, SslMethod, StepContext, StepOutput } from './method.js';
 import { linearWarmup } from '../training/schedule.js';
@@ -55,10 +55,16 @@ class DinoHead extends Module {
 class Centers extends Module {
   readonly global: Tensor;
   readonly local: Tensor;
+  /**
+   * [1]: the EMA momentum as the device tensor emaUpdate reads (not a buffer: a constant, not
+   * state), in the centres' dtype: f32 on WebGPU, and f64 runs keep centerMomentum exact.
+   */
+  readonly momentum: Tensor;
   constructor(K: number, c: DinoConfig) {
     super();
     this.global = this.buffer('global', zeros([K], { backend: c.layer?.backend, dtype: c.layer?.dtype }));
     this.local = this.buffer('local', zeros([K], { backend: c.layer?.backend, dtype: c.layer?.dtype }));
+    this.momentum = outsideScopes(() => keep(tensor([c.centerMomentum], [1], { backend: this.global.backend, dtype: this.global.dtype })));
   }
   forward(x: Tensor): Tensor { return x; }
 }
@@ -116,9 +122,17 @@ export class Dino implements SslMethod {
 
   private grid(m: Tensor): Tensor { return this.config.localGrid ? poolLocalGrid(m, this.config.localGrid) : m; }
 
+  /** The teacher temperature: a number in the softmax's uniforms, changing during its warm-up. */
+  private teacherTemp(ctx: StepContext): number {
+    const c = this.config;
+    return linearWarmup(ctx.step, c.warmupTeacherEpochs * ctx.stepsPerEpoch, c.teacherTemp[0], c.teacherTemp[1]);
+  }
+
+  replayKey(ctx: StepContext): string { return `Tt=${this.teacherTemp(ctx)}`; }
+
   forward(globalViews: Tensor[], smallViews: Tensor[], ctx: StepContext): StepOutput {
     const c = this.config, st = this.online, te = this.target;
-    const Tt = linearWarmup(ctx.step, c.warmupTeacherEpochs * ctx.stepsPerEpoch, c.teacherTemp[0], c.teacherTemp[1]);
+    const Tt = this.teacherTemp(ctx);
     // Teacher and student each run the global views as one batch (per-view batch statistics);
     // softmax, centring and losses are per row, so they work on the stacked rows directly.
     const tRun = noGrad(() => ViewRun.run(globalViews, (x) => {
@@ -164,7 +178,7 @@ export class Dino implements SslMethod {
     }
     // Centre updates (EMA of the teacher's batch means), recorded with the step.
     noGrad(() => {
-      const m = c.centerMomentum;
+      const m = te.centers.momentum;
       // the mean over both views' rows = the average of the two views' batch means
       const g = mean(reshape(tRun.whole((r) => r.logits), [-1, c.prototypes]), 0);
       te.centers.global.backend.emaUpdate(te.centers.global, g, m);

@@ -45,4 +45,10 @@ export interface SslMethod {
    * Called with gradients enabled; the target runs under noGrad.
    */
   forward(globalViews: Tensor[], smallViews: Tensor[], ctx: StepContext): StepOutput;
+  /**
+   * What forward reads of ctx, as a string that changes whenever that changes the work it
+   * records (DINO: the teacher temperature during its warm-up). The trainer replays a recorded
+   * step only under the same key (training/step_replay.ts). Absent: forward ignores ctx.
+   */
+  replayKey?(ctx: StepContext): string;
 }

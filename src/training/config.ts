@@ -61,6 +61,11 @@ export interface PretrainConfig {
   /** Offline linear evaluation at the end (trained vs random init vs raw pixels). */
   finalEval: boolean;
   finalEvalEpochs: number;
+  /**
+   * Replay each step's recorded GPU commands once two steps in a row recorded the same
+   * (training/step_replay.ts): the same results, a fraction of the host time. Off: record every step.
+   */
+  stepReplay: boolean;
 }
 
 export const DEFAULTS: PretrainConfig = {
@@ -72,6 +77,7 @@ export const DEFAULTS: PretrainConfig = {
   dinoPrototypes: 4096, dinoStudentTemp: 0.1, dinoTeacherTemp: [0.04, 0.07], dinoWarmupTeacherEpochs: 10,
   mocoTemperature: 0.2,
   seed: 0, device: 'auto', out: 'runs/default', checkpointEvery: 200, logEvery: 10, finalEval: true, finalEvalEpochs: 30,
+  stepReplay: true,
 };
 
 /** The paper's settings (SPEC §5, solo-learn). Heads are full size here; small defaults above. */

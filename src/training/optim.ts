@@ -1,8 +1,9 @@
 // Optimisers over a flat parameter buffer: one fused backend call per step for the whole
 // model (gradients reach the flat gradient buffer in place where the op producing them can write
 // there — conv and linear weights, batch-norm parameters — and by one copy per tensor otherwise).
-import type { Backend, OptimizerHyper, OptimizerKind } from '../backend/backend.js';
-import type { Tensor } from '../tensor.js';
+import { optimizerHyperValues, type Backend, type OptimizerHyper, type OptimizerKind } from '../backend/backend.js';
+import { keep, outsideScopes, type Tensor } from '../tensor.js';
+import { zeros } from '../ops/index.js';
 import { FlatBuffer } from './flat.js';
 
 export interface OptimizerConfig {
@@ -24,6 +25,12 @@ export class Optimizer {
   readonly grads: Tensor;
   readonly state1: Tensor;
   readonly state2: Tensor | null;
+  /**
+   * f32 [4]: this step's lr and bias corrections (optimizerHyperValues), read by the device so a
+   * recorded step can be replayed after prepare() writes new ones.
+   */
+  readonly hyper: Tensor;
+  /** Steps prepared so far (checkpoints save and restore it). */
   stepCount = 0;
 
   constructor(readonly backend: Backend, named: [string, Tensor][], readonly config: OptimizerConfig) {
@@ -32,18 +39,39 @@ export class Optimizer {
     this.params.sinkGradsInto(this.grads);
     this.state1 = this.params.zerosLike();
     this.state2 = config.kind === 'adamw' ? this.params.zerosLike() : null;
+    this.hyper = outsideScopes(() => keep(zeros([4], { backend, dtype: 'f32' })));
+  }
+
+  private get fixedHyper(): OptimizerHyper {
+    const c = this.config;
+    return {
+      weightDecay: c.weightDecay, momentum: c.momentum ?? 0.9, eta: c.eta ?? 0.02, clipLr: c.clipLr ?? true,
+      eps: c.eps ?? (c.kind === 'adamw' ? 1e-8 : 1e-8), beta1: c.beta1 ?? 0.9, beta2: c.beta2 ?? 0.999,
+    };
   }
 
   /** Apply the gradients currently in each parameter's `.grad`, then clear them. */
   step(lr: number): void {
-    this.params.gatherGrads(this.grads);
+    this.prepare(lr);
+    this.record();
+  }
+
+  /**
+   * Count the step and write its lr and bias corrections into `hyper`: host work only, so a
+   * recorded step (record()) can be replayed after it.
+   */
+  prepare(lr: number): void {
     this.stepCount++;
+    const h = this.fixedHyper;
+    this.backend.write(this.hyper, optimizerHyperValues(lr, this.stepCount, h.beta1, h.beta2));
+  }
+
+  /** Record the step that prepare() set up: the gradients of each `.grad`, which are then cleared. */
+  record(): void {
     const c = this.config;
-    const h: OptimizerHyper = {
-      lr, weightDecay: c.weightDecay, momentum: c.momentum ?? 0.9, eta: c.eta ?? 0.02, clipLr: c.clipLr ?? true,
-      eps: c.eps ?? (c.kind === 'adamw' ? 1e-8 : 1e-8), beta1: c.beta1 ?? 0.9, beta2: c.beta2 ?? 0.999, step: this.stepCount,
-    };
-    this.backend.optimizerStep(c.kind, this.params.flat, this.grads, this.state1, this.state2, this.params.segments, h);
+    this.params.gatherGrads(this.grads);
+    this.backend.optimizerStep(c.kind, this.params.flat, this.grads, this.state1, this.state2, this.params.segments,
+      this.hyper, this.fixedHyper);
     for (const e of this.params.entries) { e.tensor.grad?.dispose(); e.tensor.grad = null; }
   }
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Backend } from '../backend/backend.js';
 import { describeBackend, initBackend } from '../backend/registry.js';
 import { Tensor, tidy, keep, outsideScopes } from '../tensor.js';
-import { backward, noGrad, add, tensor } from '../ops/index.js';
+import { backward, noGrad, add, tensor, zeros } from '../ops/index.js';
 import { manualSeed } from '../nn/init.js';
 import { Rng } from '../runtime/rng.js';
 import { createMethod, type SslMethod } from '../methods/index.js';
@@ -17,7 +17,8 @@ import { emaTau, warmupCosine } from './schedule.js';
 import { OnlineProbes, correctCount } from './probe.js';
 import { MetricsLog, writeJsonAtomic } from './metrics.js';
 import { loadCheckpoint, readRunState, saveCheckpoint } from './checkpoint.js';
-import { byolViews, evalView, multiCropView, sampleParams, type ViewSpec } from '../data/augment_params.js';
+import { PARAM_STRIDE, byolViews, evalView, multiCropView, sampleParams, type ViewSpec } from '../data/augment_params.js';
+import { StepReplay } from './step_replay.js';
 import { augmentBatch, evalBatch } from '../data/augment.js';
 import { Progress } from '../util/progress.js';
 
@@ -66,6 +67,21 @@ export interface Run {
   shuffleRng: Rng;
   stepsPerEpoch: number;
   totalSteps: number;
+  /** Replays recorded steps (cfg.stepReplay); see step_replay.ts. */
+  replay: StepReplay;
+  /** The tensors a step reads its per-step data from, written before it (made on first use). */
+  inputs: StepInputs | null;
+}
+
+/** Per-step data as device tensors, so that a recorded step can be replayed with new values. */
+interface StepInputs {
+  batch: number;
+  idx: Tensor;
+  labels: Tensor;
+  /** Augmentation parameter rows per global view, then per small view. */
+  views: Tensor[];
+  small: Tensor[];
+  tau: Tensor;
 }
 
 export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}): Promise<Summary> {
@@ -212,7 +228,25 @@ export async function setup(cfg: PretrainConfig, backend: Backend, given?: Train
     eval: evalView(size, data.mean, data.std),
     augRng: new Rng(cfg.seed + 2), shuffleRng: new Rng(cfg.seed + 3),
     stepsPerEpoch, totalSteps: stepsPerEpoch * cfg.epochs,
+    replay: new StepReplay(backend, cfg.stepReplay), inputs: null,
   };
+}
+
+function stepInputs(run: Run, batch: number): StepInputs {
+  if (run.inputs?.batch === batch) return run.inputs;
+  if (run.inputs) for (const t of [run.inputs.idx, run.inputs.labels, ...run.inputs.views, ...run.inputs.small, run.inputs.tau]) t.dispose();
+  run.replay.invalidate();
+  const { backend, cfg } = run;
+  const rows = () => zeros([batch * PARAM_STRIDE], { backend });
+  run.inputs = outsideScopes(() => ({
+    batch,
+    idx: keep(zeros([batch], { backend, dtype: 'i32' })),
+    labels: keep(zeros([batch], { backend, dtype: 'i32' })),
+    views: run.views.map(() => keep(rows())),
+    small: run.smallView ? Array.from({ length: cfg.smallCrops }, () => keep(rows())) : [],
+    tau: keep(zeros([1], { backend })),
+  }));
+  return run.inputs;
 }
 
 /** The epoch's shuffled order; drawn from the shuffle RNG seeded per epoch, so resume redraws it. */
@@ -234,27 +268,44 @@ function runTensors(run: Run): Map<string, Tensor> {
   return m;
 }
 
-/** One training step, recorded without any read-back; returns scalars for logging. */
+/**
+ * One training step, recorded without any read-back (or replayed: step_replay.ts); returns
+ * scalars for logging. First the host writes everything that differs between steps into the
+ * step's input tensors (batch indices and labels, augmentation parameters, learning rates, τ);
+ * the step itself reads only tensors, so once two steps record the same commands the rest are
+ * replayed. The key names what the recorded work still depends on: the method's own schedule.
+ */
 export function trainStep(run: Run, ids: Int32Array, s: { step: number; lr: number; probeLr: number; tau: number }): Record<string, Tensor> {
-  const { cfg, backend, method } = run;
-  const scalars = tidy(() => {
-    const idx = tensor(ids, [ids.length], { backend, dtype: 'i32' });
-    const labels = tensor(Int32Array.from(ids, (i) => run.data.train.labels[i]), [ids.length], { backend, dtype: 'i32' });
-    const [h, w] = run.data.train.shape;
-    const views = run.views.map((spec) => augmentBatch(run.images, idx, sampleParams(run.augRng, ids.length, h, w, spec), spec));
-    const small = run.smallView ? Array.from({ length: cfg.smallCrops }, () =>
-      augmentBatch(run.images, idx, sampleParams(run.augRng, ids.length, h, w, run.smallView!), run.smallView!)) : [];
-    const out = method.forward(views, small, { step: s.step, totalSteps: run.totalSteps, stepsPerEpoch: run.stepsPerEpoch });
-    const feats: Record<string, Tensor> = { global: out.features.global };
-    if (out.features.mlp) feats.patch = out.features.pooled;
-    const probe = run.probes.forward(feats, labels);
-    backward(add(out.loss, probe.loss));
-    return { loss: out.loss, ...out.parts, ...probe.parts };
-  });
-  noGrad(() => {
-    run.optimizer.step(s.lr);
-    run.probes.optimizer.step(s.probeLr);
-    if (run.targetFlat && run.onlinePrefix) backend.emaUpdate(run.targetFlat.flat, run.onlinePrefix, s.tau);
+  const { backend, method } = run;
+  const B = ids.length;
+  const inp = stepInputs(run, B);
+  const [h, w] = run.data.train.shape;
+  backend.write(inp.idx, ids);
+  backend.write(inp.labels, Int32Array.from(ids, (i) => run.data.train.labels[i]));
+  const viewParams = run.views.map((spec, v) => { const p = sampleParams(run.augRng, B, h, w, spec); backend.write(inp.views[v], p); return p; });
+  const smallParams = inp.small.map((t) => { const p = sampleParams(run.augRng, B, h, w, run.smallView!); backend.write(t, p); return p; });
+  backend.write(inp.tau, Float32Array.of(s.tau));
+  run.optimizer.prepare(s.lr);
+  run.probes.optimizer.prepare(s.probeLr);
+  const ctx = { step: s.step, totalSteps: run.totalSteps, stepsPerEpoch: run.stepsPerEpoch };
+  const key = method.replayKey?.(ctx) ?? '';
+  const scalars = run.replay.run(key, () => {
+    const out = tidy(() => {
+      const views = run.views.map((spec, v) => augmentBatch(run.images, inp.idx, viewParams[v], spec, inp.views[v]));
+      const small = smallParams.map((p, k) => augmentBatch(run.images, inp.idx, p, run.smallView!, inp.small[k]));
+      const fwd = method.forward(views, small, ctx);
+      const feats: Record<string, Tensor> = { global: fwd.features.global };
+      if (fwd.features.mlp) feats.patch = fwd.features.pooled;
+      const probe = run.probes.forward(feats, inp.labels);
+      backward(add(fwd.loss, probe.loss));
+      return { loss: fwd.loss, ...fwd.parts, ...probe.parts };
+    });
+    noGrad(() => {
+      run.optimizer.record();
+      run.probes.optimizer.record();
+      if (run.targetFlat && run.onlinePrefix) backend.emaUpdate(run.targetFlat.flat, run.onlinePrefix, inp.tau);
+    });
+    return out;
   });
   backend.submit?.(); // one submit per step: the device runs it while the next one is recorded
   return scalars;
@@ -263,6 +314,7 @@ export function trainStep(run: Run, ids: Int32Array, s: { step: number; lr: numb
 /** Online-probe accuracy on the test split (eval-mode backbone, deterministic eval view). */
 async function evaluateProbes(run: Run): Promise<{ global: number; patch: number | null }> {
   const { backend, method, probes, data } = run;
+  run.replay.invalidate(); // its buffers back to the pool, for evaluation's batches (re-planned after two steps)
   const bb = method.backbone;
   const wasTraining = bb.training;
   bb.eval();

@@ -13,15 +13,19 @@ function meanStd(u: ArrayBuffer, floatOffset: number, spec: ViewSpec): void {
 }
 
 /**
- * images: u8 [N, H, W, C] resident storage; idx: i32 [B]; params: B rows (augment_params.ts).
+ * images: u8 [N, H, W, C] resident storage; idx: i32 [B]; params: B rows (augment_params.ts);
+ * deviceParams: the same rows already on the device (else they are uploaded here).
  * Returns f32 [B, size, size, 3] storage. Shapes are checked by the caller (data/augment.ts).
  */
-export function augmentGpu(rt: GpuRuntime, images: Raw, idx: Raw, params: Float32Array, spec: ViewSpec): GpuStorage {
+export function augmentGpu(rt: GpuRuntime, images: Raw, idx: Raw, params: Float32Array, spec: ViewSpec,
+  deviceParams: Raw | null = null): GpuStorage {
   const [N, H, W, C] = images.shape;
   const B = idx.shape[0], S = spec.size;
-  const blur = anyBlur(params);
+  // Blur passes whenever the view may blur, not only when this batch drew a blur: the work
+  // recorded then depends on the view alone, as step replay needs (σ = 0 rows pass through).
+  const blur = spec.blurP > 0 || anyBlur(params);
   const out = rt.alloc(B * S * S * 3 * 4);
-  const prm = rt.upload(params);
+  const prm = deviceParams ? gpu(deviceParams) : rt.upload(params);
 
   const u = new ArrayBuffer(64);
   new Uint32Array(u, 0, 8).set([N, H, W, C, S, B, spec.interpolation === 'bicubic' ? 1 : 0, blur ? 0 : 1]);
@@ -42,6 +46,6 @@ export function augmentGpu(rt: GpuRuntime, images: Raw, idx: Raw, params: Float3
     rt.dispatch(rt.pipeline({ file: 'augment_blur.wgsl', entryPoint: 'blur_v' }), [tmp, prm, out], ub(1), g, 'augment blur_v');
     rt.release(tmp);
   }
-  rt.release(prm);
+  if (!deviceParams) rt.release(prm);
   return out;
 }

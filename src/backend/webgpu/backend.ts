@@ -124,9 +124,9 @@ export class WebGpuBackend implements Backend {
   localCosineBackward(pl: Raw, zg: Raw, p: Raw, zl: Raw, dLoss: Raw): { dpl: Storage; dp: Storage } {
     return localCosineBackward(this.runtime, pl, zg, p, zl, dLoss);
   }
-  emaUpdate(target: Raw, source: Raw, tau: number): void { emaUpdate(this.runtime, target, source, tau); }
+  emaUpdate(target: Raw, source: Raw, tau: Raw): void { emaUpdate(this.runtime, target, source, tau); }
   optimizerStep(kind: OptimizerKind, param: Raw, grad: Raw, state1: Raw, state2: Raw | null, segments: Raw,
-    h: OptimizerHyper): void {
-    optimizerStep(this.runtime, kind, param, grad, state1, state2, segments, h);
+    hyper: Raw, h: OptimizerHyper): void {
+    optimizerStep(this.runtime, kind, param, grad, state1, state2, segments, hyper, h);
   }
 }

@@ -29,18 +29,20 @@ export function registerBenchStep(bench: Command): void {
     .option('--profile', 'also time each kernel over one step (GPU timestamps) and list the most expensive')
     .option('--profile-shapes', 'like --profile, but one row per kernel and shape (e.g. each convolution layer); the stable way to time a layer, as it runs in training')
     .option('--gpu-routing', 'on a CPU implementation of WebGPU (lavapipe), take the code paths chosen for GPUs: dispatch counts and labels as a GPU records them (timings mean nothing)')
+    .option('--no-step-replay', 'record every step (as with pretrain --no-step-replay): the host time that step replay saves')
     .option('--json', 'print the result as one JSON object')
     .action(async (o) => {
       const { runStepBench } = await import('../../../bench/step.js');
       const r = await runStepBench({ method: o.method, arch: o.arch, batch: o.batch, size: o.size, width: o.width, smallStem: !!o.smallStem,
-        projHidden: o.projHidden, projOut: o.projOut, localGrid: o.localGrid, steps: o.steps, warmup: o.warmup, device: o.device, profile: !!o.profile, profileShapes: !!o.profileShapes, gpuRouting: !!o.gpuRouting });
+        projHidden: o.projHidden, projOut: o.projOut, localGrid: o.localGrid, steps: o.steps, warmup: o.warmup, device: o.device, profile: !!o.profile, profileShapes: !!o.profileShapes, gpuRouting: !!o.gpuRouting, stepReplay: o.stepReplay !== false });
       if (o.json) { process.stdout.write(JSON.stringify(r) + '\n'); return; }
       process.stdout.write(`${r.method} ${r.arch} batch ${r.batch} @${r.size}px on ${r.device}: ${r.msPerStep.toFixed(1)} ms/step, ` +
         `${r.imagesPerSecond.toFixed(1)} img/s; back to back ${r.pipelinedMsPerStep.toFixed(1)} ms/step, ${r.pipelinedImagesPerSecond.toFixed(1)} img/s` +
         (r.encodeFraction !== null ? `, host encoding ${r.encodeMsPerStep.toFixed(1)} ms (${(100 * r.encodeFraction).toFixed(1)}% of device time)` : '') +
         (r.peakBytes !== null ? `, peak ${(r.peakBytes / 2 ** 30).toFixed(2)} GiB` : '') +
         (r.buffersCreatedInSteadyState !== null ? `, ${r.buffersCreatedInSteadyState} buffers created in steady state` : '') +
-        (r.dispatchesPerStep !== null ? `, ${r.dispatchesPerStep} dispatches/step` : '') + '\n');
+        (r.dispatchesPerStep !== null ? `, ${r.dispatchesPerStep} dispatches/step` : '') +
+        `, ${r.replayedSteps} of ${o.steps} timed steps replayed` + '\n');
       if (r.profile) {
         const total = r.profile.reduce((a, p) => a + p.ms, 0);
         process.stdout.write(`GPU time by kernel over one step (${total.toFixed(1)} ms timed):\n`);

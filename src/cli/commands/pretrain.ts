@@ -46,6 +46,8 @@ export function registerPretrain(program: Command): void {
     .option('--checkpoint-every <steps>', 'checkpoint interval in steps (also at every epoch end)', int('checkpoint-every'))
     .option('--log-every <steps>', 'read back and log metrics every N steps', int('log-every'))
     .option('--no-final-eval', 'skip the end-of-run linear evaluation')
+    .option('--no-step-replay', 'record every step\'s GPU commands anew instead of replaying them once two steps in a row ' +
+      'recorded the same (the results are identical; replay only saves host time)')
     .addOption(new Option('--preset <name>', 'the paper\'s settings for a dataset').choices(Object.keys(PRESETS)))
     .option('--config <file>', 'JSON file of configuration fields (applied after --preset, before flags)')
     .option('--max-steps <n>', 'stop after this many steps (a checkpoint is written; --resume continues)', int('max-steps'))
@@ -59,7 +61,7 @@ export function registerPretrain(program: Command): void {
         lr: o.lr, weightDecay: o.weightDecay, optimizer: o.optimizer, warmupEpochs: o.warmupEpochs, ws: o.ws, localGrid: o.localGrid,
         cropMin: o.cropMin, imageSize: o.imageSize, smallCrops: o.smallCrops, projHidden: o.projHidden, predHidden: o.projHidden,
         projOut: o.projOut, seed: o.seed, device: o.device, out: o.out, checkpointEvery: o.checkpointEvery, logEvery: o.logEvery,
-        finalEval: o.finalEval === false ? false : undefined,
+        finalEval: o.finalEval === false ? false : undefined, stepReplay: o.stepReplay === false ? false : undefined,
       };
       const preset = o.preset ? PRESETS[o.preset] : {};
       const file = o.config ? loadConfigFile(o.config) : {};

@@ -7,12 +7,13 @@ import { params } from '../params.js';
 import { gpu, grid, need32 } from './util.js';
 import { dummy, isSoftwareDevice } from './gemm.js';
 
-export function emaUpdate(ctx: GpuContext, target: Raw, source: Raw, tau: number): void {
+export function emaUpdate(ctx: GpuContext, target: Raw, source: Raw, tau: Raw): void {
   need32('emaUpdate', target, ['f32']);
+  need32('emaUpdate tau', tau, ['f32']);
   const n = numel(target.shape);
   if (n === 0) return;
-  ctx.dispatch(ctx.pipeline({ file: 'optim.wgsl', entryPoint: 'ema' }), [gpu(target), gpu(source)],
-    params().u32(n).f32(tau).bytes(), grid(ctx, n), 'emaUpdate');
+  ctx.dispatch(ctx.pipeline({ file: 'optim.wgsl', entryPoint: 'ema' }), [gpu(target), gpu(source), gpu(tau)],
+    params().u32(n).bytes(), grid(ctx, n), 'emaUpdate');
 }
 
 const KIND: Record<OptimizerKind, number> = { sgd: 0, lars: 1, adamw: 2 };
@@ -20,9 +21,10 @@ const KIND: Record<OptimizerKind, number> = { sgd: 0, lars: 1, adamw: 2 };
 const LARS_SPLIT = 32;
 
 export function optimizerStep(ctx: GpuContext, kind: OptimizerKind, param: Raw, grad: Raw, state1: Raw, state2: Raw | null,
-  segments: Raw, h: OptimizerHyper): void {
+  segments: Raw, hyper: Raw, h: OptimizerHyper): void {
   need32('optimizerStep', param, ['f32']);
   need32('optimizerStep segments', segments, ['i32']);
+  need32('optimizerStep hyper', hyper, ['f32']);
   const n = numel(param.shape);
   const S = segments.shape[0] ?? 0;
   if (n === 0 || S === 0) return;
@@ -32,8 +34,7 @@ export function optimizerStep(ctx: GpuContext, kind: OptimizerKind, param: Raw, 
   const lars = kind === 'lars';
   const split = lars && !isSoftwareDevice(ctx) ? LARS_SPLIT : 1;
   const block = params().u32(n, S, h.clipLr ? 1 : 0, KIND[kind])
-    .f32(h.lr, h.weightDecay, h.momentum, h.eta, h.eps, h.beta1, h.beta2, 1 - Math.pow(h.beta1, h.step),
-      1 - Math.pow(h.beta2, h.step)).u32(split, 0).bytes();
+    .f32(h.weightDecay, h.momentum, h.eta, h.eps, h.beta1, h.beta2).u32(split, 0).bytes();
   const parts = lars ? ctx.alloc(8 * S * split) : dummy(ctx);
   if (lars) {
     ctx.dispatch(ctx.pipeline({ file: 'optim.wgsl', entryPoint: 'seg_partial' }),
@@ -41,12 +42,12 @@ export function optimizerStep(ctx: GpuContext, kind: OptimizerKind, param: Raw, 
   }
   const scales = ctx.alloc(8 * S);
   ctx.dispatch(ctx.pipeline({ file: 'optim.wgsl', entryPoint: 'seg_scale' }),
-    [gpu(segments), parts, scales], block, [Math.ceil(S / 64)], `optimizerStep ${kind} segment scales`);
+    [gpu(segments), parts, scales, gpu(hyper)], block, [Math.ceil(S / 64)], `optimizerStep ${kind} segment scales`);
   if (lars) ctx.release(parts);
   // The kernel binds a second-moment buffer in every mode; SGD/LARS get a scratch word.
   const v = state2 ? gpu(state2) : ctx.alloc(4);
   ctx.dispatch(ctx.pipeline({ file: 'optim.wgsl', entryPoint: 'opt_update' }),
-    [gpu(param), gpu(grad), gpu(state1), v, gpu(segments), scales], block, grid(ctx, n), `optimizerStep ${kind}`);
+    [gpu(param), gpu(grad), gpu(state1), v, gpu(segments), scales, gpu(hyper)], block, grid(ctx, n), `optimizerStep ${kind}`);
   ctx.release(scales);
   if (!state2) ctx.release(v);
 }

@@ -2,7 +2,8 @@
 # A/B checks for kernel work on a lent GPU, in one short run (DEADLINE seconds, default 420),
 # most important first, so that a run cut short still answers the main questions:
 #  1. `bench step` BYOL ResNet-50 (batch 64, 224 px) with this tree's build (dist) and with a
-#     baseline build (dist-old), alternately, then dist with COENGINE_GEMM_BIG=shared128x64 (the
+#     baseline build (dist-old), alternately, then dist with --no-step-replay (host encoding
+#     with and without step replay), then dist with COENGINE_GEMM_BIG=shared128x64 (the
 #     candidate large tile) against dist; then one step of each with --profile (GPU time per
 #     kernel: where the step goes, and which kernels a change moved), and one of dist with
 #     --profile-shapes (each layer's GPU time and TFLOP/s as training runs it: the steady way to
@@ -32,11 +33,13 @@ source "$(dirname "$0")/device_common.sh"
 STEP=${STEP_ARGS:---method byol --arch resnet50 --batch 64 --size 224}
 step() { # $1: dist folder, rest: env assignments
   local d=$1; shift
-  env "$@" timeout "$(left 30)" node "$d/src/cli/main.js" bench step $STEP \
-    --steps 4 --warmup 10 --json 2>&1 | quiet | tr -d '\n' | sed "s/^/{\"build\":\"$d $*\",\"result\":/; s/\$/}\n/; s/\"result\":}/\"result\":null}/" >> "$O/step.jsonl"
-  mark "step $d $*"
+  env "$@" timeout "$(left 30)" node "$d/src/cli/main.js" bench step $STEP ${EXTRA:-} \
+    --steps 4 --warmup 10 --json 2>&1 | quiet | tr -d '\n' | sed "s/^/{\"build\":\"$d $* ${EXTRA:-}\",\"result\":/; s/\$/}\n/; s/\"result\":}/\"result\":null}/" >> "$O/step.jsonl"
+  mark "step $d $* ${EXTRA:-}"
 }
 step dist; step dist-old; step dist; step dist-old
+# Host encoding with step replay (the default since the eighth session) and without it.
+EXTRA=--no-step-replay step dist
 # The heuristic's large tile as a candidate would change it (see bigTile in ops/gemm.ts).
 step dist COENGINE_GEMM_BIG=shared128x64; step dist; step dist COENGINE_GEMM_BIG=shared128x64
 # Where the step's GPU time goes: every dispatch timed in its own pass, summed per kernel label.

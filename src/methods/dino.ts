@@ -60,11 +60,14 @@ class Centers extends Module {
    * state), in the centres' dtype: f32 on WebGPU, and f64 runs keep centerMomentum exact.
    */
   readonly momentum: Tensor;
+  /** [1]: 1 / the teacher temperature of this step, written before the step (Dino.prepareStep). */
+  readonly invTemperature: Tensor;
   constructor(K: number, c: DinoConfig) {
     super();
     this.global = this.buffer('global', zeros([K], { backend: c.layer?.backend, dtype: c.layer?.dtype }));
     this.local = this.buffer('local', zeros([K], { backend: c.layer?.backend, dtype: c.layer?.dtype }));
     this.momentum = outsideScopes(() => keep(tensor([c.centerMomentum], [1], { backend: this.global.backend, dtype: this.global.dtype })));
+    this.invTemperature = outsideScopes(() => keep(tensor([1 / c.teacherTemp[0]], [1], { backend: this.global.backend, dtype: this.global.dtype })));
   }
   forward(x: Tensor): Tensor { return x; }
 }
@@ -122,27 +125,33 @@ export class Dino implements SslMethod {
 
   private grid(m: Tensor): Tensor { return this.config.localGrid ? poolLocalGrid(m, this.config.localGrid) : m; }
 
-  /** The teacher temperature: a number in the softmax's uniforms, changing during its warm-up. */
-  private teacherTemp(ctx: StepContext): number {
-    const c = this.config;
-    return linearWarmup(ctx.step, c.warmupTeacherEpochs * ctx.stepsPerEpoch, c.teacherTemp[0], c.teacherTemp[1]);
-  }
+  private preparedStep: number | null = null;
 
-  replayKey(ctx: StepContext): string { return `Tt=${this.teacherTemp(ctx)}`; }
+  /**
+   * The teacher temperature (warmed up over the first epochs) into the tensor the teacher's
+   * softmax multiplies by, so that a recorded step reads it rather than records it.
+   */
+  prepareStep(ctx: StepContext): void {
+    const c = this.config, inv = this.target.centers.invTemperature;
+    const v = 1 / linearWarmup(ctx.step, c.warmupTeacherEpochs * ctx.stepsPerEpoch, c.teacherTemp[0], c.teacherTemp[1]);
+    inv.backend.write(inv, inv.dtype === 'f64' ? Float64Array.of(v) : Float32Array.of(v));
+    this.preparedStep = ctx.step;
+  }
 
   forward(globalViews: Tensor[], smallViews: Tensor[], ctx: StepContext): StepOutput {
     const c = this.config, st = this.online, te = this.target;
-    const Tt = this.teacherTemp(ctx);
+    if (this.preparedStep !== ctx.step) this.prepareStep(ctx); // callers other than the trainer
+    const invTt = te.centers.invTemperature;
     // Teacher and student each run the global views as one batch (per-view batch statistics);
     // softmax, centring and losses are per row, so they work on the stacked rows directly.
     const tRun = noGrad(() => ViewRun.run(globalViews, (x) => {
       const f = te.backbone.forwardFeatures(x);
       const logits = te.head.forward(f.global);
-      const probs = softmax(sub(logits, te.centers.global), Tt);
+      const probs = softmax(mul(sub(logits, te.centers.global), invTt));
       let localProbs: Tensor | null = null, localLogits: Tensor | null = null;
       if (this.local) {
         localLogits = applyLocal(te.localHead!, this.grid(f.localMap)); // [V·B, P, K]
-        localProbs = mean(softmax(sub(localLogits, te.centers.local), Tt), 1); // mean over positions: [V·B, K]
+        localProbs = mean(softmax(mul(sub(localLogits, te.centers.local), invTt)), 1); // mean over positions: [V·B, K]
       }
       return { logits, probs, localLogits, localProbs };
     }));

@@ -46,9 +46,10 @@ export interface SslMethod {
    */
   forward(globalViews: Tensor[], smallViews: Tensor[], ctx: StepContext): StepOutput;
   /**
-   * What forward reads of ctx, as a string that changes whenever that changes the work it
-   * records (DINO: the teacher temperature during its warm-up). The trainer replays a recorded
-   * step only under the same key (training/step_replay.ts). Absent: forward ignores ctx.
+   * Write what forward reads of ctx (a schedule: DINO's teacher temperature) into the method's
+   * tensors. The trainer calls it before recording a step, so that the step records the same
+   * work every time and can be replayed (training/step_replay.ts); forward calls it itself when
+   * it was not called for this step. Absent: forward ignores ctx.
    */
-  replayKey?(ctx: StepContext): string;
+  prepareStep?(ctx: StepContext): void;
 }

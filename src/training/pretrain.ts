@@ -273,7 +273,7 @@ function runTensors(run: Run): Map<string, Tensor> {
  * scalars for logging. First the host writes everything that differs between steps into the
  * step's input tensors (batch indices and labels, augmentation parameters, learning rates, τ);
  * the step itself reads only tensors, so once two steps record the same commands the rest are
- * replayed. The key names what the recorded work still depends on: the method's own schedule.
+ * replayed (methods write their own schedules' values: SslMethod.prepareStep).
  */
 export function trainStep(run: Run, ids: Int32Array, s: { step: number; lr: number; probeLr: number; tau: number }): Record<string, Tensor> {
   const { backend, method } = run;
@@ -288,8 +288,8 @@ export function trainStep(run: Run, ids: Int32Array, s: { step: number; lr: numb
   run.optimizer.prepare(s.lr);
   run.probes.optimizer.prepare(s.probeLr);
   const ctx = { step: s.step, totalSteps: run.totalSteps, stepsPerEpoch: run.stepsPerEpoch };
-  const key = method.replayKey?.(ctx) ?? '';
-  const scalars = run.replay.run(key, () => {
+  method.prepareStep?.(ctx);
+  const scalars = run.replay.run('', () => {
     const out = tidy(() => {
       const views = run.views.map((spec, v) => augmentBatch(run.images, inp.idx, viewParams[v], spec, inp.views[v]));
       const small = smallParams.map((p, k) => augmentBatch(run.images, inp.idx, p, run.smallView!, inp.small[k]));

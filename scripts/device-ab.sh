@@ -34,8 +34,8 @@ STEP=${STEP_ARGS:---method byol --arch resnet50 --batch 64 --size 224}
 step() { # $1: dist folder, rest: env assignments
   local d=$1; shift
   env "$@" timeout "$(left 30)" node "$d/src/cli/main.js" bench step $STEP ${EXTRA:-} \
-    --steps 4 --warmup 10 --json 2>&1 | quiet | tr -d '\n' | sed "s/^/{\"build\":\"$d $* ${EXTRA:-}\",\"result\":/; s/\$/}\n/; s/\"result\":}/\"result\":null}/" >> "$O/step.jsonl"
-  mark "step $d $* ${EXTRA:-}"
+    --steps 4 --warmup 10 --json 2>&1 | quiet | tr -d '\n' | sed "s/^/{\"build\":\"$d $*${EXTRA:+ $EXTRA}\",\"result\":/; s/\$/}\n/; s/\"result\":}/\"result\":null}/" >> "$O/step.jsonl"
+  mark "step $d $*${EXTRA:+ $EXTRA}"
 }
 step dist; step dist-old; step dist; step dist-old
 # Host encoding with step replay (the default since the eighth session) and without it.

@@ -66,8 +66,9 @@ export interface OptimizerHyper {
  * 1 − β2^t (AdamW's bias corrections) and 0, t the 1-based step count. Defined here once for the
  * optimiser that writes them and the backends that read them.
  */
-export function optimizerHyperValues(lr: number, step: number, beta1: number, beta2: number): Float32Array {
-  return Float32Array.of(lr, 1 - Math.pow(beta1, step), 1 - Math.pow(beta2, step), 0);
+export function optimizerHyperValues(lr: number, step: number, beta1: number, beta2: number, dtype: 'f32' | 'f64' = 'f32'): Float32Array | Float64Array {
+  const v = [lr, 1 - Math.pow(beta1, step), 1 - Math.pow(beta2, step), 0];
+  return dtype === 'f64' ? Float64Array.from(v) : Float32Array.from(v);
 }
 
 /**

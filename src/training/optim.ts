@@ -26,7 +26,7 @@ export class Optimizer {
   readonly state1: Tensor;
   readonly state2: Tensor | null;
   /**
-   * f32 [4]: this step's lr and bias corrections (optimizerHyperValues), read by the device so a
+   * [4]: this step's lr and bias corrections (optimizerHyperValues), read by the device so a
    * recorded step can be replayed after prepare() writes new ones.
    */
   readonly hyper: Tensor;
@@ -39,7 +39,8 @@ export class Optimizer {
     this.params.sinkGradsInto(this.grads);
     this.state1 = this.params.zerosLike();
     this.state2 = config.kind === 'adamw' ? this.params.zerosLike() : null;
-    this.hyper = outsideScopes(() => keep(zeros([4], { backend, dtype: 'f32' })));
+    // In the parameters' dtype: f32 on the GPU, and f64 runs on the CPU keep lr exact.
+    this.hyper = outsideScopes(() => keep(zeros([4], { backend, dtype: this.params.flat.dtype === 'f64' ? 'f64' : 'f32' })));
   }
 
   private get fixedHyper(): OptimizerHyper {
@@ -63,7 +64,7 @@ export class Optimizer {
   prepare(lr: number): void {
     this.stepCount++;
     const h = this.fixedHyper;
-    this.backend.write(this.hyper, optimizerHyperValues(lr, this.stepCount, h.beta1, h.beta2));
+    this.backend.write(this.hyper, optimizerHyperValues(lr, this.stepCount, h.beta1, h.beta2, this.hyper.dtype === 'f64' ? 'f64' : 'f32'));
   }
 
   /** Record the step that prepare() set up: the gradients of each `.grad`, which are then cleared. */

@@ -104,7 +104,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   progress.update(step);
   const t0 = Date.now();
   let lastLogTime = Date.now(), lastLogStep = step;
-  let pending: { step: number; epoch: number; scalars: Record<string, Tensor> } | null = null;
+  let pending: { step: number; epoch: number; scalars: Record<string, Tensor>; host: Record<string, number> } | null = null;
   let peak = 0;
   const stopAt = Math.min(run.totalSteps, opts.maxSteps ?? Infinity);
 
@@ -123,7 +123,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
    */
   const flushLog = async (): Promise<void> => {
     if (!pending) return;
-    const { scalars, step: at, epoch: ep } = pending;
+    const { scalars, host, step: at, epoch: ep } = pending;
     pending = null;
     const rec: Record<string, number> = { step: at, epoch: ep + 1 };
     // A method may report one tensor under two names (BYOL: loss is lossGlobal): read each once.
@@ -133,6 +133,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
       rec[k] = values.get(t)!;
     }
     for (const t of values.keys()) t.dispose();
+    Object.assign(rec, host);
     const now = Date.now();
     rec.imagesPerSecond = ((at - lastLogStep) * cfg.batchSize) / Math.max(1e-3, (now - lastLogTime) / 1000);
     lastLogTime = now; lastLogStep = at;
@@ -165,7 +166,8 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
         progress.update(step);
         await flushLog(); // the previous logged step's, read while this one runs
         if (logNow) {
-          pending = { step, epoch, scalars: outsideScopes(() => ({ ...scalars, lr: tensor([lr], [], { backend }), tau: tensor([tau], [], { backend }) })) };
+          // lr and τ are the host's own numbers: no upload (which would shift the next step's buffers)
+          pending = { step, epoch, scalars, host: { lr, tau } };
         } else for (const t of Object.values(scalars)) t.dispose();
         if (step % cfg.checkpointEvery === 0) await checkpoint();
       }
@@ -228,7 +230,7 @@ export async function setup(cfg: PretrainConfig, backend: Backend, given?: Train
     eval: evalView(size, data.mean, data.std),
     augRng: new Rng(cfg.seed + 2), shuffleRng: new Rng(cfg.seed + 3),
     stepsPerEpoch, totalSteps: stepsPerEpoch * cfg.epochs,
-    replay: new StepReplay(backend, cfg.stepReplay), inputs: null,
+    replay: new StepReplay(backend, { enabled: cfg.stepReplay }), inputs: null,
   };
 }
 
@@ -244,7 +246,7 @@ function stepInputs(run: Run, batch: number): StepInputs {
     labels: keep(zeros([batch], { backend, dtype: 'i32' })),
     views: run.views.map(() => keep(rows())),
     small: run.smallView ? Array.from({ length: cfg.smallCrops }, () => keep(rows())) : [],
-    tau: keep(zeros([1], { backend })),
+    tau: keep(zeros([1], { backend, dtype: run.targetFlat?.flat.dtype === 'f64' ? 'f64' : 'f32' })),
   }));
   return run.inputs;
 }
@@ -258,7 +260,7 @@ function epochOrder(run: Run, epoch: number): Int32Array {
 }
 
 /** All tensors a checkpoint holds, by name. */
-function runTensors(run: Run): Map<string, Tensor> {
+export function runTensors(run: Run): Map<string, Tensor> {
   const m = new Map<string, Tensor>();
   for (const [k, t] of run.method.online.stateDict()) m.set(`online.${k}`, t);
   if (run.method.target) for (const [k, t] of run.method.target.stateDict()) m.set(`target.${k}`, t);
@@ -284,7 +286,7 @@ export function trainStep(run: Run, ids: Int32Array, s: { step: number; lr: numb
   backend.write(inp.labels, Int32Array.from(ids, (i) => run.data.train.labels[i]));
   const viewParams = run.views.map((spec, v) => { const p = sampleParams(run.augRng, B, h, w, spec); backend.write(inp.views[v], p); return p; });
   const smallParams = inp.small.map((t) => { const p = sampleParams(run.augRng, B, h, w, run.smallView!); backend.write(t, p); return p; });
-  backend.write(inp.tau, Float32Array.of(s.tau));
+  backend.write(inp.tau, inp.tau.dtype === 'f64' ? Float64Array.of(s.tau) : Float32Array.of(s.tau));
   run.optimizer.prepare(s.lr);
   run.probes.optimizer.prepare(s.probeLr);
   const ctx = { step: s.step, totalSteps: run.totalSteps, stepsPerEpoch: run.stepsPerEpoch };

@@ -3,74 +3,96 @@
 // about 930 dispatches: ~17 ms of host time per step, most of it JavaScript. Issuing the same
 // commands from a log takes a few milliseconds.
 //
-// Contract for `body`: everything that varies between steps reaches it through tensors the
-// caller writes before run() (batch indices, augmentation parameters, learning rates: see
-// Backend.write), or through `key`, which must change whenever the body would record different
-// work for the same tensors (e.g. a schedule that the body reads as a number). The body must not
-// read back or submit. Given that, every body run is logged; when a run logs exactly what the
-// run before it logged (same key), the log becomes a plan and later runs with that key replay it.
-// Anything that still differs shows up as two unequal logs and the step simply keeps recording,
-// so a body that breaks the contract by varying every step is slow, not wrong.
+// The contract for `body`, which a replay cannot check:
+// - Everything that varies between steps reaches it through tensors written before run()
+//   (batch indices, augmentation parameters, learning rates: Backend.write), or through `key`,
+//   which must change whenever the body would record different work for the same tensors.
+//   A number the body bakes into its work (a uniform, an upload, a branch) is frozen into the
+//   plan the first time two steps in a row agree on it.
+// - It does not read back, submit or write() (any of which makes its log unusable: it records).
+// - It returns tensors it created; run() hands back copies and disposes them.
+// Every body run is logged; when a run logs exactly what the run before it logged (same key),
+// the log becomes a plan and later runs with that key replay it. A step that keeps varying keeps
+// recording (slow, not wrong). As a check on the contract, every `checkEvery`-th replay records
+// instead and compares the work with the plan's: a difference means some value was frozen, and
+// replay is switched off with a warning (steps since the last check may have used it).
 import type { Backend } from '../backend/backend.js';
 import type { GpuStorage } from '../backend/webgpu/context.js';
 import type { GpuRuntime } from '../backend/webgpu/runtime.js';
-import { sameLog, type StepLog, type StepPlan } from '../backend/webgpu/step_log.js';
+import { sameLog, sameWork, type StepLog, type StepPlan } from '../backend/webgpu/step_log.js';
 import { Tensor } from '../tensor.js';
 import type { DType } from '../runtime/dtype.js';
 
 interface PlannedOutput { name: string; buffer: GPUBuffer; offset: number; bytes: number; shape: readonly number[]; dtype: DType }
 
-export interface StepReplayStats { recorded: number; replayed: number; plans: number }
+export interface StepReplayStats { recorded: number; replayed: number; plans: number; checks: number }
+
+export interface StepReplayOptions {
+  /** false: always record (the reference behaviour, and a switch for users). */
+  enabled?: boolean;
+  /** Record every n-th step of a plan instead of replaying it, to compare (0: never). */
+  checkEvery?: number;
+  /** Where a failed check is reported (default: a warning on stderr). */
+  warn?: (message: string) => void;
+}
 
 export class StepReplay {
-  private readonly runtime: GpuRuntime | null;
+  private runtime: GpuRuntime | null;
   private previous: { key: string; log: StepLog } | null = null;
-  private plan: { key: string; plan: StepPlan; outputs: PlannedOutput[] } | null = null;
-  readonly stats: StepReplayStats = { recorded: 0, replayed: 0, plans: 0 };
+  private plan: { key: string; plan: StepPlan; outputs: PlannedOutput[]; replays: number } | null = null;
+  /** The work of a plan given up for a check, and its key: the next recording must match it. */
+  private checking: { key: string; log: StepLog } | null = null;
+  private readonly checkEvery: number;
+  private readonly warn: (message: string) => void;
+  readonly stats: StepReplayStats = { recorded: 0, replayed: 0, plans: 0, checks: 0 };
 
-  /** enabled = false: always record (the reference behaviour, and a switch for users). */
-  constructor(private readonly backend: Backend, enabled = true) {
-    this.runtime = enabled && backend.name === 'webgpu' ? (backend as unknown as { runtime: GpuRuntime }).runtime : null;
+  constructor(private readonly backend: Backend, o: StepReplayOptions = {}) {
+    this.runtime = (o.enabled ?? true) && backend.name === 'webgpu' ? (backend as unknown as { runtime: GpuRuntime }).runtime : null;
+    this.checkEvery = o.checkEvery ?? 200;
+    this.warn = o.warn ?? ((m) => process.stderr.write(`coengine: ${m}\n`));
   }
 
-  /** Whether the next run with this key would be a replay. */
-  willReplay(key: string): boolean { return this.plan?.key === key; }
+  get enabled(): boolean { return this.runtime !== null; }
 
   run(key: string, body: () => Record<string, Tensor>): Record<string, Tensor> {
     const rt = this.runtime;
     if (!rt) { this.stats.recorded++; return body(); }
-    if (this.plan && this.plan.key === key) {
-      if (rt.replay(this.plan.plan)) {
+    const plan = this.plan;
+    if (plan && plan.key === key) {
+      if (this.checkEvery > 0 && ++plan.replays % this.checkEvery === 0) {
+        this.checking = { key, log: plan.plan.log };
+      } else if (rt.replay(plan.plan)) {
         this.stats.replayed++;
-        return this.copies(rt, this.plan.outputs);
+        return this.copies(rt, plan.outputs);
       }
     }
-    if (this.plan) this.invalidate(); // another key, or an input storage was released
+    if (this.plan) this.invalidate(); // a check, another key, or an input storage was released
     const logging = rt.startLog();
     let out: Record<string, Tensor>;
-    try { out = body(); } catch (e) { rt.endLog(); this.previous = null; throw e; }
+    try { out = body(); } catch (e) { rt.endLog(); this.previous = null; this.checking = null; throw e; }
     this.stats.recorded++;
     const log = logging ? rt.endLog() : null;
-    const previous = this.previous;
-    this.previous = log ? { key, log } : null;
     const outputs: PlannedOutput[] = Object.entries(out).map(([name, t]) => {
       const s = t.storage as GpuStorage;
       return { name, buffer: s.buffer, offset: s.offset ?? 0, bytes: s.bytes, shape: t.shape, dtype: t.dtype };
     });
-    if (log && previous && previous.key === key && sameLog(previous.log, log)) {
+    // Released before the plan is made, so their buffers are its own; copied out below (the
+    // copies are recorded after the step, and no other work can be handed those buffers first).
+    for (const t of Object.values(out)) t.dispose();
+    if (this.checking && log) this.check(key, log);
+    const previous = this.previous;
+    this.previous = log ? { key, log } : null;
+    if (this.runtime && log && previous && previous.key === key && sameLog(previous.log, log)) {
       // Two identical steps in a row: this one becomes the plan.
-      const plan = rt.adopt(log, Object.values(out).map((t) => t.storage as GpuStorage));
-      if (plan) {
-        this.plan = { key, plan, outputs };
+      const adopted = rt.adopt(log);
+      if (adopted) {
+        this.plan = { key, plan: adopted, outputs, replays: 0 };
         this.previous = null;
         this.stats.plans++;
       }
     }
-    // The caller gets copies, replayed or not: the step's own output buffers go back (or stay
-    // with the plan) at once, so results held across steps never shift the next step's buffers.
-    const copies = this.copies(rt, outputs);
-    for (const t of Object.values(out)) t.dispose();
-    return copies;
+    // Copies from a pool of their own: results held across steps never shift the next step's buffers.
+    return this.copies(rt, outputs);
   }
 
   /** Drop the plan (its buffers go back to the pool) and start over with the next run. */
@@ -78,6 +100,18 @@ export class StepReplay {
     if (this.plan) this.runtime?.releasePlan(this.plan.plan);
     this.plan = null;
     this.previous = null;
+  }
+
+  private check(key: string, log: StepLog): void {
+    const was = this.checking!;
+    this.checking = null;
+    if (was.key !== key) return;
+    this.stats.checks++;
+    if (sameWork(was.log, log)) return;
+    this.warn('step replay: a step recorded different work than the plan it replayed (a value that changes ' +
+      'between steps was not written into a tensor before the step); recording every step from now on. Please report this.');
+    this.invalidate();
+    this.runtime = null;
   }
 
   private copies(rt: GpuRuntime, outputs: PlannedOutput[]): Record<string, Tensor> {

@@ -5,7 +5,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { resolveConfig, type PretrainConfig } from '../../src/training/config.js';
-import { setup, trainStep, type Run } from '../../src/training/pretrain.js';
+import { pretrain, runTensors, setup, trainStep, type Run } from '../../src/training/pretrain.js';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { loadTrainingData } from '../../src/training/data.js';
 import { gpuBackendOrSkip } from '../helpers/gpu.js';
 import type { Backend } from '../../src/backend/backend.js';
@@ -34,9 +37,16 @@ async function train(be: Backend, cfg: Partial<PretrainConfig>, stepReplay: bool
     losses.push(r.loss);
     scalars.push(r);
   }
-  const params = [...(await run.optimizer.params.flat.data())];
-  const target = run.targetFlat ? [...(await run.targetFlat.flat.data())] : [];
-  return { losses, scalars, params, target, stats: { ...run.replay.stats } };
+  // everything a checkpoint holds: parameters, BN running statistics, optimiser states, DINO centres, probes
+  const state = new Map<string, number[]>();
+  for (const [k, t] of runTensors(run)) state.set(k, [...(await t.data())]);
+  run.replay.invalidate();
+  return { losses, scalars, state, stats: { ...run.replay.stats } };
+}
+
+function sameState(a: Map<string, number[]>, b: Map<string, number[]>): void {
+  assert.equal([...a.keys()], [...b.keys()]);
+  for (const [k, v] of a) assert.ok(v.every((x, i) => Object.is(x, b.get(k)![i])), `${k} differs`);
 }
 
 for (const method of ['co-byol', 'mocov3', 'byol-mc', 'dino'] as const) {
@@ -50,8 +60,7 @@ for (const method of ['co-byol', 'mocov3', 'byol-mc', 'dino'] as const) {
     assert.ok(got.stats.replayed >= STEPS - 3, `${got.stats.replayed} of ${STEPS} steps replayed`);
     assert.ok(new Set(got.losses).size === STEPS, `a different loss each step: ${got.losses}`);
     assert.equal(got.scalars, ref.scalars); // every logged scalar: losses, local losses, probe counts
-    assert.ok(got.params.every((v, i) => Object.is(v, ref.params[i])), 'online parameters differ');
-    assert.ok(got.target.every((v, i) => Object.is(v, ref.target[i])), 'target parameters differ');
+    sameState(got.state, ref.state);
   });
 }
 
@@ -64,7 +73,31 @@ test('co-dino during its teacher-temperature warm-up replays too, and agrees', a
   const got = await train(be, cfg, true);
   assert.ok(got.stats.replayed >= STEPS - 3, `${got.stats.replayed} of ${STEPS} steps replayed`);
   assert.equal(got.scalars, ref.scalars);
-  assert.ok(got.target.every((v, i) => Object.is(v, ref.target[i])), 'teacher parameters differ');
+  sameState(got.state, ref.state);
+});
+
+test('pretrain() with and without step replay: the same metrics and checkpoint, through evaluation and resume', async () => {
+  const be = await gpuBackendOrSkip('step replay in training');
+  if (!be) return;
+  const runOnce = async (stepReplay: boolean, stopAt?: number) => {
+    const out = mkdtempSync(path.join(tmpdir(), 'coengine-replay-'));
+    const cfg = resolveConfig([{
+      method: 'co-byol', arch: 'rf29-resnet10', width: 1 / 16, smallStem: true, device: 'webgpu', data: 'synthetic',
+      syntheticTrain: 40, syntheticTest: 8, epochs: 2, batchSize: 8, imageSize: 16, projHidden: 16, predHidden: 16, projOut: 8,
+      finalEval: false, warmupEpochs: 1, logEvery: 2, checkpointEvery: 3, out, stepReplay,
+    }]);
+    const logs: Record<string, number>[] = [];
+    const onLog = (r: Record<string, number>) => { const { imagesPerSecond: _i, gpuBytes: _g, ...rest } = r; logs.push(rest); };
+    if (stopAt) await pretrain(cfg, { quiet: true, maxSteps: stopAt, onLog });
+    await pretrain(cfg, { quiet: true, resume: stopAt !== undefined, onLog });
+    const state = JSON.parse(readFileSync(path.join(out, 'state.json'), 'utf8'));
+    return { logs, weights: readFileSync(path.join(out, state.checkpoint)) };
+  };
+  const ref = await runOnce(false);
+  const got = await runOnce(true, 4); // stopped after 4 steps, resumed
+  assert.ok(ref.logs.length >= 6, `${ref.logs.length} records`);
+  assert.equal(got.logs, ref.logs);
+  assert.ok(got.weights.equals(ref.weights), 'checkpoints differ');
 });
 
 test.run();

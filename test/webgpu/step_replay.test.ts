@@ -31,10 +31,17 @@ function batch(step: number): Float32Array {
   return Float32Array.from({ length: 63 }, () => rng.uniform(-1, 1));
 }
 
-/** One step's body: loss, gradient, in-place update. `scale` enters as a number (a uniform). */
+/**
+ * One step's body: loss, gradient, in-place update. `scale` enters as a number (a uniform); a
+ * constant is uploaded inside the step (its buffer is reused later in the step, so a replay
+ * must upload it again).
+ */
 function body(be: Backend, m: ReturnType<typeof model>, scale = 1): Record<string, Tensor> {
   return tidy(() => {
-    const y = op.relu(op.matmul(op.mulScalar(m.x, scale), m.w));
+    const y = tidy(() => { // gain's buffer goes back to the pool here and is reused by what follows
+      const gain = op.tensor(Float32Array.from({ length: 5 }, (_, i) => 1 + i / 8), [5], { backend: be });
+      return op.mul(op.relu(op.matmul(op.mulScalar(m.x, scale), m.w)), gain);
+    });
     const loss = op.mean(op.square(op.sub(y, m.target)));
     const [gw] = op.grad(loss, [m.w]);
     be.copyInto(m.w, 0, op.sub(m.w, op.mulScalar(gw!, 0.1)));
@@ -44,13 +51,13 @@ function body(be: Backend, m: ReturnType<typeof model>, scale = 1): Record<strin
 
 /** Train `steps` steps holding every step's outputs until the end (as logging does). */
 async function train(be: Backend, replay: StepReplay, steps: number, scaleOf: (s: number) => number = () => 1,
-  keyOf: (s: number) => string = () => ''): Promise<{ losses: number[]; norms: number[]; w: Float32Array }> {
+  keyOf: (s: number) => string = () => '', submit = true): Promise<{ losses: number[]; norms: number[]; w: Float32Array }> {
   const m = model(be);
   const held: Record<string, Tensor>[] = [];
   for (let s = 0; s < steps; s++) {
-    be.write(m.x, batch(s));
+    be.write(m.x, batch(s)); // without a submit in between, the last replay still reads x: ordered by a copy
     held.push(replay.run(keyOf(s), () => body(be, m, scaleOf(s))));
-    be.submit?.();
+    if (submit) be.submit?.();
   }
   const losses: number[] = [], norms: number[] = [];
   for (const h of held) { losses.push(await h.loss.item()); norms.push(await h.norm.item()); for (const t of Object.values(h)) t.dispose(); }
@@ -63,7 +70,7 @@ async function train(be: Backend, replay: StepReplay, steps: number, scaleOf: (s
 test('replayed steps give exactly what recording every step gives', async () => {
   const be = await gpuBackendOrSkip(SUITE);
   if (!be) return;
-  const ref = await train(be, new StepReplay(be, false), 10);
+  const ref = await train(be, new StepReplay(be, { enabled: false }), 10);
   const replay = new StepReplay(be);
   const got = await train(be, replay, 10);
   assert.ok(replay.stats.replayed >= 6, `replayed ${replay.stats.replayed} of 10`);
@@ -74,11 +81,39 @@ test('replayed steps give exactly what recording every step gives', async () => 
   assert.ok(new Set(got.losses).size === got.losses.length, `losses: ${got.losses}`);
 });
 
+test('replayed steps agree without a submit between steps (writes ordered after the replayed work)', async () => {
+  const be = await gpuBackendOrSkip(SUITE);
+  if (!be) return;
+  const ref = await train(be, new StepReplay(be, { enabled: false }), 8, undefined, undefined, false);
+  const replay = new StepReplay(be);
+  const got = await train(be, replay, 8, undefined, undefined, false);
+  assert.ok(replay.stats.replayed >= 4, `replayed ${replay.stats.replayed} of 8`);
+  assert.equal(got.losses, ref.losses);
+  assert.equal([...got.w], [...ref.w]);
+});
+
+test('a value baked into the step that changes after a plan formed is caught by the check, which turns replay off', async () => {
+  const be = await gpuBackendOrSkip(SUITE);
+  if (!be) return;
+  // constant for 6 steps, then another: a contract breach (it should be a written tensor or in the key)
+  const scale = (s: number) => (s < 6 ? 1 : 0.5);
+  const warnings: string[] = [];
+  const replay = new StepReplay(be, { checkEvery: 2, warn: (m) => warnings.push(m) });
+  await train(be, replay, 12, scale);
+  assert.is(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0], /recording every step from now on/);
+  assert.not.ok(replay.enabled);
+  // an honest step passes every check
+  const honest = new StepReplay(be, { checkEvery: 2, warn: (m) => warnings.push(m) });
+  await train(be, honest, 12);
+  assert.ok(honest.stats.checks >= 2 && honest.enabled && warnings.length === 1, `${honest.stats.checks} checks`);
+});
+
 test('a body whose recorded work varies from step to step never replays, and stays right', async () => {
   const be = await gpuBackendOrSkip(SUITE);
   if (!be) return;
   const scale = (s: number) => 1 + s / 16; // a number in a uniform: not a written tensor
-  const ref = await train(be, new StepReplay(be, false), 6, scale);
+  const ref = await train(be, new StepReplay(be, { enabled: false }), 6, scale);
   const replay = new StepReplay(be);
   const got = await train(be, replay, 6, scale);
   assert.is(replay.stats.replayed, 0);
@@ -92,11 +127,11 @@ test('a new key records again, then replays under that key', async () => {
   // the scale follows the key: a schedule the body reads as a number, announced by the key
   const scale = (s: number) => (s < 5 ? 1 : 0.5);
   const key = (s: number) => (s < 5 ? 'a' : 'b');
-  const ref = await train(be, new StepReplay(be, false), 11, scale);
+  const ref = await train(be, new StepReplay(be, { enabled: false }), 11, scale);
   const replay = new StepReplay(be);
   const got = await train(be, replay, 11, scale, key);
   // a: record 0, 1 (plan), replay 2..4; b: record 5, 6 (plan), replay 7..10
-  assert.equal(replay.stats, { recorded: 4, replayed: 7, plans: 2 });
+  assert.equal(replay.stats, { recorded: 4, replayed: 7, plans: 2, checks: 0 });
   assert.equal(got.losses, ref.losses);
   assert.equal([...got.w], [...ref.w]);
 });
@@ -113,17 +148,18 @@ test('a plan keeps its buffers out of the pool and stops when an input it reads 
     const out = body(be, m);
     const log = rt.endLog();
     assert.ok(log, 'step logged');
-    logged.push({ log: log!, out });
-    if (s === 0) { be.submit?.(); for (const t of Object.values(out)) t.dispose(); }
+    logged.push(log!);
+    for (const t of Object.values(out)) t.dispose();
+    if (s === 0) be.submit?.();
   }
-  assert.ok(sameLog(logged[0].log, logged[1].log), 'two identical steps log the same');
-  const outs = Object.values(logged[1].out);
-  const plan = rt.adopt(logged[1].log, outs.map((t) => t.storage as GpuStorage));
+  assert.ok(sameLog(logged[0], logged[1]), 'two identical steps log the same');
+  const reserved0 = rt.stats().bytesReserved;
+  const plan = rt.adopt(logged[1]);
   assert.ok(plan, 'adopted');
-  for (const t of outs) t.dispose();
   be.submit?.();
   const reserved = new Set(plan!.reserved);
   assert.ok(reserved.size > 3, `reserved ${reserved.size} buffers`);
+  assert.is(rt.stats().bytesReserved - reserved0, plan!.reservedBytes);
   // whatever is allocated now, none of the plan's buffers comes back
   const taken: GpuStorage[] = [];
   for (const bytes of [4, 28, 36, 140, 180, 252, 256, 1024]) for (let i = 0; i < 6; i++) taken.push(rt.alloc(bytes));
@@ -136,9 +172,12 @@ test('a plan keeps its buffers out of the pool and stops when an input it reads 
   assert.not.ok(rt.replay(plan!), 'replayed after its input was released');
   rt.releasePlan(plan!);
   rt.releasePlan(plan!); // twice is harmless
+  assert.is(rt.stats().bytesReserved, reserved0);
   // its buffers are the pool's again
-  const again = rt.alloc(plan!.reserved[0].size);
-  rt.release(again);
+  const back: GpuStorage[] = [];
+  for (const b of reserved) for (let i = 0; i < 8; i++) back.push(rt.alloc(b.size));
+  assert.ok(back.some((s) => reserved.has(s.buffer)), 'no buffer of the released plan came back from the pool');
+  for (const s of back) rt.release(s);
   m.w.dispose(); m.target.dispose();
   await rt.sync();
 });

@@ -5,9 +5,10 @@
 //
 // Ordering argument for immediate buffer reuse: all work goes through one queue, dispatches run
 // in recording order, so a buffer released after its last recorded use can be handed to a
-// later dispatch of the same encoder. The one exception is queue.writeBuffer (upload), which
-// jumps ahead of the not-yet-submitted encoder: upload() therefore takes a buffer that no
-// recorded work uses.
+// later dispatch of the same encoder. The exception is queue.writeBuffer, which jumps ahead of
+// the not-yet-submitted encoder: upload() therefore takes a buffer that no recorded work uses,
+// write() into a buffer recorded work uses goes through a recorded copy, and replay() writes
+// only into buffers its plan holds, with nothing recorded yet.
 import { BackendError } from '../../runtime/errors.js';
 import { kernelSource } from './kernel_source.js';
 import { gentleWait } from './gentle_wait.js';
@@ -23,6 +24,8 @@ export interface RuntimeStats {
   /** Bytes (size-class rounded) held by live storages. */
   bytesInUse: number;
   peakBytesInUse: number;
+  /** Bytes (size classes) that step plans hold out of the pool for their replays (step_log.ts). */
+  bytesReserved: number;
   /** Other createBuffer calls: uniform arena chunks, read-back staging, timestamp resolves. */
   auxBuffersCreated: number;
   pipelines: number;
@@ -122,7 +125,7 @@ export class GpuRuntime implements GpuContext {
   private compiling: { file: string; preludeLines: number } | null = null;
 
   private readonly counters: RuntimeStats = {
-    buffersCreated: 0, bytesAllocated: 0, bytesInUse: 0, peakBytesInUse: 0, auxBuffersCreated: 0,
+    buffersCreated: 0, bytesAllocated: 0, bytesInUse: 0, peakBytesInUse: 0, bytesReserved: 0, auxBuffersCreated: 0,
     pipelines: 0, bindGroupsCreated: 0, dispatches: 0, submits: 0,
   };
 
@@ -239,8 +242,8 @@ export class GpuRuntime implements GpuContext {
     if (s instanceof ViewStorage) return;
     const p = s as PooledStorage;
     if (p.released) throw new BackendError('webgpu: storage released twice');
+    if (this.reserved.has(p.buffer)) throw new BackendError('webgpu: released a buffer that a step plan holds');
     p.released = true;
-    if (this.reserved.has(p.buffer)) return; // a step plan's output: the plan holds it now
     this.counters.bytesInUse -= p.sizeClass;
     if (p.results) {
       let list = this.resultsFree.get(p.sizeClass);
@@ -284,17 +287,27 @@ export class GpuRuntime implements GpuContext {
   }
 
   /**
-   * Host data into existing storage. queue.writeBuffer runs before the encoder being recorded,
-   * so when recorded work uses this buffer it is submitted first (the write must land after it).
+   * Host data into existing storage, ordered after the work recorded so far. queue.writeBuffer
+   * runs before the encoder being recorded, so a buffer that recorded work uses gets the data
+   * through a fresh upload and a recorded copy instead.
    */
   write(s: GpuStorage, data: ArrayBufferView): void {
     if (s.released) throw new BackendError('write: storage was released');
-    if (this.usedInEncoder.has(s.buffer)) this.flush();
+    // A logged write would be replayed with this step's data forever: per-step data is written
+    // before a logged step, never inside it.
+    if (this.log) this.log.broken ??= `write() inside the step (after ${this.lastLabel})`;
     const padded = data.byteLength % 4 === 0 ? data : padTo4(data);
-    if (padded.byteLength > 0) {
+    if (padded.byteLength === 0) return;
+    if (!this.usedInEncoder.has(s.buffer)) {
       this.device.queue.writeBuffer(s.buffer, s.offset ?? 0, padded.buffer, padded.byteOffset, padded.byteLength);
-      this.log?.upload(s.buffer, s.offset ?? 0, padded);
+      return;
     }
+    const tmp = this.upload(padded);
+    const enc = this.currentEncoder();
+    this.endPass();
+    enc.copyBufferToBuffer(tmp.buffer, 0, s.buffer, s.offset ?? 0, padded.byteLength);
+    this.usedInEncoder.add(tmp.buffer);
+    this.release(tmp);
   }
 
   /** Fill with zero bytes (recorded, so it is ordered with the dispatches around it). */
@@ -549,35 +562,31 @@ export class GpuRuntime implements GpuContext {
   }
 
   /**
-   * Make a log replayable (null when some buffer it binds has an owner the log cannot vouch
-   * for). `outputs`: the step's results, whose buffers the plan keeps once they are released
-   * (replay() writes them again; copyOut() hands the caller copies).
+   * Make a log replayable, right after it ended (null when some buffer it binds has an owner the
+   * log cannot vouch for). The buffers back in the pool by now (the step's temporaries, and its
+   * outputs once the caller released them) are the plan's from here on; those still held are
+   * checked alive before each replay.
    */
-  adopt(log: StepLog, outputs: GpuStorage[]): StepPlan | null {
+  adopt(log: StepLog): StepPlan | null {
     const free = new Set<GPUBuffer>();
     for (const list of this.free.values()) for (const b of list) free.add(b);
-    const outs = new Set<GPUBuffer>();
-    for (const o of outputs) if (o instanceof PooledStorage && !o.released) outs.add(o.buffer);
     const buffers = new Set<GPUBuffer>(log.holders.keys());
     for (const u of log.uploads) buffers.add(u.buffer);
     const reserved: GPUBuffer[] = [], external: GpuStorage[] = [];
     for (const b of buffers) {
-      if (free.has(b) || outs.has(b)) { reserved.push(b); continue; }
+      if (free.has(b)) { reserved.push(b); continue; }
       const holder = log.holders.get(b);
       if (!holder || holder.released || this.reserved.has(b)) return null; // owned by something the log never bound
       external.push(holder);
     }
     let reservedBytes = 0;
     for (const b of reserved) {
-      if (free.has(b)) {
-        const list = this.free.get(b.size)!;
-        list.splice(list.indexOf(b), 1);
-        this.counters.bytesInUse += b.size;
-      }
+      const list = this.free.get(b.size)!;
+      list.splice(list.indexOf(b), 1);
       this.reserved.add(b);
       reservedBytes += b.size;
     }
-    this.counters.peakBytesInUse = Math.max(this.counters.peakBytesInUse, this.counters.bytesInUse);
+    this.counters.bytesReserved += reservedBytes;
     return { log, reserved, reservedBytes, external, buffers: [...buffers], released: false };
   }
 
@@ -587,15 +596,15 @@ export class GpuRuntime implements GpuContext {
     plan.released = true;
     for (const b of plan.reserved) {
       this.reserved.delete(b);
-      this.counters.bytesInUse -= b.size;
       this.toFreeList(b, b.size);
     }
+    this.counters.bytesReserved -= plan.reservedBytes;
   }
 
   /**
    * Record a plan's commands again, with its uploads and uniforms: the step as logged, minus the
    * JavaScript that produced it. False (nothing recorded) when a storage it reads from was
-   * released since, or while timing or profiling.
+   * released since, or while timing or profiling (a profile then times the recorded path).
    */
   replay(plan: StepPlan): boolean {
     if (plan.released || this.timing || this.profiling) return false;
@@ -636,6 +645,7 @@ export class GpuRuntime implements GpuContext {
       const enc = this.currentEncoder();
       this.endPass();
       enc.copyBufferToBuffer(buffer, offset, s.buffer, 0, size);
+      this.usedInEncoder.add(buffer); // a later write() to it must come after this copy
       this.usedInEncoder.add(s.buffer);
     }
     return s;

@@ -59,6 +59,21 @@ export function sameLog(a: StepLog, b: StepLog): boolean {
 }
 
 /**
+ * The same work, wherever its data lives: the same kernels and grids with the same uniform and
+ * uploaded bytes, buffers aside. Two steps that differ in buffers only (the pool handed out
+ * others) compute the same; two that differ here record different work for the same inputs.
+ */
+export function sameWork(a: StepLog, b: StepLog): boolean {
+  const n = a.pipelines.length;
+  if (n !== b.pipelines.length || a.uploads.length !== b.uploads.length || a.uniforms.length !== b.uniforms.length) return false;
+  for (let i = 0; i < n; i++) if (a.pipelines[i] !== b.pipelines[i]) return false;
+  for (let i = 0; i < 3 * n; i++) if (a.grid[i] !== b.grid[i]) return false;
+  for (let i = 0; i < a.uploads.length; i++) if (!sameBytes(a.uploads[i].data, b.uploads[i].data)) return false;
+  for (let c = 0; c < a.uniforms.length; c++) if (!sameBytes(a.uniforms[c], b.uniforms[c])) return false;
+  return true;
+}
+
+/**
  * A log made replayable: the buffers only the step uses (its temporaries and outputs) are taken
  * out of the pool for as long as the plan lives, so nothing else can be handed them between
  * replays; the buffers other storages own (parameters, optimiser state, inputs) are checked to

@@ -40,6 +40,8 @@ export interface Summary {
   patchProbeAcc: number | null;
   imagesPerSecond: number;
   peakGpuBytes: number | null;
+  /** Steps of this invocation replayed from a recorded one, and recorded (step_replay.ts). */
+  stepReplay: { replayed: number; recorded: number };
   backend: string;
   device: string;
   finalEval?: { trained: number; randomInit: number; rawPixels: number };
@@ -189,7 +191,8 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
     method: cfg.method, arch: cfg.arch, epochs: cfg.epochs, steps: step,
     onlineProbeAcc: lastAcc.global, patchProbeAcc: lastAcc.patch,
     imagesPerSecond: (step * cfg.batchSize) / Math.max(seconds, 1e-3),
-    peakGpuBytes: backend.memoryStats ? peak : null, backend: backend.name, device: (await describeBackend(backend)).device,
+    peakGpuBytes: backend.memoryStats ? peak : null,
+    stepReplay: { replayed: run.replay.stats.replayed, recorded: run.replay.stats.recorded }, backend: backend.name, device: (await describeBackend(backend)).device,
   };
   if (cfg.finalEval && step >= run.totalSteps) {
     const { finalLinearEval } = await import('./final_eval.js');

@@ -89,15 +89,17 @@ test('pretrain() with and without step replay: the same metrics and checkpoint, 
     const logs: Record<string, number>[] = [];
     const onLog = (r: Record<string, number>) => { const { imagesPerSecond: _i, gpuBytes: _g, ...rest } = r; logs.push(rest); };
     if (stopAt) await pretrain(cfg, { quiet: true, maxSteps: stopAt, onLog });
-    await pretrain(cfg, { quiet: true, resume: stopAt !== undefined, onLog });
+    const summary = await pretrain(cfg, { quiet: true, resume: stopAt !== undefined, onLog });
     const state = JSON.parse(readFileSync(path.join(out, 'state.json'), 'utf8'));
-    return { logs, weights: readFileSync(path.join(out, state.checkpoint)) };
+    return { logs, weights: readFileSync(path.join(out, state.checkpoint)), replayed: summary.stepReplay.replayed };
   };
   const ref = await runOnce(false);
   const got = await runOnce(true, 4); // stopped after 4 steps, resumed
   assert.ok(ref.logs.length >= 6, `${ref.logs.length} records`);
   assert.equal(got.logs, ref.logs);
   assert.ok(got.weights.equals(ref.weights), 'checkpoints differ');
+  assert.is(ref.replayed, 0);
+  assert.ok(got.replayed >= 2, `${got.replayed} of the resumed run's 6 steps replayed`);
 });
 
 test.run();

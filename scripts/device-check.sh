@@ -9,7 +9,8 @@
 #     and PyTorch fp32 on the same GPU;
 #  B. what is judged by its result, not its speed, side by side: the default pretraining run
 #     (PRETRAIN=1, EPOCHS to shorten it), BYOL vs CO-BYOL on prepared Fashion-MNIST (FMNIST=DIR),
-#     and the WebGPU parity tests. Their images/s are not clean timings (they share the GPU).
+#     and the WebGPU parity tests (with step replay's bit-identity checks in training). Their
+#     images/s are not clean timings (they share the GPU).
 # Results go to $OUT (8 files at most come back), written as each step ends; parity.txt holds
 # the device, the timeline and the parity tests' output. Scratch files go to a fresh temp dir.
 set -uo pipefail
@@ -49,7 +50,7 @@ if [ -n "${FMNIST:-}" ]; then
     pids+=($!)
   done
 fi
-timeout "$(left 120)" node node_modules/uvu/bin.js dist/test "(webgpu|golden)/.*\.test\.js$" 2>&1 | quiet | sed 's/\x1b\[[0-9;]*m//g' | tail -60 >> "$O/parity.txt"
+timeout "$(left 120)" node node_modules/uvu/bin.js dist/test "((webgpu|golden)/.*|training/step_replay)\.test\.js$" 2>&1 | quiet | sed 's/\x1b\[[0-9;]*m//g' | tail -60 >> "$O/parity.txt"
 mark parity
 for p in "${pids[@]}"; do wait "$p"; done
 cp "$T/run/metrics.jsonl" "$O/metrics.jsonl" 2>/dev/null

@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadTrainingData } from '../../src/training/data.js';
 import { gpuBackendOrSkip } from '../helpers/gpu.js';
+import { overrideSoftwareDevice } from '../../src/backend/webgpu/ops/gemm.js';
+import type { GpuContext } from '../../src/backend/webgpu/context.js';
 import type { Backend } from '../../src/backend/backend.js';
 
 const STEPS = 9;
@@ -63,6 +65,23 @@ for (const method of ['co-byol', 'mocov3', 'byol-mc', 'dino'] as const) {
     sameState(got.state, ref.state);
   });
 }
+
+test('co-byol with the code paths GPUs take (implicit-GEMM convolutions, split-K, LARS in parts): bit-identical too', async () => {
+  const be = await gpuBackendOrSkip('step replay in training');
+  if (!be) return;
+  const rt = (be as unknown as { runtime: GpuContext }).runtime;
+  overrideSoftwareDevice(rt, false);
+  try {
+    const cfg: Partial<PretrainConfig> = { method: 'co-byol', smallStem: false, imageSize: 32 }; // stem, max-pool, strided blocks
+    const ref = await train(be, cfg, false);
+    const got = await train(be, cfg, true);
+    assert.ok(got.stats.replayed >= STEPS - 3, `${got.stats.replayed} of ${STEPS} steps replayed`);
+    assert.equal(got.scalars, ref.scalars);
+    sameState(got.state, ref.state);
+  } finally {
+    overrideSoftwareDevice(rt, null);
+  }
+});
 
 test('co-dino during its teacher-temperature warm-up replays too, and agrees', async () => {
   const be = await gpuBackendOrSkip('step replay in training');

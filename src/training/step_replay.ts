@@ -15,7 +15,9 @@
 // the log becomes a plan and later runs with that key replay it. A step that keeps varying keeps
 // recording (slow, not wrong). As a check on the contract, every `checkEvery`-th replay records
 // instead and compares the work with the plan's: a difference means some value was frozen, and
-// replay is switched off with a warning (steps since the last check may have used it).
+// replay is switched off with a warning (steps since the last check may have used it). The
+// check compares kernels, grids and bytes, not buffers: a body that switched which long-lived
+// tensor it reads, under the same key, would pass it.
 import type { Backend } from '../backend/backend.js';
 import type { GpuStorage } from '../backend/webgpu/context.js';
 import type { GpuRuntime } from '../backend/webgpu/runtime.js';
@@ -39,9 +41,11 @@ export interface StepReplayOptions {
 export class StepReplay {
   private runtime: GpuRuntime | null;
   private previous: { key: string; log: StepLog } | null = null;
-  private plan: { key: string; plan: StepPlan; outputs: PlannedOutput[]; replays: number } | null = null;
+  private plan: { key: string; plan: StepPlan; outputs: PlannedOutput[] } | null = null;
   /** The work of a plan given up for a check, and its key: the next recording must match it. */
   private checking: { key: string; log: StepLog } | null = null;
+  /** Replays since the last check, across plans (evaluation drops a plan every epoch). */
+  private sinceCheck = 0;
   private readonly checkEvery: number;
   private readonly warn: (message: string) => void;
   readonly stats: StepReplayStats = { recorded: 0, replayed: 0, plans: 0, checks: 0 };
@@ -58,15 +62,17 @@ export class StepReplay {
     const rt = this.runtime;
     if (!rt) { this.stats.recorded++; return body(); }
     const plan = this.plan;
+    let check: StepLog | null = null;
     if (plan && plan.key === key) {
-      if (this.checkEvery > 0 && ++plan.replays % this.checkEvery === 0) {
-        this.checking = { key, log: plan.plan.log };
-      } else if (rt.replay(plan.plan)) {
+      if (this.checkEvery > 0 && this.sinceCheck >= this.checkEvery) check = plan.plan.log;
+      else if (rt.replay(plan.plan)) {
         this.stats.replayed++;
+        this.sinceCheck++;
         return this.copies(rt, plan.outputs);
       }
     }
     if (this.plan) this.invalidate(); // a check, another key, or an input storage was released
+    if (check) { this.checking = { key, log: check }; this.sinceCheck = 0; }
     const logging = rt.startLog();
     let out: Record<string, Tensor>;
     try { out = body(); } catch (e) { rt.endLog(); this.previous = null; this.checking = null; throw e; }
@@ -76,23 +82,26 @@ export class StepReplay {
       const s = t.storage as GpuStorage;
       return { name, buffer: s.buffer, offset: s.offset ?? 0, bytes: s.bytes, shape: t.shape, dtype: t.dtype };
     });
-    // Released before the plan is made, so their buffers are its own; copied out below (the
-    // copies are recorded after the step, and no other work can be handed those buffers first).
+    // Copied out first (recorded after the step, outside its log), then released, so that the
+    // plan made below owns their buffers.
+    const copies = this.copies(rt, outputs);
     for (const t of Object.values(out)) t.dispose();
-    if (this.checking && log) this.check(key, log);
+    if (this.checking) {
+      if (log) this.check(key, log);
+      this.checking = null; // a step that could not be logged (timing, profiling) is not checked
+    }
     const previous = this.previous;
     this.previous = log ? { key, log } : null;
     if (this.runtime && log && previous && previous.key === key && sameLog(previous.log, log)) {
       // Two identical steps in a row: this one becomes the plan.
       const adopted = rt.adopt(log);
       if (adopted) {
-        this.plan = { key, plan: adopted, outputs, replays: 0 };
+        this.plan = { key, plan: adopted, outputs };
         this.previous = null;
         this.stats.plans++;
       }
     }
-    // Copies from a pool of their own: results held across steps never shift the next step's buffers.
-    return this.copies(rt, outputs);
+    return copies;
   }
 
   /** Drop the plan (its buffers go back to the pool) and start over with the next run. */
@@ -100,11 +109,11 @@ export class StepReplay {
     if (this.plan) this.runtime?.releasePlan(this.plan.plan);
     this.plan = null;
     this.previous = null;
+    this.checking = null;
   }
 
   private check(key: string, log: StepLog): void {
     const was = this.checking!;
-    this.checking = null;
     if (was.key !== key) return;
     this.stats.checks++;
     if (sameWork(was.log, log)) return;
@@ -114,6 +123,7 @@ export class StepReplay {
     this.runtime = null;
   }
 
+  /** Copies from a pool of their own: results held across steps never shift the next step's buffers. */
   private copies(rt: GpuRuntime, outputs: PlannedOutput[]): Record<string, Tensor> {
     const r: Record<string, Tensor> = {};
     for (const o of outputs) r[o.name] = new Tensor(this.backend, rt.copyOut(o.buffer, o.offset, o.bytes), o.shape, o.dtype);

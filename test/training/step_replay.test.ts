@@ -11,13 +11,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadTrainingData } from '../../src/training/data.js';
 import { gpuBackendOrSkip } from '../helpers/gpu.js';
+import { StepReplay, type StepReplayOptions } from '../../src/training/step_replay.js';
 import { overrideSoftwareDevice } from '../../src/backend/webgpu/ops/gemm.js';
 import type { GpuContext } from '../../src/backend/webgpu/context.js';
 import type { Backend } from '../../src/backend/backend.js';
 
 const STEPS = 9;
 
-async function train(be: Backend, cfg: Partial<PretrainConfig>, stepReplay: boolean) {
+async function train(be: Backend, cfg: Partial<PretrainConfig>, stepReplay: boolean, replayOptions?: StepReplayOptions) {
   const c = resolveConfig([{
     arch: 'rf29-resnet10', width: 1 / 16, smallStem: true, device: 'webgpu', data: 'synthetic', syntheticTrain: 16,
     syntheticTest: 8, epochs: 1, batchSize: 8, imageSize: 16, projHidden: 16, predHidden: 16, projOut: 8, dinoPrototypes: 16,
@@ -25,6 +26,7 @@ async function train(be: Backend, cfg: Partial<PretrainConfig>, stepReplay: bool
   }]);
   const data = loadTrainingData({ source: c.data, seed: c.seed, trainCount: c.syntheticTrain, testCount: c.syntheticTest });
   const run: Run = await setup(c, be, data);
+  if (replayOptions) run.replay = new StepReplay(be, { enabled: stepReplay, ...replayOptions });
   const held = [];
   for (let s = 0; s < STEPS; s++) {
     const ids = Int32Array.from({ length: 8 }, (_, i) => (s * 3 + i * 5) % 16); // a different batch each step
@@ -80,6 +82,21 @@ test('co-byol with the code paths GPUs take (implicit-GEMM convolutions, split-K
     sameState(got.state, ref.state);
   } finally {
     overrideSoftwareDevice(rt, null);
+  }
+});
+
+test('steps of the trainer pass replay\'s periodic check (no value frozen into a plan)', async () => {
+  const be = await gpuBackendOrSkip('step replay in training');
+  if (!be) return;
+  const warnings: string[] = [];
+  for (const method of ['co-byol', 'dino'] as const) {
+    const cfg: Partial<PretrainConfig> = { method, dinoWarmupTeacherEpochs: 10 };
+    const ref = await train(be, cfg, false);
+    const got = await train(be, cfg, true, { checkEvery: 2, warn: (w) => warnings.push(`${method}: ${w}`) });
+    assert.ok(got.stats.checks >= 2, `${method}: ${got.stats.checks} checks`);
+    assert.equal(warnings, []);
+    assert.equal(got.scalars, ref.scalars);
+    sameState(got.state, ref.state);
   }
 });
 

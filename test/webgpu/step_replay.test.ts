@@ -182,17 +182,62 @@ test('a plan keeps its buffers out of the pool and stops when an input it reads 
   await rt.sync();
 });
 
-test('a submit inside the step makes the log unusable', async () => {
+test('a submit or a write() inside the step makes the log unusable', async () => {
   const be = await gpuBackendOrSkip(SUITE);
   if (!be) return;
   const rt = rtOf(be);
   const m = model(be);
-  assert.ok(rt.startLog());
-  const out = body(be, m);
-  rt.flush();
-  assert.is(rt.endLog(), null);
-  for (const t of [...Object.values(out), ...Object.values(m)]) t.dispose();
+  for (const inside of [() => rt.flush(), () => be.write(m.x, batch(7))]) {
+    assert.ok(rt.startLog());
+    const out = body(be, m);
+    inside();
+    assert.is(rt.endLog(), null);
+    for (const t of Object.values(out)) t.dispose();
+    be.submit?.();
+  }
+  for (const t of Object.values(m)) t.dispose();
   await rt.sync();
+});
+
+test('a result holding an input\'s data is copied before the next write() to that input lands', async () => {
+  const be = await gpuBackendOrSkip(SUITE);
+  if (!be) return;
+  const m = model(be);
+  // a tensor no dispatch of the step binds, returned as a result: only the copy reads it
+  const tag = outsideScopes(() => keep(op.zeros([4], { backend: be })));
+  const replay = new StepReplay(be);
+  const held: Tensor[] = [];
+  for (let s = 0; s < 6; s++) {
+    be.write(m.x, batch(s));
+    be.write(tag, Float32Array.of(s, s, s, s)); // no submit in between: the previous step's copy of tag is still unsubmitted
+    held.push(replay.run('', () => ({ ...body(be, m), tag: tag.alias() })).tag);
+  }
+  assert.ok(replay.stats.replayed >= 3, `replayed ${replay.stats.replayed}`);
+  for (let s = 0; s < 6; s++) assert.equal([...(await held[s].data())], [s, s, s, s], `step ${s}'s tag`);
+  replay.invalidate();
+  for (const t of [...held, tag, ...Object.values(m)]) t.dispose();
+});
+
+test('the check compares work, not buffers: a check step given other buffers passes', async () => {
+  const be = await gpuBackendOrSkip(SUITE);
+  if (!be) return;
+  const warnings: string[] = [];
+  const replay = new StepReplay(be, { checkEvery: 2, warn: (w) => warnings.push(w) });
+  const m = model(be);
+  // held while steps 0, 1 record (the plan) and 2, 3 replay; released before step 4, a check,
+  // which then records into these buffers (the pool hands out its lowest-numbered first)
+  const extra = outsideScopes(() => [op.zeros([9, 5], { backend: be }), op.zeros([9, 7], { backend: be }), op.zeros([7, 5], { backend: be })]);
+  for (let s = 0; s < 9; s++) {
+    if (s === 4) for (const t of extra) t.dispose();
+    be.write(m.x, batch(s));
+    for (const t of Object.values(replay.run('', () => body(be, m)))) t.dispose();
+    be.submit?.();
+  }
+  assert.equal(replay.stats, { recorded: 5, replayed: 4, plans: 2, checks: 2 }); // recorded: 0, 1, 4 (check), 5, 8 (check)
+  assert.equal(warnings, []);
+  assert.ok(replay.enabled);
+  replay.invalidate();
+  for (const t of Object.values(m)) t.dispose();
 });
 
 test.run();

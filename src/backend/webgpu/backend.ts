@@ -34,7 +34,9 @@ export class WebGpuBackend implements Backend {
   // ---- memory
   memoryStats(): { bytesInUse: number; peakBytesInUse: number; buffersCreated: number } {
     const s = this.runtime.stats();
-    return { bytesInUse: s.bytesInUse, peakBytesInUse: s.peakBytesInUse, buffersCreated: s.buffersCreated };
+    // held: live tensors' buffers and those a step plan keeps for its replays (step_log.ts)
+    return { bytesInUse: s.bytesInUse + s.bytesReserved, peakBytesInUse: Math.max(s.peakBytesInUse, s.bytesInUse + s.bytesReserved),
+      buffersCreated: s.buffersCreated };
   }
   submit(): void { this.runtime.flush(); }
   upload(data: TypedArray, dtype: DType): Storage {

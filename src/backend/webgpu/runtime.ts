@@ -147,7 +147,7 @@ export class GpuRuntime implements GpuContext {
       const invalid = /Invalid Buffer "pool (\d+)"\] is invalid/.exec(msg);
       if (invalid) {
         this.pendingError ??= new BackendError(`GPU out of memory: a ${fmtBytes(Number(invalid[1]))} buffer could not be ` +
-          `allocated (${fmtBytes(this.counters.bytesInUse)} in use by coengine, peak ${fmtBytes(this.counters.peakBytesInUse)}); ` +
+          `allocated (${fmtBytes(this.counters.bytesInUse + this.counters.bytesReserved)} in use by coengine, peak ${fmtBytes(this.counters.peakBytesInUse)}); ` +
           `reduce the batch size or the image size (last recorded dispatch: ${this.lastLabel})`);
         return;
       }
@@ -215,7 +215,7 @@ export class GpuRuntime implements GpuContext {
   private createStorageBuffer(size: number): GPUBuffer {
     this.device.pushErrorScope('out-of-memory');
     const buffer = this.device.createBuffer({ size, usage: STORAGE_USAGE, label: `pool ${size}` });
-    const inUse = this.counters.bytesInUse;
+    const inUse = this.counters.bytesInUse + this.counters.bytesReserved;
     void this.device.popErrorScope().then((err) => {
       if (err) this.pendingError ??= new BackendError(`GPU out of memory allocating ${fmtBytes(size)} ` +
         `(${fmtBytes(inUse)} already in use): ${err.message}`);
@@ -450,8 +450,12 @@ export class GpuRuntime implements GpuContext {
     }
     const chunk = this.uniformChunks[this.uniformChunk];
     const offset = this.uniformOffset;
+    const next = offset + Math.ceil(size / this.uniformAlign) * this.uniformAlign;
     chunk.data.set(bytes, offset);
-    this.uniformOffset = offset + Math.ceil(size / this.uniformAlign) * this.uniformAlign;
+    // Zeros up to the next slot, not what an earlier submit left there: a step log compares
+    // these bytes (step_log.ts), and leftovers would tell two identical steps apart.
+    chunk.data.fill(0, offset + bytes.byteLength, Math.min(next, UNIFORM_CHUNK));
+    this.uniformOffset = next;
     return { buffer: chunk.buffer, offset, size };
   }
 

@@ -12,7 +12,7 @@ import { Tensor, keep, outsideScopes } from '../tensor.js';
 import { createBackbone } from '../models/presets.js';
 import type { ResNet } from '../models/resnet.js';
 import { initRng } from '../nn/init.js';
-import { add, l2Normalize, matmul, mean, mulScalar, neg, noGrad, randn, reshape, softmax, logSoftmax, sub, sum, mul, tensor, zeros } from '../ops/index.js';
+import { add, l2Normalize, matmul, mean, mulScalar, neg, noGrad, randn, reshape, softmax, logSoftmax, sub, sum, mul, tensor, writeValues, zeros } from '../ops/index.js';
 import { applyLocal, mlp, poolLocalGrid } from './heads.js';
 import type { MethodName, SslMethod, StepContext, StepOutput } from './method.js';
 import { linearWarmup } from '../training/schedule.js';
@@ -134,7 +134,7 @@ export class Dino implements SslMethod {
   prepareStep(ctx: StepContext): void {
     const c = this.config, inv = this.target.centers.invTemperature;
     const v = 1 / linearWarmup(ctx.step, c.warmupTeacherEpochs * ctx.stepsPerEpoch, c.teacherTemp[0], c.teacherTemp[1]);
-    inv.backend.write(inv, inv.dtype === 'f64' ? Float64Array.of(v) : Float32Array.of(v));
+    writeValues(inv, [v]);
     this.preparedStep = ctx.step;
   }
 

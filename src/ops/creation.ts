@@ -20,12 +20,26 @@ export function tensor(data: ArrayLike<number> | TypedArray, shape: Shape, opts:
   }
   const dtype = opts.dtype ?? (ArrayBuffer.isView(data) ? dtypeOfArray(data as TypedArray) : 'f32');
   const b = opts.backend ?? defaultBackend();
-  let arr: TypedArray;
-  if (ArrayBuffer.isView(data) && dtypeOfArray(data as TypedArray) === dtype) arr = data as TypedArray;
-  else { arr = allocArray(dtype, data.length); for (let i = 0; i < data.length; i++) arr[i] = data[i]; }
-  const t = new Tensor(b, b.upload(arr, dtype), shape, dtype);
+  const t = new Tensor(b, b.upload(asDtype(data, dtype), dtype), shape, dtype);
   t.requiresGrad = opts.requiresGrad ?? false;
   return t;
+}
+
+/**
+ * Overwrite t's elements with host values, in t's dtype (Backend.write: ordered after the work
+ * recorded so far). Per-step values go into a recorded step's tensors this way.
+ */
+export function writeValues(t: Tensor, data: ArrayLike<number> | TypedArray): void {
+  if (data.length !== t.size) throw new ShapeError(`writeValues: ${data.length} values into ${t.describe()}`);
+  t.backend.write(t, asDtype(data, t.dtype));
+}
+
+/** data as a typed array of dtype (itself when it already is one). */
+function asDtype(data: ArrayLike<number> | TypedArray, dtype: DType): TypedArray {
+  if (ArrayBuffer.isView(data) && dtypeOfArray(data as TypedArray) === dtype) return data as TypedArray;
+  const arr = allocArray(dtype, data.length);
+  for (let i = 0; i < data.length; i++) arr[i] = data[i];
+  return arr;
 }
 
 export function full(shape: Shape, value: number, opts: CreateOptions = {}): Tensor {

@@ -32,6 +32,7 @@ export class Optimizer {
   readonly hyper: Tensor;
   /** Steps prepared so far (checkpoints save and restore it). */
   stepCount = 0;
+  private readonly fixedHyper: OptimizerHyper;
 
   constructor(readonly backend: Backend, named: [string, Tensor][], readonly config: OptimizerConfig) {
     this.params = new FlatBuffer(backend, named, config.adapt);
@@ -41,11 +42,8 @@ export class Optimizer {
     this.state2 = config.kind === 'adamw' ? this.params.zerosLike() : null;
     // In the parameters' dtype: f32 on the GPU, and f64 runs on the CPU keep lr exact.
     this.hyper = outsideScopes(() => keep(zeros([4], { backend, dtype: this.params.flat.dtype === 'f64' ? 'f64' : 'f32' })));
-  }
-
-  private get fixedHyper(): OptimizerHyper {
-    const c = this.config;
-    return {
+    const c = config;
+    this.fixedHyper = {
       weightDecay: c.weightDecay, momentum: c.momentum ?? 0.9, eta: c.eta ?? 0.02, clipLr: c.clipLr ?? true,
       eps: c.eps ?? (c.kind === 'adamw' ? 1e-8 : 1e-8), beta1: c.beta1 ?? 0.9, beta2: c.beta2 ?? 0.999,
     };

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Backend } from '../backend/backend.js';
 import { describeBackend, initBackend } from '../backend/registry.js';
 import { Tensor, tidy, keep, outsideScopes } from '../tensor.js';
-import { backward, noGrad, add, tensor, zeros } from '../ops/index.js';
+import { backward, noGrad, add, tensor, writeValues, zeros } from '../ops/index.js';
 import { manualSeed } from '../nn/init.js';
 import { Rng } from '../runtime/rng.js';
 import { createMethod, type SslMethod } from '../methods/index.js';
@@ -77,7 +77,6 @@ export interface Run {
 
 /** Per-step data as device tensors, so that a recorded step can be replayed with new values. */
 interface StepInputs {
-  batch: number;
   idx: Tensor;
   labels: Tensor;
   /** Augmentation parameter rows per global view, then per small view. */
@@ -238,13 +237,12 @@ export async function setup(cfg: PretrainConfig, backend: Backend, given?: Train
 }
 
 function stepInputs(run: Run, batch: number): StepInputs {
-  if (run.inputs?.batch === batch) return run.inputs;
+  if (run.inputs?.idx.shape[0] === batch) return run.inputs;
   if (run.inputs) for (const t of [run.inputs.idx, run.inputs.labels, ...run.inputs.views, ...run.inputs.small, run.inputs.tau]) t.dispose();
   run.replay.invalidate();
   const { backend, cfg } = run;
   const rows = () => zeros([batch * PARAM_STRIDE], { backend });
   run.inputs = outsideScopes(() => ({
-    batch,
     idx: keep(zeros([batch], { backend, dtype: 'i32' })),
     labels: keep(zeros([batch], { backend, dtype: 'i32' })),
     views: run.views.map(() => keep(rows())),
@@ -285,11 +283,11 @@ export function trainStep(run: Run, ids: Int32Array, s: { step: number; lr: numb
   const B = ids.length;
   const inp = stepInputs(run, B);
   const [h, w] = run.data.train.shape;
-  backend.write(inp.idx, ids);
-  backend.write(inp.labels, Int32Array.from(ids, (i) => run.data.train.labels[i]));
-  const viewParams = run.views.map((spec, v) => { const p = sampleParams(run.augRng, B, h, w, spec); backend.write(inp.views[v], p); return p; });
-  const smallParams = inp.small.map((t) => { const p = sampleParams(run.augRng, B, h, w, run.smallView!); backend.write(t, p); return p; });
-  backend.write(inp.tau, inp.tau.dtype === 'f64' ? Float64Array.of(s.tau) : Float32Array.of(s.tau));
+  writeValues(inp.idx, ids);
+  writeValues(inp.labels, Int32Array.from(ids, (i) => run.data.train.labels[i]));
+  const viewParams = run.views.map((spec, v) => { const p = sampleParams(run.augRng, B, h, w, spec); writeValues(inp.views[v], p); return p; });
+  const smallParams = inp.small.map((t) => { const p = sampleParams(run.augRng, B, h, w, run.smallView!); writeValues(t, p); return p; });
+  writeValues(inp.tau, [s.tau]);
   run.optimizer.prepare(s.lr);
   run.probes.optimizer.prepare(s.probeLr);
   const ctx = { step: s.step, totalSteps: run.totalSteps, stepsPerEpoch: run.stepsPerEpoch };

@@ -220,4 +220,23 @@ test('COENGINE_DAWN_ENABLE adds Dawn toggles and rejects what is not a toggle na
   }
 });
 
+test('writeValues: host values in the tensor\'s dtype, on the CPU and the GPU, after the work recorded before it', async () => {
+  const gpu = await gpuBackendOrSkip(SUITE);
+  for (const be of [cpu(), ...(gpu ? [gpu] : [])]) {
+    const f = op.zeros([3], { backend: be });
+    const i = op.zeros([2], { backend: be, dtype: 'i32' });
+    op.writeValues(f, [0.1, -2, 3.5]); // numbers → f32
+    op.writeValues(i, Int32Array.of(7, -9));
+    assert.equal([...(await f.data())], [...Float32Array.of(0.1, -2, 3.5)], be.name);
+    assert.equal([...(await i.data())], [7, -9], be.name);
+    // recorded work reads f, then f is rewritten before any submit: the work must see the old values
+    const doubled = op.mulScalar(f, 2);
+    op.writeValues(f, [1, 1, 1]);
+    assert.equal([...(await doubled.data())], [...Float32Array.of(0.2, -4, 7)], `${be.name}: ordered after recorded work`);
+    assert.equal([...(await f.data())], [1, 1, 1], be.name);
+    assert.throws(() => op.writeValues(f, [1, 2]), /2 values into/);
+    for (const t of [f, i, doubled]) t.dispose();
+  }
+});
+
 test.run();

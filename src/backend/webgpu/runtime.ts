@@ -196,10 +196,14 @@ export class GpuRuntime implements GpuContext {
     if (cls > maxBinding) cls = Math.min(Math.ceil(bytes / 16) * 16, this.limits.maxBufferSize); // still bindable as vec4
     const buffer = (notRecorded ? this.takeFreeNotRecorded(cls) : this.free.get(cls)?.pop()) ?? this.createStorageBuffer(cls);
     const s = new PooledStorage(buffer, bytes, cls);
-    this.counters.bytesInUse += cls;
-    this.counters.peakBytesInUse = Math.max(this.counters.peakBytesInUse, this.counters.bytesInUse);
+    this.countInUse(cls);
     if (zero) this.zero(s);
     return s;
+  }
+
+  private countInUse(bytes: number): void {
+    this.counters.bytesInUse += bytes;
+    this.counters.peakBytesInUse = Math.max(this.counters.peakBytesInUse, this.counters.bytesInUse);
   }
 
   /** The lowest-numbered free buffer of a class that no recorded work uses (deterministic too). */
@@ -642,8 +646,7 @@ export class GpuRuntime implements GpuContext {
   copyOut(buffer: GPUBuffer, offset: number, bytes: number): GpuStorage {
     const cls = sizeClass(bytes);
     const s = new PooledStorage(this.resultsFree.get(cls)?.pop() ?? this.createStorageBuffer(cls), bytes, cls, true);
-    this.counters.bytesInUse += cls;
-    this.counters.peakBytesInUse = Math.max(this.counters.peakBytesInUse, this.counters.bytesInUse);
+    this.countInUse(cls);
     const size = Math.ceil(bytes / 4) * 4;
     if (size > 0) {
       const enc = this.currentEncoder();

@@ -44,20 +44,6 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** The same commands on the same buffers with the same data: one may be issued in place of the other. */
-export function sameLog(a: StepLog, b: StepLog): boolean {
-  const n = a.pipelines.length;
-  if (n !== b.pipelines.length || a.uploads.length !== b.uploads.length || a.uniforms.length !== b.uniforms.length) return false;
-  for (let i = 0; i < n; i++) if (a.pipelines[i] !== b.pipelines[i] || a.groups[i] !== b.groups[i]) return false;
-  for (let i = 0; i < 3 * n; i++) if (a.grid[i] !== b.grid[i]) return false;
-  for (let i = 0; i < a.uploads.length; i++) {
-    const u = a.uploads[i], v = b.uploads[i];
-    if (u.buffer !== v.buffer || u.offset !== v.offset || !sameBytes(u.data, v.data)) return false;
-  }
-  for (let c = 0; c < a.uniforms.length; c++) if (!sameBytes(a.uniforms[c], b.uniforms[c])) return false;
-  return true;
-}
-
 /**
  * The same work, wherever its data lives: the same kernels and grids with the same uniform and
  * uploaded bytes, buffers aside. Two steps that differ in buffers only (the pool handed out
@@ -70,6 +56,16 @@ export function sameWork(a: StepLog, b: StepLog): boolean {
   for (let i = 0; i < 3 * n; i++) if (a.grid[i] !== b.grid[i]) return false;
   for (let i = 0; i < a.uploads.length; i++) if (!sameBytes(a.uploads[i].data, b.uploads[i].data)) return false;
   for (let c = 0; c < a.uniforms.length; c++) if (!sameBytes(a.uniforms[c], b.uniforms[c])) return false;
+  return true;
+}
+
+/** The same work on the same buffers (bind groups, upload targets): one may be issued in place of the other. */
+export function sameLog(a: StepLog, b: StepLog): boolean {
+  if (!sameWork(a, b)) return false;
+  for (let i = 0; i < a.groups.length; i++) if (a.groups[i] !== b.groups[i]) return false;
+  for (let i = 0; i < a.uploads.length; i++) {
+    if (a.uploads[i].buffer !== b.uploads[i].buffer || a.uploads[i].offset !== b.uploads[i].offset) return false;
+  }
   return true;
 }
 

@@ -15,13 +15,18 @@
 //     1/√(var_g + eps), and with RUNNING the running statistics out2/out3 updated in place once
 //     per group in order (unbiased variance: as G separate forwards would) and the i32 batch
 //     counter increased by G.
+//   statistics with CHAN: the chunks are not shifted sums but each chunk's own (mean, M2 =
+//     Σ (x − mean)²) over `rows` consecutive rows (the last chunk of a group may be shorter), as
+//     a GEMM epilogue makes them for the tile rows of its output (matmul_core.wgsl, COL_STATS);
+//     they are merged by Chan's rule, lane by lane, then across the lanes.
 
 override BACKWARD: bool = false;
 override RUNNING: bool = false;
 override CH: u32 = 64u;
 override LANES: u32 = 1u;  // a power of two
+override CHAN: bool = false;
 
-struct Params { M: u32, C: u32, chunks: u32, G: u32, eps: f32, momentum: f32, unbias: f32, _pad: u32 }
+struct Params { M: u32, C: u32, chunks: u32, G: u32, eps: f32, momentum: f32, unbias: f32, rows: u32 }  // rows: CHAN
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> part: array<f32>;
@@ -36,6 +41,7 @@ struct Params { M: u32, C: u32, chunks: u32, G: u32, eps: f32, momentum: f32, un
 @group(0) @binding(7) var<uniform> sparams: Params;
 
 var<workgroup> red: array<vec2<f32>, CH * LANES>;
+var<workgroup> redChan: array<vec4<f32>, select(1u, CH * LANES, CHAN)>;  // (n, mean, M2, 0)
 
 /**
  * Group g's two chunk-summed partials of channel c (of C; `chunks` chunks per group), complete
@@ -65,6 +71,40 @@ fn meanVar(s: vec2<f32>, c: u32, g: u32, M: u32, C: u32) -> vec2<f32> {
   let m = f32(M);
   let d = s.x / m;
   return vec2<f32>(x[g * M * C + c] + d, max(s.y / m - d * d, 0.0));
+}
+
+/** Chan's merge of two (count, mean, M2) summaries. */
+fn chan(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
+  if (b.x == 0.0) { return a; }
+  let n = a.x + b.x;
+  let d = b.y - a.y;
+  return vec4<f32>(n, a.y + d * (b.x / n), a.z + b.z + d * d * (a.x * b.x / n), 0.0);
+}
+
+/**
+ * CHAN: group g's (mean, biased variance) of channel c from its chunks' (mean, M2) of `rows`
+ * rows each (M rows in the group), complete in lane 0. Every thread calls it (barriers).
+ */
+fn merged(c: u32, lane: u32, slot: u32, g: u32, C: u32, chunks: u32, M: u32, rows: u32) -> vec2<f32> {
+  var s = vec4<f32>(0.0);
+  if (c < C) {
+    for (var j = lane; j < chunks; j += LANES) {
+      let k = g * chunks + j;
+      let n = f32(min(rows, M - j * rows));
+      s = chan(s, vec4<f32>(n, part[2u * k * C + c], part[(2u * k + 1u) * C + c], 0.0));
+    }
+  }
+  if (LANES > 1u) {
+    redChan[slot] = s;
+    workgroupBarrier();
+    for (var h = LANES / 2u; h > 0u; h >>= 1u) {
+      if (lane < h) { redChan[slot] = chan(redChan[slot], redChan[slot + h * CH]); }
+      workgroupBarrier();
+    }
+    s = redChan[slot % CH];
+    workgroupBarrier();
+  }
+  return vec2<f32>(s.y, max(s.z / f32(M), 0.0));
 }
 
 @compute @workgroup_size(CH, LANES)
@@ -103,9 +143,14 @@ fn statistics(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
   let slot = lid.y * CH + lid.x;
   let mine = lane == 0u && c < C;
   for (var g = 0u; g < sparams.G; g++) {
-    let s = sums(c, lane, slot, g, C, sparams.chunks);
+    var mv = vec2<f32>(0.0);
+    if (CHAN) {
+      mv = merged(c, lane, slot, g, C, sparams.chunks, sparams.M, sparams.rows);
+    } else {
+      let s = sums(c, lane, slot, g, C, sparams.chunks);
+      if (mine) { mv = meanVar(s, c, g, sparams.M, C); }
+    }
     if (mine) {
-      let mv = meanVar(s, c, g, sparams.M, C);
       out0[g * C + c] = mv.x;
       out1[g * C + c] = 1.0 / sqrt(mv.y + sparams.eps);
       if (RUNNING) {

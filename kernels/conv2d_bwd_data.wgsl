@@ -82,3 +82,6 @@ fn mm_write4(z: u32, m: u32, n: u32, v: vec4<f32>) {
   if (ACCUMULATE) { r += dxOther[i]; }
   dx[i] = r;
 }
+
+// No column statistics here (the core calls this only with COL_STATS).
+fn mm_writeStat(t: u32, n: u32, mean: f32, m2: f32) {}

@@ -83,3 +83,6 @@ fn mm_write(z: u32, m: u32, n: u32, v: f32) {
 fn mm_write4(z: u32, m: u32, n: u32, v: vec4<f32>) {
   for (var j = 0u; j < 4u; j++) { mm_write(z, m, n + j, v[j]); }
 }
+
+// No column statistics here (the core calls this only with COL_STATS).
+fn mm_writeStat(t: u32, n: u32, mean: f32, m2: f32) {}

@@ -25,7 +25,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read> residual: array<vec4<f32>>;  // one 16-byte load per 4 outputs
 @group(0) @binding(4) var<storage, read_write> c: array<vec4<f32>>;  // vec4 stores when C_VEC
-@group(0) @binding(5) var<uniform> params: Params;
+@group(0) @binding(5) var<storage, read_write> stats: array<f32>;  // COL_STATS: [row tiles][2][N] (mean, M2)
+@group(0) @binding(6) var<uniform> params: Params;
 
 fn mm_M() -> u32 { return params.M; }
 fn mm_N() -> u32 { return params.N; }
@@ -74,4 +75,10 @@ fn mm_write4(z: u32, m: u32, n: u32, v: vec4<f32>) {
   if (HAS_RESIDUAL) { r += residual[i / 4u]; }
   if (RELU) { r = max(r, vec4<f32>(0.0)); }
   c[i / 4u] = r;
+}
+
+// COL_STATS: row tile t's (mean, M2) of column n, in batchnorm_partial.wgsl's part layout.
+fn mm_writeStat(t: u32, n: u32, mean: f32, m2: f32) {
+  stats[2u * t * params.N + n] = mean;
+  stats[(2u * t + 1u) * params.N + n] = m2;
 }

@@ -26,6 +26,8 @@
 //                                    c = mm_colB(z, n)
 //   fn mm_write(z, m, n, v: f32)
 //   fn mm_write4(z, m, n, v: vec4<f32>)  C(m, n..n+3); only used when C_VEC
+//   fn mm_writeStat(t, n, mean: f32, m2: f32)   COL_STATS only (a no-op elsewhere): the mean and
+//                                    the sum of squared deviations of column n over row tile t
 // The scalar readers serve ragged edges and unaligned operands only; they take no context.
 //
 // Two code paths, chosen by USE_SHARED:
@@ -37,6 +39,13 @@
 //    memory or barriers (what lavapipe runs fastest; barriers cost a lot there).
 // Sizes that are not multiples of the tile are handled by zero-filling out-of-range reads and
 // skipping out-of-range writes.
+//
+// COL_STATS (one grid layer, plain epilogue): after storing its tile, the workgroup also reduces
+// each of its columns over the tile's rows in range to (mean, M2 = Σ (v − mean)²), merged across
+// threads by Chan's rule (each thread's rows, then a tree over the thread rows), and hands them to
+// mm_writeStat: the per-chunk partials of a batch norm's statistics, made while the values are
+// still in registers instead of by a pass that reads the whole output again
+// (batchnorm_finalize.wgsl, CHAN, merges the row tiles).
 
 /**
  * n / d for the hooks' index arithmetic, given inv = f32(1 / d): a float multiply and an exact
@@ -62,6 +71,7 @@ override B_N_CONTIG: bool = true;
 override A_VEC: bool = false;
 override B_VEC: bool = false;
 override C_VEC: bool = false;
+override COL_STATS: bool = false;
 
 const WG_X: u32 = BN / TN;
 const WG_Y: u32 = BM / TM;
@@ -94,6 +104,12 @@ var<private> stageA: array<vec4<f32>, A_UNITS>;
 var<private> stageB: array<vec4<f32>, B_UNITS>;
 
 var<private> acc: array<vec4<f32>, TM * CN>;
+
+// COL_STATS: one slot per thread of the upper half of the thread rows still merging (4 columns each).
+const ST_SLOTS: u32 = max(1u, WG_Y / 2u) * WG_X;
+var<workgroup> stMean: array<vec4<f32>, select(1u, ST_SLOTS, COL_STATS)>;
+var<workgroup> stM2: array<vec4<f32>, select(1u, ST_SLOTS, COL_STATS)>;
+var<workgroup> stCount: array<f32, select(1u, ST_SLOTS, COL_STATS)>;  // rows merged so far
 
 // Contexts of the rows of A / columns of B a thread loads (fixed for the whole reduction).
 // Shared path: one per staging unit; direct path: one per register row / column.
@@ -312,6 +328,71 @@ fn mm_runDirect(z: u32, tileM: u32, tileN: u32, tx: u32, ty: u32, M: u32, N: u32
   }
 }
 
+// ---- column statistics (COL_STATS) ----
+
+/** How many of thread row ty's TM rows of the tile at tileM lie inside [0, M) (COL_STATS). */
+fn mm_rowsIn(ty: u32, tileM: u32, M: u32) -> f32 {
+  var n = 0u;
+  for (var r = 0u; r < RM; r++) {
+    let m = tileM + r * ROW_STRIDE + ty * 4u;
+    if (m < M) { n += min(4u, M - m); }
+  }
+  return f32(n);
+}
+
+/**
+ * (mean, M2) of every column of this workgroup's tile over its rows in range, four columns at a
+ * time: each thread's own rows first (mean, then squared deviations from it: no cancellation),
+ * then a tree over the thread rows in workgroup memory, merging counts n_a, n_b by
+ * δ = mean_b − mean_a, mean += δ·n_b/n, M2 = M2_a + M2_b + δ²·n_a·n_b/n. Every thread calls it
+ * (it holds barriers); thread row 0 writes.
+ */
+fn mm_columnStats(tileM: u32, tileN: u32, tx: u32, ty: u32, M: u32, N: u32, t: u32) {
+  let mine = mm_rowsIn(ty, tileM, M);
+  for (var c = 0u; c < CN; c++) {
+    var s = vec4<f32>(0.0);
+    for (var r = 0u; r < RM; r++) {
+      for (var i = 0u; i < 4u; i++) {
+        if (tileM + r * ROW_STRIDE + ty * 4u + i < M) { s += acc[(r * 4u + i) * CN + c]; }
+      }
+    }
+    var mean = s / max(mine, 1.0);
+    var m2 = vec4<f32>(0.0);
+    for (var r = 0u; r < RM; r++) {
+      for (var i = 0u; i < 4u; i++) {
+        if (tileM + r * ROW_STRIDE + ty * 4u + i < M) {
+          let d = acc[(r * 4u + i) * CN + c] - mean;
+          m2 += d * d;
+        }
+      }
+    }
+    var n = mine;
+    for (var h = WG_Y / 2u; h > 0u; h >>= 1u) {
+      if (ty >= h && ty < 2u * h) {
+        stMean[(ty - h) * WG_X + tx] = mean;
+        stM2[(ty - h) * WG_X + tx] = m2;
+        stCount[(ty - h) * WG_X + tx] = n;
+      }
+      workgroupBarrier();
+      if (ty < h) {
+        let nb = stCount[ty * WG_X + tx];
+        if (nb > 0.0) {
+          let total = n + nb;
+          let d = stMean[ty * WG_X + tx] - mean;
+          mean += d * (nb / total);
+          m2 += stM2[ty * WG_X + tx] + d * d * (n * nb / total);
+          n = total;
+        }
+      }
+      workgroupBarrier();
+    }
+    if (ty == 0u) {
+      let col = tileN + c * COL_STRIDE + tx * 4u;
+      for (var j = 0u; j < 4u; j++) { if (col + j < N) { mm_writeStat(t, col + j, mean[j], m2[j]); } }
+    }
+  }
+}
+
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let z = wid.z;
@@ -342,4 +423,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       }
     }
   }
+  if (COL_STATS) { mm_columnStats(tileM, tileN, tx, ty, M, N, wid.y); }
 }

@@ -144,7 +144,12 @@ export interface Backend {
   matmul(a: Raw, b: Raw, transA: boolean, transB: boolean, bias?: Raw | null, into?: Storage | null): Storage;
 
   // ---- convolution (x NHWC, w OIHW, y NHWC) ----
-  conv2d(x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams): Storage;
+  /**
+   * `forBatchNorm`: y goes straight into a training-mode batch norm. A backend may then compute
+   * y's per-channel statistics as it writes y and keep them with y for batchStatistics(y) (WebGPU:
+   * in the GEMM epilogue, saving batch norm a pass over y). A hint: results are the same.
+   */
+  conv2d(x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams, forBatchNorm?: boolean): Storage;
   /**
    * dx. `accumulate` (x's shape and dtype): x's gradient from its other consumers (a residual
    * connection's), added to the result, in the same pass where the backend can (WebGPU: as the

@@ -3,7 +3,7 @@
 // (3×3 → 1×1) and BagNets (3×3 with padding 0, shortcut cropped to match).
 import { Tensor } from '../tensor.js';
 import { Module } from '../nn/module.js';
-import { Conv2d, BatchNorm2d, Sequential, type LayerOptions } from '../nn/layers.js';
+import { Conv2d, BatchNorm2d, Sequential, convBatchNorm, type LayerOptions } from '../nn/layers.js';
 import { slice } from '../ops/index.js';
 import { ShapeError, fmtShape } from '../runtime/errors.js';
 import type { Shape } from '../runtime/shape.js';
@@ -72,7 +72,7 @@ export class BasicBlock extends Module implements Traceable {
 
   forward(x: Tensor): Tensor {
     // relu(bn(conv)) and relu(bn(conv) + shortcut) are single fused normalisation passes.
-    const y = this.conv2.forward(this.bn1.forwardFused(this.conv1.forward(x), { relu: true }));
+    const y = this.conv2.forwardHinted(convBatchNorm(this.conv1, this.bn1, x, { relu: true }), this.bn2.training);
     const r = this.downsample ? this.downsample.forward(x) : x;
     return this.bn2.forwardFused(y, { residual: shortcutLike(y, r), relu: true });
   }
@@ -117,8 +117,8 @@ export class Bottleneck extends Module implements Traceable {
   }
 
   forward(x: Tensor): Tensor {
-    let y = this.bn1.forwardFused(this.conv1.forward(x), { relu: true });
-    y = this.conv3.forward(this.bn2.forwardFused(this.conv2.forward(y), { relu: true }));
+    let y = convBatchNorm(this.conv1, this.bn1, x, { relu: true });
+    y = this.conv3.forwardHinted(convBatchNorm(this.conv2, this.bn2, y, { relu: true }), this.bn3.training);
     const r = this.downsample ? this.downsample.forward(x) : x;
     return this.bn3.forwardFused(y, { residual: shortcutLike(y, r), relu: true });
   }

@@ -33,8 +33,10 @@ export class Conv2d extends Module {
     this.weight = this.param('weight', randn([outChannels, inChannels, kernelSize, kernelSize], o.rng, { ...o, std }));
     this.bias = cfg.bias ? this.param('bias', zeros([outChannels], o)) : null;
   }
-  forward(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding });
+  forward(x: Tensor): Tensor { return this.forwardHinted(x, false); }
+  /** forward(x); `forBatchNorm`: a training-mode batch norm takes the output (see conv2d's option). */
+  forwardHinted(x: Tensor, forBatchNorm: boolean): Tensor {
+    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, forBatchNorm });
   }
 }
 
@@ -94,6 +96,14 @@ class BatchNormBase extends Module {
   }
 }
 
+/**
+ * bn(conv(x)), with bn's fused residual add / ReLU, telling the convolution when a training-mode
+ * batch norm takes its output (the WebGPU backend then makes the statistics as it writes it).
+ */
+export function convBatchNorm(conv: Conv2d, bn: BatchNorm2d, x: Tensor, epilogue: { residual?: Tensor | null; relu?: boolean } = {}): Tensor {
+  return bn.forwardFused(conv.forwardHinted(x, bn.training), epilogue);
+}
+
 export class BatchNorm1d extends BatchNormBase {
   constructor(numFeatures: number, cfg: BatchNormConfig = {}) { super(numFeatures, 2, cfg); }
 }
@@ -122,7 +132,10 @@ export class Sequential extends Module {
     for (let i = 0; i < this.layers.length; i++) {
       const m = this.layers[i], input = x;
       const fuse = m instanceof BatchNormBase && this.layers[i + 1] instanceof ReLU;
-      x = tidy(() => (fuse ? (m as BatchNormBase).forwardFused(input, { relu: true }) : m.forward(input)));
+      const next = this.layers[i + 1];
+      const forBatchNorm = m instanceof Conv2d && next instanceof BatchNormBase && next.training;
+      x = tidy(() => (fuse ? (m as BatchNormBase).forwardFused(input, { relu: true })
+        : forBatchNorm ? (m as Conv2d).forwardHinted(input, true) : m.forward(input)));
       if (fuse) i++;
     }
     return x;

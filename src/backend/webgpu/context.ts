@@ -49,4 +49,15 @@ export interface GpuContext {
     workgroups: [number, number?, number?], label?: string, flops?: number): void;
   /** Submit what has been recorded. */
   flush(): void;
+  /** Attach a by-product to `owner`, released with it unless taken first. */
+  attachSidecar(owner: GpuStorage, side: Sidecar): void;
+  /** Take the sidecar of `kind` attached to `owner` (the caller then releases it); null when none. */
+  takeSidecar(owner: GpuStorage, kind: string): Sidecar | null;
+}
+
+/** A storage made alongside another one (see attachSidecar), with a few numbers describing it. */
+export interface Sidecar {
+  readonly kind: string;
+  readonly storage: GpuStorage;
+  readonly info: Readonly<Record<string, number>>;
 }

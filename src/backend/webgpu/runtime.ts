@@ -14,7 +14,7 @@ import { kernelSource } from './kernel_source.js';
 import { gentleWait } from './gentle_wait.js';
 import { BindGroupCache } from './bind_group_cache.js';
 import { StepLog, type StepPlan } from './step_log.js';
-import type { GpuContext, GpuStorage, KernelRef } from './context.js';
+import type { GpuContext, GpuStorage, KernelRef, Sidecar } from './context.js';
 
 export interface RuntimeStats {
   /** createBuffer calls for storage (pool misses). Flat in the steady state of a training step. */
@@ -117,6 +117,8 @@ export class GpuRuntime implements GpuContext {
   // plans hold out of the pool.
   private log: StepLog | null = null;
   private readonly reserved = new Set<GPUBuffer>();
+  /** By-products attached to a storage (attachSidecar), released with it. */
+  private readonly sidecars = new Map<GpuStorage, Sidecar>();
 
   // The first asynchronous device error since the last check; thrown at flush/read.
   private pendingError: Error | null = null;
@@ -248,6 +250,8 @@ export class GpuRuntime implements GpuContext {
     if (p.released) throw new BackendError('webgpu: storage released twice');
     if (this.reserved.has(p.buffer)) throw new BackendError('webgpu: released a buffer that a step plan holds');
     p.released = true;
+    const side = this.sidecars.get(s);
+    if (side) { this.sidecars.delete(s); this.release(side.storage); }
     this.counters.bytesInUse -= p.sizeClass;
     if (p.results) {
       let list = this.resultsFree.get(p.sizeClass);
@@ -268,6 +272,25 @@ export class GpuRuntime implements GpuContext {
     let at = list.length;
     while (at > 0 && this.idOf(list[at - 1]) < id) at--;
     list.splice(at, 0, buffer);
+  }
+
+  /**
+   * Attach a by-product of the work that made `owner` (e.g. the column statistics a GEMM
+   * epilogue computed for a following batch norm). It goes back to the pool with its owner
+   * unless a consumer takes it first; one per owner (a second replaces and releases the first).
+   */
+  attachSidecar(owner: GpuStorage, side: Sidecar): void {
+    const old = this.sidecars.get(owner);
+    if (old) this.release(old.storage);
+    this.sidecars.set(owner, side);
+  }
+
+  /** The sidecar of `kind` attached to `owner`, now the caller's to release; null when none. */
+  takeSidecar(owner: GpuStorage, kind: string): Sidecar | null {
+    const side = this.sidecars.get(owner);
+    if (!side || side.kind !== kind) return null;
+    this.sidecars.delete(owner);
+    return side;
   }
 
   /** Drop every pooled free buffer (memory pressure, tests). */

@@ -8,7 +8,7 @@ import { convOutSize, sameShape, type Shape } from '../../../runtime/shape.js';
 import type { GpuContext, GpuStorage } from '../context.js';
 import { params, type Params } from '../params.js';
 import { gpu, grid, need32 } from './util.js';
-import { asVec4, chooseTile, dummy, gemmGrid, gemmKernel, isSoftwareDevice, region, releaseTemp, splitKReduce, validateTile, type GemmTile } from './gemm.js';
+import { asVec4, attachColumnStats, chooseTile, columnStatsPart, dummy, gemmGrid, gemmKernel, isSoftwareDevice, noStats, region, releaseTemp, splitKReduce, validateTile, type GemmTile } from './gemm.js';
 import { gemm, type Epilogue } from './matmul.js';
 import { binary } from './elementwise.js';
 
@@ -48,6 +48,12 @@ export interface ConvOptions {
   maxTempBytes?: number;
   /** Backward-weight: force the number of split-K layers (tests, benchmarks). */
   splits?: number;
+  /**
+   * Forward: y feeds a training-mode batch norm, so the GEMM makes y's per-channel statistics
+   * per row tile as it stores y and attaches them (COLUMN_STATS) for batchStatistics, which then
+   * skips its own pass over y. Ignored where a bias or epilogue changes y, or the tile cannot.
+   */
+  columnStats?: boolean;
 }
 
 export interface Geometry {
@@ -160,28 +166,31 @@ export function conv2d(ctx: GpuContext, x: Raw, w: Raw, bias: Raw | null, p: Con
   const g = geometry('conv2d', x.shape, w.shape, p);
   const M = g.N * g.Ho * g.Wo, K = g.KH * g.KW * g.C;
   const ep: Epilogue = { ...opts.epilogue, bias: bias ? gpu(bias) : null };
+  const columnStats = opts.columnStats;
   if (isPointwise(g)) {
     // [N·H·W, Cin] × W[Cout, Cin]ᵀ
-    return gemm(ctx, { a: gpu(x), b: gpu(w), batch: 1, M, N: g.Co, K, transA: false, transB: true }, { epilogue: ep, tile: opts.tile });
+    return gemm(ctx, { a: gpu(x), b: gpu(w), batch: 1, M, N: g.Co, K, transA: false, transB: true }, { epilogue: ep, tile: opts.tile, columnStats });
   }
   if (useIm2col(ctx, g, opts, 4 * M * K)) {
     const col = im2col(ctx, gpu(x), g, opts);
     const wt = relayout(ctx, gpu(w), g, 'to_ohwi');
-    const y = gemm(ctx, { a: col, b: wt, batch: 1, M, N: g.Co, K, transA: false, transB: true }, { epilogue: ep, tile: opts.tile });
+    const y = gemm(ctx, { a: col, b: wt, batch: 1, M, N: g.Co, K, transA: false, transB: true }, { epilogue: ep, tile: opts.tile, columnStats });
     releaseTemp(ctx, col); releaseTemp(ctx, wt);
     return y;
   }
   const y = ctx.alloc(4 * M * g.Co);
   const t = opts.tile ?? chooseTile(ctx, M, g.Co);
   validateTile(ctx, t);
+  const stats = columnStatsPart(ctx, t, M, g.Co, columnStats, !ep.bias && !ep.residual && !ep.relu);
   const wt = g.KH * g.KW === 1 ? gpu(w) : relayout(ctx, gpu(w), g, 'to_ohwi');
   const kernel = gemmKernel('conv2d_fwd.wgsl', t,
     { aKContig: true, bNContig: false, aVec: g.C % 4 === 0, bVec: K % 4 === 0, cVec: g.Co % 4 === 0 },
-    { HAS_BIAS: +!!ep.bias, HAS_RESIDUAL: +!!ep.residual, RELU: +!!ep.relu });
+    { HAS_BIAS: +!!ep.bias, HAS_RESIDUAL: +!!ep.residual, RELU: +!!ep.relu, COL_STATS: +!!stats });
   ctx.dispatch(ctx.pipeline(kernel),
-    [asVec4(gpu(x)), asVec4(wt), ep.bias ?? dummy(ctx), ep.residual ? asVec4(ep.residual) : dummy(ctx), asVec4(y)],
-    implicitParams(g, M, K, g.C), gemmGrid(ctx, t, M, g.Co, 1), `conv2d ${fmtShape(x.shape)}*${fmtShape(w.shape)}`, convFlops(g));
+    [asVec4(gpu(x)), asVec4(wt), ep.bias ?? dummy(ctx), ep.residual ? asVec4(ep.residual) : dummy(ctx), asVec4(y), stats ?? noStats(ctx)],
+    implicitParams(g, M, K, g.C), gemmGrid(ctx, t, M, g.Co, 1), `conv2d ${fmtShape(x.shape)}*${fmtShape(w.shape)}${stats ? ' +stats' : ''}`, convFlops(g));
   if (wt !== gpu(w)) releaseTemp(ctx, wt);
+  if (stats) attachColumnStats(ctx, y, stats, t, M, g.Co);
   return y;
 }
 

@@ -102,10 +102,60 @@ export function validateTile(ctx: GpuContext, t: GemmTile, name = 'tile'): void 
   const threads = (t.BM / t.TM) * (t.BN / t.TN);
   if (threads > ctx.limits.maxComputeInvocationsPerWorkgroup) throw bad(`${threads} threads per workgroup exceed the device limit`);
   if (t.BN / t.TN > ctx.limits.maxComputeWorkgroupSizeX || t.BM / t.TM > ctx.limits.maxComputeWorkgroupSizeY) throw bad('workgroup too wide');
-  const smem = t.shared ? (t.BM + t.BN + (t.pad ? 8 : 0)) * t.BK * 4 * (t.double ? 2 : 1) : 0;
+  const smem = tileBytes(t);
   if (smem > ctx.limits.maxComputeWorkgroupStorageSize) {
     throw bad(`${smem} bytes of workgroup memory exceed the device's ${ctx.limits.maxComputeWorkgroupStorageSize}`);
   }
+}
+
+/** Workgroup memory of a tile config's operand tiles. */
+function tileBytes(t: GemmTile): number {
+  return t.shared ? (t.BM + t.BN + (t.pad ? 8 : 0)) * t.BK * 4 * (t.double ? 2 : 1) : 0;
+}
+
+// ---- column statistics (COL_STATS in matmul_core.wgsl) ----
+
+/** Sidecar kind of a GEMM output's per-row-tile column statistics (info: rows, chunks, M, C). */
+export const COLUMN_STATS = 'column stats';
+
+let fuseStats = process.env.COENGINE_FUSE_BN_STATS !== '0';
+
+/**
+ * Tests and A/B runs (COENGINE_FUSE_BN_STATS=0): whether GEMMs asked for column statistics make
+ * them (else batch norm reads its input again). Returns the previous setting.
+ */
+export function setColumnStatsFusion(on: boolean): boolean {
+  const prev = fuseStats;
+  fuseStats = on;
+  return prev;
+}
+
+/**
+ * The statistics buffer for a GEMM asked to make column statistics ([row tiles][2][N]), or null
+ * where it will not: fusion off, an epilogue that changes the stored values, or a tile whose
+ * thread rows are not a power of two or whose workgroup memory would overflow with the tree's.
+ */
+export function columnStatsPart(ctx: GpuContext, t: GemmTile, M: number, N: number, wanted: boolean | undefined, plain: boolean): GpuStorage | null {
+  if (!wanted || !fuseStats || !plain || M === 0 || N === 0) return null;
+  const rowsOfThreads = t.BM / t.TM, threads = rowsOfThreads * (t.BN / t.TN);
+  if (rowsOfThreads & (rowsOfThreads - 1)) return null;
+  const treeBytes = (2 * 16 + 4) * Math.max(1, rowsOfThreads / 2) * (t.BN / t.TN); // mean, M2 (vec4) and count per slot
+  if (threads > ctx.limits.maxComputeInvocationsPerWorkgroup || tileBytes(t) + treeBytes > ctx.limits.maxComputeWorkgroupStorageSize) return null;
+  return ctx.alloc(4 * 2 * Math.ceil(M / t.BM) * N);
+}
+
+/** Hand a GEMM's column statistics to its output, for batchStatistics to take. */
+export function attachColumnStats(ctx: GpuContext, out: GpuStorage, part: GpuStorage, t: GemmTile, M: number, N: number): void {
+  ctx.attachSidecar(out, { kind: COLUMN_STATS, storage: part, info: { rows: t.BM, chunks: Math.ceil(M / t.BM), M, C: N } });
+}
+
+const statsDummies = new WeakMap<GpuContext, GpuStorage>();
+
+/** Bound in the statistics slot of GEMMs that make none (a writable binding may not alias dummy()). */
+export function noStats(ctx: GpuContext): GpuStorage {
+  let d = statsDummies.get(ctx);
+  if (!d) { d = ctx.alloc(16, true); statsDummies.set(ctx, d); }
+  return d;
 }
 
 /** The tile config for an M×N output (×layers). */

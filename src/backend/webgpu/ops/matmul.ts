@@ -6,7 +6,7 @@ import { BackendError, fmtShape } from '../../../runtime/errors.js';
 import type { GpuContext, GpuStorage } from '../context.js';
 import { params } from '../params.js';
 import { gpu, need32 } from './util.js';
-import { asVec4, chooseTile, dummy, gemmGrid, gemmKernel, isSoftwareDevice, releaseTemp, splitKReduce, validateTile, type GemmPaths, type GemmTile } from './gemm.js';
+import { asVec4, attachColumnStats, chooseTile, columnStatsPart, dummy, gemmGrid, gemmKernel, isSoftwareDevice, noStats, releaseTemp, splitKReduce, validateTile, type GemmPaths, type GemmTile } from './gemm.js';
 
 export interface Epilogue {
   /** Added per output column: [N]. */
@@ -24,6 +24,12 @@ export interface GemmOptions {
   splitK?: number;
   /** Write C here (batch·M·N floats, e.g. a gradient sink) instead of fresh storage; ignored when the size differs. */
   out?: GpuStorage | null;
+  /**
+   * The output feeds a training-mode batch norm: a 2-D product with no bias, residual or ReLU
+   * also makes its columns' per-row-tile statistics and attaches them (COLUMN_STATS), where
+   * the tile allows.
+   */
+  columnStats?: boolean;
 }
 
 /** Problem description in storage terms (the conv wrappers use it for 1×1 convolutions). */
@@ -49,14 +55,16 @@ export function gemm(ctx: GpuContext, p: GemmProblem, opts: GemmOptions = {}): G
   const t = opts.tile ?? chooseTile(ctx, M, N, batch);
   validateTile(ctx, t);
   const ep = opts.epilogue ?? {};
-  const splits = batch === 1 && !opts.epilogue ? (opts.splitK ?? chooseSplitK(ctx, t, M, N, K)) : 1;
+  const stats = columnStatsPart(ctx, t, M, N, opts.columnStats && batch === 1 && out !== opts.out, !ep.bias && !ep.residual && !ep.relu);
+  const splits = batch === 1 && !opts.epilogue && !stats ? (opts.splitK ?? chooseSplitK(ctx, t, M, N, K)) : 1;
   if (splits > 1) return splitKGemm(ctx, p, t, splits, out);
   const kernel = gemmKernel('matmul.wgsl', t, matmulPaths(p),
-    { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +!!ep.bias, HAS_RESIDUAL: +!!ep.residual, RELU: +!!ep.relu });
+    { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +!!ep.bias, HAS_RESIDUAL: +!!ep.residual, RELU: +!!ep.relu, COL_STATS: +!!stats });
   const u = params().u32(M, N, K, M * K, K * N, M * N, 0, 0).bytes();
   ctx.dispatch(ctx.pipeline(kernel),
-    [asVec4(p.a), asVec4(p.b), ep.bias ?? dummy(ctx), ep.residual ? asVec4(ep.residual) : dummy(ctx), asVec4(out)],
-    u, gemmGrid(ctx, t, M, N, batch), `matmul ${batch}×${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}`, 2 * batch * M * N * K);
+    [asVec4(p.a), asVec4(p.b), ep.bias ?? dummy(ctx), ep.residual ? asVec4(ep.residual) : dummy(ctx), asVec4(out), stats ?? noStats(ctx)],
+    u, gemmGrid(ctx, t, M, N, batch), `matmul ${batch}×${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}${stats ? ' +stats' : ''}`, 2 * batch * M * N * K);
+  if (stats) attachColumnStats(ctx, out, stats, t, M, N);
   return out;
 }
 
@@ -90,7 +98,7 @@ function splitKGemm(ctx: GpuContext, p: GemmProblem, t: GemmTile, wanted: number
   const splits = Math.ceil(K / chunk);
   const part = ctx.alloc(4 * splits * M * N);
   const kernel = gemmKernel('matmul.wgsl', t, matmulPaths(p), { TRANS_A: +transA, TRANS_B: +transB, SPLIT_K: 1 });
-  ctx.dispatch(ctx.pipeline(kernel), [asVec4(p.a), asVec4(p.b), dummy(ctx), dummy(ctx), asVec4(part)],
+  ctx.dispatch(ctx.pipeline(kernel), [asVec4(p.a), asVec4(p.b), dummy(ctx), dummy(ctx), asVec4(part), noStats(ctx)],
     params().u32(M, N, K, 0, 0, M * N, chunk, 0).bytes(), gemmGrid(ctx, t, M, N, splits),
     `matmul ${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''} ×${splits} splits`, 2 * M * N * K);
   // The conv weight-gradient reduction with one tap and C = N is a plain sum over the slices.

@@ -10,7 +10,7 @@ import { gpu, grid, need32 } from './util.js';
 import { numel } from '../../../runtime/shape.js';
 import { runningSlots } from './norm_running.js';
 import { unaryGrad } from './elementwise.js';
-import { asVec4, dummy, isSoftwareDevice, releaseTemp } from './gemm.js';
+import { asVec4, COLUMN_STATS, dummy, isSoftwareDevice, releaseTemp } from './gemm.js';
 
 function dims(op: string, x: Raw): [number, number] {
   need32(op, x, ['f32']);
@@ -117,14 +117,20 @@ export function batchStatistics(ctx: GpuContext, x: Raw, eps: number, running: B
   }
   const M = rows / G;
   const d = dummy(ctx);
-  const { part, chunks } = partialSums(ctx, M, C, G, false, [gpu(x), d, d, d]);
+  // Statistics the GEMM that made x computed as it stored it (conv2d's columnStats), when its
+  // row tiles do not straddle the groups; else the partial-sums pass over x.
+  const fused = ctx.takeSidecar(gpu(x), COLUMN_STATS);
+  const usable = !!fused && fused.info.C === C && fused.info.M === rows && (G === 1 || M % fused.info.rows === 0);
+  if (fused && !usable) ctx.release(fused.storage);
+  const chunkRows = usable ? fused!.info.rows : 0;
+  const { part, chunks } = usable ? { part: fused!.storage, chunks: Math.ceil(M / chunkRows) } : partialSums(ctx, M, C, G, false, [gpu(x), d, d, d]);
   const mean = ctx.alloc(4 * G * C), invstd = ctx.alloc(4 * G * C);
   const r = runningSlots(ctx, running);
   const unbias = M / Math.max(M - 1, 1); // each group's unbiased variance (running.n is not needed: M is known)
   const shape = finalizeShape(ctx);
-  ctx.dispatch(ctx.pipeline({ file: 'batchnorm_finalize.wgsl', entryPoint: 'statistics', constants: { RUNNING: +!!running, ...shape } }),
-    [gpu(x), part, mean, invstd, ...r.slots], params().u32(M, C, chunks, G).f32(eps, running?.momentum ?? 0, unbias).u32(0).bytes(),
-    [Math.ceil(C / shape.CH)], `batchnorm statistics [${G > 1 ? `${G}×` : ''}${M}, ${C}]`);
+  ctx.dispatch(ctx.pipeline({ file: 'batchnorm_finalize.wgsl', entryPoint: 'statistics', constants: { RUNNING: +!!running, CHAN: +usable, ...shape } }),
+    [gpu(x), part, mean, invstd, ...r.slots], params().u32(M, C, chunks, G).f32(eps, running?.momentum ?? 0, unbias).u32(chunkRows).bytes(),
+    [Math.ceil(C / shape.CH)], `batchnorm statistics${usable ? ' (fused)' : ''} [${G > 1 ? `${G}×` : ''}${M}, ${C}]`);
   releaseTemp(ctx, part);
   r.done();
   return { mean, invstd };

@@ -55,8 +55,8 @@ fn dyIndex(r: vec4<i32>, k: u32) -> i32 {
   return i32(((u32(r.x) + oh) * params.Wo + ow) * params.Co + co);
 }
 
-fn mm_readA(z: u32, m: u32, k: u32) -> f32 {
-  let i = dyIndex(mm_rowA(z, m), k);
+fn mm_readA(z: u32, r: vec4<i32>, m: u32, k: u32) -> f32 {
+  let i = dyIndex(r, k);
   if (i < 0) { return 0.0; }
   return dy[u32(i) / 4u][u32(i) % 4u];
 }
@@ -66,7 +66,7 @@ fn mm_readA4(z: u32, r: vec4<i32>, m: u32, k: u32) -> vec4<f32> {
   if (i < 0) { return vec4<f32>(0.0); }
   return dy[u32(i) / 4u];
 }
-fn mm_readB(z: u32, k: u32, n: u32) -> f32 { let i = k * params.C + n; return w[i / 4u][i % 4u]; }
+fn mm_readB(z: u32, c: vec4<i32>, k: u32, n: u32) -> f32 { let i = k * params.C + n; return w[i / 4u][i % 4u]; }
 fn mm_readB4(z: u32, c: vec4<i32>, k: u32, n: u32) -> vec4<f32> { return w[(k * params.C + n) / 4u]; }
 
 fn mm_write(z: u32, m: u32, n: u32, v: f32) {

@@ -75,8 +75,8 @@ fn dyIndex(z: u32, r: vec4<i32>, k: u32) -> i32 {
   return i32(((u32(r.x) + u32(oh)) * params.Wo + u32(ow)) * params.Co + co);
 }
 
-fn mm_readA(z: u32, m: u32, k: u32) -> f32 {
-  let i = dyIndex(z, mm_rowA(z, m), k);
+fn mm_readA(z: u32, r: vec4<i32>, m: u32, k: u32) -> f32 {
+  let i = dyIndex(z, r, k);
   if (i < 0) { return 0.0; }
   return dy[u32(i) / 4u][u32(i) % 4u];
 }
@@ -88,7 +88,7 @@ fn mm_readA4(z: u32, r: vec4<i32>, m: u32, k: u32) -> vec4<f32> {
 }
 
 fn mm_colB(z: u32, n: u32) -> vec4<i32> { return vec4<i32>(0); }
-fn mm_readB(z: u32, k: u32, n: u32) -> f32 {
+fn mm_readB(z: u32, c: vec4<i32>, k: u32, n: u32) -> f32 {
   let i = (classTaps(z).z * params.Co + k) * params.C + n;
   return w[i / 4u][i % 4u];
 }

@@ -28,7 +28,7 @@ fn mm_k_range(z: u32) -> vec2<u32> {
 
 // A(co, p) = dy[p, co]: stored [P, Co], its 4-runs are along co.
 fn mm_rowA(z: u32, m: u32) -> vec4<i32> { return vec4<i32>(0); }
-fn mm_readA(z: u32, m: u32, k: u32) -> f32 { let i = k * params.Co + m; return dy[i / 4u][i % 4u]; }
+fn mm_readA(z: u32, r: vec4<i32>, m: u32, k: u32) -> f32 { let i = k * params.Co + m; return dy[i / 4u][i % 4u]; }
 fn mm_readA4(z: u32, r: vec4<i32>, m: u32, k: u32) -> vec4<f32> { return dy[(k * params.Co + m) / 4u]; }
 
 /** Column context of j = (kh, kw, ci): (kh − ph, kw − pw, ci), computed once per column. */
@@ -58,8 +58,8 @@ fn xIndex(c: vec4<i32>, p: u32) -> i32 {
   if (ih < 0 || iw < 0 || ih >= i32(params.H) || iw >= i32(params.W)) { return -1; }
   return i32(((img * params.H + u32(ih)) * params.W + u32(iw)) * params.C + u32(c.z));
 }
-fn mm_readB(z: u32, k: u32, n: u32) -> f32 {
-  let i = xIndex(mm_colB(z, n), k);
+fn mm_readB(z: u32, c: vec4<i32>, k: u32, n: u32) -> f32 {
+  let i = xIndex(c, k);
   if (i < 0) { return 0.0; }
   return x[u32(i) / 4u][u32(i) % 4u];
 }

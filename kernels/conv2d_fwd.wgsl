@@ -49,8 +49,8 @@ fn xIndex(r: vec4<i32>, k: u32) -> i32 {
   return i32((u32(r.x + ih) * params.W + u32(iw)) * params.C + ci);
 }
 
-fn mm_readA(z: u32, m: u32, k: u32) -> f32 {
-  let i = xIndex(mm_rowA(z, m), k);
+fn mm_readA(z: u32, r: vec4<i32>, m: u32, k: u32) -> f32 {
+  let i = xIndex(r, k);
   if (i < 0) { return 0.0; }
   return x[u32(i) / 4u][u32(i) % 4u];
 }
@@ -60,7 +60,7 @@ fn mm_readA4(z: u32, r: vec4<i32>, m: u32, k: u32) -> vec4<f32> {
   if (i < 0) { return vec4<f32>(0.0); }
   return x[u32(i) / 4u];
 }
-fn mm_readB(z: u32, k: u32, n: u32) -> f32 { let i = n * params.K + k; return w[i / 4u][i % 4u]; }
+fn mm_readB(z: u32, c: vec4<i32>, k: u32, n: u32) -> f32 { let i = n * params.K + k; return w[i / 4u][i % 4u]; }
 fn mm_readB4(z: u32, c: vec4<i32>, k: u32, n: u32) -> vec4<f32> { return w[(n * params.K + k) / 4u]; }
 
 fn epilogue(i: u32, co: u32, v: f32) -> f32 {

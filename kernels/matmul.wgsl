@@ -48,11 +48,11 @@ fn bIndex(z: u32, k: u32, n: u32) -> u32 {
 fn mm_rowA(z: u32, m: u32) -> vec4<i32> { return vec4<i32>(0); }
 fn mm_colB(z: u32, n: u32) -> vec4<i32> { return vec4<i32>(0); }
 
-fn mm_readA(z: u32, m: u32, k: u32) -> f32 { let i = aIndex(z, m, k); return a[i / 4u][i % 4u]; }
+fn mm_readA(z: u32, r: vec4<i32>, m: u32, k: u32) -> f32 { let i = aIndex(z, m, k); return a[i / 4u][i % 4u]; }
 // The contiguous axis of A is k (A stored [M, K]) or m (stored [K, M]): both are a[i..i+3],
 // and the wrapper enables the vec4 path only when i is a multiple of 4.
 fn mm_readA4(z: u32, r: vec4<i32>, m: u32, k: u32) -> vec4<f32> { return a[aIndex(z, m, k) / 4u]; }
-fn mm_readB(z: u32, k: u32, n: u32) -> f32 { let i = bIndex(z, k, n); return b[i / 4u][i % 4u]; }
+fn mm_readB(z: u32, c: vec4<i32>, k: u32, n: u32) -> f32 { let i = bIndex(z, k, n); return b[i / 4u][i % 4u]; }
 fn mm_readB4(z: u32, c: vec4<i32>, k: u32, n: u32) -> vec4<f32> { return b[bIndex(z, k, n) / 4u]; }
 
 fn epilogue(i: u32, n: u32, v: f32) -> f32 {

@@ -17,18 +17,19 @@
 //   fn mm_k_range(z: u32) -> vec2<u32>   [begin, end) of the reduction for layer z (split-K)
 //   fn mm_rowA(z, m) -> vec4<i32>    per-row context of A (e.g. a conv's pixel coordinates),
 //                                    computed once per thread and row, not per k step
-//   fn mm_readA(z, m, k) -> f32
+//   fn mm_readA(z, r, m, k) -> f32   A(m, k); r = mm_rowA(z, m)
 //   fn mm_readA4(z, r, m, k) -> vec4<f32>   A(m, k..k+3) if A_K_CONTIG else A(m..m+3, k);
 //                                    r = mm_rowA(z, m)
 //   fn mm_colB(z, n) -> vec4<i32>    per-column context of B
-//   fn mm_readB(z, k, n) -> f32
+//   fn mm_readB(z, c, k, n) -> f32   B(k, n); c = mm_colB(z, n)
 //   fn mm_readB4(z, c, k, n) -> vec4<f32>   B(k, n..n+3) if B_N_CONTIG else B(k..k+3, n);
 //                                    c = mm_colB(z, n)
 //   fn mm_write(z, m, n, v: f32)
 //   fn mm_write4(z, m, n, v: vec4<f32>)  C(m, n..n+3); only used when C_VEC
 //   fn mm_writeStat(t, n, mean: f32, m2: f32)   COL_STATS only (a no-op elsewhere): the mean and
 //                                    the sum of squared deviations of column n over row tile t
-// The scalar readers serve ragged edges and unaligned operands only; they take no context.
+// The scalar readers serve ragged edges and unaligned operands (e.g. a 3-channel stem's im2col):
+// given the context, they do not recompute a row's pixel coordinates for every element.
 //
 // Two code paths, chosen by USE_SHARED:
 //  * shared: BM×BN tile per workgroup, BK-deep slices of A and B staged in workgroup memory
@@ -124,11 +125,11 @@ fn mm_loadA4(z: u32, r: vec4<i32>, m: u32, k: u32, ke: u32, M: u32) -> vec4<f32>
   if (A_K_CONTIG) {
     if (m >= M) { return v; }
     if (A_VEC && k + 3u < ke) { return mm_readA4(z, r, m, k); }
-    for (var j = 0u; j < 4u; j++) { if (k + j < ke) { v[j] = mm_readA(z, m, k + j); } }
+    for (var j = 0u; j < 4u; j++) { if (k + j < ke) { v[j] = mm_readA(z, r, m, k + j); } }
   } else {
     if (k >= ke) { return v; }
     if (A_VEC && m + 3u < M) { return mm_readA4(z, r, m, k); }
-    for (var j = 0u; j < 4u; j++) { if (m + j < M) { v[j] = mm_readA(z, m + j, k); } }
+    for (var j = 0u; j < 4u; j++) { if (m + j < M) { v[j] = mm_readA(z, mm_rowA(z, m + j), m + j, k); } }
   }
   return v;
 }
@@ -139,11 +140,11 @@ fn mm_loadB4(z: u32, c: vec4<i32>, k: u32, n: u32, ke: u32, N: u32) -> vec4<f32>
   if (B_N_CONTIG) {
     if (k >= ke) { return v; }
     if (B_VEC && n + 3u < N) { return mm_readB4(z, c, k, n); }
-    for (var j = 0u; j < 4u; j++) { if (n + j < N) { v[j] = mm_readB(z, k, n + j); } }
+    for (var j = 0u; j < 4u; j++) { if (n + j < N) { v[j] = mm_readB(z, mm_colB(z, n + j), k, n + j); } }
   } else {
     if (n >= N) { return v; }
     if (B_VEC && k + 3u < ke) { return mm_readB4(z, c, k, n); }
-    for (var j = 0u; j < 4u; j++) { if (k + j < ke) { v[j] = mm_readB(z, k + j, n); } }
+    for (var j = 0u; j < 4u; j++) { if (k + j < ke) { v[j] = mm_readB(z, c, k + j, n); } }
   }
   return v;
 }

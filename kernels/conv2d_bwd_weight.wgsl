@@ -40,8 +40,8 @@ fn mm_colB(z: u32, n: u32) -> vec4<i32> {
   return vec4<i32>(i32(kh) - params.ph, i32(kw) - params.pw, i32(ci), 0);
 }
 
-/** Flat input index of X(p, column context c), or -1 in the padding: two divisions per load. */
-fn xIndex(c: vec4<i32>, p: u32) -> i32 {
+/** Output pixel p as (image·H, oh·sh, ow·sw): two divisions. */
+fn pixelOf(p: u32) -> vec3<u32> {
   var t: u32;
   var img: u32;
   if (params.fastDiv != 0u) {
@@ -53,10 +53,42 @@ fn xIndex(c: vec4<i32>, p: u32) -> i32 {
   }
   let ow = p - t * params.Wo;
   let oh = t - img * params.Ho;
-  let ih = i32(oh * params.sh) + c.x;
-  let iw = i32(ow * params.sw) + c.y;
+  return vec3<u32>(img * params.H, oh * params.sh, ow * params.sw);
+}
+
+/** Flat input index of X at pixel q = pixelOf(p) and column context c, or -1 in the padding. */
+fn xAt(q: vec3<u32>, c: vec4<i32>) -> i32 {
+  let ih = i32(q.y) + c.x;
+  let iw = i32(q.z) + c.y;
   if (ih < 0 || iw < 0 || ih >= i32(params.H) || iw >= i32(params.W)) { return -1; }
-  return i32(((img * params.H + u32(ih)) * params.W + u32(iw)) * params.C + u32(c.z));
+  return i32(((q.x + u32(ih)) * params.W + u32(iw)) * params.C + u32(c.z));
+}
+
+fn xIndex(c: vec4<i32>, p: u32) -> i32 { return xAt(pixelOf(p), c); }
+
+/**
+ * X(p, n..n+3) when Cin % 4 != 0 (a 3-channel stem): the run crosses taps, so the pixel is split
+ * once and the column context stepped (ci fastest), not recomputed for every element.
+ */
+fn mm_readB4u(z: u32, c0: vec4<i32>, k: u32, n: u32, N: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  let q = pixelOf(k);
+  var c = c0;
+  for (var j = 0u; j < 4u; j++) {
+    if (n + j < N) {
+      let i = xAt(q, c);
+      if (i >= 0) { v[j] = x[u32(i) / 4u][u32(i) % 4u]; }
+    }
+    c.z += 1;
+    if (c.z == i32(params.C)) { c.z = 0; c.y += 1; if (c.y == i32(params.KW) - params.pw) { c.y = -params.pw; c.x += 1; } }
+  }
+  return v;
+}
+// A = dy, read along m (never a k-run): element by element.
+fn mm_readA4u(z: u32, r: vec4<i32>, m: u32, k: u32, ke: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) { if (k + j < ke) { v[j] = mm_readA(z, r, m, k + j); } }
+  return v;
 }
 fn mm_readB(z: u32, c: vec4<i32>, k: u32, n: u32) -> f32 {
   let i = xIndex(c, k);

@@ -60,6 +60,36 @@ fn mm_readA4(z: u32, r: vec4<i32>, m: u32, k: u32) -> vec4<f32> {
   if (i < 0) { return vec4<f32>(0.0); }
   return x[u32(i) / 4u];
 }
+/**
+ * A(m, k..k+3) when Cin % 4 != 0 (a 3-channel stem): the run crosses taps, so k is split into
+ * (kh, kw, ci) once and then stepped (ci fastest), not divided afresh for every element.
+ */
+fn mm_readA4u(z: u32, r: vec4<i32>, m: u32, k: u32, ke: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  let tap = mm_udiv(k, params.C, params.invC);
+  var ci = k - tap * params.C;
+  var kh = mm_udiv(tap, params.KW, params.invKW);
+  var kw = tap - kh * params.KW;
+  for (var j = 0u; j < 4u; j++) {
+    if (k + j < ke) {
+      let ih = r.y + i32(kh);
+      let iw = r.z + i32(kw);
+      if (ih >= 0 && iw >= 0 && ih < i32(params.H) && iw < i32(params.W)) {
+        let i = (u32(r.x + ih) * params.W + u32(iw)) * params.C + ci;
+        v[j] = x[i / 4u][i % 4u];
+      }
+    }
+    ci += 1u;
+    if (ci == params.C) { ci = 0u; kw += 1u; if (kw == params.KW) { kw = 0u; kh += 1u; } }
+  }
+  return v;
+}
+// B = the weights, read along k (never an n-run): element by element.
+fn mm_readB4u(z: u32, c: vec4<i32>, k: u32, n: u32, N: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) { if (n + j < N) { v[j] = mm_readB(z, c, k, n + j); } }
+  return v;
+}
 fn mm_readB(z: u32, c: vec4<i32>, k: u32, n: u32) -> f32 { let i = n * params.K + k; return w[i / 4u][i % 4u]; }
 fn mm_readB4(z: u32, c: vec4<i32>, k: u32, n: u32) -> vec4<f32> { return w[(n * params.K + k) / 4u]; }
 

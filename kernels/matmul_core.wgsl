@@ -24,6 +24,10 @@
 //   fn mm_readB(z, c, k, n) -> f32   B(k, n); c = mm_colB(z, n)
 //   fn mm_readB4(z, c, k, n) -> vec4<f32>   B(k, n..n+3) if B_N_CONTIG else B(k..k+3, n);
 //                                    c = mm_colB(z, n)
+//   fn mm_readA4u(z, r, m, k, ke) -> vec4<f32>   A(m, k..k+3) with zeros from ke on, when those
+//                                    are not one aligned vec4 (A_K_CONTIG only): the hook may step
+//                                    through the run instead of indexing each element afresh
+//   fn mm_readB4u(z, c, k, n, N) -> vec4<f32>    B(k, n..n+3) likewise (B_N_CONTIG only)
 //   fn mm_write(z, m, n, v: f32)
 //   fn mm_write4(z, m, n, v: vec4<f32>)  C(m, n..n+3); only used when C_VEC
 //   fn mm_writeStat(t, n, mean: f32, m2: f32)   COL_STATS only (a no-op elsewhere): the mean and
@@ -125,7 +129,7 @@ fn mm_loadA4(z: u32, r: vec4<i32>, m: u32, k: u32, ke: u32, M: u32) -> vec4<f32>
   if (A_K_CONTIG) {
     if (m >= M) { return v; }
     if (A_VEC && k + 3u < ke) { return mm_readA4(z, r, m, k); }
-    for (var j = 0u; j < 4u; j++) { if (k + j < ke) { v[j] = mm_readA(z, r, m, k + j); } }
+    return mm_readA4u(z, r, m, k, ke);
   } else {
     if (k >= ke) { return v; }
     if (A_VEC && m + 3u < M) { return mm_readA4(z, r, m, k); }
@@ -140,7 +144,7 @@ fn mm_loadB4(z: u32, c: vec4<i32>, k: u32, n: u32, ke: u32, N: u32) -> vec4<f32>
   if (B_N_CONTIG) {
     if (k >= ke) { return v; }
     if (B_VEC && n + 3u < N) { return mm_readB4(z, c, k, n); }
-    for (var j = 0u; j < 4u; j++) { if (n + j < N) { v[j] = mm_readB(z, mm_colB(z, n + j), k, n + j); } }
+    return mm_readB4u(z, c, k, n, N);
   } else {
     if (n >= N) { return v; }
     if (B_VEC && k + 3u < ke) { return mm_readB4(z, c, k, n); }

@@ -151,13 +151,15 @@ function convCases(c: ConvShape): Case[] {
   const flops = 2 * c.N * Ho * Wo * c.Co * c.C * c.k * c.k;
   const shape = `${c.name} ${c.N}x${c.H}x${c.W}x${c.C} k${c.k} s${c.s} →${c.Co}`;
   const data = () => ({ get X() { return randomData(nx, 11); }, get Wt() { return randomData(nw, 12); }, get G() { return randomData(ny, 13); } });
-  // Beside each default path: strided backward-data through the phase-class kernel, and (for k×k
-  // convolutions whose patch matrix fits in 1 GiB) forward and weight gradient through an
-  // explicit im2col + GEMM, so one GPU run can compare the paths.
+  // Beside each default path: the forward with batch-norm statistics in its epilogue, strided
+  // backward-data through the phase-class kernel, and (for k×k convolutions whose patch matrix
+  // fits in 1 GiB) forward and weight gradient through an explicit im2col + GEMM, so one GPU run
+  // can compare the paths.
   const variants = (kernel: string, extra: [string, ConvOptions][]): [string, ConvOptions][] =>
     [[kernel, {}], ...extra.map(([suffix, o]): [string, ConvOptions] => [kernel + suffix, o])];
   const explicit: [string, ConvOptions][] = c.k > 1 && 4 * c.N * Ho * Wo * c.k * c.k * c.C <= 2 ** 30 ? [['.im2col', { path: 'im2col' }]] : [];
-  const fwdVariants = variants('conv2d.fwd', explicit), dwVariants = variants('conv2d.dw', explicit);
+  // (.stats: the forward as training runs it before a batch norm; against .fwd, the epilogue's cost.)
+  const fwdVariants = variants('conv2d.fwd', [['.stats', { columnStats: true }], ...explicit]), dwVariants = variants('conv2d.dw', explicit);
   const dxVariants = variants('conv2d.dx', c.s > 1 ? [['.phases', { path: 'implicit', phases: true }]] : []);
   const xAt = (X: Float32Array, n: number, h: number, w: number, ci: number) =>
     (h < 0 || w < 0 || h >= c.H || w >= c.W ? 0 : X[((n * c.H + h) * c.W + w) * c.C + ci]);

@@ -69,17 +69,9 @@ fn mm_readA4(z: u32, r: vec4<i32>, m: u32, k: u32) -> vec4<f32> {
 fn mm_readB(z: u32, c: vec4<i32>, k: u32, n: u32) -> f32 { let i = k * params.C + n; return w[i / 4u][i % 4u]; }
 fn mm_readB4(z: u32, c: vec4<i32>, k: u32, n: u32) -> vec4<f32> { return w[(k * params.C + n) / 4u]; }
 
-// Unaligned 4-runs along the contiguous axes, element by element (matmul_core.wgsl).
-fn mm_readA4u(z: u32, r: vec4<i32>, m: u32, k: u32, ke: u32) -> vec4<f32> {
-  var v = vec4<f32>(0.0);
-  for (var j = 0u; j < 4u; j++) { if (k + j < ke) { v[j] = mm_readA(z, r, m, k + j); } }
-  return v;
-}
-fn mm_readB4u(z: u32, c: vec4<i32>, k: u32, n: u32, N: u32) -> vec4<f32> {
-  var v = vec4<f32>(0.0);
-  for (var j = 0u; j < 4u; j++) { if (n + j < N) { v[j] = mm_readB(z, mm_colB(z, n + j), k, n + j); } }
-  return v;
-}
+// Unaligned 4-runs along the contiguous axes: element by element (matmul_core.wgsl).
+fn mm_readA4u(z: u32, r: vec4<i32>, m: u32, k: u32, ke: u32) -> vec4<f32> { return mm_elementsA(z, r, m, k, ke); }
+fn mm_readB4u(z: u32, c: vec4<i32>, k: u32, n: u32, N: u32) -> vec4<f32> { return mm_elementsB(z, k, n, N); }
 
 fn mm_write(z: u32, m: u32, n: u32, v: f32) {
   let i = m * params.C + n;

@@ -84,12 +84,8 @@ fn mm_readB4u(z: u32, c0: vec4<i32>, k: u32, n: u32, N: u32) -> vec4<f32> {
   }
   return v;
 }
-// A = dy, read along m (never a k-run): element by element.
-fn mm_readA4u(z: u32, r: vec4<i32>, m: u32, k: u32, ke: u32) -> vec4<f32> {
-  var v = vec4<f32>(0.0);
-  for (var j = 0u; j < 4u; j++) { if (k + j < ke) { v[j] = mm_readA(z, r, m, k + j); } }
-  return v;
-}
+// A = dy, read along m (never a k-run).
+fn mm_readA4u(z: u32, r: vec4<i32>, m: u32, k: u32, ke: u32) -> vec4<f32> { return mm_elementsA(z, r, m, k, ke); }
 fn mm_readB(z: u32, c: vec4<i32>, k: u32, n: u32) -> f32 {
   let i = xIndex(c, k);
   if (i < 0) { return 0.0; }

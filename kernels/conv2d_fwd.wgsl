@@ -84,12 +84,8 @@ fn mm_readA4u(z: u32, r: vec4<i32>, m: u32, k: u32, ke: u32) -> vec4<f32> {
   }
   return v;
 }
-// B = the weights, read along k (never an n-run): element by element.
-fn mm_readB4u(z: u32, c: vec4<i32>, k: u32, n: u32, N: u32) -> vec4<f32> {
-  var v = vec4<f32>(0.0);
-  for (var j = 0u; j < 4u; j++) { if (n + j < N) { v[j] = mm_readB(z, c, k, n + j); } }
-  return v;
-}
+// B = the weights, read along k (never an n-run).
+fn mm_readB4u(z: u32, c: vec4<i32>, k: u32, n: u32, N: u32) -> vec4<f32> { return mm_elementsB(z, k, n, N); }
 fn mm_readB(z: u32, c: vec4<i32>, k: u32, n: u32) -> f32 { let i = n * params.K + k; return w[i / 4u][i % 4u]; }
 fn mm_readB4(z: u32, c: vec4<i32>, k: u32, n: u32) -> vec4<f32> { return w[(n * params.K + k) / 4u]; }
 

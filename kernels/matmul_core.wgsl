@@ -28,6 +28,8 @@
 //                                    are not one aligned vec4 (A_K_CONTIG only): the hook may step
 //                                    through the run instead of indexing each element afresh
 //   fn mm_readB4u(z, c, k, n, N) -> vec4<f32>    B(k, n..n+3) likewise (B_N_CONTIG only)
+//                                    (mm_elementsA / mm_elementsB below: the element-by-element
+//                                    versions, for hooks with nothing to step)
 //   fn mm_write(z, m, n, v: f32)
 //   fn mm_write4(z, m, n, v: vec4<f32>)  C(m, n..n+3); only used when C_VEC
 //   fn mm_writeStat(t, n, mean: f32, m2: f32)   COL_STATS only (a no-op elsewhere): the mean and
@@ -122,6 +124,19 @@ const CTX_A: u32 = select(TM, A_UNITS, USE_SHARED);
 const CTX_B: u32 = select(TN, B_UNITS, USE_SHARED);
 var<private> ctxA: array<vec4<i32>, CTX_A>;
 var<private> ctxB: array<vec4<i32>, CTX_B>;
+
+/** A(m, k..k+3) element by element, zeros from ke on: what mm_readA4u is where nothing is gained by stepping. */
+fn mm_elementsA(z: u32, r: vec4<i32>, m: u32, k: u32, ke: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) { if (k + j < ke) { v[j] = mm_readA(z, r, m, k + j); } }
+  return v;
+}
+/** B(k, n..n+3) element by element (each column with its own context), zeros from N on. */
+fn mm_elementsB(z: u32, k: u32, n: u32, N: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) { if (n + j < N) { v[j] = mm_readB(z, mm_colB(z, n + j), k, n + j); } }
+  return v;
+}
 
 /** Four values of A along its contiguous axis starting at (m, k); zeros outside [0,M)×[.., ke). */
 fn mm_loadA4(z: u32, r: vec4<i32>, m: u32, k: u32, ke: u32, M: u32) -> vec4<f32> {

@@ -159,7 +159,7 @@ function convCases(c: ConvShape): Case[] {
     [[kernel, {}], ...extra.map(([suffix, o]): [string, ConvOptions] => [kernel + suffix, o])];
   const explicit: [string, ConvOptions][] = c.k > 1 && 4 * c.N * Ho * Wo * c.k * c.k * c.C <= 2 ** 30 ? [['.im2col', { path: 'im2col' }]] : [];
   // (.stats: the forward as training runs it before a batch norm; against .fwd, the epilogue's cost.)
-  const fwdVariants = variants('conv2d.fwd', [['.stats', { columnStats: true }], ...explicit]), dwVariants = variants('conv2d.dw', explicit);
+  const fwdVariants = variants('conv2d.fwd', [['.stats', { columnStats: 1 }], ...explicit]), dwVariants = variants('conv2d.dw', explicit);
   const dxVariants = variants('conv2d.dx', c.s > 1 ? [['.phases', { path: 'implicit', phases: true }]] : []);
   const xAt = (X: Float32Array, n: number, h: number, w: number, ci: number) =>
     (h < 0 || w < 0 || h >= c.H || w >= c.W ? 0 : X[((n * c.H + h) * c.W + w) * c.C + ci]);

@@ -145,11 +145,12 @@ export interface Backend {
 
   // ---- convolution (x NHWC, w OIHW, y NHWC) ----
   /**
-   * `forBatchNorm`: y goes straight into a training-mode batch norm. A backend may then compute
-   * y's per-channel statistics as it writes y and keep them with y for batchStatistics(y) (WebGPU:
-   * in the GEMM epilogue, saving batch norm a pass over y). A hint: results are the same.
+   * `batchNormGroups` > 0: y goes straight into a training-mode batch norm over that many groups
+   * of rows. A backend may then compute y's per-channel statistics as it writes y and keep them
+   * with y for batchStatistics(y) (WebGPU: in the GEMM epilogue, saving batch norm a pass over
+   * y). A hint: results are the same.
    */
-  conv2d(x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams, forBatchNorm?: boolean): Storage;
+  conv2d(x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams, batchNormGroups?: number): Storage;
   /**
    * dx. `accumulate` (x's shape and dtype): x's gradient from its other consumers (a residual
    * connection's), added to the result, in the same pass where the backend can (WebGPU: as the

@@ -72,7 +72,7 @@ export class BasicBlock extends Module implements Traceable {
 
   forward(x: Tensor): Tensor {
     // relu(bn(conv)) and relu(bn(conv) + shortcut) are single fused normalisation passes.
-    const y = this.conv2.forwardHinted(convBatchNorm(this.conv1, this.bn1, x, { relu: true }), this.bn2.training);
+    const y = this.conv2.forwardHinted(convBatchNorm(this.conv1, this.bn1, x, { relu: true }), this.bn2.statsGroups());
     const r = this.downsample ? this.downsample.forward(x) : x;
     return this.bn2.forwardFused(y, { residual: shortcutLike(y, r), relu: true });
   }
@@ -118,7 +118,7 @@ export class Bottleneck extends Module implements Traceable {
 
   forward(x: Tensor): Tensor {
     let y = convBatchNorm(this.conv1, this.bn1, x, { relu: true });
-    y = this.conv3.forwardHinted(convBatchNorm(this.conv2, this.bn2, y, { relu: true }), this.bn3.training);
+    y = this.conv3.forwardHinted(convBatchNorm(this.conv2, this.bn2, y, { relu: true }), this.bn3.statsGroups());
     const r = this.downsample ? this.downsample.forward(x) : x;
     return this.bn3.forwardFused(y, { residual: shortcutLike(y, r), relu: true });
   }

@@ -97,8 +97,8 @@ export class ResNet extends Module implements Traceable {
     if (x.rank !== 4 || x.shape[3] !== 3) {
       throw new ShapeError(`ResNet: expected NHWC images [N, H, W, 3], got ${fmtShape(x.shape)}`);
     }
-    let y = this.conv2 ? this.conv2.forwardHinted(this.conv1.forward(x), this.bn1.training)
-      : this.conv1.forwardHinted(x, this.bn1.training);
+    let y = this.conv2 ? this.conv2.forwardHinted(this.conv1.forward(x), this.bn1.statsGroups())
+      : this.conv1.forwardHinted(x, this.bn1.statsGroups());
     y = this.bn1.forwardFused(y, { relu: true });
     return this.config.maxpool ? maxPool2d(y, { kernel: 3, stride: 2, padding: 1 }) : y;
   }

@@ -33,9 +33,12 @@ export class Conv2d extends Module {
     this.weight = this.param('weight', randn([outChannels, inChannels, kernelSize, kernelSize], o.rng, { ...o, std }));
     this.bias = cfg.bias ? this.param('bias', zeros([outChannels], o)) : null;
   }
-  forward(x: Tensor): Tensor { return this.forwardHinted(x, false); }
-  /** forward(x); `forBatchNorm`: a training-mode batch norm takes the output (see conv2d's option). */
-  forwardHinted(x: Tensor, forBatchNorm: boolean): Tensor {
+  forward(x: Tensor): Tensor { return this.forwardHinted(x, 0); }
+  /**
+   * forward(x); `forBatchNorm` > 0: a training-mode batch norm over that many groups of rows
+   * takes the output (see conv2d's option).
+   */
+  forwardHinted(x: Tensor, forBatchNorm: number): Tensor {
     return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, forBatchNorm });
   }
 }
@@ -83,6 +86,8 @@ class BatchNormBase extends Module {
     this.numBatchesTracked = this.buffer('num_batches_tracked', full([], 0, { backend: o.backend, dtype: 'i32' }));
   }
   forward(x: Tensor): Tensor { return this.forwardFused(x); }
+  /** The groups of rows a forward now would take batch statistics over; 0 in eval mode. */
+  statsGroups(): number { return this.training ? batchGroups() : 0; }
   /** bn(x) (+ residual) (then ReLU) in one normalisation pass: what a residual block ends with. */
   forwardFused(x: Tensor, epilogue: { residual?: Tensor | null; relu?: boolean } = {}): Tensor {
     if (x.rank !== this.rank) {
@@ -101,7 +106,7 @@ class BatchNormBase extends Module {
  * batch norm takes its output (the WebGPU backend then makes the statistics as it writes it).
  */
 export function convBatchNorm(conv: Conv2d, bn: BatchNorm2d, x: Tensor, epilogue: { residual?: Tensor | null; relu?: boolean } = {}): Tensor {
-  return bn.forwardFused(conv.forwardHinted(x, bn.training), epilogue);
+  return bn.forwardFused(conv.forwardHinted(x, bn.statsGroups()), epilogue);
 }
 
 export class BatchNorm1d extends BatchNormBase {
@@ -133,9 +138,9 @@ export class Sequential extends Module {
       const m = this.layers[i], input = x;
       const fuse = m instanceof BatchNormBase && this.layers[i + 1] instanceof ReLU;
       const next = this.layers[i + 1];
-      const forBatchNorm = m instanceof Conv2d && next instanceof BatchNormBase && next.training;
+      const bnGroups = m instanceof Conv2d && next instanceof BatchNormBase ? next.statsGroups() : 0;
       x = tidy(() => (fuse ? (m as BatchNormBase).forwardFused(input, { relu: true })
-        : forBatchNorm ? (m as Conv2d).forwardHinted(input, true) : m.forward(input)));
+        : bnGroups ? (m as Conv2d).forwardHinted(input, bnGroups) : m.forward(input)));
       if (fuse) i++;
     }
     return x;

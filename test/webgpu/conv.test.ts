@@ -23,6 +23,9 @@ const cases: Case[] = [
   { N: 2, H: 6, W: 8, C: 4, Co: 4, k: [3, 2], s: [1, 2], p: [0, 1] },    // non-square kernel, mixed stride
   { N: 2, H: 7, W: 9, C: 8, Co: 12, k: [3, 3], s: [2, 2], p: [1, 1] },   // vec4 loads, stride 2, odd map
   { N: 1, H: 8, W: 6, C: 8, Co: 4, k: [1, 1], s: [2, 2], p: [0, 0] },    // vec4 strided 1×1 (downsample)
+  // 1 and 2 channels: unaligned operand runs stepping across taps and tap rows (mm_readA4u/B4u)
+  { N: 2, H: 7, W: 5, C: 1, Co: 3, k: [3, 2], s: [2, 1], p: [1, 0] },
+  { N: 1, H: 6, W: 9, C: 2, Co: 5, k: [2, 5], s: [1, 2], p: [0, 2] },
 ];
 
 function label(c: Case): string {

@@ -89,8 +89,8 @@ export class WebGpuBackend implements Backend {
   matmul(a: Raw, b: Raw, transA: boolean, transB: boolean, bias?: Raw | null, into?: Storage | null): Storage {
     return matmul(this.runtime, a, b, transA, transB, { epilogue: bias ? { bias: gpu(bias) } : undefined, out: into as GpuStorage | null });
   }
-  conv2d(x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams, forBatchNorm?: boolean): Storage {
-    return conv2d(this.runtime, x, w, bias, p, { columnStats: forBatchNorm });
+  conv2d(x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams, batchNormGroups?: number): Storage {
+    return conv2d(this.runtime, x, w, bias, p, { columnStats: batchNormGroups });
   }
   conv2dBackwardData(dy: Raw, w: Raw, xShape: Shape, p: Conv2dParams, accumulate?: Raw | null): Storage {
     return conv2dBackwardData(this.runtime, dy, w, xShape, p, { accumulate });

@@ -250,16 +250,17 @@ export class GpuRuntime implements GpuContext {
     if (p.released) throw new BackendError('webgpu: storage released twice');
     if (this.reserved.has(p.buffer)) throw new BackendError('webgpu: released a buffer that a step plan holds');
     p.released = true;
-    const side = this.sidecars.get(s);
-    if (side) { this.sidecars.delete(s); this.release(side.storage); }
     this.counters.bytesInUse -= p.sizeClass;
     if (p.results) {
       let list = this.resultsFree.get(p.sizeClass);
       if (!list) this.resultsFree.set(p.sizeClass, (list = []));
       list.push(p.buffer);
-      return;
+    } else {
+      this.toFreeList(p.buffer, p.sizeClass);
     }
-    this.toFreeList(p.buffer, p.sizeClass);
+    // Its sidecar after it: should that release throw, the owner is already back in the pool.
+    const side = this.sidecars.get(s);
+    if (side) { this.sidecars.delete(s); this.release(side.storage); }
   }
 
   private toFreeList(buffer: GPUBuffer, sizeClass: number): void {
@@ -276,10 +277,14 @@ export class GpuRuntime implements GpuContext {
 
   /**
    * Attach a by-product of the work that made `owner` (e.g. the column statistics a GEMM
-   * epilogue computed for a following batch norm). It goes back to the pool with its owner
-   * unless a consumer takes it first; one per owner (a second replaces and releases the first).
+   * epilogue computed for a following batch norm). It describes the owner's contents as they
+   * are now: it goes back to the pool with its owner, or when write() changes the owner, unless
+   * a consumer takes it first. One per owner (a second replaces and releases the first); the
+   * owner must be pooled storage of its own (a view's release does nothing, so a sidecar on a
+   * view would never be released).
    */
   attachSidecar(owner: GpuStorage, side: Sidecar): void {
+    if (owner instanceof ViewStorage || owner.released) throw new BackendError('attachSidecar: the owner must be live pooled storage, not a view');
     const old = this.sidecars.get(owner);
     if (old) this.release(old.storage);
     this.sidecars.set(owner, side);
@@ -323,6 +328,8 @@ export class GpuRuntime implements GpuContext {
     // A logged write would be replayed with this step's data forever: per-step data is written
     // before a logged step, never inside it.
     if (this.log) this.log.broken ??= `write() inside the step (after ${this.lastLabel})`;
+    const side = this.sidecars.get(s); // it described the old contents
+    if (side) { this.sidecars.delete(s); this.release(side.storage); }
     const padded = data.byteLength % 4 === 0 ? data : padTo4(data);
     if (padded.byteLength === 0) return;
     if (!this.usedInEncoder.has(s.buffer)) {

@@ -49,11 +49,13 @@ export interface ConvOptions {
   /** Backward-weight: force the number of split-K layers (tests, benchmarks). */
   splits?: number;
   /**
-   * Forward: y feeds a training-mode batch norm, so the GEMM makes y's per-channel statistics
-   * per row tile as it stores y and attaches them (COLUMN_STATS) for batchStatistics, which then
-   * skips its own pass over y. Ignored where a bias or epilogue changes y, or the tile cannot.
+   * Forward: y feeds a training-mode batch norm over this many groups of rows (0 or absent: it
+   * does not), so the GEMM makes y's per-channel statistics per row tile as it stores y and
+   * attaches them (COLUMN_STATS) for batchStatistics, which then skips its own pass over y.
+   * Ignored where a bias or epilogue changes y, the tile cannot, or row tiles would straddle
+   * the groups.
    */
-  columnStats?: boolean;
+  columnStats?: number;
 }
 
 export interface Geometry {

@@ -131,12 +131,15 @@ export function setColumnStatsFusion(on: boolean): boolean {
 }
 
 /**
- * The statistics buffer for a GEMM asked to make column statistics ([row tiles][2][N]), or null
- * where it will not: fusion off, an epilogue that changes the stored values, or a tile whose
- * thread rows are not a power of two or whose workgroup memory would overflow with the tree's.
+ * The statistics buffer for a GEMM asked to make column statistics for a batch norm over
+ * `groups` groups of its rows ([row tiles][2][N]), or null where it will not: not asked (0),
+ * fusion off, an epilogue that changes the stored values, row tiles that would straddle the
+ * groups (batch norm could not use them), or a tile whose thread rows are not a power of two or
+ * whose workgroup memory would overflow with the tree's.
  */
-export function columnStatsPart(ctx: GpuContext, t: GemmTile, M: number, N: number, wanted: boolean | undefined, plain: boolean): GpuStorage | null {
-  if (!wanted || !fuseStats || !plain || M === 0 || N === 0) return null;
+export function columnStatsPart(ctx: GpuContext, t: GemmTile, M: number, N: number, groups: number | undefined, plain: boolean): GpuStorage | null {
+  if (!groups || !fuseStats || !plain || M === 0 || N === 0) return null;
+  if (M % groups !== 0 || (groups > 1 && (M / groups) % t.BM !== 0)) return null;
   const rowsOfThreads = t.BM / t.TM, threads = rowsOfThreads * (t.BN / t.TN);
   if (rowsOfThreads & (rowsOfThreads - 1)) return null;
   const treeBytes = (2 * 16 + 4) * Math.max(1, rowsOfThreads / 2) * (t.BN / t.TN); // mean, M2 (vec4) and count per slot

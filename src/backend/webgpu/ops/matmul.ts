@@ -25,11 +25,11 @@ export interface GemmOptions {
   /** Write C here (batch·M·N floats, e.g. a gradient sink) instead of fresh storage; ignored when the size differs. */
   out?: GpuStorage | null;
   /**
-   * The output feeds a training-mode batch norm: a 2-D product with no bias, residual or ReLU
-   * also makes its columns' per-row-tile statistics and attaches them (COLUMN_STATS), where
-   * the tile allows.
+   * The output feeds a training-mode batch norm over this many groups of rows: a 2-D product
+   * with no bias, residual or ReLU also makes its columns' per-row-tile statistics and attaches
+   * them (COLUMN_STATS), where the tile allows and its row tiles do not straddle the groups.
    */
-  columnStats?: boolean;
+  columnStats?: number;
 }
 
 /** Problem description in storage terms (the conv wrappers use it for 1×1 convolutions). */
@@ -55,7 +55,7 @@ export function gemm(ctx: GpuContext, p: GemmProblem, opts: GemmOptions = {}): G
   const t = opts.tile ?? chooseTile(ctx, M, N, batch);
   validateTile(ctx, t);
   const ep = opts.epilogue ?? {};
-  const stats = columnStatsPart(ctx, t, M, N, opts.columnStats && batch === 1 && out !== opts.out, !ep.bias && !ep.residual && !ep.relu);
+  const stats = columnStatsPart(ctx, t, M, N, batch === 1 && out !== opts.out ? opts.columnStats : 0, !ep.bias && !ep.residual && !ep.relu);
   const splits = batch === 1 && !opts.epilogue && !stats ? (opts.splitK ?? chooseSplitK(ctx, t, M, N, K)) : 1;
   if (splits > 1) return splitKGemm(ctx, p, t, splits, out);
   const kernel = gemmKernel('matmul.wgsl', t, matmulPaths(p),

@@ -52,6 +52,19 @@ function finalizeShape(ctx: GpuContext): { CH: number; LANES: number } {
   return isSoftwareDevice(ctx) ? { CH: 64, LANES: 1 } : { CH: 16, LANES: 16 };
 }
 
+/**
+ * The finalisation's workgroup for the GEMM epilogue's chunks (one per row tile: thousands on a
+ * large map, e.g. 6,272 per view for a 224 px ResNet stem, where partialSums makes at most
+ * ~1,056): on GPUs more lanes per channel as the chunks grow, so no lane merges more than ~50
+ * in sequence, and more workgroups over the channels (256 threads each); CPU implementations as
+ * finalizeShape.
+ */
+function chanShape(ctx: GpuContext, chunks: number): { CH: number; LANES: number } {
+  if (isSoftwareDevice(ctx)) return finalizeShape(ctx);
+  const LANES = chunks > 2048 ? 128 : chunks > 512 ? 64 : 16;
+  return { CH: 256 / LANES, LANES };
+}
+
 /** Level 2: adds the chunks per channel, group by group. */
 function finalize(ctx: GpuContext, M: number, C: number, G: number, backward: boolean, x: GpuStorage, part: GpuStorage, chunks: number,
   totalsInto: [GpuStorage | null, GpuStorage | null] = [null, null]): [GpuStorage, GpuStorage, GpuStorage, GpuStorage] {
@@ -127,7 +140,7 @@ export function batchStatistics(ctx: GpuContext, x: Raw, eps: number, running: B
   const mean = ctx.alloc(4 * G * C), invstd = ctx.alloc(4 * G * C);
   const r = runningSlots(ctx, running);
   const unbias = M / Math.max(M - 1, 1); // each group's unbiased variance (running.n is not needed: M is known)
-  const shape = finalizeShape(ctx);
+  const shape = usable ? chanShape(ctx, chunks) : finalizeShape(ctx);
   ctx.dispatch(ctx.pipeline({ file: 'batchnorm_finalize.wgsl', entryPoint: 'statistics', constants: { RUNNING: +!!running, CHAN: +usable, ...shape } }),
     [gpu(x), part, mean, invstd, ...r.slots], params().u32(M, C, chunks, G).f32(eps, running?.momentum ?? 0, unbias).u32(chunkRows).bytes(),
     [Math.ceil(C / shape.CH)], `batchnorm statistics${usable ? ' (fused)' : ''} [${G > 1 ? `${G}×` : ''}${M}, ${C}]`);

@@ -3,7 +3,7 @@
 // there — conv and linear weights, batch-norm parameters — and by one copy per tensor otherwise).
 import { optimizerHyperValues, type Backend, type OptimizerHyper, type OptimizerKind } from '../backend/backend.js';
 import { keep, outsideScopes, type Tensor } from '../tensor.js';
-import { zeros } from '../ops/index.js';
+import { writeValues, zeros } from '../ops/index.js';
 import { FlatBuffer } from './flat.js';
 
 export interface OptimizerConfig {
@@ -45,7 +45,7 @@ export class Optimizer {
     const c = config;
     this.fixedHyper = {
       weightDecay: c.weightDecay, momentum: c.momentum ?? 0.9, eta: c.eta ?? 0.02, clipLr: c.clipLr ?? true,
-      eps: c.eps ?? (c.kind === 'adamw' ? 1e-8 : 1e-8), beta1: c.beta1 ?? 0.9, beta2: c.beta2 ?? 0.999,
+      eps: c.eps ?? 1e-8, beta1: c.beta1 ?? 0.9, beta2: c.beta2 ?? 0.999,
     };
   }
 
@@ -62,7 +62,8 @@ export class Optimizer {
   prepare(lr: number): void {
     this.stepCount++;
     const h = this.fixedHyper;
-    this.backend.write(this.hyper, optimizerHyperValues(lr, this.stepCount, h.beta1, h.beta2, this.hyper.dtype === 'f64' ? 'f64' : 'f32'));
+    // f64 values, rounded to hyper's dtype by writeValues (f64 runs keep lr exact)
+    writeValues(this.hyper, optimizerHyperValues(lr, this.stepCount, h.beta1, h.beta2, 'f64'));
   }
 
   /** Record the step that prepare() set up: the gradients of each `.grad`, which are then cleared. */

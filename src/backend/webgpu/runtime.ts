@@ -259,8 +259,7 @@ export class GpuRuntime implements GpuContext {
       this.toFreeList(p.buffer, p.sizeClass);
     }
     // Its sidecar after it: should that release throw, the owner is already back in the pool.
-    const side = this.sidecars.get(s);
-    if (side) { this.sidecars.delete(s); this.release(side.storage); }
+    this.dropSidecar(s);
   }
 
   private toFreeList(buffer: GPUBuffer, sizeClass: number): void {
@@ -285,9 +284,14 @@ export class GpuRuntime implements GpuContext {
    */
   attachSidecar(owner: GpuStorage, side: Sidecar): void {
     if (owner instanceof ViewStorage || owner.released) throw new BackendError('attachSidecar: the owner must be live pooled storage, not a view');
-    const old = this.sidecars.get(owner);
-    if (old) this.release(old.storage);
+    this.dropSidecar(owner);
     this.sidecars.set(owner, side);
+  }
+
+  /** Release the sidecar attached to `owner`, if any. */
+  private dropSidecar(owner: GpuStorage): void {
+    const side = this.sidecars.get(owner);
+    if (side) { this.sidecars.delete(owner); this.release(side.storage); }
   }
 
   /** The sidecar of `kind` attached to `owner`, now the caller's to release; null when none. */
@@ -328,8 +332,7 @@ export class GpuRuntime implements GpuContext {
     // A logged write would be replayed with this step's data forever: per-step data is written
     // before a logged step, never inside it.
     if (this.log) this.log.broken ??= `write() inside the step (after ${this.lastLabel})`;
-    const side = this.sidecars.get(s); // it described the old contents
-    if (side) { this.sidecars.delete(s); this.release(side.storage); }
+    this.dropSidecar(s); // it described the old contents
     const padded = data.byteLength % 4 === 0 ? data : padTo4(data);
     if (padded.byteLength === 0) return;
     if (!this.usedInEncoder.has(s.buffer)) {

@@ -112,10 +112,11 @@ var<private> stageB: array<vec4<f32>, B_UNITS>;
 
 var<private> acc: array<vec4<f32>, TM * CN>;
 
-// COL_STATS: one slot per thread of the upper half of the thread rows still merging (4 columns each).
+// COL_STATS: one slot per thread of the upper half of the thread rows still merging (its CN
+// groups of 4 columns each; the count is per thread).
 const ST_SLOTS: u32 = max(1u, WG_Y / 2u) * WG_X;
-var<workgroup> stMean: array<vec4<f32>, select(1u, ST_SLOTS, COL_STATS)>;
-var<workgroup> stM2: array<vec4<f32>, select(1u, ST_SLOTS, COL_STATS)>;
+var<workgroup> stMean: array<vec4<f32>, select(1u, ST_SLOTS * CN, COL_STATS)>;
+var<workgroup> stM2: array<vec4<f32>, select(1u, ST_SLOTS * CN, COL_STATS)>;
 var<workgroup> stCount: array<f32, select(1u, ST_SLOTS, COL_STATS)>;  // rows merged so far
 
 // Contexts of the rows of A / columns of B a thread loads (fixed for the whole reduction).
@@ -361,14 +362,20 @@ fn mm_rowsIn(ty: u32, tileM: u32, M: u32) -> f32 {
 }
 
 /**
- * (mean, M2) of every column of this workgroup's tile over its rows in range, four columns at a
- * time: each thread's own rows first (mean, then squared deviations from it: no cancellation),
- * then a tree over the thread rows in workgroup memory, merging counts n_a, n_b by
- * δ = mean_b − mean_a, mean += δ·n_b/n, M2 = M2_a + M2_b + δ²·n_a·n_b/n. Every thread calls it
- * (it holds barriers); thread row 0 writes.
+ * (mean, M2) of every column of this workgroup's tile over its rows in range: each thread's own
+ * rows first (mean, then squared deviations from it: no cancellation), then a tree over the
+ * thread rows in workgroup memory, merging counts n_a, n_b by δ = mean_b − mean_a,
+ * mean += δ·n_b/n, M2 = M2_a + M2_b + δ²·n_a·n_b/n. Every thread calls it (it holds barriers);
+ * thread row 0 writes.
+ * All CN column groups go through each tree level together, so that no loop holding a barrier
+ * indexes acc (or mean / m2): the driver unrolls barrier-free loops of constant trip count and
+ * keeps such arrays in registers, but a private array indexed by a loop it does not unroll goes
+ * to local memory, and acc with it for the whole kernel (H100: the GEMM ran 10× slower).
  */
 fn mm_columnStats(tileM: u32, tileN: u32, tx: u32, ty: u32, M: u32, N: u32, t: u32) {
   let mine = mm_rowsIn(ty, tileM, M);
+  var mean: array<vec4<f32>, CN>;
+  var m2: array<vec4<f32>, CN>;
   for (var c = 0u; c < CN; c++) {
     var s = vec4<f32>(0.0);
     for (var r = 0u; r < RM; r++) {
@@ -376,39 +383,48 @@ fn mm_columnStats(tileM: u32, tileN: u32, tx: u32, ty: u32, M: u32, N: u32, t: u
         if (tileM + r * ROW_STRIDE + ty * 4u + i < M) { s += acc[(r * 4u + i) * CN + c]; }
       }
     }
-    var mean = s / max(mine, 1.0);
-    var m2 = vec4<f32>(0.0);
+    mean[c] = s / max(mine, 1.0);
+    var q = vec4<f32>(0.0);
     for (var r = 0u; r < RM; r++) {
       for (var i = 0u; i < 4u; i++) {
         if (tileM + r * ROW_STRIDE + ty * 4u + i < M) {
-          let d = acc[(r * 4u + i) * CN + c] - mean;
-          m2 += d * d;
+          let d = acc[(r * 4u + i) * CN + c] - mean[c];
+          q += d * d;
         }
       }
     }
-    var n = mine;
-    for (var h = WG_Y / 2u; h > 0u; h >>= 1u) {
-      if (ty >= h && ty < 2u * h) {
-        stMean[(ty - h) * WG_X + tx] = mean;
-        stM2[(ty - h) * WG_X + tx] = m2;
-        stCount[(ty - h) * WG_X + tx] = n;
+    m2[c] = q;
+  }
+  var n = mine;
+  for (var h = WG_Y / 2u; h > 0u; h >>= 1u) {
+    if (ty >= h && ty < 2u * h) {
+      let slot = (ty - h) * WG_X + tx;
+      for (var c = 0u; c < CN; c++) {
+        stMean[slot * CN + c] = mean[c];
+        stM2[slot * CN + c] = m2[c];
       }
-      workgroupBarrier();
-      if (ty < h) {
-        let nb = stCount[ty * WG_X + tx];
-        if (nb > 0.0) {
-          let total = n + nb;
-          let d = stMean[ty * WG_X + tx] - mean;
-          mean += d * (nb / total);
-          m2 += stM2[ty * WG_X + tx] + d * d * (n * nb / total);
-          n = total;
-        }
-      }
-      workgroupBarrier();
+      stCount[slot] = n;
     }
-    if (ty == 0u) {
+    workgroupBarrier();
+    if (ty < h) {
+      let slot = ty * WG_X + tx;
+      let nb = stCount[slot];
+      if (nb > 0.0) {
+        let total = n + nb;
+        for (var c = 0u; c < CN; c++) {
+          let d = stMean[slot * CN + c] - mean[c];
+          mean[c] += d * (nb / total);
+          m2[c] += stM2[slot * CN + c] + d * d * (n * nb / total);
+        }
+        n = total;
+      }
+    }
+    workgroupBarrier();
+  }
+  if (ty == 0u) {
+    for (var c = 0u; c < CN; c++) {
       let col = tileN + c * COL_STRIDE + tx * 4u;
-      for (var j = 0u; j < 4u; j++) { if (col + j < N) { mm_writeStat(t, col + j, mean[j], m2[j]); } }
+      for (var j = 0u; j < 4u; j++) { if (col + j < N) { mm_writeStat(t, col + j, mean[c][j], m2[c][j]); } }
     }
   }
 }

@@ -25,6 +25,12 @@ import { withBatchGroups } from '../../src/nn/batch_groups.js';
 import { backward, mul, sum, tensor } from '../../src/ops/index.js';
 import { Rng } from '../../src/runtime/rng.js';
 
+// The fusion is opt-in (COENGINE_FUSE_BN_STATS=1: on an H100 it cost the GEMMs about what it
+// saved batch norm); these tests turn it on for this file, whatever the environment says.
+let fusionBefore = false;
+test.before(() => { fusionBefore = setColumnStatsFusion(true); });
+test.after(() => { setColumnStatsFusion(fusionBefore); });
+
 interface Case { N: number; H: number; W: number; C: number; Co: number; k: number; s: number; p: number; G: number; tile?: string; path?: 'implicit' | 'im2col' }
 
 const cases: Case[] = [
@@ -39,6 +45,10 @@ const cases: Case[] = [
   // shared-memory tiles (GPU routing), several shapes of thread grid
   { N: 2, H: 16, W: 16, C: 8, Co: 64, k: 3, s: 1, p: 1, G: 2, tile: 'shared64p' },
   { N: 2, H: 16, W: 16, C: 8, Co: 64, k: 3, s: 1, p: 1, G: 2, tile: 'shared128bk8p' },
+  // 8 columns per thread (two groups of 4, 64 columns apart), both in range: the tree merges all
+  // of a thread's column groups per level; ragged and odd on the second
+  { N: 2, H: 16, W: 16, C: 8, Co: 131, k: 3, s: 1, p: 1, G: 2, tile: 'shared128bk8p' },
+  { N: 2, H: 8, W: 8, C: 8, Co: 100, k: 3, s: 1, p: 1, G: 2, tile: 'direct8x128' },
   { N: 3, H: 9, W: 10, C: 4, Co: 70, k: 3, s: 2, p: 1, G: 1, tile: 'shared128x64' },
   { N: 2, H: 16, W: 16, C: 8, Co: 20, k: 1, s: 1, p: 0, G: 2, tile: 'shared32p' },
   { N: 4, H: 8, W: 8, C: 8, Co: 16, k: 3, s: 1, p: 1, G: 2, tile: 'direct128x8' },

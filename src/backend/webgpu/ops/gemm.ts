@@ -142,7 +142,8 @@ export function columnStatsPart(ctx: GpuContext, t: GemmTile, M: number, N: numb
   if (M % groups !== 0 || (groups > 1 && (M / groups) % t.BM !== 0)) return null;
   const rowsOfThreads = t.BM / t.TM, threads = rowsOfThreads * (t.BN / t.TN);
   if (rowsOfThreads & (rowsOfThreads - 1)) return null;
-  const treeBytes = (2 * 16 + 4) * Math.max(1, rowsOfThreads / 2) * (t.BN / t.TN); // mean, M2 (vec4) and count per slot
+  // Per slot: mean and M2 (vec4) of each of the thread's TN/4 column groups, and a count.
+  const treeBytes = (2 * 16 * (t.TN / 4) + 4) * Math.max(1, rowsOfThreads / 2) * (t.BN / t.TN);
   if (threads > ctx.limits.maxComputeInvocationsPerWorkgroup || tileBytes(t) + treeBytes > ctx.limits.maxComputeWorkgroupStorageSize) return null;
   return ctx.alloc(4 * 2 * Math.ceil(M / t.BM) * N);
 }

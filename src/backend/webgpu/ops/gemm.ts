@@ -118,10 +118,14 @@ function tileBytes(t: GemmTile): number {
 /** Sidecar kind of a GEMM output's per-row-tile column statistics (info: rows, chunks, M, C). */
 export const COLUMN_STATS = 'column stats';
 
-let fuseStats = process.env.COENGINE_FUSE_BN_STATS !== '0';
+// Off unless COENGINE_FUSE_BN_STATS=1. On an H100 (BYOL ResNet-50, batch 64, 224 px) the
+// epilogue made the fused GEMMs 8-13% slower, about what batch norm's own statistics pass costs:
+// steps ran 1 ms slower with it (209.3 vs 208.3 ms; bench/RESULTS.md, tenth session). It stays
+// as an option for devices with less memory bandwidth per FLOP, where the pass costs more.
+let fuseStats = process.env.COENGINE_FUSE_BN_STATS === '1';
 
 /**
- * Tests and A/B runs (COENGINE_FUSE_BN_STATS=0): whether GEMMs asked for column statistics make
+ * Tests and A/B runs (COENGINE_FUSE_BN_STATS=1): whether GEMMs asked for column statistics make
  * them (else batch norm reads its input again). Returns the previous setting.
  */
 export function setColumnStatsFusion(on: boolean): boolean {

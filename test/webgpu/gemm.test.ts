@@ -183,6 +183,49 @@ test('fused epilogue: bias, residual, ReLU; scalar (N % 4 != 0) and 16-byte (N %
   }
 });
 
+test('split-K with an epilogue: bias, residual and ReLU applied once, to the sum (MLP heads, probes)', async () => {
+  const ctx = await runtime();
+  if (!ctx) return;
+  // Forced splits, ragged chunks, both B layouts (a linear layer's weight is [out, in]: Bᵀ).
+  for (const [M, N, K, splitK, tB] of [[6, 9, 1031, 3, true], [5, 12, 700, 4, false], [7, 13, 2051, 8, true]] as const) {
+    const A = randomF32(M * K, 11), B = randomF32(K * N, 12), bias = randomF32(N, 13), res = randomF32(M * N, 14);
+    const plain = await cpuData(cpu().matmul(cpuRaw(A, [M, K]), cpuRaw(B, tB ? [N, K] : [K, N]), false, tB), [M * N]);
+    for (const ep of [{ bias: true }, { bias: true, residual: true, relu: true }, { relu: true }]) {
+      const want = plain.map((v, i) => {
+        const s = v + (ep.bias ? bias[i % N] : 0) + ('residual' in ep ? res[i] : 0);
+        return 'relu' in ep ? Math.max(0, s) : s;
+      });
+      const y = matmul(ctx, gpuRaw(ctx, A, [M, K]), gpuRaw(ctx, B, tB ? [N, K] : [K, N]), false, tB, {
+        splitK, epilogue: { bias: ep.bias ? ctx.upload(bias) : null, residual: 'residual' in ep ? ctx.upload(res) : null, relu: 'relu' in ep },
+      });
+      assertClose(`split-K ${splitK} ${M}×${N}×${K}${tB ? ' Bᵀ' : ''} ${JSON.stringify(ep)}`, await readF32(ctx, y, M * N), want, 2e-6 * Math.sqrt(K + 1));
+    }
+  }
+  // Chosen, not forced: a head's linear layer (few rows, long K) with its bias is split on a GPU.
+  const M = 16, N = 24, K = 4096;
+  const A = randomF32(M * K, 15), W = randomF32(N * K, 16), bias = randomF32(N, 17);
+  const plain = await cpuData(cpu().matmul(cpuRaw(A, [M, K]), cpuRaw(W, [N, K]), false, true), [M * N]);
+  const labels: string[] = [];
+  let y: ReturnType<typeof matmul> | null = null;
+  const routed = isSoftwareDevice(ctx);
+  if (routed) overrideSoftwareDevice(ctx, false);
+  try {
+    if (ctx.features.has('timestamp-query')) {
+      const { rows } = await ctx.profileDispatches(() => { y = matmul(ctx, gpuRaw(ctx, A, [M, K]), gpuRaw(ctx, W, [N, K]), false, true, { epilogue: { bias: ctx.upload(bias) } }); }, (l) => l);
+      labels.push(...rows.map((r) => r.name));
+    } else {
+      y = matmul(ctx, gpuRaw(ctx, A, [M, K]), gpuRaw(ctx, W, [N, K]), false, true, { epilogue: { bias: ctx.upload(bias) } });
+    }
+  } finally {
+    if (routed) overrideSoftwareDevice(ctx, null);
+  }
+  assertClose('head-shaped linear with bias, split by choice', await readF32(ctx, y!, M * N), plain.map((v, i) => v + bias[i % N]), 2e-6 * Math.sqrt(K + 1));
+  if (labels.length) {
+    assert.ok(labels.some((l) => / splits$/.test(l)), `expected a split-K product, got ${labels.join(', ')}`);
+    assert.ok(labels.includes('matmul split-K reduce +epilogue'), `expected the epilogue in the reduce, got ${labels.join(', ')}`);
+  }
+});
+
 test('a GEMM dispatch declares its work to the profile: 2·batch·M·N·K, and a split-K one 2·M·N·K', async () => {
   const ctx = await runtime();
   if (!ctx || !ctx.features.has('timestamp-query')) return;

@@ -292,9 +292,11 @@ export function splitKShape(software: boolean, outputs: number, splits: number):
  * output as splitKShape decides.
  */
 export function splitKReduce(ctx: GpuContext, part: GpuStorage, out: GpuStorage, Co: number, J: number, C: number, KK: number,
-  splits: number, label: string): void {
+  splits: number, label: string, ep: { bias?: GpuStorage | null; residual?: GpuStorage | null; relu?: boolean } = {}): void {
+  if ((ep.bias || ep.residual) && KK !== 1) throw new BackendError('splitKReduce: an epilogue needs row-major output (KK = 1)');
   const shape = splitKShape(isSoftwareDevice(ctx), Co * J, splits);
-  ctx.dispatch(ctx.pipeline({ file: 'splitk_reduce.wgsl', constants: shape }), [part, out],
+  const constants = { ...shape, HAS_BIAS: +!!ep.bias, HAS_RESIDUAL: +!!ep.residual, RELU: +!!ep.relu };
+  ctx.dispatch(ctx.pipeline({ file: 'splitk_reduce.wgsl', constants }), [part, out, ep.bias ?? dummy(ctx), ep.residual ?? dummy(ctx)],
     params().u32(Co, J, C, KK, splits, 0, 0, 0).bytes(), grid(ctx, Co * J, shape.OUTS), label);
 }
 

@@ -20,7 +20,7 @@ export interface GemmOptions {
   epilogue?: Epilogue;
   /** Force a tile config (benchmark sweeps). */
   tile?: GemmTile;
-  /** Force the number of split-K layers of a 2-D product without epilogue (tests). */
+  /** Force the number of split-K layers of a 2-D product (tests). */
   splitK?: number;
   /** Write C here (batch·M·N floats, e.g. a gradient sink) instead of fresh storage; ignored when the size differs. */
   out?: GpuStorage | null;
@@ -56,8 +56,8 @@ export function gemm(ctx: GpuContext, p: GemmProblem, opts: GemmOptions = {}): G
   validateTile(ctx, t);
   const ep = opts.epilogue ?? {};
   const stats = columnStatsPart(ctx, t, M, N, batch === 1 && out !== opts.out ? opts.columnStats : 0, !ep.bias && !ep.residual && !ep.relu);
-  const splits = batch === 1 && !opts.epilogue && !stats ? (opts.splitK ?? chooseSplitK(ctx, t, M, N, K)) : 1;
-  if (splits > 1) return splitKGemm(ctx, p, t, splits, out);
+  const splits = batch === 1 && !stats ? (opts.splitK ?? chooseSplitK(ctx, t, M, N, K)) : 1;
+  if (splits > 1) return splitKGemm(ctx, p, t, splits, out, ep);
   const kernel = gemmKernel('matmul.wgsl', t, matmulPaths(p),
     { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +!!ep.bias, HAS_RESIDUAL: +!!ep.residual, RELU: +!!ep.relu, COL_STATS: +!!stats });
   const u = params().u32(M, N, K, M * K, K * N, M * N, 0, 0).bytes();
@@ -82,7 +82,8 @@ function matmulPaths({ M, N, K, transA, transB }: GemmProblem): GemmPaths {
 
 /**
  * Split-K layers for a 2-D product whose output has too few tiles to occupy the device (weight
- * gradients: a small [Cout, Cin] summed over every pixel of the batch). 1 = no split.
+ * gradients: a small [Cout, Cin] summed over every pixel of the batch; MLP heads' and probes'
+ * layers: a few hundred rows by a few thousand inputs). 1 = no split.
  */
 function chooseSplitK(ctx: GpuContext, t: GemmTile, M: number, N: number, K: number): number {
   const tiles = Math.ceil(M / t.BM) * Math.ceil(N / t.BN);
@@ -92,7 +93,8 @@ function chooseSplitK(ctx: GpuContext, t: GemmTile, M: number, N: number, K: num
   return Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor(K / 256), bySize, 256));
 }
 
-function splitKGemm(ctx: GpuContext, p: GemmProblem, t: GemmTile, wanted: number, out: GpuStorage): GpuStorage {
+/** The product in `wanted` layers of whole k-slices, summed (with the epilogue) by splitKReduce. */
+function splitKGemm(ctx: GpuContext, p: GemmProblem, t: GemmTile, wanted: number, out: GpuStorage, ep: Epilogue): GpuStorage {
   const { M, N, K, transA, transB } = p;
   const chunk = Math.ceil(Math.ceil(K / wanted) / t.BK) * t.BK; // whole k-slices per layer
   const splits = Math.ceil(K / chunk);
@@ -102,7 +104,7 @@ function splitKGemm(ctx: GpuContext, p: GemmProblem, t: GemmTile, wanted: number
     params().u32(M, N, K, 0, 0, M * N, chunk, 0).bytes(), gemmGrid(ctx, t, M, N, splits),
     `matmul ${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''} ×${splits} splits`, 2 * M * N * K);
   // The conv weight-gradient reduction with one tap and C = N is a plain sum over the slices.
-  splitKReduce(ctx, part, out, M, N, N, 1, splits, 'matmul split-K reduce');
+  splitKReduce(ctx, part, out, M, N, N, 1, splits, `matmul split-K reduce${ep.bias || ep.residual || ep.relu ? ' +epilogue' : ''}`, ep);
   releaseTemp(ctx, part);
   return out;
 }

@@ -43,7 +43,12 @@ export interface StepBenchResult {
   pipelinedMsPerStep: number; pipelinedImagesPerSecond: number;
   /** Median host time to record a step; as a fraction of the median rest of an awaited step (device time and read-back). */
   encodeMsPerStep: number; encodeFraction: number | null;
-  peakBytes: number | null; buffersCreatedInSteadyState: number | null;
+  /**
+   * Peak bytes in use (live tensors, plus a step plan's buffers once one is adopted: replay holds
+   * every buffer the step touched, so this rises to about allocatedBytes), and allocatedBytes,
+   * every buffer the pool created: the device footprint, the same with and without replay.
+   */
+  peakBytes: number | null; allocatedBytes: number | null; buffersCreatedInSteadyState: number | null;
   dispatchesPerStep: number | null;
   /** Timed steps that were replayed rather than recorded (training/step_replay.ts). */
   replayedSteps: number;
@@ -142,7 +147,7 @@ async function stepBench(o: StepBenchOptions, backend: Backend): Promise<StepBen
     pipelinedMsPerStep: pipelinedMs, pipelinedImagesPerSecond: (o.batch * 1000) / pipelinedMs,
     // On the CPU backend the work happens while "encoding": there is no device time to compare.
     encodeFraction: backend.name === 'cpu' ? null : encode / Math.max(1e-9, rest),
-    peakBytes: mem?.peakBytesInUse ?? null,
+    peakBytes: mem?.peakBytesInUse ?? null, allocatedBytes: mem?.bytesAllocated ?? null,
     buffersCreatedInSteadyState: created0 === null || !mem ? null : mem.buffersCreated - created0,
   };
 }

@@ -87,8 +87,12 @@ export interface Backend {
   readonly name: BackendName;
 
   // ---- memory ----
-  /** Device bytes held by live tensors and the peak since start (GPU backends). */
-  memoryStats?(): { bytesInUse: number; peakBytesInUse: number; buffersCreated: number };
+  /**
+   * Device bytes held by live tensors (and by a step plan for its replays) and the peak since
+   * start; bytesAllocated is every buffer created, free ones in the pool included: the device
+   * footprint (GPU backends).
+   */
+  memoryStats?(): { bytesInUse: number; peakBytesInUse: number; bytesAllocated: number; buffersCreated: number };
   /**
    * Submit the work recorded so far without waiting for it (asynchronous backends): called at the
    * end of each training step so the device runs step k while the host records step k+1.

@@ -17,8 +17,12 @@ import type { GpuContext } from '../../src/backend/webgpu/context.js';
 import type { Backend } from '../../src/backend/backend.js';
 
 const STEPS = 9;
+// A plan forms once two steps in a row log the same work, i.e. once a step creates no buffer.
+// The pool's reuse of larger free buffers (runtime.ts takeFree) can take a step or two longer
+// to reach that than plain size classes did: up to 4 recorded steps, not 2 or 3.
+const RECORDED_AT_MOST = 4;
 
-async function train(be: Backend, cfg: Partial<PretrainConfig>, stepReplay: boolean, replayOptions?: StepReplayOptions) {
+async function train(be: Backend, cfg: Partial<PretrainConfig>, stepReplay: boolean, replayOptions?: StepReplayOptions, steps = STEPS) {
   const c = resolveConfig([{
     arch: 'rf29-resnet10', width: 1 / 16, smallStem: true, device: 'webgpu', data: 'synthetic', syntheticTrain: 16,
     syntheticTest: 8, epochs: 1, batchSize: 8, imageSize: 16, projHidden: 16, predHidden: 16, projOut: 8, dinoPrototypes: 16,
@@ -28,7 +32,7 @@ async function train(be: Backend, cfg: Partial<PretrainConfig>, stepReplay: bool
   const run: Run = await setup(c, be, data);
   if (replayOptions) run.replay = new StepReplay(be, { enabled: stepReplay, ...replayOptions });
   const held = [];
-  for (let s = 0; s < STEPS; s++) {
+  for (let s = 0; s < steps; s++) {
     const ids = Int32Array.from({ length: 8 }, (_, i) => (s * 3 + i * 5) % 16); // a different batch each step
     // lr, probe lr and τ change every step, as their schedules do
     held.push(trainStep(run, ids, { step: s, lr: 0.05 + 0.01 * s, probeLr: 0.1 / (s + 1), tau: 0.9 + 0.01 * s }));
@@ -61,7 +65,7 @@ for (const method of ['co-byol', 'mocov3', 'byol-mc', 'dino'] as const) {
     const ref = await train(be, cfg, false);
     const got = await train(be, cfg, true);
     assert.is(ref.stats.replayed, 0);
-    assert.ok(got.stats.replayed >= STEPS - 3, `${got.stats.replayed} of ${STEPS} steps replayed`);
+    assert.ok(got.stats.replayed >= STEPS - RECORDED_AT_MOST, `${got.stats.replayed} of ${STEPS} steps replayed`);
     assert.ok(new Set(got.losses).size === STEPS, `a different loss each step: ${got.losses}`);
     assert.equal(got.scalars, ref.scalars); // every logged scalar: losses, local losses, probe counts
     sameState(got.state, ref.state);
@@ -77,7 +81,7 @@ test('co-byol with the code paths GPUs take (implicit-GEMM convolutions, split-K
     const cfg: Partial<PretrainConfig> = { method: 'co-byol', smallStem: false, imageSize: 32 }; // stem, max-pool, strided blocks
     const ref = await train(be, cfg, false);
     const got = await train(be, cfg, true);
-    assert.ok(got.stats.replayed >= STEPS - 3, `${got.stats.replayed} of ${STEPS} steps replayed`);
+    assert.ok(got.stats.replayed >= STEPS - RECORDED_AT_MOST, `${got.stats.replayed} of ${STEPS} steps replayed`);
     assert.equal(got.scalars, ref.scalars);
     sameState(got.state, ref.state);
   } finally {
@@ -91,8 +95,9 @@ test('steps of the trainer pass replay\'s periodic check (no value frozen into a
   const warnings: string[] = [];
   for (const method of ['co-byol', 'dino'] as const) {
     const cfg: Partial<PretrainConfig> = { method, dinoWarmupTeacherEpochs: 10 };
-    const ref = await train(be, cfg, false);
-    const got = await train(be, cfg, true, { checkEvery: 2, warn: (w) => warnings.push(`${method}: ${w}`) });
+    // Enough steps for two checks: each one records, and the plan then forms again.
+    const ref = await train(be, cfg, false, undefined, 14);
+    const got = await train(be, cfg, true, { checkEvery: 2, warn: (w) => warnings.push(`${method}: ${w}`) }, 14);
     assert.ok(got.stats.checks >= 2, `${method}: ${got.stats.checks} checks`);
     assert.equal(warnings, []);
     assert.equal(got.scalars, ref.scalars);
@@ -107,7 +112,7 @@ test('co-dino during its teacher-temperature warm-up replays too, and agrees', a
   const cfg: Partial<PretrainConfig> = { method: 'co-dino', dinoWarmupTeacherEpochs: 10, localGrid: 2 };
   const ref = await train(be, cfg, false);
   const got = await train(be, cfg, true);
-  assert.ok(got.stats.replayed >= STEPS - 3, `${got.stats.replayed} of ${STEPS} steps replayed`);
+  assert.ok(got.stats.replayed >= STEPS - RECORDED_AT_MOST, `${got.stats.replayed} of ${STEPS} steps replayed`);
   assert.equal(got.scalars, ref.scalars);
   sameState(got.state, ref.state);
 });

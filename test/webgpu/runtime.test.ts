@@ -62,6 +62,30 @@ test('a repeated step allocates nothing after the first and submits once', async
   }
 });
 
+test('the pool gives a free buffer of a larger class (up to 2×) before it creates one', async () => {
+  const gpu = await gpuBackendOrSkip(SUITE);
+  if (!gpu) return;
+  const rt = (await gpuHandle())!.runtime;
+  const MiB = 1 << 20;
+  rt.trimPool(); // no free buffers left by earlier tests (uvu runs every file in one process)
+  // Each size below is its own class (sizeClass).
+  const big = rt.alloc(3.5 * MiB), huge = rt.alloc(12 * MiB);
+  rt.release(big); rt.release(huge);
+  const created = rt.stats().buffersCreated;
+  const a = rt.alloc(2.5 * MiB); // class 2.5 MiB: empty; 3.5 MiB is within 2×
+  assert.equal(a.buffer.size, 3.5 * MiB, 'the free 3.5 MiB buffer serves a 2.5 MiB request');
+  assert.equal(a.bytes, 2.5 * MiB);
+  const b = rt.alloc(5 * MiB); // 12 MiB is free but more than 2× larger: a new buffer
+  assert.equal(b.buffer.size, 5 * MiB);
+  assert.equal(rt.stats().buffersCreated, created + 1);
+  const inUse = rt.stats().bytesInUse;
+  rt.release(a); // accounted, and returned to its own class, by the buffer's size
+  assert.equal(rt.stats().bytesInUse, inUse - 3.5 * MiB);
+  const again = rt.alloc(3.5 * MiB);
+  assert.is(again.buffer, a.buffer, 'released to the 3.5 MiB class');
+  rt.release(again); rt.release(b);
+});
+
 test('pipelines are cached by kernel and constants, in any order; bind groups by their exact regions', async () => {
   const gpu = await gpuBackendOrSkip(SUITE);
   if (!gpu) return;

@@ -32,11 +32,11 @@ export class WebGpuBackend implements Backend {
   constructor(readonly runtime: GpuRuntime) {}
 
   // ---- memory
-  memoryStats(): { bytesInUse: number; peakBytesInUse: number; buffersCreated: number } {
+  memoryStats(): { bytesInUse: number; peakBytesInUse: number; bytesAllocated: number; buffersCreated: number } {
     const s = this.runtime.stats();
     // held: live tensors' buffers and those a step plan keeps for its replays (step_log.ts)
     return { bytesInUse: s.bytesInUse + s.bytesReserved, peakBytesInUse: Math.max(s.peakBytesInUse, s.bytesInUse + s.bytesReserved),
-      buffersCreated: s.buffersCreated };
+      bytesAllocated: s.bytesAllocated, buffersCreated: s.buffersCreated };
   }
   submit(): void { this.runtime.flush(); }
   upload(data: TypedArray, dtype: DType): Storage {

@@ -1,0 +1,52 @@
+#!/bin/bash
+# A short measuring run on a lent GPU, most important first (DEADLINE seconds, default 300):
+#  1. the WebGPU parity tests (test/webgpu) on the real GPU;
+#  2. `bench step` BYOL ResNet-50 (batch 64, 224 px): this tree (dist) against a baseline build
+#     (dist-old), alternately; dist with --no-step-replay (host encoding) and with
+#     COENGINE_FUSE_BN_STATS=0 (batch norm's statistics from its own pass);
+#  3. one profiled step per kernel (--profile) and per kernel and shape (--profile-shapes: each
+#     layer's TFLOP/s as training runs it);
+#  4. the default GEMM 4096³ row, and PyTorch fp32 on the same GPU (bench/torch_baseline.py).
+# Knobs: AB="dist COENGINE_X=1;dist-new" (semicolon-separated "folder env..." specs) replaces the
+# dist-old arm; EXTRA_STEPS=0 skips the --no-step-replay and fusion-off steps; PROFILES lists the
+# profiled steps as "folder env... --profile[-shapes]" specs (semicolon-separated); TESTS narrows
+# the parity tests (a regex on test/webgpu file names); MORE_STEPS adds `bench step` runs of dist
+# with other arguments ("--method co-byol --arch rf99-resnet50;..."); GEMM=0 and TORCH=0 skip those. Prepare as in scripts/device-ab.sh; run with carry
+# [".devpack", "dist", "dist-old"]: source .devpack/enter.sh && bash scripts/device-measure.sh
+set -uo pipefail
+O=${OUT:-/tmp/device-measure}; mkdir -p "$O"
+DEADLINE=${DEADLINE:-300}; MARKS="$O/timeline.txt"
+source "$(dirname "$0")/device_common.sh"
+{ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader || echo "no nvidia-smi"; date -u; } > "$MARKS" 2>&1
+STEP=${STEP_ARGS:---method byol --arch resnet50 --batch 64 --size 224}
+wrap() { tr -d '\n' | sed "s/^/{\"build\":\"$1\",\"result\":/; s/\$/}\n/; s/\"result\":}/\"result\":null}/"; }
+step() { # "folder env...", extra args
+  local spec=$1; shift; set -- $spec "$@"; local d=$1; shift
+  local envs=(); while [ $# -gt 0 ] && [[ $1 == *=* ]]; do envs+=("$1"); shift; done
+  env "${envs[@]}" timeout "$(left 40)" node "$d/src/cli/main.js" bench step $STEP "$@" --steps 4 --warmup 10 --json 2>&1 \
+    | quiet | wrap "$spec $*" >> "$O/step.jsonl"
+  mark "step $spec $*"
+}
+if [ "${PARITY:-1}" = 1 ]; then
+  timeout "$(left 75)" node node_modules/uvu/bin.js dist/test "webgpu/${TESTS:-.*}\.test\.js$" 2>&1 | quiet \
+    | sed 's/\x1b\[[0-9;]*m//g' | tail -30 > "$O/parity.txt"; mark parity
+fi
+IFS=';' read -r -a ARMS <<< "${AB:-dist-old}"
+for r in 1 2; do step dist; for a in "${ARMS[@]}"; do [ -n "${a// /}" ] && step "$a"; done; done
+if [ "${EXTRA_STEPS:-1}" = 1 ]; then step dist --no-step-replay; step "dist COENGINE_FUSE_BN_STATS=0"; fi
+IFS=';' read -r -a MORE <<< "${MORE_STEPS:-}"
+for args in "${MORE[@]}"; do
+  [ -n "${args// /}" ] || continue
+  timeout "$(left 40)" node dist/src/cli/main.js bench step $args --steps 4 --warmup 10 --json 2>&1 | quiet | wrap "dist $args" >> "$O/step.jsonl"
+  mark "step dist $args"
+done
+IFS=';' read -r -a PROFS <<< "${PROFILES:-dist --profile;dist --profile-shapes}"
+for spec in "${PROFS[@]}"; do
+  [ -n "${spec// /}" ] || continue  # PROFILES=" ": none
+  set -- $spec; d=$1; shift; envs=(); while [ $# -gt 0 ] && [[ $1 == *=* ]]; do envs+=("$1"); shift; done
+  env "${envs[@]}" timeout "$(left 45)" node "$d/src/cli/main.js" bench step $STEP --steps 1 --warmup 3 "$@" --json 2>&1 | quiet \
+    | wrap "$spec" >> "$O/step_profile.jsonl"; mark "profile $spec"
+done
+[ "${GEMM:-1}" = 1 ] && { timeout "$(left 20)" node dist/src/cli/main.js bench kernels --json --reps 10 --only "gemm" 2>&1 | quiet > "$O/gemm.jsonl"; mark gemm; }
+[ "${TORCH:-1}" = 1 ] && { timeout "$(left 80)" python3 bench/torch_baseline.py 4096 > "$O/torch.jsonl" 2>&1; mark torch; }
+cat "$MARKS"

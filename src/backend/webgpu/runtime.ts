@@ -71,16 +71,22 @@ const MAX_TIMED_PASSES = 256;
 const MAX_PROFILED = 2048;
 
 /**
+ * takeFree: how much larger than asked a free buffer may be to be given instead of a new one
+ * (COENGINE_POOL_LARGER; 1 turns the reuse off). Of 1, 1.5, 2, 3 and 4, 2 and 3 allocated the
+ * least for an RF99-ResNet50 step and 3 for a ResNet-50 one (2.4% under 2); 2 keeps a tensor's
+ * buffer at most twice its size (bench/RESULTS.md, tenth session).
+ */
+function largerFreeLimit(v: string | undefined): number {
+  if (v === undefined || v === '') return 2;
+  const x = Number(v);
+  if (!(x >= 1)) throw new BackendError(`COENGINE_POOL_LARGER must be a number ≥ 1 (1: no reuse of larger buffers), not '${v}'`);
+  return x;
+}
+
+/**
  * Size classes: powers of two below 64 KiB, then quarter steps between powers of two (at most
  * 25% waste) so that a ResNet's many tensor sizes share few buckets.
  */
-/**
- * takeFree: how much larger than asked a free buffer may be to be given instead of a new one
- * (COENGINE_POOL_LARGER; 1 turns the reuse off). 2 allocated the least for both ResNet-50 and
- * RF99-ResNet50 steps among 1, 1.5, 2, 3, 4 (bench/RESULTS.md, tenth session).
- */
-const LARGER_FREE_LIMIT = Number(process.env.COENGINE_POOL_LARGER ?? 2);
-
 export function sizeClass(bytes: number): number {
   const b = Math.max(256, Math.ceil(bytes / 4) * 4);
   const p = 2 ** Math.ceil(Math.log2(b));
@@ -100,6 +106,7 @@ export class GpuRuntime implements GpuContext {
   private readonly free = new Map<number, GPUBuffer[]>();
   /** The classes that have a free list (possibly empty), ascending: takeFree's larger-class search. */
   private readonly freeSizes: number[] = [];
+  private readonly largerFreeLimit = largerFreeLimit(process.env.COENGINE_POOL_LARGER);
   private readonly resultsFree = new Map<number, GPUBuffer[]>();
   private readonly stagingFree = new Map<number, GPUBuffer[]>();
 
@@ -219,18 +226,18 @@ export class GpuRuntime implements GpuContext {
 
   /**
    * The lowest-numbered free buffer of class cls, else of the smallest larger class, up to
-   * LARGER_FREE_LIMIT× cls, that has one. Size classes alone fragment the pool: a step's buffers
+   * largerFreeLimit× cls, that has one. Size classes alone fragment the pool: a step's buffers
    * of one class sit idle while another class creates new ones (a ResNet-50 step allocated 25%
    * more than its peak in use). Deterministic like the rest, so a repeated step still gets the
    * same buffers.
    */
   private takeFree(cls: number): GPUBuffer | undefined {
     const own = this.free.get(cls)?.pop();
-    if (own || LARGER_FREE_LIMIT <= 1) return own;
+    if (own || this.largerFreeLimit <= 1) return own;
     const sizes = this.freeSizes;
     let lo = 0, hi = sizes.length;
     while (lo < hi) { const mid = (lo + hi) >> 1; if (sizes[mid] <= cls) lo = mid + 1; else hi = mid; }
-    for (let i = lo; i < sizes.length && sizes[i] <= cls * LARGER_FREE_LIMIT; i++) {
+    for (let i = lo; i < sizes.length && sizes[i] <= cls * this.largerFreeLimit; i++) {
       const b = this.free.get(sizes[i])!.pop();
       if (b) return b;
     }

@@ -3,7 +3,7 @@
 # most important first, so that a run cut short still answers the main questions:
 #  1. `bench step` BYOL ResNet-50 (batch 64, 224 px) with this tree's build (dist) and with a
 #     baseline build (dist-old), alternately, then dist with --no-step-replay (host encoding
-#     with and without step replay), then dist with COENGINE_FUSE_BN_STATS=0 against dist (batch
+#     with and without step replay), then dist with COENGINE_FUSE_BN_STATS=1 against dist (batch
 #     norm's statistics from the GEMM epilogue or from its own pass over the conv output), then
 #     dist with COENGINE_GEMM_BIG=shared128x64 (the
 #     candidate large tile) against dist; then one step of each with --profile (GPU time per
@@ -42,12 +42,12 @@ step() { # $1: dist folder, rest: env assignments
 step dist; step dist-old; step dist; step dist-old
 # Host encoding with step replay (the default since the eighth session) and without it.
 EXTRA=--no-step-replay step dist
-# Batch-norm statistics made in the conv GEMMs' epilogue (ninth session) vs batch norm's own pass.
-step dist COENGINE_FUSE_BN_STATS=0; step dist; step dist COENGINE_FUSE_BN_STATS=0
+# Batch-norm statistics made in the conv GEMMs' epilogue (opt-in since the tenth session) vs batch norm's own pass.
+step dist COENGINE_FUSE_BN_STATS=1; step dist; step dist COENGINE_FUSE_BN_STATS=1
 # The heuristic's large tile as a candidate would change it (see bigTile in ops/gemm.ts).
 step dist COENGINE_GEMM_BIG=shared128x64; step dist; step dist COENGINE_GEMM_BIG=shared128x64
 # Where the step's GPU time goes: every dispatch timed in its own pass, summed per kernel label.
-for d in dist dist-old "dist COENGINE_FUSE_BN_STATS=0"; do
+for d in dist dist-old "dist COENGINE_FUSE_BN_STATS=1"; do
   set -- $d
   env "${@:2}" timeout "$(left 40)" node "$1/src/cli/main.js" bench step $STEP --steps 1 --warmup 3 --profile --json 2>&1 | quiet \
     | tr -d '\n' | sed "s/^/{\"build\":\"$d\",\"result\":/; s/\$/}\n/; s/\"result\":}/\"result\":null}/" >> "$O/step_profile.jsonl"; mark "step profile $d"

@@ -3,7 +3,7 @@
 #  1. the WebGPU parity tests (test/webgpu) on the real GPU;
 #  2. `bench step` BYOL ResNet-50 (batch 64, 224 px): this tree (dist) against a baseline build
 #     (dist-old), alternately; dist with --no-step-replay (host encoding) and with
-#     COENGINE_FUSE_BN_STATS=0 (batch norm's statistics from its own pass);
+#     COENGINE_FUSE_BN_STATS=1 (batch norm's statistics from the GEMM epilogue);
 #  3. one profiled step per kernel (--profile) and per kernel and shape (--profile-shapes: each
 #     layer's TFLOP/s as training runs it);
 #  4. the default GEMM 4096³ row, and PyTorch fp32 on the same GPU (bench/torch_baseline.py).
@@ -33,7 +33,7 @@ if [ "${PARITY:-1}" = 1 ]; then
 fi
 IFS=';' read -r -a ARMS <<< "${AB:-dist-old}"
 for r in 1 2; do step dist; for a in "${ARMS[@]}"; do [ -n "${a// /}" ] && step "$a"; done; done
-if [ "${EXTRA_STEPS:-1}" = 1 ]; then step dist --no-step-replay; step "dist COENGINE_FUSE_BN_STATS=0"; fi
+if [ "${EXTRA_STEPS:-1}" = 1 ]; then step dist --no-step-replay; step "dist COENGINE_FUSE_BN_STATS=1"; fi
 IFS=';' read -r -a MORE <<< "${MORE_STEPS:-}"
 for args in "${MORE[@]}"; do
   [ -n "${args// /}" ] || continue

@@ -39,7 +39,10 @@ export interface Summary {
   onlineProbeAcc: number;
   patchProbeAcc: number | null;
   imagesPerSecond: number;
+  /** Peak device bytes held (live tensors and a step plan's buffers: with replay, about the footprint). */
   peakGpuBytes: number | null;
+  /** Every buffer the pool created by the end: the device footprint (what nvidia-smi counts, less Dawn's own). */
+  allocatedGpuBytes: number | null;
   /** Steps of this invocation replayed from a recorded one, and recorded (step_replay.ts). */
   stepReplay: { replayed: number; recorded: number };
   backend: string;
@@ -190,7 +193,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
     method: cfg.method, arch: cfg.arch, epochs: cfg.epochs, steps: step,
     onlineProbeAcc: lastAcc.global, patchProbeAcc: lastAcc.patch,
     imagesPerSecond: (step * cfg.batchSize) / Math.max(seconds, 1e-3),
-    peakGpuBytes: backend.memoryStats ? peak : null,
+    peakGpuBytes: backend.memoryStats ? peak : null, allocatedGpuBytes: backend.memoryStats?.().bytesAllocated ?? null,
     stepReplay: { replayed: run.replay.stats.replayed, recorded: run.replay.stats.recorded }, backend: backend.name, device: (await describeBackend(backend)).device,
   };
   if (cfg.finalEval && step >= run.totalSteps) {

@@ -26,6 +26,12 @@ for (const [method, device] of METHOD_NAMES.flatMap((m) => [[m, 'cpu'], [m, 'web
     if (method.startsWith('co-')) assert.ok(logs.every((r) => Number.isFinite(r.lossLocal)), 'local loss logged');
     const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
     assert.is(summary.method, method);
+    if (device === 'webgpu') {
+      // The footprint: at least the peak held, which is more than nothing.
+      assert.ok(summary.allocatedGpuBytes >= summary.peakGpuBytes && summary.peakGpuBytes > 0, JSON.stringify(summary));
+    } else {
+      assert.is(summary.allocatedGpuBytes, null);
+    }
   });
 }
 

@@ -68,6 +68,7 @@ test('the pool gives a free buffer of a larger class (up to 2×) before it creat
   const rt = (await gpuHandle())!.runtime;
   const MiB = 1 << 20;
   rt.trimPool(); // no free buffers left by earlier tests (uvu runs every file in one process)
+  const footprint = rt.stats().bytesAllocated;
   // Each size below is its own class (sizeClass).
   const big = rt.alloc(3.5 * MiB), huge = rt.alloc(12 * MiB);
   rt.release(big); rt.release(huge);
@@ -84,6 +85,9 @@ test('the pool gives a free buffer of a larger class (up to 2×) before it creat
   const again = rt.alloc(3.5 * MiB);
   assert.is(again.buffer, a.buffer, 'released to the 3.5 MiB class');
   rt.release(again); rt.release(b);
+  assert.equal(rt.stats().bytesAllocated, footprint + (3.5 + 12 + 5) * MiB);
+  rt.trimPool(); // the footprint counts what the pool holds, not what it ever created
+  assert.equal(rt.stats().bytesAllocated, footprint);
 });
 
 test('pipelines are cached by kernel and constants, in any order; bind groups by their exact regions', async () => {

@@ -19,7 +19,7 @@ import type { GpuContext, GpuStorage, KernelRef, Sidecar } from './context.js';
 export interface RuntimeStats {
   /** createBuffer calls for storage (pool misses). Flat in the steady state of a training step. */
   buffersCreated: number;
-  /** Bytes of every storage buffer ever created by the pool. */
+  /** Bytes of the storage buffers the pool has created and not destroyed (trimPool): its footprint. */
   bytesAllocated: number;
   /** Bytes (size-class rounded) held by live storages. */
   bytesInUse: number;
@@ -345,7 +345,9 @@ export class GpuRuntime implements GpuContext {
   /** Drop every pooled free buffer (memory pressure, tests). */
   trimPool(): void {
     this.flush();
-    for (const pool of [this.free, this.resultsFree]) for (const list of pool.values()) for (const b of list) b.destroy();
+    for (const pool of [this.free, this.resultsFree]) {
+      for (const list of pool.values()) for (const b of list) { this.counters.bytesAllocated -= b.size; b.destroy(); }
+    }
     this.bindGroups.clear();
     this.free.clear();
     this.freeSizes.length = 0;

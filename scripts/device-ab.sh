@@ -35,7 +35,7 @@ source "$(dirname "$0")/device_common.sh"
 STEP=${STEP_ARGS:---method byol --arch resnet50 --batch 64 --size 224}
 step() { # $1: dist folder, rest: env assignments
   local d=$1; shift
-  env "$@" timeout "$(left 30)" node "$d/src/cli/main.js" bench step $STEP ${EXTRA:-} \
+  timeout "$(left 30)" env "$@" node "$d/src/cli/main.js" bench step $STEP ${EXTRA:-} \
     --steps 4 --warmup 10 --json 2>&1 | quiet | tr -d '\n' | sed "s/^/{\"build\":\"$d $*${EXTRA:+ $EXTRA}\",\"result\":/; s/\$/}\n/; s/\"result\":}/\"result\":null}/" >> "$O/step.jsonl"
   mark "step $d $*${EXTRA:+ $EXTRA}"
 }
@@ -49,7 +49,7 @@ step dist COENGINE_GEMM_BIG=shared128x64; step dist; step dist COENGINE_GEMM_BIG
 # Where the step's GPU time goes: every dispatch timed in its own pass, summed per kernel label.
 for d in dist dist-old "dist COENGINE_FUSE_BN_STATS=1"; do
   set -- $d
-  env "${@:2}" timeout "$(left 40)" node "$1/src/cli/main.js" bench step $STEP --steps 1 --warmup 3 --profile --json 2>&1 | quiet \
+  timeout "$(left 40)" env "${@:2}" node "$1/src/cli/main.js" bench step $STEP --steps 1 --warmup 3 --profile --json 2>&1 | quiet \
     | tr -d '\n' | sed "s/^/{\"build\":\"$d\",\"result\":/; s/\$/}\n/; s/\"result\":}/\"result\":null}/" >> "$O/step_profile.jsonl"; mark "step profile $d"
 done
 timeout "$(left 40)" node dist/src/cli/main.js bench step $STEP --steps 1 --warmup 3 --profile-shapes --json 2>&1 | quiet \

@@ -23,7 +23,7 @@ wrap() { tr -d '\n' | sed "s/^/{\"build\":\"$1\",\"result\":/; s/\$/}\n/; s/\"re
 step() { # "folder env...", extra args
   local spec=$1; shift; set -- $spec "$@"; local d=$1; shift
   local envs=(); while [ $# -gt 0 ] && [[ $1 == *=* ]]; do envs+=("$1"); shift; done
-  env "${envs[@]}" timeout "$(left 40)" node "$d/src/cli/main.js" bench step $STEP "$@" --steps 4 --warmup 10 --json 2>&1 \
+  timeout "$(left 40)" env "${envs[@]}" node "$d/src/cli/main.js" bench step $STEP "$@" --steps 4 --warmup 10 --json 2>&1 \
     | quiet | wrap "$spec $*" >> "$O/step.jsonl"
   mark "step $spec $*"
 }
@@ -44,7 +44,7 @@ IFS=';' read -r -a PROFS <<< "${PROFILES:-dist --profile;dist --profile-shapes}"
 for spec in "${PROFS[@]}"; do
   [ -n "${spec// /}" ] || continue  # PROFILES=" ": none
   set -- $spec; d=$1; shift; envs=(); while [ $# -gt 0 ] && [[ $1 == *=* ]]; do envs+=("$1"); shift; done
-  env "${envs[@]}" timeout "$(left 45)" node "$d/src/cli/main.js" bench step $STEP --steps 1 --warmup 3 "$@" --json 2>&1 | quiet \
+  timeout "$(left 45)" env "${envs[@]}" node "$d/src/cli/main.js" bench step $STEP --steps 1 --warmup 3 "$@" --json 2>&1 | quiet \
     | wrap "$spec" >> "$O/step_profile.jsonl"; mark "profile $spec"
 done
 [ "${GEMM:-1}" = 1 ] && { timeout "$(left 20)" node dist/src/cli/main.js bench kernels --json --reps 10 --only "gemm" 2>&1 | quiet > "$O/gemm.jsonl"; mark gemm; }

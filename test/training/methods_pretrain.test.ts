@@ -27,8 +27,10 @@ for (const [method, device] of METHOD_NAMES.flatMap((m) => [[m, 'cpu'], [m, 'web
     const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
     assert.is(summary.method, method);
     if (device === 'webgpu') {
-      // The footprint: at least the peak held, which is more than nothing.
-      assert.ok(summary.allocatedGpuBytes >= summary.peakGpuBytes && summary.peakGpuBytes > 0, JSON.stringify(summary));
+      // The footprint holds at least what was in use at any logged step (the peak is process-wide:
+      // an earlier test's trimPool could have shrunk the footprint below it).
+      const held = Math.max(...logs.map((r) => r.gpuBytes));
+      assert.ok(held > 0 && summary.allocatedGpuBytes >= held, `footprint ${summary.allocatedGpuBytes}, held ${held}`);
     } else {
       assert.is(summary.allocatedGpuBytes, null);
     }

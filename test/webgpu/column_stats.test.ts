@@ -49,6 +49,8 @@ const cases: Case[] = [
   // of a thread's column groups per level; ragged and odd on the second
   { N: 2, H: 16, W: 16, C: 8, Co: 131, k: 3, s: 1, p: 1, G: 2, tile: 'shared128bk8p' },
   { N: 2, H: 8, W: 8, C: 8, Co: 100, k: 3, s: 1, p: 1, G: 2, tile: 'direct8x128' },
+  // 16 columns per thread (four groups)
+  { N: 2, H: 16, W: 16, C: 8, Co: 250, k: 1, s: 1, p: 0, G: 2, tile: 'shared128x256' },
   { N: 3, H: 9, W: 10, C: 4, Co: 70, k: 3, s: 2, p: 1, G: 1, tile: 'shared128x64' },
   { N: 2, H: 16, W: 16, C: 8, Co: 20, k: 1, s: 1, p: 0, G: 2, tile: 'shared32p' },
   { N: 4, H: 8, W: 8, C: 8, Co: 16, k: 3, s: 1, p: 1, G: 2, tile: 'direct128x8' },

@@ -201,6 +201,13 @@ test('split-K with an epilogue: bias, residual and ReLU applied once, to the sum
       assertClose(`split-K ${splitK} ${M}×${N}×${K}${tB ? ' Bᵀ' : ''} ${JSON.stringify(ep)}`, await readF32(ctx, y, M * N), want, 2e-6 * Math.sqrt(K + 1));
     }
   }
+  // K = 0: no split (no slices to split), just the epilogue
+  {
+    const bias = randomF32(5, 18);
+    const y = matmul(ctx, gpuRaw(ctx, new Float32Array(0), [3, 0]), gpuRaw(ctx, new Float32Array(0), [0, 5]), false, false,
+      { splitK: 4, epilogue: { bias: ctx.upload(bias), relu: true } });
+    assertClose('split-K 4 with K = 0: relu(bias)', await readF32(ctx, y, 15), Array.from({ length: 15 }, (_, i) => Math.max(0, bias[i % 5])), 0);
+  }
   // Chosen, not forced: a head's linear layer (few rows, long K) with its bias is split on a GPU.
   const M = 16, N = 24, K = 4096;
   const A = randomF32(M * K, 15), W = randomF32(N * K, 16), bias = randomF32(N, 17);

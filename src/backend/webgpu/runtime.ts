@@ -73,8 +73,9 @@ const MAX_PROFILED = 2048;
 /**
  * takeFree: how much larger than asked a free buffer may be to be given instead of a new one
  * (COENGINE_POOL_LARGER; 1 turns the reuse off). Of 1, 1.5, 2, 3 and 4, 2 and 3 allocated the
- * least for an RF99-ResNet50 step and 3 for a ResNet-50 one (2.4% under 2); 2 keeps a tensor's
- * buffer at most twice its size (bench/RESULTS.md, tenth session).
+ * least for an RF99-ResNet50 step and 3 for a ResNet-50 one (2.4% under 2). The limit is on the
+ * class: a tensor gets a buffer at most 2× its class, i.e. up to ~2.5× its bytes, ~4× below
+ * 64 KiB where classes are powers of two (bench/RESULTS.md, tenth session).
  */
 function largerFreeLimit(v: string | undefined): number {
   if (v === undefined || v === '') return 2;

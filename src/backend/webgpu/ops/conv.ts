@@ -206,8 +206,9 @@ export function conv2dBackwardData(ctx: GpuContext, dy: Raw, w: Raw, xShape: Sha
     if (!sameShape(acc.shape, xShape)) throw new BackendError(`conv2dBackwardData: accumulate has shape ${fmtShape(acc.shape)}, x has ${fmtShape(xShape)}`);
   }
   if (isPointwise(g)) {
-    // dx [N·H·W, Cin] = dy [N·H·W, Cout] × W [Cout, Cin] (+ the other consumers' gradient; an
-    // epilogue rules out split-K, which this output, as large as x, never wants anyway)
+    // dx [N·H·W, Cin] = dy [N·H·W, Cout] × W [Cout, Cin] (+ the other consumers' gradient, in the
+    // epilogue, or in the split-K reduce where the output has too few tiles to fill the GPU:
+    // layer 4's 7×7 maps)
     return gemm(ctx, { a: gpu(dy), b: gpu(w), batch: 1, M, N: g.C, K, transA: false, transB: false },
       { tile: opts.tile, epilogue: acc ? { bias: null, residual: gpu(acc), relu: false } : undefined });
   }

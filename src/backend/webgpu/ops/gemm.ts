@@ -102,16 +102,24 @@ export function validateTile(ctx: GpuContext, t: GemmTile, name = 'tile'): void 
   const threads = (t.BM / t.TM) * (t.BN / t.TN);
   if (threads > ctx.limits.maxComputeInvocationsPerWorkgroup) throw bad(`${threads} threads per workgroup exceed the device limit`);
   if (t.BN / t.TN > ctx.limits.maxComputeWorkgroupSizeX || t.BM / t.TM > ctx.limits.maxComputeWorkgroupSizeY) throw bad('workgroup too wide');
-  const smem = tileBytes(t);
+  const smem = operandBytes(t) + STATS_PLACEHOLDER_BYTES;
   if (smem > ctx.limits.maxComputeWorkgroupStorageSize) {
     throw bad(`${smem} bytes of workgroup memory exceed the device's ${ctx.limits.maxComputeWorkgroupStorageSize}`);
   }
 }
 
-/** Workgroup memory of a tile config's operand tiles. */
-function tileBytes(t: GemmTile): number {
-  return t.shared ? (t.BM + t.BN + (t.pad ? 8 : 0)) * t.BK * 4 * (t.double ? 2 : 1) : 0;
+/** Workgroup memory of a tile config's operand tiles (on the direct path: As and Bs, one vec4 each). */
+function operandBytes(t: GemmTile): number {
+  return t.shared ? (t.BM + t.BN + (t.pad ? 8 : 0)) * t.BK * 4 * (t.double ? 2 : 1) : 2 * 16;
 }
+
+/**
+ * The column statistics' arrays with COL_STATS off: one slot each (stMean, stM2: a vec4;
+ * stCount: an f32, which Dawn counts as 16 bytes). They count because the kernel uses them
+ * statically: without them shared128bk32 passed this check and then failed to compile on a
+ * device with 32 KiB (32,816 bytes asked).
+ */
+const STATS_PLACEHOLDER_BYTES = 48;
 
 // ---- column statistics (COL_STATS in matmul_core.wgsl) ----
 
@@ -148,7 +156,7 @@ export function columnStatsPart(ctx: GpuContext, t: GemmTile, M: number, N: numb
   if (rowsOfThreads & (rowsOfThreads - 1)) return null;
   // Per slot: mean and M2 (vec4) of each of the thread's TN/4 column groups, and a count.
   const treeBytes = (2 * 16 * (t.TN / 4) + 4) * Math.max(1, rowsOfThreads / 2) * (t.BN / t.TN);
-  if (threads > ctx.limits.maxComputeInvocationsPerWorkgroup || tileBytes(t) + treeBytes > ctx.limits.maxComputeWorkgroupStorageSize) return null;
+  if (threads > ctx.limits.maxComputeInvocationsPerWorkgroup || operandBytes(t) + treeBytes > ctx.limits.maxComputeWorkgroupStorageSize) return null;
   return ctx.alloc(4 * 2 * Math.ceil(M / t.BM) * N);
 }
 

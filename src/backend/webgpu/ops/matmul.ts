@@ -56,7 +56,7 @@ export function gemm(ctx: GpuContext, p: GemmProblem, opts: GemmOptions = {}): G
   validateTile(ctx, t);
   const ep = opts.epilogue ?? {};
   const stats = columnStatsPart(ctx, t, M, N, batch === 1 && out !== opts.out ? opts.columnStats : 0, !ep.bias && !ep.residual && !ep.relu);
-  const splits = batch === 1 && !stats ? (opts.splitK ?? chooseSplitK(ctx, t, M, N, K)) : 1;
+  const splits = batch === 1 && K > 0 && !stats ? (opts.splitK ?? chooseSplitK(ctx, t, M, N, K)) : 1;
   if (splits > 1) return splitKGemm(ctx, p, t, splits, out, ep);
   const kernel = gemmKernel('matmul.wgsl', t, matmulPaths(p),
     { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +!!ep.bias, HAS_RESIDUAL: +!!ep.residual, RELU: +!!ep.relu, COL_STATS: +!!stats });

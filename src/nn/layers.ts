@@ -135,9 +135,8 @@ export class Sequential extends Module {
     // backward needs is held by the tape's saved aliases, which tidy leaves alone). A batch
     // norm followed by a ReLU runs as one fused pass (the ReLU keeps its index and name).
     for (let i = 0; i < this.layers.length; i++) {
-      const m = this.layers[i], input = x;
-      const fuse = m instanceof BatchNormBase && this.layers[i + 1] instanceof ReLU;
-      const next = this.layers[i + 1];
+      const m = this.layers[i], next = this.layers[i + 1], input = x;
+      const fuse = m instanceof BatchNormBase && next instanceof ReLU;
       const bnGroups = m instanceof Conv2d && next instanceof BatchNormBase ? next.statsGroups() : 0;
       x = tidy(() => (fuse ? (m as BatchNormBase).forwardFused(input, { relu: true })
         : bnGroups ? (m as Conv2d).forwardHinted(input, bnGroups) : m.forward(input)));

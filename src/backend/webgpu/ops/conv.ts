@@ -183,7 +183,7 @@ export function conv2d(ctx: GpuContext, x: Raw, w: Raw, bias: Raw | null, p: Con
   const y = ctx.alloc(4 * M * g.Co);
   const t = opts.tile ?? chooseTile(ctx, M, g.Co);
   validateTile(ctx, t);
-  const stats = columnStatsPart(ctx, t, M, g.Co, columnStats, !ep.bias && !ep.residual && !ep.relu);
+  const stats = columnStatsPart(ctx, t, M, g.Co, columnStats, ep);
   const wt = g.KH * g.KW === 1 ? gpu(w) : relayout(ctx, gpu(w), g, 'to_ohwi');
   const kernel = gemmKernel('conv2d_fwd.wgsl', t,
     { aKContig: true, bNContig: false, aVec: g.C % 4 === 0, bVec: K % 4 === 0, cVec: g.Co % 4 === 0 },

@@ -9,6 +9,7 @@ import { kernelSource } from '../kernel_source.js';
 import { params } from '../params.js';
 import { grid } from './util.js';
 import type { GpuContext, GpuStorage, KernelRef } from '../context.js';
+import type { Epilogue } from './matmul.js';
 
 export interface GemmTile {
   /** Output tile of one workgroup (rows × columns). */
@@ -143,14 +144,22 @@ export function setColumnStatsFusion(on: boolean): boolean {
 }
 
 /**
+ * Whether an epilogue changes what the GEMM stores (bias, residual, ReLU): split-K then applies
+ * it in the reduce, and no column statistics are made.
+ */
+export function hasEpilogue(ep: Epilogue): boolean {
+  return !!(ep.bias || ep.residual || ep.relu);
+}
+
+/**
  * The statistics buffer for a GEMM asked to make column statistics for a batch norm over
  * `groups` groups of its rows ([row tiles][2][N]), or null where it will not: not asked (0),
  * fusion off, an epilogue that changes the stored values, row tiles that would straddle the
  * groups (batch norm could not use them), or a tile whose thread rows are not a power of two or
  * whose workgroup memory would overflow with the tree's.
  */
-export function columnStatsPart(ctx: GpuContext, t: GemmTile, M: number, N: number, groups: number | undefined, plain: boolean): GpuStorage | null {
-  if (!groups || !fuseStats || !plain || M === 0 || N === 0) return null;
+export function columnStatsPart(ctx: GpuContext, t: GemmTile, M: number, N: number, groups: number | undefined, ep: Epilogue): GpuStorage | null {
+  if (!groups || !fuseStats || hasEpilogue(ep) || M === 0 || N === 0) return null;
   if (M % groups !== 0 || (groups > 1 && (M / groups) % t.BM !== 0)) return null;
   const rowsOfThreads = t.BM / t.TM, threads = rowsOfThreads * (t.BN / t.TN);
   if (rowsOfThreads & (rowsOfThreads - 1)) return null;

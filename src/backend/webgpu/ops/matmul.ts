@@ -6,7 +6,7 @@ import { BackendError, fmtShape } from '../../../runtime/errors.js';
 import type { GpuContext, GpuStorage } from '../context.js';
 import { params } from '../params.js';
 import { gpu, need32 } from './util.js';
-import { asVec4, attachColumnStats, chooseTile, columnStatsPart, dummy, gemmGrid, gemmKernel, isSoftwareDevice, noStats, releaseTemp, splitKReduce, validateTile, type GemmPaths, type GemmTile } from './gemm.js';
+import { asVec4, attachColumnStats, chooseTile, columnStatsPart, dummy, gemmGrid, gemmKernel, hasEpilogue, isSoftwareDevice, noStats, releaseTemp, splitKReduce, validateTile, type GemmPaths, type GemmTile } from './gemm.js';
 
 export interface Epilogue {
   /** Added per output column: [N]. */
@@ -55,7 +55,7 @@ export function gemm(ctx: GpuContext, p: GemmProblem, opts: GemmOptions = {}): G
   const t = opts.tile ?? chooseTile(ctx, M, N, batch);
   validateTile(ctx, t);
   const ep = opts.epilogue ?? {};
-  const stats = columnStatsPart(ctx, t, M, N, batch === 1 && out !== opts.out ? opts.columnStats : 0, !ep.bias && !ep.residual && !ep.relu);
+  const stats = columnStatsPart(ctx, t, M, N, batch === 1 && out !== opts.out ? opts.columnStats : 0, ep);
   const splits = batch === 1 && K > 0 && !stats ? (opts.splitK ?? chooseSplitK(ctx, t, M, N, K)) : 1;
   if (splits > 1) return splitKGemm(ctx, p, t, splits, out, ep);
   const kernel = gemmKernel('matmul.wgsl', t, matmulPaths(p),
@@ -104,7 +104,7 @@ function splitKGemm(ctx: GpuContext, p: GemmProblem, t: GemmTile, wanted: number
     params().u32(M, N, K, 0, 0, M * N, chunk, 0).bytes(), gemmGrid(ctx, t, M, N, splits),
     `matmul ${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''} ×${splits} splits`, 2 * M * N * K);
   // The conv weight-gradient reduction with one tap and C = N is a plain sum over the slices.
-  splitKReduce(ctx, part, out, M, N, N, 1, splits, `matmul split-K reduce${ep.bias || ep.residual || ep.relu ? ' +epilogue' : ''}`, ep);
+  splitKReduce(ctx, part, out, M, N, N, 1, splits, `matmul split-K reduce${hasEpilogue(ep) ? ' +epilogue' : ''}`, ep);
   releaseTemp(ctx, part);
   return out;
 }

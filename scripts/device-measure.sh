@@ -11,7 +11,8 @@
 # dist-old arm; EXTRA_STEPS=0 skips the --no-step-replay and fusion-off steps; PROFILES lists the
 # profiled steps as "folder env... --profile[-shapes]" specs (semicolon-separated); TESTS narrows
 # the parity tests (a regex on test/webgpu file names); MORE_STEPS adds `bench step` runs of dist
-# with other arguments ("--method co-byol --arch rf99-resnet50;..."); GEMM=0 and TORCH=0 skip those. Prepare as in scripts/device-ab.sh; run with carry
+# with other arguments ("--method co-byol --arch rf99-resnet50;..."); GEMM=0 and TORCH=0 skip those;
+# SWEEP="shared128bk8p,shared128x64" times GEMM 4096³ under those tile configs (after the parity tests). Prepare as in scripts/device-ab.sh; run with carry
 # [".devpack", "dist", "dist-old"]: source .devpack/enter.sh && bash scripts/device-measure.sh
 set -uo pipefail
 O=${OUT:-/tmp/device-measure}; mkdir -p "$O"
@@ -30,6 +31,11 @@ step() { # "folder env...", extra args
 if [ "${PARITY:-1}" = 1 ]; then
   timeout "$(left 75)" node node_modules/uvu/bin.js dist/test "webgpu/${TESTS:-.*}\.test\.js$" 2>&1 | quiet \
     | sed 's/\x1b\[[0-9;]*m//g' | tail -30 > "$O/parity.txt"; mark parity
+fi
+if [ -n "${SWEEP:-}" ]; then  # GEMM 4096³ under the listed tile configs (comma-separated)
+  only=$(echo "$SWEEP" | sed 's/\([^,]*\)/gemm[\1]/g')
+  timeout "$(left 90)" node dist/src/cli/main.js bench kernels --json --reps 10 --sweep --only "$only" 2>&1 | quiet > "$O/sweep.jsonl"
+  mark sweep
 fi
 IFS=';' read -r -a ARMS <<< "${AB:-dist-old}"
 for r in 1 2; do step dist; for a in "${ARMS[@]}"; do [ -n "${a// /}" ] && step "$a"; done; done

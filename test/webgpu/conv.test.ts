@@ -26,6 +26,7 @@ const cases: Case[] = [
   // 1 and 2 channels: unaligned operand runs stepping across taps and tap rows (mm_readA4u/B4u)
   { N: 2, H: 7, W: 5, C: 1, Co: 3, k: [3, 2], s: [2, 1], p: [1, 0] },
   { N: 1, H: 6, W: 9, C: 2, Co: 5, k: [2, 5], s: [1, 2], p: [0, 2] },
+  { N: 2, H: 19, W: 18, C: 3, Co: 4, k: [7, 7], s: [2, 2], p: [3, 3] }, // a stem whose windows mostly lie inside the image
 ];
 
 function label(c: Case): string {
@@ -102,6 +103,8 @@ test('the shared-memory GEMM tiles (GPU path) give the same convolutions', async
   if (!(await runtime())) return;
   let seed = 500;
   for (const tile of ['shared32', 'shared64p']) for (const c of tile === 'shared32' ? cases : cases.filter((c) => c.C % 4 === 0)) await checkCase(c, (seed += 10), undefined, 'implicit', tile);
+  // The wide tiles GPUs pick by kind (chooseTile): 4×8 and 8×4 register blocks, 16-deep slices.
+  for (const tile of ['shared64x128', 'shared128x64']) for (const c of cases.filter((c) => c.C % 4 === 0).slice(0, 3)) await checkCase(c, (seed += 10), undefined, 'implicit', tile);
 });
 
 test('strided backward-data: phase classes and the single strided GEMM agree with the CPU', async () => {

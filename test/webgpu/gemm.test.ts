@@ -52,7 +52,10 @@ test('shared-memory and direct paths, every tile config the device compiles quic
   if (!ctx) return;
   // lavapipe needs seconds per barrier-heavy pipeline: there small shared configs (one and two
   // stages) stand in for the others (same code, different constants); real GPUs check every config.
-  const names = isSoftwareDevice(ctx) ? ['direct32', 'shared32', 'shared32p', 'shared32pd'] : Object.keys(GEMM_TILES);
+  // COENGINE_TEST_TILES=a,b checks those instead (new candidates, on lavapipe before a GPU run).
+  const listed = process.env.COENGINE_TEST_TILES?.split(',').filter((n) => n.length > 0);
+  for (const n of listed ?? []) assert.ok(GEMM_TILES[n], `COENGINE_TEST_TILES: unknown tile '${n}'`);
+  const names = listed ?? (isSoftwareDevice(ctx) ? ['direct32', 'shared32', 'shared32p', 'shared32pd'] : Object.keys(GEMM_TILES));
   for (const name of names) {
     const t = GEMM_TILES[name];
     try { validateTile(ctx, t); } catch { continue; } // too big for this device's limits
@@ -117,6 +120,31 @@ test('split-K reduction over a grid folded into 2-D, OIHW order, both routings',
     } finally {
       overrideSoftwareDevice(ctx, null);
     }
+  }
+});
+
+test('GPU routing: the large tile by kind of product and width, the small one for few tiles or 64 columns', async () => {
+  const ctx = await runtime();
+  if (!ctx) return;
+  overrideSoftwareDevice(ctx, false);
+  const prev = setGemmBigTile(null);
+  try {
+    const T = GEMM_TILES;
+    assert.is(chooseTile(ctx, 25088, 256, 1, 'conv'), T.shared64x128, 'conv forward, 256 channels');
+    assert.is(chooseTile(ctx, 100352, 128, 1, 'conv'), T.shared128bk8p, 'conv forward, 128 channels');
+    assert.is(chooseTile(ctx, 100352, 128, 1, 'conv-dx'), T.shared64x128);
+    assert.is(chooseTile(ctx, 256, 2304, 4, 'conv-dw'), T.shared128x64);
+    assert.is(chooseTile(ctx, 64, 576, 4, 'conv-dw'), T.shared64p, '64 output channels: few tiles');
+    assert.is(chooseTile(ctx, 25088, 1024, 1, 'nt'), T.shared128x64);
+    assert.is(chooseTile(ctx, 401408, 256, 1, 'nn'), T.shared64x128);
+    assert.is(chooseTile(ctx, 100352, 128, 1, 'nn'), T.shared128bk8p);
+    assert.is(chooseTile(ctx, 4096, 4096, 1, 'tn'), T.shared128bk8p);
+    assert.is(chooseTile(ctx, 1024, 256, 1, 'tn'), T.shared64p, 'a 1×1 weight gradient: few tiles (split-K)');
+    assert.is(chooseTile(ctx, 401408, 64, 1, 'conv'), T.shared64p, 'a 128-wide tile would waste half on 64 columns');
+    assert.is(chooseTile(ctx, 4096, 4096), T.shared128bk8p, 'no kind given');
+  } finally {
+    setGemmBigTile(prev);
+    overrideSoftwareDevice(ctx, null);
   }
 });
 

@@ -181,7 +181,7 @@ export function conv2d(ctx: GpuContext, x: Raw, w: Raw, bias: Raw | null, p: Con
     return y;
   }
   const y = ctx.alloc(4 * M * g.Co);
-  const t = opts.tile ?? chooseTile(ctx, M, g.Co);
+  const t = opts.tile ?? chooseTile(ctx, M, g.Co, 1, 'conv');
   validateTile(ctx, t);
   const stats = columnStatsPart(ctx, t, M, g.Co, columnStats, ep);
   const wt = g.KH * g.KW === 1 ? gpu(w) : relayout(ctx, gpu(w), g, 'to_ohwi');
@@ -246,7 +246,7 @@ export function conv2dBackwardData(ctx: GpuContext, dy: Raw, w: Raw, xShape: Sha
   const classes = (g.sh > 1 || g.sw > 1) && opts.phases !== false ? strideClasses(g) : null;
   if (classes) return plusAcc(stridedBackwardData(ctx, gpu(dy), gpu(w), g, classes, opts));
   const dx = ctx.alloc(4 * M * g.C);
-  const t = opts.tile ?? chooseTile(ctx, M, g.C);
+  const t = opts.tile ?? chooseTile(ctx, M, g.C, 1, 'conv-dx');
   validateTile(ctx, t);
   const wr = g.KH * g.KW === 1 ? gpu(w) : relayout(ctx, gpu(w), g, 'to_hwoi');
   const kernel = gemmKernel('conv2d_bwd_data.wgsl', t,
@@ -307,7 +307,7 @@ function chooseSplits(ctx: GpuContext, t: GemmTile, Co: number, J: number, P: nu
   const tiles = Math.ceil(Co / t.BM) * Math.ceil(J / t.BN);
   const target = isSoftwareDevice(ctx) ? 4 : 528; // ≈ 4 workgroups per SM on a 132-SM GPU
   const bySize = Math.floor(ctx.limits.maxStorageBufferBindingSize / (4 * Co * J));
-  return Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor(P / 256), bySize, 256));
+  return Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor(P / 256), bySize, 1024));
 }
 
 export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: Shape, p: Conv2dParams, opts: ConvOptions = {}): Storage {
@@ -330,7 +330,7 @@ export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: S
     releaseTemp(ctx, dwt);
     return dw;
   }
-  const t = opts.tile ?? chooseTile(ctx, g.Co, J, 4);
+  const t = opts.tile ?? chooseTile(ctx, g.Co, J, 4, 'conv-dw');
   validateTile(ctx, t);
   let splits = Math.max(1, Math.min(opts.splits ?? chooseSplits(ctx, t, g.Co, J, P), P));
   const chunk = Math.ceil(Math.ceil(P / splits) / t.BK) * t.BK;
@@ -342,7 +342,7 @@ export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: S
   const kernel = gemmKernel('conv2d_bwd_weight.wgsl', t,
     { aKContig: false, bNContig: true, aVec: g.Co % 4 === 0, bVec: g.C % 4 === 0, cVec: false }, { SPLIT: +split });
   ctx.dispatch(ctx.pipeline(kernel), [asVec4(gpu(dy)), asVec4(gpu(x)), asVec4(out)],
-    convHeader(g, [P, J, chunk, KK]).f32(1 / g.Wo, 1 / g.Ho).u32(+(P < fastDivLimit), 0).bytes(),
+    convHeader(g, [P, J, chunk, KK]).f32(1 / g.Wo, 1 / g.Ho).u32(+(P < fastDivLimit), g.KH).bytes(),
     gemmGrid(ctx, t, g.Co, J, splits), `conv2d dw ${fmtShape(x.shape)}*${fmtShape(wShape)} ×${splits} splits`, convFlops(g));
   if (split) {
     splitKReduce(ctx, out, dw, g.Co, J, g.C, KK, splits, 'conv2d dw split-K reduce');

@@ -62,6 +62,21 @@ export const GEMM_TILES: Record<string, GemmTile> = {
   shared128bk32: { BM: 128, BN: 128, BK: 32, TM: 8, TN: 8, shared: true },
   shared128x256: { BM: 128, BN: 256, BK: 8, TM: 8, TN: 16, shared: true },
   shared256x128: { BM: 256, BN: 128, BK: 8, TM: 16, TN: 8, shared: true },
+  // Candidates for the eleventh session's sweep: 128 outputs per thread. With 8×8, a thread's
+  // four 16-byte workgroup-memory reads per k step (2 KB a warp; the SM moves 128 B a clock)
+  // take as long as its 64 FMAs (128 a clock), so the two pipes must overlap perfectly; with
+  // 8×16, six reads feed 128 FMAs.
+  shared128t8x16: { BM: 128, BN: 128, BK: 8, TM: 8, TN: 16, shared: true },
+  shared128t8x16p: { BM: 128, BN: 128, BK: 8, TM: 8, TN: 16, shared: true, pad: true },
+  shared128t16x8p: { BM: 128, BN: 128, BK: 8, TM: 16, TN: 8, shared: true, pad: true },
+  shared128t8x16k16p: { BM: 128, BN: 128, BK: 16, TM: 8, TN: 16, shared: true, pad: true },
+  shared128x256p: { BM: 128, BN: 256, BK: 8, TM: 8, TN: 16, shared: true, pad: true },
+  shared256x128p: { BM: 256, BN: 128, BK: 8, TM: 16, TN: 8, shared: true, pad: true },
+  shared64t8p: { BM: 64, BN: 64, BK: 16, TM: 8, TN: 8, shared: true, pad: true },
+  shared64x160p: { BM: 64, BN: 160, BK: 8, TM: 8, TN: 8, shared: true, pad: true },
+  // A 7×7 stem's weight gradient has 147 columns: 64-wide tiles compute 192 of them.
+  shared64x52p: { BM: 64, BN: 52, BK: 16, TM: 4, TN: 4, shared: true, pad: true },
+  shared64x40p: { BM: 64, BN: 40, BK: 16, TM: 4, TN: 4, shared: true, pad: true },
 };
 
 let forcedTile: string | null = process.env.COENGINE_GEMM_TILE ?? null;
@@ -183,31 +198,60 @@ export function noStats(ctx: GpuContext): GpuStorage {
   return d;
 }
 
-/** The tile config for an M×N output (×layers). */
-export function chooseTile(ctx: GpuContext, M: number, N: number, layers = 1): GemmTile {
+/**
+ * What a GEMM computes, for the tile choice: a convolution's forward, input gradient or weight
+ * gradient (the implicit-GEMM kernels), or a matmul by the layout of its operands ('nt': B
+ * transposed, as a 1×1 convolution's forward; 'tn': A transposed, as its weight gradient).
+ */
+export type GemmRole = 'conv' | 'conv-dx' | 'conv-dw' | 'nn' | 'nt' | 'tn';
+
+/** The tile config for an M×N output (×layers) of the given kind (none: no preference measured). */
+export function chooseTile(ctx: GpuContext, M: number, N: number, layers = 1, role?: GemmRole): GemmTile {
   if (forcedTile) return GEMM_TILES[forcedTile];
   if (isSoftwareDevice(ctx)) return leastPadded(M, N, SOFTWARE_TILES);
   // Big tiles need enough of them to fill the GPU (~132 SMs on an H100/H200). H200 GEMM 4096³,
   // each config in its own process: shared128bk8(p) 32.5 TFLOP/s, shared64x128 29.4,
   // shared128p 29.0, shared64p 28.3, shared64 27.5, shared128 25.3 (bench kernels --sweep).
-  const big = bigTile(), small = GEMM_TILES.shared64p;
+  const big = bigTile(M, N, role), small = GEMM_TILES.shared64p;
   const tiles128 = Math.ceil(M / 128) * Math.ceil(N / 128) * layers;
-  if (tiles128 < 256) return small;
+  // (Weight gradients fill the GPU with split-K layers, however few their tiles.)
+  if (tiles128 < 256 && role !== 'conv-dw') return small;
   // A 128-wide tile over a 64-channel output (ResNet stage 1) computes twice what it keeps.
   return paddedWork(M, N, big) > 1.1 * paddedWork(M, N, small) ? small : big;
 }
 
 /**
- * The heuristic's large tile: shared128bk8p, or COENGINE_GEMM_BIG (a GEMM_TILES name) for A/B
- * runs of whole steps. Candidate: shared128x64, 33.0 TFLOP/s on 4096³ against 32.1 in three H100
- * runs with robustness on (34.0 against 32.6 without), and ahead in most convolution rows forced
- * to one tile, but those rows were too noisy to settle it (bench/RESULTS.md, seventh session).
+ * The large tile for a product of this kind: COENGINE_GEMM_BIG (a GEMM_TILES name, for A/B runs
+ * of whole steps) if set, else by kind and width. H100, every GEMM of a BYOL ResNet-50 step timed
+ * under each tile (bench step --profile-shapes, bench/RESULTS.md, eleventh session):
+ *  - shared64x128 (4×8 per thread) over shared128bk8p: convolution forwards with ≥ 256 output
+ *    channels (layer 3's 3×3: 22.6 → 29.7 TFLOP/s, 13.1 → 10.0 ms a step) and input gradients
+ *    with ≥ 128 input channels, and plain products with N ≥ 256 (a 1×1 convolution's input
+ *    gradient: 256→64 with its residual add 18.4 → 23.3). Half-height tiles make twice as many
+ *    workgroups where the deep layers' few rows leave the 128-row tiles short of two full waves;
+ *    with 128 output channels the 128×128 tile stays ahead.
+ *  - shared128x64 (8×4 per thread): convolution weight gradients with ≥ 128 output channels
+ *    (e.g. layer 3's 3×3: 24.7 → 28.1) and B-transposed products with N ≥ 128 (1×1 forwards:
+ *    e.g. 29.5 → 32.5).
+ *  - shared128bk8p otherwise: the fastest on large square products (GEMM 4096³: 31 against 25
+ *    for shared128x64 in the same run), and on the A-transposed weight gradients of 1×1
+ *    convolutions, where neither alternative wins consistently.
  */
-function bigTile(): GemmTile {
-  if (!bigName) return GEMM_TILES.shared128bk8p;
-  const t = GEMM_TILES[bigName];
-  if (!t || !t.shared) throw new BackendError(`COENGINE_GEMM_BIG: '${bigName}' is not a shared-memory GEMM tile (known: ${Object.keys(GEMM_TILES).filter((k) => GEMM_TILES[k].shared).join(', ')})`);
-  return t;
+function bigTile(M: number, N: number, role: GemmRole | undefined): GemmTile {
+  if (bigName) {
+    const t = GEMM_TILES[bigName];
+    if (!t || !t.shared) throw new BackendError(`COENGINE_GEMM_BIG: '${bigName}' is not a shared-memory GEMM tile (known: ${Object.keys(GEMM_TILES).filter((k) => GEMM_TILES[k].shared).join(', ')})`);
+    return t;
+  }
+  switch (role) {
+    case 'conv': if (N >= 256) return GEMM_TILES.shared64x128; break;
+    case 'conv-dx': if (N >= 128) return GEMM_TILES.shared64x128; break;
+    case 'nn': if (N >= 256) return GEMM_TILES.shared64x128; break;
+    case 'conv-dw': if (M >= 128) return GEMM_TILES.shared128x64; break;
+    case 'nt': if (N >= 128) return GEMM_TILES.shared128x64; break;
+    default: break;
+  }
+  return GEMM_TILES.shared128bk8p;
 }
 let bigName: string | null = process.env.COENGINE_GEMM_BIG || null;
 

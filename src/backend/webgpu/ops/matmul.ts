@@ -52,7 +52,7 @@ export function gemm(ctx: GpuContext, p: GemmProblem, opts: GemmOptions = {}): G
   // other ops that take one do)
   const out = opts.out && !zero && opts.out.bytes === 4 * batch * M * N ? opts.out : ctx.alloc(4 * batch * M * N, zero);
   if (batch * M * N === 0 || zero) return out;
-  const t = opts.tile ?? chooseTile(ctx, M, N, batch);
+  const t = opts.tile ?? chooseTile(ctx, M, N, batch, transA ? 'tn' : transB ? 'nt' : 'nn');
   validateTile(ctx, t);
   const ep = opts.epilogue ?? {};
   const stats = columnStatsPart(ctx, t, M, N, batch === 1 && out !== opts.out ? opts.columnStats : 0, ep);
@@ -90,7 +90,7 @@ function chooseSplitK(ctx: GpuContext, t: GemmTile, M: number, N: number, K: num
   const target = isSoftwareDevice(ctx) ? 8 : 528; // lavapipe: a few per core; GPU: ≈ 4 per SM
   if (tiles >= target || K < 1024) return 1;
   const bySize = Math.floor(ctx.limits.maxStorageBufferBindingSize / (4 * M * N));
-  return Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor(K / 256), bySize, 256));
+  return Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor(K / 256), bySize, 1024));
 }
 
 /** The product in `wanted` layers of whole k-slices, summed (with the epilogue) by splitKReduce. */

@@ -12,7 +12,7 @@ struct Params {
   Ho: u32, Wo: u32, Co: u32, KW: u32,
   sh: u32, sw: u32, ph: i32, pw: i32,
   P: u32, J: u32, chunk: u32, KK: u32,
-  invWo: f32, invHo: f32, fastDiv: u32, KH: u32,  // fastDiv: mm_udiv for the pixels when P < 2^24
+  invWo: f32, invHo: f32, fastDiv: u32, _pad: u32,  // mm_udiv for the pixels when P < 2^24
 }
 
 @group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
@@ -68,32 +68,12 @@ fn xIndex(c: vec4<i32>, p: u32) -> i32 { return xAt(pixelOf(p), c); }
 
 /**
  * X(p, n..n+3) when Cin % 4 != 0 (a 3-channel stem): the run crosses taps, so the pixel is split
- * once and the column context stepped (ci fastest), not recomputed for every element. Where the
- * whole window of the pixel lies inside the image (most of a 224-pixel stem's), no element needs
- * a bounds check and the next element of a tap row is the next float in memory, so the index
- * steps too and is recomputed only where the run moves on to the next tap row.
+ * once and the column context stepped (ci fastest), not recomputed for every element.
  */
 fn mm_readB4u(z: u32, c0: vec4<i32>, k: u32, n: u32, N: u32) -> vec4<f32> {
   var v = vec4<f32>(0.0);
   let q = pixelOf(k);
   var c = c0;
-  let top = i32(q.y) - params.ph;
-  let left = i32(q.z) - params.pw;
-  let inside = top >= 0 && left >= 0 && top + i32(params.KH) <= i32(params.H) && left + i32(params.KW) <= i32(params.W);
-  if (inside) {
-    var i = u32(xAt(q, c));
-    for (var j = 0u; j < 4u; j++) {
-      if (n + j < N) { v[j] = x[i / 4u][i % 4u]; }
-      i += 1u;
-      c.z += 1;
-      if (c.z == i32(params.C)) {
-        c.z = 0;
-        c.y += 1;
-        if (c.y == i32(params.KW) - params.pw) { c.y = -params.pw; c.x += 1; i = u32(max(xAt(q, c), 0)); }
-      }
-    }
-    return v;
-  }
   for (var j = 0u; j < 4u; j++) {
     if (n + j < N) {
       let i = xAt(q, c);

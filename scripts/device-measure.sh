@@ -12,7 +12,8 @@
 # profiled steps as "folder env... --profile[-shapes]" specs (semicolon-separated); TESTS narrows
 # the parity tests (a regex on test/webgpu file names); MORE_STEPS adds `bench step` runs of dist
 # with other arguments ("--method co-byol --arch rf99-resnet50;..."); GEMM=0 and TORCH=0 skip those;
-# SWEEP="shared128bk8p,shared128x64" times GEMM 4096³ under those tile configs (after the parity tests). Prepare as in scripts/device-ab.sh; run with carry
+# SWEEP="shared128bk8p,shared128x64" times GEMM 4096³ under those tile configs (after the parity tests);
+# ROUNDS=0 skips the A/B steps (default 2 rounds of dist and each arm). Prepare as in scripts/device-ab.sh; run with carry
 # [".devpack", "dist", "dist-old"]: source .devpack/enter.sh && bash scripts/device-measure.sh
 set -uo pipefail
 O=${OUT:-/tmp/device-measure}; mkdir -p "$O"
@@ -38,7 +39,7 @@ if [ -n "${SWEEP:-}" ]; then  # GEMM 4096³ under the listed tile configs (comma
   mark sweep
 fi
 IFS=';' read -r -a ARMS <<< "${AB:-dist-old}"
-for r in 1 2; do step dist; for a in "${ARMS[@]}"; do [ -n "${a// /}" ] && step "$a"; done; done
+for r in $(seq 1 "${ROUNDS:-2}"); do step dist; for a in "${ARMS[@]}"; do [ -n "${a// /}" ] && step "$a"; done; done
 if [ "${EXTRA_STEPS:-1}" = 1 ]; then step dist --no-step-replay; step "dist COENGINE_FUSE_BN_STATS=1"; fi
 IFS=';' read -r -a MORE <<< "${MORE_STEPS:-}"
 for args in "${MORE[@]}"; do

@@ -133,6 +133,9 @@ test('GPU routing: the large tile by kind of product and width, the small one fo
     assert.is(chooseTile(ctx, 25088, 256, 1, 'conv'), T.shared64x128, 'conv forward, 256 channels');
     assert.is(chooseTile(ctx, 100352, 128, 1, 'conv'), T.shared128bk8p, 'conv forward, 128 channels');
     assert.is(chooseTile(ctx, 100352, 128, 1, 'conv-dx'), T.shared64x128);
+    assert.is(chooseTile(ctx, 6272, 512, 1, 'conv'), T.shared64x128, 'layer 4: 392 tiles of its own, 196 of 128×128');
+    assert.is(chooseTile(ctx, 6272, 512, 1, 'nn'), T.shared64p, 'matmuls count 128×128 tiles');
+    assert.is(chooseTile(ctx, 3136, 256, 1, 'conv'), T.shared64p, 'too few tiles even of its own');
     assert.is(chooseTile(ctx, 256, 2304, 4, 'conv-dw'), T.shared128x64);
     assert.is(chooseTile(ctx, 64, 576, 4, 'conv-dw'), T.shared64p, '64 output channels: few tiles');
     assert.is(chooseTile(ctx, 25088, 1024, 1, 'nt'), T.shared128x64);

@@ -51,7 +51,7 @@ export const GEMM_TILES: Record<string, GemmTile> = {
   shared64p: { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4, shared: true, pad: true },
   shared128p: { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8, shared: true, pad: true },
   shared128bk8p: { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, shared: true, pad: true },
-  // Double-buffered workgroup tiles (not yet timed on a GPU: candidates for the next sweep).
+  // Double-buffered workgroup tiles (H100, GEMM 4096³: 30.2–31.6 TFLOP/s against 32.1 single).
   shared128bk8pd: { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, shared: true, pad: true, double: true },
   shared128bk16pd: { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8, shared: true, pad: true, double: true },
   shared64pd: { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4, shared: true, pad: true, double: true },
@@ -60,23 +60,11 @@ export const GEMM_TILES: Record<string, GemmTile> = {
   shared128: { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8, shared: true },
   shared128bk8: { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, shared: true },
   shared128bk32: { BM: 128, BN: 128, BK: 32, TM: 8, TN: 8, shared: true },
+  // 128 outputs per thread. H100, GEMM 4096³: 19.1 and 2.0 TFLOP/s (register blocks past 8×8
+  // lose to the driver: 8×12, 12×8, 8×16 at 18–20, any 16-row block at 2; bench/RESULTS.md,
+  // eleventh session). Kept as the column statistics' test of a 4-group-wide thread block.
   shared128x256: { BM: 128, BN: 256, BK: 8, TM: 8, TN: 16, shared: true },
   shared256x128: { BM: 256, BN: 128, BK: 8, TM: 16, TN: 8, shared: true },
-  // Candidates for the eleventh session's sweep: 128 outputs per thread. With 8×8, a thread's
-  // four 16-byte workgroup-memory reads per k step (2 KB a warp; the SM moves 128 B a clock)
-  // take as long as its 64 FMAs (128 a clock), so the two pipes must overlap perfectly; with
-  // 8×16, six reads feed 128 FMAs.
-  shared128t8x16: { BM: 128, BN: 128, BK: 8, TM: 8, TN: 16, shared: true },
-  shared128t8x16p: { BM: 128, BN: 128, BK: 8, TM: 8, TN: 16, shared: true, pad: true },
-  shared128t16x8p: { BM: 128, BN: 128, BK: 8, TM: 16, TN: 8, shared: true, pad: true },
-  shared128t8x16k16p: { BM: 128, BN: 128, BK: 16, TM: 8, TN: 16, shared: true, pad: true },
-  shared128x256p: { BM: 128, BN: 256, BK: 8, TM: 8, TN: 16, shared: true, pad: true },
-  shared256x128p: { BM: 256, BN: 128, BK: 8, TM: 16, TN: 8, shared: true, pad: true },
-  shared64t8p: { BM: 64, BN: 64, BK: 16, TM: 8, TN: 8, shared: true, pad: true },
-  shared64x160p: { BM: 64, BN: 160, BK: 8, TM: 8, TN: 8, shared: true, pad: true },
-  // A 7×7 stem's weight gradient has 147 columns: 64-wide tiles compute 192 of them.
-  shared64x52p: { BM: 64, BN: 52, BK: 16, TM: 4, TN: 4, shared: true, pad: true },
-  shared64x40p: { BM: 64, BN: 40, BK: 16, TM: 4, TN: 4, shared: true, pad: true },
 };
 
 let forcedTile: string | null = process.env.COENGINE_GEMM_TILE ?? null;
@@ -213,9 +201,13 @@ export function chooseTile(ctx: GpuContext, M: number, N: number, layers = 1, ro
   // each config in its own process: shared128bk8(p) 32.5 TFLOP/s, shared64x128 29.4,
   // shared128p 29.0, shared64p 28.3, shared64 27.5, shared128 25.3 (bench kernels --sweep).
   const big = bigTile(M, N, role), small = GEMM_TILES.shared64p;
-  const tiles128 = Math.ceil(M / 128) * Math.ceil(N / 128) * layers;
-  // (Weight gradients fill the GPU with split-K layers, however few their tiles.)
-  if (tiles128 < 256 && role !== 'conv-dw') return small;
+  // Enough large tiles to fill the GPU, counted as 128×128 tiles; convolution forwards and input
+  // gradients count their own (64×128: layer 4's 3×3s, 196 such tiles but 392 of their own, ran
+  // 25.3 → 29.6 TFLOP/s forward, 25.4 → 30.4 input gradient, against shared64p); weight
+  // gradients fill the GPU with split-K layers however few their tiles.
+  const own = role === 'conv' || role === 'conv-dx';
+  const tiles = Math.ceil(M / (own ? big.BM : 128)) * Math.ceil(N / (own ? big.BN : 128)) * layers;
+  if (tiles < 256 && role !== 'conv-dw') return small;
   // A 128-wide tile over a 64-channel output (ResNet stage 1) computes twice what it keeps.
   return paddedWork(M, N, big) > 1.1 * paddedWork(M, N, small) ? small : big;
 }
@@ -227,9 +219,9 @@ export function chooseTile(ctx: GpuContext, M: number, N: number, layers = 1, ro
  *  - shared64x128 (4×8 per thread) over shared128bk8p: convolution forwards with ≥ 256 output
  *    channels (layer 3's 3×3: 22.6 → 29.7 TFLOP/s, 13.1 → 10.0 ms a step) and input gradients
  *    with ≥ 128 input channels, and plain products with N ≥ 256 (a 1×1 convolution's input
- *    gradient: 256→64 with its residual add 18.4 → 23.3). Half-height tiles make twice as many
- *    workgroups where the deep layers' few rows leave the 128-row tiles short of two full waves;
- *    with 128 output channels the 128×128 tile stays ahead.
+ *    gradient: 256→64 with its residual add 18.4 → 23.3). Likely because half-height tiles make
+ *    twice as many workgroups where the deep layers' few rows leave 128-row tiles short of two
+ *    full waves; with 128 output channels the 128×128 tile stays ahead.
  *  - shared128x64 (8×4 per thread): convolution weight gradients with ≥ 128 output channels
  *    (e.g. layer 3's 3×3: 24.7 → 28.1) and B-transposed products with N ≥ 128 (1×1 forwards:
  *    e.g. 29.5 → 32.5).

@@ -477,6 +477,16 @@ async function timeCase(rt: GpuRuntime, c: Case, reps: number, exact: boolean): 
   };
 }
 
+/**
+ * GEMM n³ (AB, ABᵀ, AᵀB) on this runtime under the heuristic's tiles: the reference rate that
+ * `bench step --gemm-reference` sets each layer against. Checked exactly for n ≤ 512, sampled above.
+ */
+export async function timeGemmReference(rt: GpuRuntime, n: number, reps: number): Promise<KernelBenchRow[]> {
+  const rows: KernelBenchRow[] = [];
+  for (const [tA, tB] of [[false, false], [false, true], [true, false]] as const) rows.push(await timeCase(rt, gemmCase(n, n, n, tA, tB), reps, n <= 512));
+  return rows;
+}
+
 function fmtRow(r: KernelBenchRow): string {
   const num = (v: number | null, d: number) => (v === null ? '—' : v.toFixed(d));
   return `${r.kernel.padEnd(22)} ${r.shape.padEnd(44)} ${r.ms.toFixed(3).padStart(9)} ms ` +

@@ -8,6 +8,7 @@ import type { TrainingData } from '../src/training/data.js';
 import { Rng } from '../src/runtime/rng.js';
 import type { Backend } from '../src/backend/backend.js';
 import { overrideSoftwareDevice } from '../src/backend/webgpu/ops/gemm.js';
+import { timeGemmReference } from './kernels.js';
 
 export interface StepBenchOptions {
   method: PretrainConfig['method'];
@@ -33,6 +34,11 @@ export interface StepBenchOptions {
   gpuRouting?: boolean;
   /** Replay recorded steps (the trainer's default); false: record every step. */
   stepReplay?: boolean;
+  /**
+   * WebGPU: also time GEMM n³ (AB, ABᵀ, AᵀB) after the step, and give each profiled row that
+   * declares work its rate as a share of the best of the three (the conv-layer target: ≥ 60%).
+   */
+  gemmReference?: number;
 }
 
 export interface StepBenchResult {
@@ -56,7 +62,9 @@ export interface StepBenchResult {
    * GPU ms per kernel over one step (with --profile; per kernel and shape with --profile-shapes),
    * largest first; flops: the rows' declared work (GEMMs, convolutions), 0 where none.
    */
-  profile?: { name: string; ms: number; count: number; flops: number }[];
+  profile?: { name: string; ms: number; count: number; flops: number; ofGemm?: number }[];
+  /** With gemmReference: the GEMM n³ rows and the best rate (TFLOP/s) the profile's ofGemm divides by. */
+  gemmReference?: { n: number; rows: { shape: string; ms: number; tflops: number; maxRelErr: number }[]; bestTflops: number };
 }
 
 function randomData(n: number, size: number, classes: number): TrainingData {
@@ -131,6 +139,7 @@ async function stepBench(o: StepBenchOptions, backend: Backend): Promise<StepBen
   const gpu = backend.name === 'webgpu' ? await webgpu() : null;
   let dispatchesPerStep: number | null = null;
   let profile: StepBenchResult['profile'];
+  let gemmReference: StepBenchResult['gemmReference'];
   if (gpu) {
     const d0 = gpu.runtime.stats().dispatches;
     await oneStep();
@@ -139,9 +148,15 @@ async function stepBench(o: StepBenchOptions, backend: Backend): Promise<StepBen
       const key = o.profileShapes ? (label: string) => label : undefined;
       profile = (await gpu.runtime.profileDispatches(async () => { await oneStep(); }, key)).rows;
     }
+    if (o.gemmReference) {
+      const rows = (await timeGemmReference(gpu.runtime, o.gemmReference, 10)).map((r) => ({ shape: r.shape, ms: r.ms, tflops: (r.gflops ?? 0) / 1000, maxRelErr: r.maxRelErr }));
+      const bestTflops = Math.max(...rows.map((r) => r.tflops));
+      gemmReference = { n: o.gemmReference, rows, bestTflops };
+      for (const p of profile ?? []) if (p.flops > 0 && p.ms > 0) p.ofGemm = p.flops / p.ms / 1e9 / bestTflops;
+    }
   }
   return {
-    dispatchesPerStep, profile, replayedSteps,
+    dispatchesPerStep, profile, gemmReference, replayedSteps,
     method: o.method, arch: o.arch, batch: o.batch, size: o.size, device: (await describeBackend(backend)).device,
     msPerStep: ms, imagesPerSecond: (o.batch * 1000) / ms, encodeMsPerStep: encode,
     pipelinedMsPerStep: pipelinedMs, pipelinedImagesPerSecond: (o.batch * 1000) / pipelinedMs,

@@ -46,6 +46,22 @@ test('bench step profiles: by kernel, or by kernel and shape (one row per convol
   assert.equal(count(byShape), count(byKernel), 'the same dispatches, grouped differently');
 });
 
+test('bench step --gemm-reference: GEMM n³ in the same process, each profiled GEMM row as a share of the best', async () => {
+  if (!(await gpuBackendOrSkip('bench step'))) return;
+  const r = await runStepBench({ ...tiny('webgpu'), steps: 1, warmup: 1, profileShapes: true, gemmReference: 64 });
+  const g = r.gemmReference;
+  assert.ok(g, 'a reference');
+  assert.equal(g.rows.map((x) => x.shape), ['64x64x64 AB', '64x64x64 ABᵀ', '64x64x64 AᵀB']);
+  for (const x of g.rows) assert.ok(x.tflops > 0 && x.maxRelErr < 1e-5, JSON.stringify(x));
+  assert.is(g.bestTflops, Math.max(...g.rows.map((x) => x.tflops)));
+  const rows = r.profile ?? [];
+  assert.ok(rows.some((p) => p.flops > 0));
+  for (const p of rows) {
+    if (p.flops > 0) assert.ok(Math.abs((p.ofGemm ?? NaN) - p.flops / p.ms / 1e9 / g.bestTflops) < 1e-9 * (p.ofGemm ?? 1), p.name);
+    else assert.is(p.ofGemm, undefined, p.name);
+  }
+});
+
 test('bench step --gpu-routing: the GPU code paths on any adapter (implicit convolutions, not im2col)', async () => {
   if (!(await gpuBackendOrSkip('bench step'))) return;
   const names = (r: Awaited<ReturnType<typeof runStepBench>>) => (r.profile ?? []).map((p) => p.name);

@@ -123,51 +123,47 @@ test('split-K reduction over a grid folded into 2-D, OIHW order, both routings',
   }
 });
 
-test('GPU routing: the large tile by kind of product and width, the small one for few tiles or 64 columns', async () => {
+/** fn with the GPU routing taken on this device and COENGINE_GEMM_BIG unset; both restored after. */
+async function withGpuRouting(fn: (ctx: NonNullable<Awaited<ReturnType<typeof runtime>>>) => void): Promise<void> {
   const ctx = await runtime();
   if (!ctx) return;
   overrideSoftwareDevice(ctx, false);
   const prev = setGemmBigTile(null);
   try {
-    const T = GEMM_TILES;
-    assert.is(chooseTile(ctx, 25088, 256, 1, 'conv'), T.shared64x128, 'conv forward, 256 channels');
-    assert.is(chooseTile(ctx, 100352, 128, 1, 'conv'), T.shared128bk8p, 'conv forward, 128 channels');
-    assert.is(chooseTile(ctx, 100352, 128, 1, 'conv-dx'), T.shared64x128);
-    assert.is(chooseTile(ctx, 6272, 512, 1, 'conv'), T.shared64x128, 'layer 4: 392 tiles of its own, 196 of 128×128');
-    assert.is(chooseTile(ctx, 6272, 512, 1, 'nn'), T.shared64p, 'matmuls count 128×128 tiles');
-    assert.is(chooseTile(ctx, 3136, 256, 1, 'conv'), T.shared64p, 'too few tiles even of its own');
-    assert.is(chooseTile(ctx, 256, 2304, 4, 'conv-dw'), T.shared128x64);
-    assert.is(chooseTile(ctx, 64, 576, 4, 'conv-dw'), T.shared64p, '64 output channels: few tiles');
-    assert.is(chooseTile(ctx, 25088, 1024, 1, 'nt'), T.shared128x64);
-    assert.is(chooseTile(ctx, 401408, 256, 1, 'nn'), T.shared64x128);
-    assert.is(chooseTile(ctx, 100352, 128, 1, 'nn'), T.shared128bk8p);
-    assert.is(chooseTile(ctx, 4096, 4096, 1, 'tn'), T.shared128bk8p);
-    assert.is(chooseTile(ctx, 1024, 256, 1, 'tn'), T.shared64p, 'a 1×1 weight gradient: few tiles (split-K)');
-    assert.is(chooseTile(ctx, 401408, 64, 1, 'conv'), T.shared64p, 'a 128-wide tile would waste half on 64 columns');
-    assert.is(chooseTile(ctx, 4096, 4096), T.shared128bk8p, 'no kind given');
+    fn(ctx);
   } finally {
     setGemmBigTile(prev);
     overrideSoftwareDevice(ctx, null);
   }
-});
+}
 
-test('COENGINE_GEMM_BIG picks the heuristic\'s large tile (step A/B runs); a name that is not a shared tile is refused', async () => {
-  const ctx = await runtime();
-  if (!ctx) return;
-  overrideSoftwareDevice(ctx, false);
-  const prev = setGemmBigTile(null);
-  try {
-    assert.is(chooseTile(ctx, 4096, 4096), GEMM_TILES.shared128bk8p);
-    setGemmBigTile('shared128x64');
-    assert.is(chooseTile(ctx, 4096, 4096), GEMM_TILES.shared128x64);
-    assert.is(chooseTile(ctx, 100, 100), GEMM_TILES.shared64p, 'small problems keep the small tile');
-    setGemmBigTile('direct32');
-    assert.throws(() => chooseTile(ctx, 4096, 4096), /COENGINE_GEMM_BIG: 'direct32' is not a shared-memory GEMM tile/);
-  } finally {
-    setGemmBigTile(prev);
-    overrideSoftwareDevice(ctx, null);
-  }
-});
+test('GPU routing: the large tile by kind of product and width, the small one for few tiles or 64 columns', () => withGpuRouting((ctx) => {
+  const T = GEMM_TILES;
+  assert.is(chooseTile(ctx, 25088, 256, 1, 'conv'), T.shared64x128, 'conv forward, 256 channels');
+  assert.is(chooseTile(ctx, 100352, 128, 1, 'conv'), T.shared128bk8p, 'conv forward, 128 channels');
+  assert.is(chooseTile(ctx, 100352, 128, 1, 'conv-dx'), T.shared64x128);
+  assert.is(chooseTile(ctx, 6272, 512, 1, 'conv'), T.shared64x128, 'layer 4: 392 tiles of its own, 196 of 128×128');
+  assert.is(chooseTile(ctx, 6272, 512, 1, 'nn'), T.shared64p, 'matmuls count 128×128 tiles');
+  assert.is(chooseTile(ctx, 3136, 256, 1, 'conv'), T.shared64p, 'too few tiles even of its own');
+  assert.is(chooseTile(ctx, 256, 2304, 4, 'conv-dw'), T.shared128x64);
+  assert.is(chooseTile(ctx, 64, 576, 4, 'conv-dw'), T.shared64p, '64 output channels: few tiles');
+  assert.is(chooseTile(ctx, 25088, 1024, 1, 'nt'), T.shared128x64);
+  assert.is(chooseTile(ctx, 401408, 256, 1, 'nn'), T.shared64x128);
+  assert.is(chooseTile(ctx, 100352, 128, 1, 'nn'), T.shared128bk8p);
+  assert.is(chooseTile(ctx, 4096, 4096, 1, 'tn'), T.shared128bk8p);
+  assert.is(chooseTile(ctx, 1024, 256, 1, 'tn'), T.shared64p, 'a 1×1 weight gradient: few tiles (split-K)');
+  assert.is(chooseTile(ctx, 401408, 64, 1, 'conv'), T.shared64p, 'a 128-wide tile would waste half on 64 columns');
+  assert.is(chooseTile(ctx, 4096, 4096), T.shared128bk8p, 'no kind given');
+}));
+
+test('COENGINE_GEMM_BIG picks the heuristic\'s large tile (step A/B runs); a name that is not a shared tile is refused', () => withGpuRouting((ctx) => {
+  assert.is(chooseTile(ctx, 4096, 4096), GEMM_TILES.shared128bk8p);
+  setGemmBigTile('shared128x64');
+  assert.is(chooseTile(ctx, 4096, 4096), GEMM_TILES.shared128x64);
+  assert.is(chooseTile(ctx, 100, 100), GEMM_TILES.shared64p, 'small problems keep the small tile');
+  setGemmBigTile('direct32');
+  assert.throws(() => chooseTile(ctx, 4096, 4096), /COENGINE_GEMM_BIG: 'direct32' is not a shared-memory GEMM tile/);
+}));
 
 test('split-K reduction shape: lanes only where the outputs alone cannot fill a GPU, never more than the slices', () => {
   assert.equal(splitKShape(true, 100, 60), { OUTS: 256, LANES: 1 }); // CPU implementations: no barriers

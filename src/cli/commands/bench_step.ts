@@ -28,13 +28,16 @@ export function registerBenchStep(bench: Command): void {
     .addOption(new Option('--device <d>', 'backend').choices(['auto', 'webgpu', 'cpu']).default('auto'))
     .option('--profile', 'also time each kernel over one step (GPU timestamps) and list the most expensive')
     .option('--profile-shapes', 'like --profile, but one row per kernel and shape (e.g. each convolution layer); the stable way to time a layer, as it runs in training')
+    .option('--gemm-reference <n>', 'WebGPU: also time GEMM n³ (AB, ABᵀ, AᵀB, e.g. 4096) after the step; with --profile or ' +
+      '--profile-shapes, show each GEMM row\'s rate as a share of the best of the three, marking those under 60%', int('gemm-reference'))
     .option('--gpu-routing', 'on a CPU implementation of WebGPU (lavapipe), take the code paths chosen for GPUs: dispatch counts and labels as a GPU records them (timings mean nothing)')
     .option('--no-step-replay', 'record every step (as with pretrain --no-step-replay): the host time that step replay saves')
     .option('--json', 'print the result as one JSON object')
     .action(async (o) => {
       const { runStepBench } = await import('../../../bench/step.js');
       const r = await runStepBench({ method: o.method, arch: o.arch, batch: o.batch, size: o.size, width: o.width, smallStem: !!o.smallStem,
-        projHidden: o.projHidden, projOut: o.projOut, localGrid: o.localGrid, steps: o.steps, warmup: o.warmup, device: o.device, profile: !!o.profile, profileShapes: !!o.profileShapes, gpuRouting: !!o.gpuRouting, stepReplay: o.stepReplay !== false });
+        projHidden: o.projHidden, projOut: o.projOut, localGrid: o.localGrid, steps: o.steps, warmup: o.warmup, device: o.device, profile: !!o.profile, profileShapes: !!o.profileShapes, gpuRouting: !!o.gpuRouting, stepReplay: o.stepReplay !== false,
+        gemmReference: o.gemmReference || undefined });
       if (o.json) { process.stdout.write(JSON.stringify(r) + '\n'); return; }
       process.stdout.write(`${r.method} ${r.arch} batch ${r.batch} @${r.size}px on ${r.device}: ${r.msPerStep.toFixed(1)} ms/step, ` +
         `${r.imagesPerSecond.toFixed(1)} img/s; back to back ${r.pipelinedMsPerStep.toFixed(1)} ms/step, ${r.pipelinedImagesPerSecond.toFixed(1)} img/s` +
@@ -44,13 +47,24 @@ export function registerBenchStep(bench: Command): void {
         (r.buffersCreatedInSteadyState !== null ? `, ${r.buffersCreatedInSteadyState} buffers created in steady state` : '') +
         (r.dispatchesPerStep !== null ? `, ${r.dispatchesPerStep} dispatches/step` : '') +
         `, ${r.replayedSteps} of ${o.steps} timed steps replayed` + '\n');
+      // TFLOP/s on GPUs, GFLOP/s on CPU implementations of WebGPU.
+      const fmtRate = (tflops: number) => (tflops >= 1 ? `${tflops.toFixed(1)} TFLOP/s` : `${(1000 * tflops).toFixed(1)} GFLOP/s`);
+      const g = r.gemmReference;
+      if (g) {
+        process.stdout.write(`GEMM ${g.n}³: ${g.rows.map((x) => `${x.shape.split(' ')[1]} ${fmtRate(x.tflops)}`).join(', ')} ` +
+          `(max rel. error ${Math.max(...g.rows.map((x) => x.maxRelErr)).toExponential(1)}); 60% of the best: ${fmtRate(0.6 * g.bestTflops)}\n`);
+      }
       if (r.profile) {
         const total = r.profile.reduce((a, p) => a + p.ms, 0);
         process.stdout.write(`GPU time by kernel over one step (${total.toFixed(1)} ms timed):\n`);
         for (const p of r.profile.slice(0, o.profileShapes ? 60 : 25)) {
-          const rate = p.flops > 0 && p.ms > 0 ? `${(p.flops / p.ms / 1e9).toFixed(1).padStart(6)} TFLOP/s` : ' '.repeat(14);
-          process.stdout.write(`  ${p.ms.toFixed(2).padStart(9)} ms ${(100 * p.ms / total).toFixed(1).padStart(5)}%  ${String(p.count).padStart(5)}×  ${rate}  ${p.name}\n`);
+          const rate = (p.flops > 0 && p.ms > 0 ? fmtRate(p.flops / p.ms / 1e9) : '').padStart(15);
+          const share = !g ? '' : p.ofGemm === undefined ? ' '.repeat(10) : `${(100 * p.ofGemm).toFixed(0).padStart(4)}%${p.ofGemm < 0.6 ? ' <60' : '    '} `;
+          process.stdout.write(`  ${p.ms.toFixed(2).padStart(9)} ms ${(100 * p.ms / total).toFixed(1).padStart(5)}%  ${String(p.count).padStart(5)}×  ${rate}  ${share}${p.name}\n`);
         }
+        // --profile-shapes lists the first 60 rows; those below the bar may be further down.
+        const under = g ? r.profile.slice(o.profileShapes ? 60 : 25).filter((p) => p.ofGemm !== undefined && p.ofGemm < 0.6) : [];
+        if (under.length) process.stdout.write(`  and ${under.length} smaller rows under 60%: ${under.map((p) => `${p.name} (${(100 * (p.ofGemm ?? 0)).toFixed(0)}%)`).join('; ')}\n`);
       }
     });
 }

@@ -12,7 +12,8 @@
 # profiled steps as "folder env... --profile[-shapes]" specs (semicolon-separated); TESTS narrows
 # the parity tests (a regex on test/webgpu file names); MORE_STEPS adds `bench step` runs of dist
 # with other arguments ("--method co-byol --arch rf99-resnet50;..."); GEMM=0 and TORCH=0 skip those;
-# SWEEP="shared128bk8p,shared128x64" times GEMM 4096³ under those tile configs (after the parity tests);
+# SWEEP="shared128bk8p,shared128x64,gemm-unrolled[u128t8x16]" times GEMM 4096³ under those tile configs
+# (bare names are GEMM_TILES; bracketed ones any sweep row, e.g. the unrolled experiment; after the parity tests);
 # ROUNDS=0 skips the A/B steps (default 2 rounds of dist and each arm). Prepare as in scripts/device-ab.sh; run with carry
 # [".devpack", "dist", "dist-old"]: source .devpack/enter.sh && bash scripts/device-measure.sh
 set -uo pipefail
@@ -34,7 +35,7 @@ if [ "${PARITY:-1}" = 1 ]; then
     | sed 's/\x1b\[[0-9;]*m//g' | tail -30 > "$O/parity.txt"; mark parity
 fi
 if [ -n "${SWEEP:-}" ]; then  # GEMM 4096³ under the listed tile configs (comma-separated)
-  only=$(echo "$SWEEP" | sed 's/\([^,]*\)/gemm[\1]/g')
+  only=$(echo "$SWEEP" | tr ',' '\n' | sed '/\[/!s/.*/gemm[&]/' | paste -sd, -)  # bare names: gemm[name]
   timeout "$(left 90)" node dist/src/cli/main.js bench kernels --json --reps 10 --sweep --only "$only" 2>&1 | quiet > "$O/sweep.jsonl"
   mark sweep
 fi

@@ -15,7 +15,6 @@ import type { GpuStorage } from '../src/backend/webgpu/context.js';
 import { convOutSize } from '../src/runtime/shape.js';
 import { GEMM_TILES, validateTile, type GemmTile } from '../src/backend/webgpu/ops/gemm.js';
 import { gemm } from '../src/backend/webgpu/ops/matmul.js';
-import { UNROLLED_TILES, checkUnrolledTile, unrolledGemm } from './gemm_unrolled.js';
 import { conv2d, conv2dBackwardData, conv2dBackwardWeight, type ConvOptions } from '../src/backend/webgpu/ops/conv.js';
 import { moments, normalize, batchNormBackward } from '../src/backend/webgpu/ops/norm.js';
 import { maxPool2d, maxPool2dBackward } from '../src/backend/webgpu/ops/pool.js';
@@ -116,12 +115,10 @@ const cpuRaw = (a: Float32Array | Int32Array, shape: number[]): Raw =>
 
 // ---------------------------------------------------------------- cases
 
-/** GEMM M×N×K under the heuristic (or a forced tile), or through `runner` (an experimental kernel, named `kernel`). */
-function gemmCase(M: number, N: number, K: number, transA = false, transB = false, tile?: GemmTile, tileName?: string,
-  runner?: { kernel: string; run: (rt: GpuRuntime, a: GpuStorage, b: GpuStorage) => GpuStorage }): Case {
+function gemmCase(M: number, N: number, K: number, transA = false, transB = false, tile?: GemmTile, tileName?: string): Case {
   const tag = `${transA ? 'Aᵀ' : 'A'}${transB ? 'Bᵀ' : 'B'}`;
   return {
-    kernel: runner ? runner.kernel : tileName ? `gemm[${tileName}]` : 'gemm', shape: `${M}x${N}x${K} ${tag}`,
+    kernel: tileName ? `gemm[${tileName}]` : 'gemm', shape: `${M}x${N}x${K} ${tag}`,
     flops: 2 * M * N * K, bytes: 4 * (M * K + K * N + M * N),
     prepare(rt, exact) {
       const A = randomData(M * K, 1), B = randomData(K * N, 2);
@@ -130,7 +127,7 @@ function gemmCase(M: number, N: number, K: number, transA = false, transB = fals
       const bAt = (k: number, n: number) => (transB ? B[n * K + k] : B[k * N + n]);
       return {
         inputs: [a, b],
-        run: () => [runner ? runner.run(rt, a, b) : gemm(rt, { a, b, batch: 1, M, N, K, transA, transB }, { tile })],
+        run: () => [gemm(rt, { a, b, batch: 1, M, N, K, transA, transB }, { tile })],
         check: ([c]) => exact
           ? compareCpu(rt, c, M * N, cpu().matmul(cpuRaw(A, transA ? [K, M] : [M, K]), cpuRaw(B, transB ? [N, K] : [K, N]), transA, transB))
           : compareSampled(rt, c, M * N, 3, (i) => {
@@ -511,11 +508,6 @@ export async function runKernelBench(opts: KernelBenchOptions): Promise<KernelBe
     for (const [name, t] of Object.entries(GEMM_TILES)) {
       try { validateTile(rt, t, name); } catch (e) { say(`skip tile ${name}: ${(e as Error).message}`); continue; }
       list.push(gemmCase(n, n, n, false, false, t, name));
-    }
-    // The experiment of bench/gemm_unrolled.ts: the same tiles with a generated register block.
-    for (const [name, t] of Object.entries(UNROLLED_TILES)) {
-      try { checkUnrolledTile(rt, t); } catch (e) { say(`skip tile ${name}: ${(e as Error).message}`); continue; }
-      list.push(gemmCase(n, n, n, false, false, undefined, undefined, { kernel: `gemm-unrolled[${name}]`, run: (r, a, b) => unrolledGemm(r, a, b, n, n, n, t) }));
     }
   }
   if (opts.only) {

@@ -9,6 +9,11 @@
 //   const STAGES: u32;    (1 or 2 workgroup tiles per operand: with 2, slice k+1 is stored
 //                          into one while slice k is multiplied from the other, one barrier
 //                          per slice instead of two)
+//   const GEN: bool;      (shared path only: the register block is the wrapper's generated
+//                          accumulators acc_<r>_<i>_<c> with straight-line multiply-adds,
+//                          fn mm_multiplyGen(tx, ty, stage) and fn mm_writeGen(z, tileM, tileN,
+//                          tx, ty, M, N), instead of the acc array and its loop nests, which the
+//                          driver must unroll and promote to registers; empty stubs otherwise)
 // then this file, then compiles the hook kernel (e.g. matmul.wgsl) after it.
 //
 // Hooks the including kernel must define (the core guarantees the arguments are in range):
@@ -110,7 +115,7 @@ const B_UNITS: u32 = (BK * BN / 4u + NT - 1u) / NT;
 var<private> stageA: array<vec4<f32>, A_UNITS>;
 var<private> stageB: array<vec4<f32>, B_UNITS>;
 
-var<private> acc: array<vec4<f32>, TM * CN>;
+var<private> acc: array<vec4<f32>, select(TM * CN, 1u, GEN)>;  // GEN: the generated variables instead
 
 // COL_STATS: one slot per thread of the upper half of the thread rows still merging (its CN
 // groups of 4 columns each; the count is per thread).
@@ -231,6 +236,10 @@ fn mm_storeSlice(tid: u32, stage: u32) {
   }
 }
 
+fn mm_multiply(tx: u32, ty: u32, stage: u32) {
+  if (GEN) { mm_multiplyGen(tx, ty, stage); } else { mm_multiplySlice(tx, ty, stage); }
+}
+
 fn mm_multiplySlice(tx: u32, ty: u32, stage: u32) {
   for (var kk = 0u; kk < BK; kk++) {
     var a: array<vec4<f32>, RM>;
@@ -273,7 +282,7 @@ fn mm_runShared(z: u32, tileM: u32, tileN: u32, tx: u32, ty: u32, M: u32, N: u32
     let next = k0 + BK;
     let more = next < ke;
     if (more) { mm_fetchSlice(z, tileM, tileN, next, ke, M, N, tid); }
-    mm_multiplySlice(tx, ty, 0u);
+    mm_multiply(tx, ty, 0u);
     workgroupBarrier();
     if (more) { mm_storeSlice(tid, 0u); }
     workgroupBarrier();
@@ -290,7 +299,7 @@ fn mm_doubleBufferedStep(z: u32, tileM: u32, tileN: u32, tx: u32, ty: u32, M: u3
   let next = k0 + BK;
   let more = next < ke;
   if (more) { mm_fetchSlice(z, tileM, tileN, next, ke, M, N, tid); }
-  mm_multiplySlice(tx, ty, cur);
+  mm_multiply(tx, ty, cur);
   if (more) { mm_storeSlice(tid, 1u - cur); }
   workgroupBarrier();
 }
@@ -443,21 +452,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   } else {
     mm_runDirect(z, tileM, tileN, tx, ty, M, N);
   }
+  if (GEN) {
+    mm_writeGen(z, tileM, tileN, tx, ty, M, N);
+    return;  // (the wrapper makes no column statistics with generated tiles)
+  }
   for (var r = 0u; r < RM; r++) {
     for (var i = 0u; i < 4u; i++) {
       let m = tileM + r * ROW_STRIDE + ty * 4u + i;
       if (m < M) {
-        for (var c = 0u; c < CN; c++) {
-          let n = tileN + c * COL_STRIDE + tx * 4u;
-          let v = acc[(r * 4u + i) * CN + c];
-          if (C_VEC && n + 3u < N) {
-            mm_write4(z, m, n, v);
-          } else {
-            for (var j = 0u; j < 4u; j++) { if (n + j < N) { mm_write(z, m, n + j, v[j]); } }
-          }
-        }
+        for (var c = 0u; c < CN; c++) { mm_writeOut(z, m, tileN + c * COL_STRIDE + tx * 4u, N, acc[(r * 4u + i) * CN + c]); }
       }
     }
   }
   if (COL_STATS) { mm_columnStats(tileM, tileN, tx, ty, M, N, wid.y); }
+}
+
+/** C(m, n..n+3) = v where in range (m < M checked by the caller). */
+fn mm_writeOut(z: u32, m: u32, n: u32, N: u32, v: vec4<f32>) {
+  if (C_VEC && n + 3u < N) {
+    mm_write4(z, m, n, v);
+  } else {
+    for (var j = 0u; j < 4u; j++) { if (n + j < N) { mm_write(z, m, n + j, v[j]); } }
+  }
 }

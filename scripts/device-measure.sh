@@ -12,8 +12,8 @@
 # profiled steps as "folder env... --profile[-shapes]" specs (semicolon-separated); TESTS narrows
 # the parity tests (a regex on test/webgpu file names); MORE_STEPS adds `bench step` runs of dist
 # with other arguments ("--method co-byol --arch rf99-resnet50;..."); GEMM=0 and TORCH=0 skip those;
-# SWEEP="shared128bk8p,shared128x64,gemm-unrolled[u128t8x16]" times GEMM 4096³ under those tile configs
-# (bare names are GEMM_TILES; bracketed ones any sweep row, e.g. the unrolled experiment; after the parity tests);
+# SWEEP="shared128bk8p,shared128x64" times GEMM 4096³ under those tile configs (bare names are
+# GEMM_TILES, bracketed ones any row of bench kernels --sweep; after the parity tests);
 # ROUNDS=0 skips the A/B steps (default 2 rounds of dist and each arm). Prepare as in scripts/device-ab.sh; run with carry
 # [".devpack", "dist", "dist-old"]: source .devpack/enter.sh && bash scripts/device-measure.sh
 set -uo pipefail

@@ -51,11 +51,12 @@ test('shared-memory and direct paths, every tile config the device compiles quic
   const ctx = await runtime();
   if (!ctx) return;
   // lavapipe needs seconds per barrier-heavy pipeline: there small shared configs (one and two
-  // stages) stand in for the others (same code, different constants); real GPUs check every config.
+  // stages, array and generated register blocks) stand in for the others (same code, different
+  // constants); real GPUs check every config.
   // COENGINE_TEST_TILES=a,b checks those instead (new candidates, on lavapipe before a GPU run).
   const listed = process.env.COENGINE_TEST_TILES?.split(',').filter((n) => n.length > 0);
   for (const n of listed ?? []) assert.ok(GEMM_TILES[n], `COENGINE_TEST_TILES: unknown tile '${n}'`);
-  const names = listed ?? (isSoftwareDevice(ctx) ? ['direct32', 'shared32', 'shared32p', 'shared32pd'] : Object.keys(GEMM_TILES));
+  const names = listed ?? (isSoftwareDevice(ctx) ? ['direct32', 'shared32', 'shared32p', 'shared32pd', 'shared32pg'] : Object.keys(GEMM_TILES));
   for (const name of names) {
     const t = GEMM_TILES[name];
     try { validateTile(ctx, t); } catch { continue; } // too big for this device's limits

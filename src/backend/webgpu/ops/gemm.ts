@@ -26,6 +26,11 @@ export interface GemmTile {
   pad?: boolean;
   /** Two workgroup tiles per operand: store slice k+1 while multiplying slice k, one barrier per slice. */
   double?: boolean;
+  /**
+   * Shared path: the register block as generated variables with straight-line multiply-adds
+   * (gemmPrelude) instead of an array and loop nests the driver must unroll (matmul_core.wgsl, GEN).
+   */
+  gen?: boolean;
 }
 
 /** Named configurations, selectable from the benchmark's --sweep and COENGINE_GEMM_TILE. */
@@ -65,6 +70,14 @@ export const GEMM_TILES: Record<string, GemmTile> = {
   // eleventh session). Kept as the column statistics' test of a 4-group-wide thread block.
   shared128x256: { BM: 128, BN: 256, BK: 8, TM: 8, TN: 16, shared: true },
   shared256x128: { BM: 256, BN: 128, BK: 8, TM: 16, TN: 8, shared: true },
+  // Generated register blocks (gen): not yet timed on a GPU, candidates for the next sweep
+  // (shared32pg: the small one CI's lavapipe checks).
+  shared32pg: { BM: 32, BN: 32, BK: 8, TM: 4, TN: 4, shared: true, pad: true, gen: true },
+  shared128bk8pg: { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, shared: true, pad: true, gen: true },
+  shared128t8x16pg: { BM: 128, BN: 128, BK: 8, TM: 8, TN: 16, shared: true, pad: true, gen: true },
+  shared128x256pg: { BM: 128, BN: 256, BK: 8, TM: 8, TN: 16, shared: true, pad: true, gen: true },
+  shared64x128g: { BM: 64, BN: 128, BK: 16, TM: 4, TN: 8, shared: true, gen: true },
+  shared128x64g: { BM: 128, BN: 64, BK: 16, TM: 8, TN: 4, shared: true, gen: true },
 };
 
 let forcedTile: string | null = process.env.COENGINE_GEMM_TILE ?? null;
@@ -103,6 +116,7 @@ export function validateTile(ctx: GpuContext, t: GemmTile, name = 'tile'): void 
   if (t.TM % 4 || t.TN % 4) throw bad('TM and TN must be multiples of 4');
   if (t.BM % t.TM || t.BN % t.TN) throw bad('BM/BN must be multiples of TM/TN');
   if (t.BK % 4) throw bad('BK must be a multiple of 4');
+  if (t.gen && !t.shared) throw bad('generated register blocks need the shared path');
   const threads = (t.BM / t.TM) * (t.BN / t.TN);
   if (threads > ctx.limits.maxComputeInvocationsPerWorkgroup) throw bad(`${threads} threads per workgroup exceed the device limit`);
   if (t.BN / t.TN > ctx.limits.maxComputeWorkgroupSizeX || t.BM / t.TM > ctx.limits.maxComputeWorkgroupSizeY) throw bad('workgroup too wide');
@@ -162,7 +176,7 @@ export function hasEpilogue(ep: Epilogue): boolean {
  * whose workgroup memory would overflow with the tree's.
  */
 export function columnStatsPart(ctx: GpuContext, t: GemmTile, M: number, N: number, groups: number | undefined, ep: Epilogue): GpuStorage | null {
-  if (!groups || !fuseStats || hasEpilogue(ep) || M === 0 || N === 0) return null;
+  if (!groups || !fuseStats || hasEpilogue(ep) || M === 0 || N === 0 || t.gen) return null;
   if (M % groups !== 0 || (groups > 1 && (M / groups) % t.BM !== 0)) return null;
   const rowsOfThreads = t.BM / t.TM, threads = rowsOfThreads * (t.BN / t.TN);
   if (rowsOfThreads & (rowsOfThreads - 1)) return null;
@@ -282,7 +296,7 @@ const preludes = new Map<string, string>();
  * string object each time, so the pipeline cache's lookup of it is cheap.
  */
 export function gemmPrelude(t: GemmTile): string {
-  const key = `${t.BM},${t.BN},${t.BK},${t.TM},${t.TN},${t.shared},${t.pad ?? false},${t.double ?? false}`;
+  const key = `${t.BM},${t.BN},${t.BK},${t.TM},${t.TN},${t.shared},${t.pad ?? false},${t.double ?? false},${t.gen ?? false}`;
   let text = preludes.get(key);
   if (text === undefined) preludes.set(key, (text = buildPrelude(t)));
   return text;
@@ -292,7 +306,48 @@ function buildPrelude(t: GemmTile): string {
   return `const BM: u32 = ${t.BM}u;\nconst BN: u32 = ${t.BN}u;\nconst BK: u32 = ${t.BK}u;\n` +
     `const TM: u32 = ${t.TM}u;\nconst TN: u32 = ${t.TN}u;\nconst USE_SHARED: bool = ${t.shared};\n` +
     `const SMEM_PAD: u32 = ${t.pad ? 1 : 0}u;\nconst STAGES: u32 = ${t.double ? 2 : 1}u;\n` +
-    kernelSource('matmul_core.wgsl');
+    `const GEN: bool = ${!!t.gen};\n` + generatedBlock(t) + kernelSource('matmul_core.wgsl');
+}
+
+/**
+ * GEN tiles: the thread's TM×TN block as variables acc_<r>_<i>_<c> (row group r, row i, column
+ * group c: the same layout as the core's acc[(r·4 + i)·CN + c]), one k-slice's multiply-adds and
+ * the epilogue's writes written out in full. Other tiles: empty stubs (the core calls them only
+ * when GEN). Why: on an H100 the array form ran 8×8 blocks at 31 TFLOP/s but 8×12 and 8×16 at
+ * 18–20 and 16-row blocks at 2 (bench/RESULTS.md, eleventh session), likely the driver spilling
+ * or not unrolling, not the hardware (cuBLAS's f32 kernels use 8×16 blocks, at 52).
+ */
+function generatedBlock(t: GemmTile): string {
+  if (!t.gen) {
+    return 'fn mm_multiplyGen(tx: u32, ty: u32, stage: u32) {}\n' +
+      'fn mm_writeGen(z: u32, tileM: u32, tileN: u32, tx: u32, ty: u32, M: u32, N: u32) {}\n';
+  }
+  const RM = t.TM / 4, CN = t.TN / 4, wgX = t.BN / t.TN, wgY = t.BM / t.TM;
+  const acc = (r: number, i: number, c: number) => `acc_${r}_${i}_${c}`;
+  const out: string[] = [];
+  for (let r = 0; r < RM; r++) for (let i = 0; i < 4; i++) for (let c = 0; c < CN; c++) out.push(`var<private> ${acc(r, i, c)}: vec4<f32>;`);
+  out.push('fn mm_multiplyGen(tx: u32, ty: u32, stage: u32) {');
+  for (let kk = 0; kk < t.BK; kk++) {
+    for (let r = 0; r < RM; r++) out.push(`  let a${kk}_${r} = As[stage][${kk}][${r * wgY}u + ty];`);
+    for (let c = 0; c < CN; c++) out.push(`  let b${kk}_${c} = Bs[stage][${kk}][${c * wgX}u + tx];`);
+    for (let r = 0; r < RM; r++) {
+      for (let i = 0; i < 4; i++) {
+        for (let c = 0; c < CN; c++) out.push(`  ${acc(r, i, c)} = fma(vec4<f32>(a${kk}_${r}[${i}]), b${kk}_${c}, ${acc(r, i, c)});`);
+      }
+    }
+  }
+  out.push('}');
+  // Rows tileM + r·ROW_STRIDE + 4·ty + i, columns tileN + c·COL_STRIDE + 4·tx (+0..3), as the core's loop.
+  out.push('fn mm_writeGen(z: u32, tileM: u32, tileN: u32, tx: u32, ty: u32, M: u32, N: u32) {');
+  for (let r = 0; r < RM; r++) {
+    for (let i = 0; i < 4; i++) {
+      out.push(`  { let m = tileM + ${r * 4 * wgY + i}u + 4u * ty; if (m < M) {`);
+      for (let c = 0; c < CN; c++) out.push(`    mm_writeOut(z, m, tileN + ${c * 4 * wgX}u + 4u * tx, N, ${acc(r, i, c)});`);
+      out.push('  } }');
+    }
+  }
+  out.push('}');
+  return out.join('\n') + '\n';
 }
 
 /** Layout/alignment switches of the core (override constants). */

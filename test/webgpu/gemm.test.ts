@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpu } from '../../src/backend/registry.js';
 import { matmul } from '../../src/backend/webgpu/ops/matmul.js';
-import { GEMM_TILES, chooseTile, isSoftwareDevice, overrideSoftwareDevice, setGemmBigTile, splitKReduce, splitKShape, validateTile } from '../../src/backend/webgpu/ops/gemm.js';
+import { GEMM_TILES, chooseTile, isSoftwareDevice, overrideSoftwareDevice, setGemmBigTile, setGeneratedTiles, splitKReduce, splitKShape, validateTile } from '../../src/backend/webgpu/ops/gemm.js';
 import { assertClose, cpuData, cpuRaw, gpuRaw, randomF32, readF32, runtime, skipNotice } from './kernel_parity.js';
 
 interface Case { batch: number; M: number; N: number; K: number; tA: boolean; tB: boolean }
@@ -155,6 +155,29 @@ test('GPU routing: the large tile by kind of product and width, the small one fo
   assert.is(chooseTile(ctx, 1024, 256, 1, 'tn'), T.shared64p, 'a 1×1 weight gradient: few tiles (split-K)');
   assert.is(chooseTile(ctx, 401408, 64, 1, 'conv'), T.shared64p, 'a 128-wide tile would waste half on 64 columns');
   assert.is(chooseTile(ctx, 4096, 4096), T.shared128bk8p, 'no kind given');
+}));
+
+test('a generated register block adds in the same order as the array form: bit-identical products', async () => {
+  const ctx = await runtime();
+  if (!ctx) return;
+  const M = 45, N = 38, K = 29;
+  const A = gpuRaw(ctx, randomF32(M * K, 41), [M, K]), B = gpuRaw(ctx, randomF32(N * K, 42), [N, K]);
+  const run = async (tile: string) => readF32(ctx, matmul(ctx, A, B, false, true, { tile: GEMM_TILES[tile] }), M * N);
+  assert.equal(Array.from(await run('shared32pg')), Array.from(await run('shared32p')));
+});
+
+test('COENGINE_GEMM_GEN: the heuristic\'s choices with generated register blocks', () => withGpuRouting((ctx) => {
+  const prev = setGeneratedTiles(true);
+  try {
+    const t = chooseTile(ctx, 25088, 256, 1, 'conv');
+    assert.equal({ ...t, gen: undefined }, { ...GEMM_TILES.shared64x128, gen: undefined }, 'the same sizes');
+    assert.ok(t.gen, 'generated');
+    assert.is(chooseTile(ctx, 25088, 256, 1, 'conv'), t, 'one object per tile (its prelude is built once)');
+    assert.ok(chooseTile(ctx, 100, 100).gen, 'small tiles too');
+  } finally {
+    setGeneratedTiles(prev);
+  }
+  assert.not.ok(chooseTile(ctx, 25088, 256, 1, 'conv').gen, 'off again');
 }));
 
 test('COENGINE_GEMM_BIG picks the heuristic\'s large tile (step A/B runs); a name that is not a shared tile is refused', () => withGpuRouting((ctx) => {

@@ -211,6 +211,32 @@ export type GemmRole = 'conv' | 'conv-dx' | 'conv-dw' | 'nn' | 'nt' | 'tn';
 export function chooseTile(ctx: GpuContext, M: number, N: number, layers = 1, role?: GemmRole): GemmTile {
   if (forcedTile) return GEMM_TILES[forcedTile];
   if (isSoftwareDevice(ctx)) return leastPadded(M, N, SOFTWARE_TILES);
+  const t = chooseGpuTile(M, N, layers, role);
+  return genTiles ? generatedTwin(t) : t;
+}
+
+/**
+ * COENGINE_GEMM_GEN=1 (A/B runs of whole steps): the heuristic's choices with generated register
+ * blocks (GemmTile.gen), same sizes.
+ */
+let genTiles = process.env.COENGINE_GEMM_GEN === '1';
+
+/** Tests: as COENGINE_GEMM_GEN. Returns the previous setting. */
+export function setGeneratedTiles(on: boolean): boolean {
+  const prev = genTiles;
+  genTiles = on;
+  return prev;
+}
+
+const twins = new Map<GemmTile, GemmTile>();
+function generatedTwin(t: GemmTile): GemmTile {
+  if (t.gen || !t.shared) return t;
+  let g = twins.get(t);
+  if (!g) twins.set(t, (g = { ...t, gen: true }));
+  return g;
+}
+
+function chooseGpuTile(M: number, N: number, layers: number, role: GemmRole | undefined): GemmTile {
   // Big tiles need enough of them to fill the GPU (~132 SMs on an H100/H200). H200 GEMM 4096³,
   // each config in its own process: shared128bk8(p) 32.5 TFLOP/s, shared64x128 29.4,
   // shared128p 29.0, shared64p 28.3, shared64 27.5, shared128 25.3 (bench kernels --sweep).

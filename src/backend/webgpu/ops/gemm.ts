@@ -80,8 +80,8 @@ export const GEMM_TILES: Record<string, GemmTile> = {
   shared128x64g: { BM: 128, BN: 64, BK: 16, TM: 8, TN: 4, shared: true, gen: true },
   // Candidate for the 7×7 stem's weight gradient (64 × 147): one workgroup covers every column, so
   // dy is read once per pixel chunk instead of three times. Under 52- and 40-wide tiles it took as
-  // long as under 64-wide ones (bench/RESULTS.md, eleventh session): its time did not follow the
-  // columns computed.
+  // long as under 64-wide ones or longer (bench/RESULTS.md, eleventh session): its time did not
+  // follow the columns computed.
   shared64x192p: { BM: 64, BN: 192, BK: 16, TM: 4, TN: 12, shared: true, pad: true },
 };
 

@@ -152,7 +152,8 @@ test('GPU routing: the large tile by kind of product and width, the small one fo
   assert.is(chooseTile(ctx, 401408, 256, 1, 'nn'), T.shared64x128);
   assert.is(chooseTile(ctx, 100352, 128, 1, 'nn'), T.shared128bk8p);
   assert.is(chooseTile(ctx, 4096, 4096, 1, 'tn'), T.shared128bk8p);
-  assert.is(chooseTile(ctx, 1024, 256, 1, 'tn'), T.shared64p, 'a 1×1 weight gradient: few tiles (split-K)');
+  assert.is(chooseTile(ctx, 1024, 256, 1, 'tn'), T.shared64x128, 'a 1×1 weight gradient, both sides ≥ 256: few tiles (split-K)');
+  assert.is(chooseTile(ctx, 512, 128, 1, 'tn'), T.shared64p, 'a 1×1 weight gradient with a 128 side');
   assert.is(chooseTile(ctx, 401408, 64, 1, 'conv'), T.shared64p, 'a 128-wide tile would waste half on 64 columns');
   assert.is(chooseTile(ctx, 4096, 4096), T.shared128bk8p, 'no kind given');
 }));

@@ -252,7 +252,12 @@ function chooseGpuTile(M: number, N: number, layers: number, role: GemmRole | un
   // gradients fill the GPU with split-K layers however few their tiles.
   const own = role === 'conv' || role === 'conv-dx';
   const tiles = Math.ceil(M / (own ? big.BM : 128)) * Math.ceil(N / (own ? big.BN : 128)) * layers;
-  if (tiles < 256 && role !== 'conv-dw') return small;
+  if (tiles < 256 && role !== 'conv-dw') {
+    // Few tiles: split-K fills the GPU. For 1×1 weight gradients (tn) with both sides ≥ 256 the
+    // 4×8 block beat shared64p on all six of ResNet-50's (e.g. 1024×256×25088: 22.4 → 24.8
+    // TFLOP/s; together 11.2 → 10.2 ms a step; with a 128 or 64 side it lost, by up to 2.4×).
+    return role === 'tn' && !bigName && M >= 256 && N >= 256 ? GEMM_TILES.shared64x128 : small;
+  }
   // A 128-wide tile over a 64-channel output (ResNet stage 1) computes twice what it keeps.
   return paddedWork(M, N, big) > 1.1 * paddedWork(M, N, small) ? small : big;
 }
@@ -271,8 +276,8 @@ function chooseGpuTile(M: number, N: number, layers: number, role: GemmRole | un
  *    (e.g. layer 3's 3×3: 24.7 → 28.1) and B-transposed products with N ≥ 128 (1×1 forwards:
  *    e.g. 29.5 → 32.5).
  *  - shared128bk8p otherwise: the fastest on large square products (GEMM 4096³: 31 against 25
- *    for shared128x64 in the same run), and on the A-transposed weight gradients of 1×1
- *    convolutions, where neither alternative wins consistently.
+ *    for shared128x64 in the same run). (The A-transposed products of 1×1 weight gradients have
+ *    few tiles: chooseGpuTile picks their tile.)
  */
 function bigTile(M: number, N: number, role: GemmRole | undefined): GemmTile {
   if (bigName) {

@@ -23,12 +23,13 @@ source "$(dirname "$0")/device_common.sh"
 { nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader || echo "no nvidia-smi"; date -u; } > "$MARKS" 2>&1
 STEP=${STEP_ARGS:---method byol --arch resnet50 --batch 64 --size 224}
 wrap() { tr -d '\n' | sed "s/^/{\"build\":\"$1\",\"result\":/; s/\$/}\n/; s/\"result\":}/\"result\":null}/"; }
+# spec "folder VAR=x ... args...": sets D (the build folder), ENVS (the assignments), ARGS (the rest)
+spec() { set -- $1; D=$1; shift; ENVS=(); while [ $# -gt 0 ] && [[ $1 == *=* ]]; do ENVS+=("$1"); shift; done; ARGS=("$@"); }
 step() { # "folder env...", extra args
-  local spec=$1; shift; set -- $spec "$@"; local d=$1; shift
-  local envs=(); while [ $# -gt 0 ] && [[ $1 == *=* ]]; do envs+=("$1"); shift; done
-  timeout "$(left 40)" env "${envs[@]}" node "$d/src/cli/main.js" bench step $STEP "$@" --steps 4 --warmup 10 --json 2>&1 \
-    | quiet | wrap "$spec $*" >> "$O/step.jsonl"
-  mark "step $spec $*"
+  local s=$1; shift; spec "$s $*"
+  timeout "$(left 40)" env "${ENVS[@]}" node "$D/src/cli/main.js" bench step $STEP "${ARGS[@]}" --steps 4 --warmup 10 --json 2>&1 \
+    | quiet | wrap "$s $*" >> "$O/step.jsonl"
+  mark "step $s $*"
 }
 if [ "${PARITY:-1}" = 1 ]; then
   timeout "$(left 75)" node node_modules/uvu/bin.js dist/test "webgpu/${TESTS:-.*}\.test\.js$" 2>&1 | quiet \
@@ -49,11 +50,11 @@ for args in "${MORE[@]}"; do
   mark "step dist $args"
 done
 IFS=';' read -r -a PROFS <<< "${PROFILES:-dist --profile;dist --profile-shapes}"
-for spec in "${PROFS[@]}"; do
-  [ -n "${spec// /}" ] || continue  # PROFILES=" ": none
-  set -- $spec; d=$1; shift; envs=(); while [ $# -gt 0 ] && [[ $1 == *=* ]]; do envs+=("$1"); shift; done
-  timeout "$(left 45)" env "${envs[@]}" node "$d/src/cli/main.js" bench step $STEP --steps 1 --warmup 3 "$@" --json 2>&1 | quiet \
-    | wrap "$spec" >> "$O/step_profile.jsonl"; mark "profile $spec"
+for p in "${PROFS[@]}"; do
+  [ -n "${p// /}" ] || continue  # PROFILES=" ": none
+  spec "$p"
+  timeout "$(left 45)" env "${ENVS[@]}" node "$D/src/cli/main.js" bench step $STEP --steps 1 --warmup 3 "${ARGS[@]}" --json 2>&1 | quiet \
+    | wrap "$p" >> "$O/step_profile.jsonl"; mark "profile $p"
 done
 [ "${GEMM:-1}" = 1 ] && { timeout "$(left 20)" node dist/src/cli/main.js bench kernels --json --reps 10 --only "gemm" 2>&1 | quiet > "$O/gemm.jsonl"; mark gemm; }
 [ "${TORCH:-1}" = 1 ] && { timeout "$(left 80)" python3 bench/torch_baseline.py 4096 > "$O/torch.jsonl" 2>&1; mark torch; }

@@ -35,11 +35,11 @@ export class Conv2d extends Module {
   }
   forward(x: Tensor): Tensor { return this.forwardHinted(x, 0); }
   /**
-   * forward(x); `forBatchNorm` > 0: a training-mode batch norm over that many groups of rows
+   * forward(x); `batchNormGroups` > 0: a training-mode batch norm over that many groups of rows
    * takes the output (see conv2d's option).
    */
-  forwardHinted(x: Tensor, forBatchNorm: number): Tensor {
-    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, forBatchNorm });
+  forwardHinted(x: Tensor, batchNormGroups: number): Tensor {
+    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, batchNormGroups });
   }
 }
 

@@ -15,7 +15,7 @@ export interface Conv2dOptions {
    * (batchNorm's `groups`; 0 or absent: it does not). A hint: the WebGPU backend then computes
    * the statistics while writing the output; results are the same either way.
    */
-  forBatchNorm?: number;
+  batchNormGroups?: number;
 }
 
 const pair = (v: number | [number, number] | undefined, d: number): [number, number] =>
@@ -40,7 +40,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: C
     throw shapeError('conv2d', `kernel ${kh}×${kw} with padding ${p.pad} does not fit the ${H}×${W} input`, { input: x.shape, weight: w.shape });
   }
   const shape = [N, Ho, Wo, Co];
-  const y = wrap(be, be.conv2d(x, w, bias, p, opts.forBatchNorm ?? 0), shape, x.dtype);
+  const y = wrap(be, be.conv2d(x, w, bias, p, opts.batchNormGroups ?? 0), shape, x.dtype);
   if (needsGrad(x, w, bias)) {
     const sx = save(x), sw = save(w);
     const inputs = bias ? [x, w, bias] : [x, w];

@@ -1,5 +1,5 @@
 // Batch-norm statistics made in the GEMM epilogue (matmul_core.wgsl COL_STATS, finalised by
-// batchnorm_finalize.wgsl CHAN): a convolution asked for them (columnStats / the forBatchNorm
+// batchnorm_finalize.wgsl CHAN): a convolution asked for them (columnStats / the batchNormGroups
 // hint) attaches per-row-tile (mean, M2) partials to its output, and batchStatistics then uses
 // them instead of reading the output again. Checked against the CPU backend's statistics of
 // the same convolution on every GEMM path (implicit k×k, 1×1 as a plain GEMM, im2col), direct

@@ -8,7 +8,7 @@ import { convOutSize, sameShape, type Shape } from '../../../runtime/shape.js';
 import type { GpuContext, GpuStorage } from '../context.js';
 import { params, type Params } from '../params.js';
 import { gpu, grid, need32 } from './util.js';
-import { asVec4, attachColumnStats, chooseTile, columnStatsPart, dummy, gemmGrid, gemmKernel, isSoftwareDevice, noStats, region, releaseTemp, splitKReduce, validateTile, type GemmTile } from './gemm.js';
+import { asVec4, attachColumnStats, chooseTile, columnStatsPart, dummy, gemmGrid, gemmKernel, isSoftwareDevice, noStats, region, releaseTemp, splitKLayers, splitKReduce, validateTile, type GemmTile } from './gemm.js';
 import { gemm, type Epilogue } from './matmul.js';
 import { binary } from './elementwise.js';
 
@@ -310,9 +310,7 @@ function stridedBackwardData(ctx: GpuContext, dy: GpuStorage, w: GpuStorage, g: 
  */
 function chooseSplits(ctx: GpuContext, t: GemmTile, Co: number, J: number, P: number): number {
   const tiles = Math.ceil(Co / t.BM) * Math.ceil(J / t.BN);
-  const target = isSoftwareDevice(ctx) ? 4 : 1056;
-  const bySize = Math.floor(ctx.limits.maxStorageBufferBindingSize / (4 * Co * J));
-  return Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor(P / 256), bySize, 1024));
+  return splitKLayers(ctx, isSoftwareDevice(ctx) ? 4 : 1056, tiles, Co * J, P);
 }
 
 export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: Shape, p: Conv2dParams, opts: ConvOptions = {}): Storage {

@@ -417,6 +417,16 @@ export function gemmGrid(ctx: GpuContext, t: GemmTile, M: number, N: number, lay
 // ---- split-K ----
 
 /**
+ * Split-K layers to make `target` workgroups of a product with `tiles` output tiles (`outputs`
+ * values) reducing over K: no layer with fewer than 256 of K, every layer's slice bindable, at
+ * most 1024 (the matmul and convolution weight-gradient paths both ask it).
+ */
+export function splitKLayers(ctx: GpuContext, target: number, tiles: number, outputs: number, K: number): number {
+  const bySize = Math.floor(ctx.limits.maxStorageBufferBindingSize / (4 * outputs));
+  return Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor(K / 256), bySize, 1024));
+}
+
+/**
  * The split-K reduction's workgroup: OUTS outputs × LANES lanes, 256 threads. GPUs get lanes
  * only where the outputs alone leave the device short of ~2^18 threads, and no more lanes than
  * slices. H100, BYOL ResNet-50 step (bench step --profile): with 8 lanes everywhere, its 42

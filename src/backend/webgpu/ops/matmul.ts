@@ -6,7 +6,7 @@ import { BackendError, fmtShape } from '../../../runtime/errors.js';
 import type { GpuContext, GpuStorage } from '../context.js';
 import { params } from '../params.js';
 import { gpu, need32 } from './util.js';
-import { asVec4, attachColumnStats, chooseTile, columnStatsPart, dummy, gemmGrid, gemmKernel, hasEpilogue, isSoftwareDevice, noStats, releaseTemp, splitKReduce, validateTile, type GemmPaths, type GemmTile } from './gemm.js';
+import { asVec4, attachColumnStats, chooseTile, columnStatsPart, dummy, gemmGrid, gemmKernel, hasEpilogue, isSoftwareDevice, noStats, releaseTemp, splitKLayers, splitKReduce, validateTile, type GemmPaths, type GemmTile } from './gemm.js';
 
 export interface Epilogue {
   /** Added per output column: [N]. */
@@ -89,8 +89,7 @@ function chooseSplitK(ctx: GpuContext, t: GemmTile, M: number, N: number, K: num
   const tiles = Math.ceil(M / t.BM) * Math.ceil(N / t.BN);
   const target = isSoftwareDevice(ctx) ? 8 : 528; // lavapipe: a few per core; GPU: ≈ 4 per SM
   if (tiles >= target || K < 1024) return 1;
-  const bySize = Math.floor(ctx.limits.maxStorageBufferBindingSize / (4 * M * N));
-  return Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor(K / 256), bySize, 1024));
+  return splitKLayers(ctx, target, tiles, M * N, K);
 }
 
 /** The product in `wanted` layers of whole k-slices, summed (with the epilogue) by splitKReduce. */

@@ -4,7 +4,8 @@
 // against the CPU backend; full shapes are checked on a random sample of output entries
 // computed on the host in f64. Time: GPU timestamps summed over `reps` runs (wall time to
 // onSubmittedWorkDone where timestamps are missing), after a warm-up run and an untimed burst
-// that brings the GPU's clocks up; the median of 3 such batches.
+// that brings the GPU's clocks up; the median of 3 such batches. --layers ARCH replaces the rows
+// with every distinct convolution of a backbone; --gemm-reference N sets each row against GEMM N³.
 // Also runnable alone: `node dist/bench/kernels.js [--quick] [--only gemm] [--sweep]`.
 import { pathToFileURL } from 'node:url';
 import type { Conv2dParams, PoolParams, Raw } from '../src/backend/backend.js';
@@ -13,6 +14,8 @@ import { createWebGpuBackend } from '../src/backend/webgpu/index.js';
 import type { GpuRuntime } from '../src/backend/webgpu/runtime.js';
 import type { GpuStorage } from '../src/backend/webgpu/context.js';
 import { convOutSize } from '../src/runtime/shape.js';
+import { createBackbone } from '../src/models/presets.js';
+import { traceModule } from '../src/models/trace.js';
 import { GEMM_TILES, validateTile, type GemmTile } from '../src/backend/webgpu/ops/gemm.js';
 import { gemm } from '../src/backend/webgpu/ops/matmul.js';
 import { conv2d, conv2dBackwardData, conv2dBackwardWeight, type ConvOptions } from '../src/backend/webgpu/ops/conv.js';
@@ -32,7 +35,19 @@ export interface KernelBenchOptions {
   reps?: number;
   /** Also time GEMM 4096³ (512³ with --quick) under every tile config. */
   sweep?: boolean;
+  /**
+   * Instead of the default rows: every distinct convolution of this backbone (e.g. resnet50),
+   * forward and both backwards, at `batch` images (64; 2 with quick) of `size` px (224; 64 with quick).
+   */
+  layers?: string;
+  batch?: number;
+  size?: number;
+  /** Time GEMM n³ (AB, ABᵀ, AᵀB) first and give each row its rate as a share of the best of them. */
+  gemmReference?: number;
 }
+
+/** The issue's bar for a convolution layer: this share of the GEMM rate. */
+export const LAYER_SHARE_OF_GEMM = 0.6;
 
 export interface KernelBenchRow {
   kernel: string;
@@ -46,6 +61,8 @@ export interface KernelBenchRow {
    * one speed over the row. On an H100 rows of the same code differed by 2× between processes.
    */
   spread: number;
+  /** With gemmReference: GFLOP/s as a share of the best GEMM n³ rate of the same run. */
+  ofGemm?: number;
 }
 
 /** A prepared benchmark: inputs are on the GPU; run() records one execution. */
@@ -143,7 +160,13 @@ function gemmCase(M: number, N: number, K: number, transA = false, transB = fals
 
 interface ConvShape { name: string; N: number; H: number; W: number; C: number; Co: number; k: number; s: number; p: number }
 
-function convCases(c: ConvShape): Case[] {
+/**
+ * Forward, backward-data and backward-weight of one convolution shape. `variants: false` keeps
+ * only the default paths (what training runs); `dx: false` drops the backward-data rows (a
+ * network's first convolution: nothing needs the image's gradient).
+ */
+function convCases(c: ConvShape, o: { variants?: boolean; dx?: boolean } = {}): Case[] {
+  const withVariants = o.variants ?? true;
   const Ho = convOutSize(c.H, c.k, c.s, c.p), Wo = convOutSize(c.W, c.k, c.s, c.p);
   const xShape = [c.N, c.H, c.W, c.C], wShape = [c.Co, c.C, c.k, c.k], yShape = [c.N, Ho, Wo, c.Co];
   const nx = c.N * c.H * c.W * c.C, nw = c.Co * c.C * c.k * c.k, ny = c.N * Ho * Wo * c.Co;
@@ -156,11 +179,11 @@ function convCases(c: ConvShape): Case[] {
   // fits in 1 GiB) forward and weight gradient through an explicit im2col + GEMM, so one GPU run
   // can compare the paths.
   const variants = (kernel: string, extra: [string, ConvOptions][]): [string, ConvOptions][] =>
-    [[kernel, {}], ...extra.map(([suffix, o]): [string, ConvOptions] => [kernel + suffix, o])];
+    [[kernel, {}], ...(withVariants ? extra : []).map(([suffix, opts]): [string, ConvOptions] => [kernel + suffix, opts])];
   const explicit: [string, ConvOptions][] = c.k > 1 && 4 * c.N * Ho * Wo * c.k * c.k * c.C <= 2 ** 30 ? [['.im2col', { path: 'im2col' }]] : [];
   // (.stats: the forward as training runs it before a batch norm; against .fwd, the epilogue's cost.)
   const fwdVariants = variants('conv2d.fwd', [['.stats', { columnStats: 1 }], ...explicit]), dwVariants = variants('conv2d.dw', explicit);
-  const dxVariants = variants('conv2d.dx', c.s > 1 ? [['.phases', { path: 'implicit', phases: true }]] : []);
+  const dxVariants = o.dx === false ? [] : variants('conv2d.dx', c.s > 1 ? [['.phases', { path: 'implicit', phases: true }]] : []);
   const xAt = (X: Float32Array, n: number, h: number, w: number, ci: number) =>
     (h < 0 || w < 0 || h >= c.H || w >= c.W ? 0 : X[((n * c.H + h) * c.W + w) * c.C + ci]);
   return [
@@ -448,6 +471,29 @@ function cases(quick: boolean): Case[] {
   ];
 }
 
+/**
+ * Every distinct convolution of a backbone (forward, backward-data, backward-weight; default
+ * paths only) at `batch` images of `size`² px: the issue's per-layer target, measured layer by
+ * layer at the stated batch. A row is named by the first layer of its shape, with how many more
+ * share it ("layer1.1.conv1 +1").
+ */
+export function layerCases(arch: string, batch: number, size: number): Case[] {
+  const input = [batch, size, size, 3];
+  const { tracer } = traceModule(createBackbone(arch), input);
+  const shapes = new Map<string, { first: string; count: number; shape: Omit<ConvShape, 'name'>; image: boolean }>();
+  for (const r of tracer.rows) {
+    if (r.op !== 'conv') continue;
+    const [N, H, W, C] = r.inShape;
+    const shape = { N, H, W, C, Co: r.outShape[3], k: r.kernel!, s: r.stride!, p: r.padding! };
+    const key = JSON.stringify(shape);
+    const seen = shapes.get(key);
+    if (seen) seen.count++;
+    else shapes.set(key, { first: r.name, count: 1, shape, image: r.inShape.every((d, i) => d === input[i]) });
+  }
+  return [...shapes.values()].flatMap((g) =>
+    convCases({ name: `${arch} ${g.first}${g.count > 1 ? ` (×${g.count})` : ''}`, ...g.shape }, { variants: false, dx: !g.image }));
+}
+
 // ---------------------------------------------------------------- runner
 
 const WARM_MS = 50;
@@ -491,6 +537,7 @@ function fmtRow(r: KernelBenchRow): string {
   const num = (v: number | null, d: number) => (v === null ? '—' : v.toFixed(d));
   return `${r.kernel.padEnd(22)} ${r.shape.padEnd(44)} ${r.ms.toFixed(3).padStart(9)} ms ` +
     `${num(r.gflops, 1).padStart(10)} GFLOP/s ${num(r.gbps, 1).padStart(8)} GB/s  err ${r.maxRelErr.toExponential(1)}` +
+    (r.ofGemm !== undefined ? `  ${(100 * r.ofGemm).toFixed(0).padStart(3)}% of GEMM${r.ofGemm < LAYER_SHARE_OF_GEMM ? ' ✗' : ''}` : '') +
     (r.spread > 1.1 ? `  (batches ${r.spread.toFixed(2)}× apart)` : '');
 }
 
@@ -502,7 +549,9 @@ export async function runKernelBench(opts: KernelBenchOptions): Promise<KernelBe
   const say = (s: string) => { if (!opts.json) process.stdout.write(s + '\n'); };
   say(`device: ${handle.adapter.description || handle.adapter.device} (${handle.adapter.vendor}), reps ${reps}` +
     `${rt.features.has('timestamp-query') ? ', GPU timestamps' : ', wall time'}`);
-  let list = cases(opts.quick);
+  let list = opts.layers
+    ? layerCases(opts.layers, opts.batch ?? (opts.quick ? 2 : 64), opts.size ?? (opts.quick ? 64 : 224))
+    : cases(opts.quick);
   if (opts.sweep) {
     const n = opts.quick ? 512 : 4096;
     for (const [name, t] of Object.entries(GEMM_TILES)) {
@@ -515,17 +564,37 @@ export async function runKernelBench(opts: KernelBenchOptions): Promise<KernelBe
     list = list.filter((c) => wanted.some((w) => `${c.kernel} ${c.shape}`.includes(w)));
   }
   const rows: KernelBenchRow[] = [];
+  const emit = (row: KernelBenchRow) => {
+    rows.push(row);
+    say(fmtRow(row));
+    // One JSON line per row as it finishes, so a run cut short keeps what it measured.
+    if (opts.json) process.stdout.write(JSON.stringify(row) + '\n');
+  };
+  // The reference first, so every row can be set against it as it finishes.
+  let best = 0;
+  if (opts.gemmReference) {
+    const ref = await timeGemmReference(rt, opts.gemmReference, reps);
+    for (const row of ref) best = Math.max(best, row.gflops ?? 0);
+    for (const row of ref) { row.ofGemm = (row.gflops ?? 0) / best; emit(row); }
+  }
+  let under = 0, rated = 0;
   for (const c of list) {
     try {
       const row = await timeCase(rt, c, reps, opts.quick);
-      rows.push(row);
-      say(fmtRow(row));
-      // One JSON line per row as it finishes, so a run cut short keeps what it measured.
-      if (opts.json) process.stdout.write(JSON.stringify(row) + '\n');
+      if (best > 0 && row.gflops !== null) {
+        row.ofGemm = row.gflops / best;
+        rated++;
+        if (row.ofGemm < LAYER_SHARE_OF_GEMM) under++;
+      }
+      emit(row);
     } catch (e) {
       say(`${c.kernel} ${c.shape}: FAILED ${(e as Error).message}`);
       if (opts.json) process.stderr.write(`${c.kernel} ${c.shape}: ${(e as Error).message}\n`);
     }
+  }
+  if (best > 0) {
+    say(`${under} of ${rated} rows under ${100 * LAYER_SHARE_OF_GEMM}% of the best GEMM ${opts.gemmReference}³ rate ` +
+      `(${best.toFixed(1)} GFLOP/s: under ${(LAYER_SHARE_OF_GEMM * best).toFixed(1)})`);
   }
   handle.destroy();
   return rows;

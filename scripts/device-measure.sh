@@ -14,7 +14,10 @@
 # with other arguments ("--method co-byol --arch rf99-resnet50;..."); GEMM=0 and TORCH=0 skip those;
 # SWEEP="shared128bk8p,shared128x64" times GEMM 4096³ under those tile configs (bare names are
 # GEMM_TILES, bracketed ones any row of bench kernels --sweep; after the parity tests);
-# ROUNDS=0 skips the A/B steps (default 2 rounds of dist and each arm). Prepare as in scripts/device-ab.sh; run with carry
+# ROUNDS=0 skips the A/B steps (default 2 rounds of dist and each arm); LAYERS="dist resnet50;dist
+# COENGINE_GEMM_GEN=1 resnet50" times every distinct convolution of each backbone at batch 64
+# (bench kernels --layers, each row as a share of GEMM 4096³ timed in the same process; after the
+# sweep, about a minute each on an H100). Prepare as in scripts/device-ab.sh; run with carry
 # [".devpack", "dist", "dist-old"]: source .devpack/enter.sh && bash scripts/device-measure.sh
 set -uo pipefail
 O=${OUT:-/tmp/device-measure}; mkdir -p "$O"
@@ -40,6 +43,14 @@ if [ -n "${SWEEP:-}" ]; then  # GEMM 4096³ under the listed tile configs (comma
   timeout "$(left 90)" node dist/src/cli/main.js bench kernels --json --reps 10 --sweep --only "$only" 2>&1 | quiet > "$O/sweep.jsonl"
   mark sweep
 fi
+IFS=';' read -r -a LAYER_RUNS <<< "${LAYERS:-}"
+for l in "${LAYER_RUNS[@]}"; do  # "folder env... arch": the issue's per-layer target at batch 64
+  [ -n "${l// /}" ] || continue
+  spec "$l"
+  timeout "$(left 90)" env "${ENVS[@]}" node "$D/src/cli/main.js" bench kernels --json --reps 5 --gemm-reference 4096 \
+    --layers "${ARGS[@]}" 2>&1 | quiet | sed "s|^{|{\"run\":\"$l\",|" >> "$O/layers.jsonl"  # later options win
+  mark "layers $l"
+done
 IFS=';' read -r -a ARMS <<< "${AB:-dist-old}"
 for r in $(seq 1 "${ROUNDS:-2}"); do step dist; for a in "${ARMS[@]}"; do [ -n "${a// /}" ] && step "$a"; done; done
 if [ "${EXTRA_STEPS:-1}" = 1 ]; then step dist --no-step-replay; step "dist COENGINE_FUSE_BN_STATS=1"; fi

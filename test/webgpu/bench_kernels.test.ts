@@ -29,4 +29,27 @@ test('bench kernels --quick --sweep: one checked GEMM row per tile config', asyn
   for (const r of rows) assert.ok(r.shape.startsWith('512x512x512') && r.maxRelErr < 1e-5, `${r.kernel} ${r.shape}: ${r.maxRelErr}`);
 });
 
+test('bench kernels --layers: every distinct convolution of a backbone, set against GEMM n³', async () => {
+  if (!(await gpuBackendOrSkip('bench kernels'))) return;
+  const rows = await runKernelBench({
+    quick: true, json: false, reps: 1, layers: 'resnet18', batch: 1, size: 32, gemmReference: 128,
+    only: 'resnet18 conv1 ,resnet18 layer1.0.conv1 (×4) ,resnet18 layer2.0.downsample.0 ',
+  });
+  // The reference first, then the stem (no backward-data: nothing needs the image's gradient),
+  // layer 1's 3×3 (four layers of one shape: one set of rows), the strided 1×1 shortcut.
+  assert.equal(rows.map((r) => `${r.kernel} ${r.shape}`), [
+    'gemm 128x128x128 AB', 'gemm 128x128x128 ABᵀ', 'gemm 128x128x128 AᵀB',
+    'conv2d.fwd resnet18 conv1 1x32x32x3 k7 s2 →64', 'conv2d.dw resnet18 conv1 1x32x32x3 k7 s2 →64',
+    'conv2d.fwd resnet18 layer1.0.conv1 (×4) 1x8x8x64 k3 s1 →64', 'conv2d.dx resnet18 layer1.0.conv1 (×4) 1x8x8x64 k3 s1 →64',
+    'conv2d.dw resnet18 layer1.0.conv1 (×4) 1x8x8x64 k3 s1 →64',
+    'conv2d.fwd resnet18 layer2.0.downsample.0 1x8x8x64 k1 s2 →128', 'conv2d.dx resnet18 layer2.0.downsample.0 1x8x8x64 k1 s2 →128',
+    'conv2d.dw resnet18 layer2.0.downsample.0 1x8x8x64 k1 s2 →128',
+  ]);
+  const best = Math.max(...rows.slice(0, 3).map((r) => r.gflops!));
+  for (const r of rows) {
+    assert.ok(r.maxRelErr < 1e-4, `${r.kernel} ${r.shape}: error ${r.maxRelErr}`);
+    assert.ok(Math.abs(r.ofGemm! - r.gflops! / best) < 1e-9, `${r.kernel} ${r.shape}: ofGemm ${r.ofGemm}`);
+  }
+});
+
 test.run();

@@ -248,6 +248,24 @@ test('COENGINE_DAWN_ENABLE adds Dawn toggles and rejects what is not a toggle na
   }
 });
 
+test('COENGINE_DAWN_DISABLE turns toggles off, defaults included', () => {
+  const prev = [process.env.COENGINE_DAWN_ENABLE, process.env.COENGINE_DAWN_DISABLE];
+  try {
+    delete process.env.COENGINE_DAWN_ENABLE;
+    process.env.COENGINE_DAWN_DISABLE = 'use_vulkan_memory_model,dump_shaders';
+    const [on, off] = dawnToggles();
+    assert.equal(on, 'enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia');
+    assert.equal(off, 'disable-dawn-features=timestamp_quantization,use_vulkan_memory_model,dump_shaders');
+    process.env.COENGINE_DAWN_ENABLE = 'dump_shaders'; // disabling wins
+    assert.not.match(dawnToggles()[0], /dump_shaders/);
+    process.env.COENGINE_DAWN_DISABLE = 'Use-VMM';
+    assert.throws(() => dawnToggles(), /COENGINE_DAWN_DISABLE: 'Use-VMM' is not a Dawn toggle name/);
+  } finally {
+    if (prev[0] === undefined) delete process.env.COENGINE_DAWN_ENABLE; else process.env.COENGINE_DAWN_ENABLE = prev[0];
+    if (prev[1] === undefined) delete process.env.COENGINE_DAWN_DISABLE; else process.env.COENGINE_DAWN_DISABLE = prev[1];
+  }
+});
+
 test('writeValues: host values in the tensor\'s dtype, on the CPU and the GPU, after the work recorded before it', async () => {
   const gpu = await gpuBackendOrSkip(SUITE);
   for (const be of [cpu(), ...(gpu ? [gpu] : [])]) {

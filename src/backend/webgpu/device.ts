@@ -8,33 +8,43 @@ import { BackendError } from '../../runtime/errors.js';
 // use them as in a browser.
 Object.assign(globalThis, globals);
 
+/** Toggles every device gets unless COENGINE_DAWN_DISABLE names them (SPEC §9). */
+const DEFAULT_ENABLED = ['allow_unsafe_apis', 'use_vulkan_memory_model', 'vulkan_enable_f16_on_nvidia'];
+
 /**
  * Instance toggles (SPEC §9): unsafe APIs and the Vulkan memory model unlock subgroup matrices
  * and f16 on NVIDIA; Dawn otherwise quantises timestamps, which ruins kernel timings.
  * COENGINE_DAWN_ENABLE (comma-separated Dawn toggle names) adds toggles for experiments, e.g.
  * `disable_robustness` to measure what the bounds clamps Dawn adds to every storage access
  * cost the kernels (they index in bounds by construction; parity tests check it).
+ * COENGINE_DAWN_DISABLE turns toggles off, defaults included: e.g. `use_vulkan_memory_model`,
+ * which the f32 kernels do not need but which changes every workgroup-memory access and barrier
+ * Tint emits (NonPrivatePointer, MakeAvailable/MakeVisible): whether the NVIDIA driver's code
+ * for the GEMMs differs is a measurement to make.
  */
 export function dawnToggles(): string[] {
-  const extra = extraToggles();
-  for (const n of extra) {
-    if (!/^[a-z0-9_]+$/.test(n)) throw new BackendError(`COENGINE_DAWN_ENABLE: '${n}' is not a Dawn toggle name (lower_snake_case, comma-separated)`);
-  }
+  const extra = toggleList('COENGINE_DAWN_ENABLE');
+  const off = toggleList('COENGINE_DAWN_DISABLE');
+  const on = [...DEFAULT_ENABLED, ...extra.filter((t) => !DEFAULT_ENABLED.includes(t))].filter((t) => !off.includes(t));
   return [
-    ['enable-dawn-features=allow_unsafe_apis,use_vulkan_memory_model,vulkan_enable_f16_on_nvidia', ...extra].join(','),
-    'disable-dawn-features=timestamp_quantization',
+    `enable-dawn-features=${on.join(',')}`,
+    `disable-dawn-features=${['timestamp_quantization', ...off.filter((t) => t !== 'timestamp_quantization')].join(',')}`,
   ];
 }
 
 /** Add a Dawn toggle for devices opened from now on (as COENGINE_DAWN_ENABLE does). */
 export function enableDawnToggle(name: string): void {
-  const have = extraToggles();
+  const have = toggleList('COENGINE_DAWN_ENABLE');
   if (!have.includes(name)) process.env.COENGINE_DAWN_ENABLE = [...have, name].join(',');
 }
 
-/** The toggle names listed in COENGINE_DAWN_ENABLE. */
-function extraToggles(): string[] {
-  return (process.env.COENGINE_DAWN_ENABLE ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+/** The toggle names listed in an environment variable (comma-separated), checked for shape. */
+function toggleList(variable: 'COENGINE_DAWN_ENABLE' | 'COENGINE_DAWN_DISABLE'): string[] {
+  const names = (process.env[variable] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const n of names) {
+    if (!/^[a-z0-9_]+$/.test(n)) throw new BackendError(`${variable}: '${n}' is not a Dawn toggle name (lower_snake_case, comma-separated)`);
+  }
+  return names;
 }
 
 /** Optional features requested when the adapter has them. */

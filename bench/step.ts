@@ -9,6 +9,8 @@ import { Rng } from '../src/runtime/rng.js';
 import type { Backend } from '../src/backend/backend.js';
 import { overrideSoftwareDevice } from '../src/backend/webgpu/ops/gemm.js';
 import { timeGemmReference } from './kernels.js';
+import { tuneGemmTiles } from '../src/backend/webgpu/ops/gemm_tuner.js';
+import { saveGemmTuning, setGemmTuning } from '../src/backend/webgpu/ops/gemm_tuning.js';
 
 export interface StepBenchOptions {
   method: PretrainConfig['method'];
@@ -39,6 +41,13 @@ export interface StepBenchOptions {
    * declares work its rate as a share of the best of the three (the conv-layer target: ≥ 60%).
    */
   gemmReference?: number;
+  /**
+   * WebGPU: before the timed steps, tune the step's GEMM tiles (gemm_tuner.ts), write the table
+   * to this file and time the steps with it.
+   */
+  tune?: string;
+  /** Tiles the tuning tries (default: GPU_TUNING_CANDIDATES, or the barrier-free tiles on a CPU implementation). */
+  tuneTiles?: string[];
 }
 
 export interface StepBenchResult {
@@ -63,6 +72,11 @@ export interface StepBenchResult {
    * largest first; flops: the rows' declared work (GEMMs, convolutions), 0 where none.
    */
   profile?: { name: string; ms: number; count: number; flops: number; ofGemm?: number }[];
+  /**
+   * With tune: the table's file, the sites (GEMM dispatch labels) measured and changed, and the
+   * step's GEMM time by the profiles, GPU ms: under the heuristic's tiles and the table's.
+   */
+  tuning?: { file: string; candidates: string[]; sites: number; changed: number; heuristicMs: number; tunedMs: number };
   /** With gemmReference: the GEMM n³ rows and the best rate (TFLOP/s) the profile's ofGemm divides by. */
   gemmReference?: { n: number; rows: { shape: string; ms: number; tflops: number; maxRelErr: number }[]; bestTflops: number };
 }
@@ -111,6 +125,18 @@ async function stepBench(o: StepBenchOptions, backend: Backend): Promise<StepBen
     if (!Number.isFinite(loss)) throw new Error(`bench step: loss is ${loss}`);
     return { encode, rest };
   };
+  let tuning: StepBenchResult['tuning'];
+  if (o.tune) {
+    const gpu = backend.name === 'webgpu' ? await webgpu() : null;
+    if (!gpu) throw new Error('bench step --tune needs the WebGPU backend');
+    const workload = `${o.method} ${o.arch} batch ${o.batch}, ${o.size} px`;
+    const r = await tuneGemmTiles(gpu.runtime, async () => { await oneStep(); }, workload, o.tuneTiles);
+    saveGemmTuning(o.tune, r.table);
+    setGemmTuning(r.table);
+    // The candidates' split-K temporaries: not part of the tuned steps' footprint.
+    gpu.runtime.trimPool();
+    tuning = { file: o.tune, candidates: r.table.candidates, sites: r.measured, changed: Object.keys(r.table.sites).length, heuristicMs: r.heuristicMs, tunedMs: r.tunedMs };
+  }
   for (let i = 0; i < o.warmup; i++) await oneStep();
   const created0 = backend.memoryStats?.().buffersCreated ?? null;
   const timed: { encode: number; rest: number }[] = [];
@@ -156,7 +182,7 @@ async function stepBench(o: StepBenchOptions, backend: Backend): Promise<StepBen
     }
   }
   return {
-    dispatchesPerStep, profile, gemmReference, replayedSteps,
+    dispatchesPerStep, profile, gemmReference, replayedSteps, tuning,
     method: o.method, arch: o.arch, batch: o.batch, size: o.size, device: (await describeBackend(backend)).device,
     msPerStep: ms, imagesPerSecond: (o.batch * 1000) / ms, encodeMsPerStep: encode,
     pipelinedMsPerStep: pipelinedMs, pipelinedImagesPerSecond: (o.batch * 1000) / pipelinedMs,

@@ -25,7 +25,9 @@ DEADLINE=${DEADLINE:-300}; MARKS="$O/timeline.txt"
 source "$(dirname "$0")/device_common.sh"
 { nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader || echo "no nvidia-smi"; date -u; } > "$MARKS" 2>&1
 STEP=${STEP_ARGS:---method byol --arch resnet50 --batch 64 --size 224}
-wrap() { tr -d '\n' | sed "s/^/{\"build\":\"$1\",\"result\":/; s/\$/}\n/; s/\"result\":}/\"result\":null}/"; }
+# {"build": label, "result": the JSON on stdin, or null}; awk, not sed: labels hold paths (slashes)
+wrap() { tr -d '\n' | awk -v b="$1" 'BEGIN { gsub(/\\/, "\\\\", b); gsub(/"/, "\\\"", b) } { r = r $0 }
+  END { if (r == "") r = "null"; printf "{\"build\":\"%s\",\"result\":%s}\n", b, r }'; }
 # spec "folder VAR=x ... args...": sets D (the build folder), ENVS (the assignments), ARGS (the rest)
 spec() { set -- $1; D=$1; shift; ENVS=(); while [ $# -gt 0 ] && [[ $1 == *=* ]]; do ENVS+=("$1"); shift; done; ARGS=("$@"); }
 step() { # "folder env...", extra args

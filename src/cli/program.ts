@@ -11,6 +11,8 @@ import { registerBench } from './commands/bench.js';
 import { registerBenchStep } from './commands/bench_step.js';
 import { registerBenchData } from '../../bench/data.js';
 import { enableDawnToggle } from '../backend/webgpu/device.js';
+import '../backend/webgpu/ops/gemm.js'; // registers the tile names a tuning table may use
+import { loadGemmTuning, setGemmTuning } from '../backend/webgpu/ops/gemm_tuning.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -22,9 +24,15 @@ export function buildProgram(): Command {
       'H100: a ~5% faster training step, ~6% faster GEMMs; bench/RESULTS.md). The kernels index in bounds by construction and pass ' +
       'their parity tests without the clamps; an indexing bug would then read arbitrary memory instead of a clamped ' +
       'element.')
+    .option('--gemm-tuning <file>', 'choose GEMM tiles by a tuning table measured on this GPU (made by bench step --tune FILE; ' +
+      'as COENGINE_GEMM_TUNING=FILE): per GEMM shape the tile that was fastest there, the heuristic for shapes it lacks')
     .showHelpAfterError()
     // Before any command opens a device (Dawn takes its toggles when the instance is created).
-    .hook('preAction', () => { if (program.opts().robustness === false) enableDawnToggle('disable_robustness'); });
+    .hook('preAction', () => {
+      const o = program.opts<{ robustness?: boolean; gemmTuning?: string }>();
+      if (o.robustness === false) enableDawnToggle('disable_robustness');
+      if (o.gemmTuning) setGemmTuning(loadGemmTuning(o.gemmTuning)); // checked now, not at the first GEMM
+    });
   registerInfo(program);
   registerArch(program);
   registerFlops(program);

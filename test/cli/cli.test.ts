@@ -3,6 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -11,6 +13,13 @@ import { buildProgram } from '../../src/cli/program.js';
 const main = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 const run = (args: string[], env: Record<string, string> = {}) =>
   spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+
+/** Write text to a new file in a temporary folder; its path. */
+function tempFile(name: string, text: string): string {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'coengine-cli-')), name);
+  writeFileSync(file, text);
+  return file;
+}
 
 function walk(c: Command, at: string[] = []): [string[], Command][] {
   return [[at, c], ...c.commands.flatMap((s) => walk(s, [...at, s.name()]))];
@@ -58,6 +67,15 @@ test('--no-robustness reaches the device: Dawn gets disable_robustness (info lis
   if (off === null) return; // CPU fallback: no device to configure
   assert.match(off, /disable_robustness/);
   assert.not.match(toggles(['info', '--json'])!, /disable_robustness/);
+});
+
+test('--gemm-tuning: a missing or malformed table fails before any work, naming the file and the problem', () => {
+  let r = run(['--gemm-tuning', '/nonexistent/table.json', 'info']);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /GEMM tuning table \/nonexistent\/table\.json: no such file/);
+  r = run(['--gemm-tuning', tempFile('bad.json', '{"version":1,"device":"x","sites":{"s":{"tile":"huge"}}}'), 'info']);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /site 's' names tile "huge", not one of direct32,/);
 });
 
 test('bad pretrain flags fail with a message naming the problem', () => {

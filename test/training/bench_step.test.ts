@@ -1,11 +1,16 @@
 // `coengine bench step` (bench/step.ts) on a tiny model: the figures it reports are consistent
 // (timed steps, back-to-back steps, host encoding, dispatch count, no buffer created in the steady
-// state) on the WebGPU backend, and on the CPU backend it reports no device-only figures.
+// state) on the WebGPU backend, and on the CPU backend it reports no device-only figures; --tune
+// makes a GEMM tuning table the timed steps then use.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runStepBench, type StepBenchOptions } from '../../bench/step.js';
 import { gpuBackendOrSkip, gpuHandle } from '../helpers/gpu.js';
 import { isSoftwareDevice } from '../../src/backend/webgpu/ops/gemm.js';
+import { loadGemmTuning, setGemmTuning, siteOfLabel } from '../../src/backend/webgpu/ops/gemm_tuning.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const tiny = (device: StepBenchOptions['device']): StepBenchOptions => ({
   method: 'co-byol', arch: 'rf29-resnet10', width: 0.0625, smallStem: true, batch: 4, size: 16,
@@ -72,6 +77,25 @@ test('bench step --gpu-routing: the GPU code paths on any adapter (implicit conv
   if (h && isSoftwareDevice(h.runtime)) {
     const plain = names(await runStepBench({ ...tiny('webgpu'), steps: 1, warmup: 1, profile: true }));
     assert.ok(plain.includes('conv2d im2col'), plain.join('; '));
+  }
+});
+
+test('bench step --tune: a table over the step\'s GEMMs, written to a file and used by the timed steps', async () => {
+  const h = await gpuHandle();
+  if (!h || !h.runtime.features.has('timestamp-query')) return;
+  const file = join(mkdtempSync(join(tmpdir(), 'coengine-tune-')), 'table.json');
+  try {
+    const r = await runStepBench({ ...tiny('webgpu'), steps: 1, warmup: 1, profileShapes: true, tune: file, tuneTiles: ['direct8x8', 'direct32'] });
+    const t = r.tuning!;
+    const table = loadGemmTuning(file);
+    assert.equal(t.candidates, ['direct8x8', 'direct32']);
+    assert.is(t.changed, Object.keys(table.sites).length);
+    assert.ok(t.sites > 10 && t.changed <= t.sites && t.tunedMs <= t.heuristicMs && t.tunedMs > 0, JSON.stringify(t));
+    // The profiled step ran each tuned site on its table's tile.
+    const ran = new Map((r.profile ?? []).filter((p) => p.flops > 0).map((p) => [siteOfLabel(p.name), p.name.replace(/^.* @/, '')]));
+    for (const [site, s] of Object.entries(table.sites)) assert.is(ran.get(site), s.tile, site);
+  } finally {
+    setGemmTuning(null);
   }
 });
 

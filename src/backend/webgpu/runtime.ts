@@ -779,9 +779,10 @@ export class GpuRuntime implements GpuContext {
    * the first MAX_PROFILED dispatches are timed). Labels are grouped by `key` (default: the
    * label up to its first '[' — the kernel and its variant, not the shape). `flops`: the summed
    * work of the row's dispatches that declare theirs (GEMMs and convolutions), else 0.
+   * `dispatches`: every timed dispatch in recording order (the GEMM tuner's input).
    */
   async profileDispatches(fn: () => void | Promise<void>, key = (label: string) => label.replace(/\s*\[.*$/, '')):
-    Promise<{ rows: ProfileRow[]; timed: number; total: number }> {
+    Promise<{ rows: ProfileRow[]; dispatches: ProfiledDispatch[]; timed: number; total: number }> {
     if (!this.features.has('timestamp-query')) throw new BackendError('profiling needs the timestamp-query feature');
     await this.sync();
     const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 * MAX_PROFILED });
@@ -796,16 +797,17 @@ export class GpuRuntime implements GpuContext {
     if (pairs) this.currentEncoder().resolveQuerySet(querySet, 0, 2 * pairs, resolve, 0);
     const ticks = new BigUint64Array(await this.read({ backend: 'webgpu', buffer: resolve, bytes: Math.max(16, 16 * pairs) }));
     resolve.destroy(); querySet.destroy();
+    const dispatches = labels.map((label, i): ProfiledDispatch =>
+      ({ label, ms: ticks[2 * i + 1] > ticks[2 * i] ? Number(ticks[2 * i + 1] - ticks[2 * i]) / 1e6 : 0, flops: flops[i] }));
     const agg = new Map<string, { ms: number; count: number; flops: number }>();
-    labels.forEach((l, i) => {
-      const ms = ticks[2 * i + 1] > ticks[2 * i] ? Number(ticks[2 * i + 1] - ticks[2 * i]) / 1e6 : 0;
-      const k = key(l);
+    for (const d of dispatches) {
+      const k = key(d.label);
       const a = agg.get(k) ?? { ms: 0, count: 0, flops: 0 };
-      a.ms += ms; a.count++; a.flops += flops[i];
+      a.ms += d.ms; a.count++; a.flops += d.flops;
       agg.set(k, a);
-    });
+    }
     const rows = [...agg].map(([name, a]) => ({ name, ...a })).sort((a, b) => b.ms - a.ms);
-    return { rows, timed: pairs, total: this.counters.dispatches - before };
+    return { rows, dispatches, timed: pairs, total: this.counters.dispatches - before };
   }
 
   stats(): RuntimeStats { return { ...this.counters }; }
@@ -825,6 +827,8 @@ function padTo4(data: ArrayBufferView): Uint8Array {
 
 /** One row of profileDispatches: a label (or its kernel), GPU ms and dispatches summed, and work. */
 export interface ProfileRow { name: string; ms: number; count: number; flops: number }
+/** One timed dispatch of profileDispatches, in recording order: its label, GPU ms and declared work (0: none). */
+export interface ProfiledDispatch { label: string; ms: number; flops: number }
 
 export function fmtBytes(n: number): string {
   if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;

@@ -30,6 +30,11 @@ export function registerBenchStep(bench: Command): void {
     .option('--profile-shapes', 'like --profile, but one row per kernel and shape (e.g. each convolution layer); the stable way to time a layer, as it runs in training')
     .option('--gemm-reference <n>', 'WebGPU: also time GEMM n³ (AB, ABᵀ, AᵀB, e.g. 4096) after the step; with --profile or ' +
       '--profile-shapes, show each GEMM row\'s rate as a share of the best of the three, marking those under 60%', int('gemm-reference'))
+    .option('--tune <file>', 'WebGPU: first tune the step\'s GEMM tiles (one profiled step with the heuristic\'s tiles and one per ' +
+      'candidate tile forced on every GEMM; per GEMM shape, the candidate at least 3% faster than the heuristic\'s tile), write ' +
+      'the table to FILE and time the steps with it; later runs use it with `coengine --gemm-tuning FILE <command>` (same adapter)')
+    .option('--tune-tiles <names>', 'with --tune: the candidate tiles, comma-separated (default: eight shared-memory tiles on GPUs, ' +
+      'the barrier-free ones on CPU implementations of WebGPU)', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
     .option('--gpu-routing', 'on a CPU implementation of WebGPU (lavapipe), take the code paths chosen for GPUs: dispatch counts and labels as a GPU records them (timings mean nothing)')
     .option('--no-step-replay', 'record every step (as with pretrain --no-step-replay): the host time that step replay saves')
     .option('--json', 'print the result as one JSON object')
@@ -37,7 +42,7 @@ export function registerBenchStep(bench: Command): void {
       const { runStepBench } = await import('../../../bench/step.js');
       const r = await runStepBench({ method: o.method, arch: o.arch, batch: o.batch, size: o.size, width: o.width, smallStem: !!o.smallStem,
         projHidden: o.projHidden, projOut: o.projOut, localGrid: o.localGrid, steps: o.steps, warmup: o.warmup, device: o.device, profile: !!o.profile, profileShapes: !!o.profileShapes, gpuRouting: !!o.gpuRouting, stepReplay: o.stepReplay !== false,
-        gemmReference: o.gemmReference || undefined });
+        gemmReference: o.gemmReference || undefined, tune: o.tune, tuneTiles: o.tuneTiles });
       if (o.json) { process.stdout.write(JSON.stringify(r) + '\n'); return; }
       process.stdout.write(`${r.method} ${r.arch} batch ${r.batch} @${r.size}px on ${r.device}: ${r.msPerStep.toFixed(1)} ms/step, ` +
         `${r.imagesPerSecond.toFixed(1)} img/s; back to back ${r.pipelinedMsPerStep.toFixed(1)} ms/step, ${r.pipelinedImagesPerSecond.toFixed(1)} img/s` +
@@ -47,6 +52,11 @@ export function registerBenchStep(bench: Command): void {
         (r.buffersCreatedInSteadyState !== null ? `, ${r.buffersCreatedInSteadyState} buffers created in steady state` : '') +
         (r.dispatchesPerStep !== null ? `, ${r.dispatchesPerStep} dispatches/step` : '') +
         `, ${r.replayedSteps} of ${o.steps} timed steps replayed` + '\n');
+      if (r.tuning) {
+        const t = r.tuning;
+        process.stdout.write(`GEMM tuning (${t.candidates.length} candidate tiles): ${t.changed} of ${t.sites} GEMM shapes take another tile; ` +
+          `their GPU time by the profiles ${t.heuristicMs.toFixed(2)} → ${t.tunedMs.toFixed(2)} ms per step; table written to ${t.file}\n`);
+      }
       // TFLOP/s on GPUs, GFLOP/s on CPU implementations of WebGPU.
       const fmtRate = (tflops: number) => (tflops >= 1 ? `${tflops.toFixed(1)} TFLOP/s` : `${(1000 * tflops).toFixed(1)} GFLOP/s`);
       const g = r.gemmReference;

@@ -8,7 +8,7 @@ import { convOutSize, sameShape, type Shape } from '../../../runtime/shape.js';
 import type { GpuContext, GpuStorage } from '../context.js';
 import { params, type Params } from '../params.js';
 import { gpu, grid, need32 } from './util.js';
-import { asVec4, attachColumnStats, chooseTile, columnStatsPart, dummy, gemmGrid, gemmKernel, isSoftwareDevice, noStats, region, releaseTemp, splitKLayers, splitKReduce, validateTile, type GemmTile } from './gemm.js';
+import { asVec4, attachColumnStats, chooseTile, columnStatsPart, dummy, gemmGrid, gemmKernel, isSoftwareDevice, noStats, region, releaseTemp, splitKLayers, splitKReduce, tileName, validateTile, type GemmTile } from './gemm.js';
 import { gemm, type Epilogue } from './matmul.js';
 import { binary } from './elementwise.js';
 
@@ -181,7 +181,8 @@ export function conv2d(ctx: GpuContext, x: Raw, w: Raw, bias: Raw | null, p: Con
     return y;
   }
   const y = ctx.alloc(4 * M * g.Co);
-  const t = opts.tile ?? chooseTile(ctx, M, g.Co, 1, 'conv');
+  const site = `conv2d ${fmtShape(x.shape)}*${fmtShape(w.shape)}`;
+  const t = opts.tile ?? chooseTile(ctx, M, g.Co, 1, 'conv', site);
   validateTile(ctx, t);
   const stats = columnStatsPart(ctx, t, M, g.Co, columnStats, ep);
   const wt = g.KH * g.KW === 1 ? gpu(w) : relayout(ctx, gpu(w), g, 'to_ohwi');
@@ -190,7 +191,7 @@ export function conv2d(ctx: GpuContext, x: Raw, w: Raw, bias: Raw | null, p: Con
     { HAS_BIAS: +!!ep.bias, HAS_RESIDUAL: +!!ep.residual, RELU: +!!ep.relu, COL_STATS: +!!stats });
   ctx.dispatch(ctx.pipeline(kernel),
     [asVec4(gpu(x)), asVec4(wt), ep.bias ?? dummy(ctx), ep.residual ? asVec4(ep.residual) : dummy(ctx), asVec4(y), stats ?? noStats(ctx)],
-    implicitParams(g, M, K, g.C), gemmGrid(ctx, t, M, g.Co, 1), `conv2d ${fmtShape(x.shape)}*${fmtShape(w.shape)}${stats ? ' +stats' : ''}`, convFlops(g));
+    implicitParams(g, M, K, g.C), gemmGrid(ctx, t, M, g.Co, 1), `${site}${stats ? ' +stats' : ''} @${tileName(t)}`, convFlops(g));
   if (wt !== gpu(w)) releaseTemp(ctx, wt);
   if (stats) attachColumnStats(ctx, y, stats, t, M, g.Co);
   return y;
@@ -246,13 +247,14 @@ export function conv2dBackwardData(ctx: GpuContext, dy: Raw, w: Raw, xShape: Sha
   const classes = (g.sh > 1 || g.sw > 1) && opts.phases !== false ? strideClasses(g) : null;
   if (classes) return plusAcc(stridedBackwardData(ctx, gpu(dy), gpu(w), g, classes, opts));
   const dx = ctx.alloc(4 * M * g.C);
-  const t = opts.tile ?? chooseTile(ctx, M, g.C, 1, 'conv-dx');
+  const site = `conv2d dx ${fmtShape(xShape)}*${fmtShape(w.shape)}`;
+  const t = opts.tile ?? chooseTile(ctx, M, g.C, 1, 'conv-dx', site);
   validateTile(ctx, t);
   const wr = g.KH * g.KW === 1 ? gpu(w) : relayout(ctx, gpu(w), g, 'to_hwoi');
   const kernel = gemmKernel('conv2d_bwd_data.wgsl', t,
     { aKContig: true, bNContig: true, aVec: g.Co % 4 === 0, bVec: g.C % 4 === 0, cVec: g.C % 4 === 0 }, { ACCUMULATE: +!!acc });
   ctx.dispatch(ctx.pipeline(kernel), [asVec4(gpu(dy)), asVec4(wr), asVec4(dx), acc ? asVec4(gpu(acc)) : dummy(ctx)],
-    implicitParams(g, M, K, g.Co), gemmGrid(ctx, t, M, g.C, 1), `conv2d dx ${fmtShape(xShape)}*${fmtShape(w.shape)}`, convFlops(g));
+    implicitParams(g, M, K, g.Co), gemmGrid(ctx, t, M, g.C, 1), `${site} @${tileName(t)}`, convFlops(g));
   if (wr !== gpu(w)) releaseTemp(ctx, wr);
   return dx;
 }
@@ -291,13 +293,14 @@ function stridedBackwardData(ctx: GpuContext, dy: GpuStorage, w: GpuStorage, g: 
   ctx.dispatch(ctx.pipeline({ file: 'conv2d_weight_layout.wgsl', entryPoint: 'to_hwoi_permuted' }), [w, wp],
     params().u32(g.Co, g.C, KK, 0).vec4s(cls.perm, 16).bytes(), grid(ctx, g.Co * g.C * KK), 'conv2d weights to_hwoi_permuted');
   const dx = ctx.alloc(4 * g.N * g.H * g.W * g.C);
-  const t = opts.tile ?? chooseTile(ctx, cls.maxRows, g.C, cls.count);
+  const site = `conv2d dx ${g.sh}×${g.sw} phases ${fmtShape([g.N, g.H, g.W, g.C])}*${fmtShape([g.Co, g.C, g.KH, g.KW])}`;
+  const t = opts.tile ?? chooseTile(ctx, cls.maxRows, g.C, cls.count, undefined, site);
   validateTile(ctx, t);
   const kernel = gemmKernel('conv2d_bwd_data_strided.wgsl', t,
     { aKContig: true, bNContig: true, aVec: g.Co % 4 === 0, bVec: g.C % 4 === 0, cVec: g.C % 4 === 0 });
   ctx.dispatch(ctx.pipeline(kernel), [asVec4(dy), asVec4(wp), asVec4(dx)],
     convHeader(g, [cls.maxRows, 0, 0, 0]).vec4s(cls.table, 32).bytes(),
-    gemmGrid(ctx, t, cls.maxRows, g.C, cls.count), `conv2d dx ${g.sh}×${g.sw} phases ${fmtShape([g.N, g.H, g.W, g.C])}`, convFlops(g));
+    gemmGrid(ctx, t, cls.maxRows, g.C, cls.count), `${site} @${tileName(t)}`, convFlops(g));
   releaseTemp(ctx, wp);
   return dx;
 }
@@ -333,7 +336,8 @@ export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: S
     releaseTemp(ctx, dwt);
     return dw;
   }
-  const t = opts.tile ?? chooseTile(ctx, g.Co, J, 4, 'conv-dw');
+  const site = `conv2d dw ${fmtShape(x.shape)}*${fmtShape(wShape)}`;
+  const t = opts.tile ?? chooseTile(ctx, g.Co, J, 4, 'conv-dw', site);
   validateTile(ctx, t);
   let splits = Math.max(1, Math.min(opts.splits ?? chooseSplits(ctx, t, g.Co, J, P), P));
   const chunk = Math.ceil(Math.ceil(P / splits) / t.BK) * t.BK;
@@ -346,7 +350,7 @@ export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: S
     { aKContig: false, bNContig: true, aVec: g.Co % 4 === 0, bVec: g.C % 4 === 0, cVec: false }, { SPLIT: +split });
   ctx.dispatch(ctx.pipeline(kernel), [asVec4(gpu(dy)), asVec4(gpu(x)), asVec4(out)],
     convHeader(g, [P, J, chunk, KK]).f32(1 / g.Wo, 1 / g.Ho).u32(+(P < fastDivLimit), 0).bytes(),
-    gemmGrid(ctx, t, g.Co, J, splits), `conv2d dw ${fmtShape(x.shape)}*${fmtShape(wShape)} ×${splits} splits`, convFlops(g));
+    gemmGrid(ctx, t, g.Co, J, splits), `${site} ×${splits} splits @${tileName(t)}`, convFlops(g));
   if (split) {
     splitKReduce(ctx, out, dw, g.Co, J, g.C, KK, splits, 'conv2d dw split-K reduce');
     releaseTemp(ctx, out);

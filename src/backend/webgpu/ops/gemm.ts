@@ -10,6 +10,7 @@ import { params } from '../params.js';
 import { grid } from './util.js';
 import type { GpuContext, GpuStorage, KernelRef } from '../context.js';
 import type { Epilogue } from './matmul.js';
+import { setKnownTileNames, tunedTileName } from './gemm_tuning.js';
 
 export interface GemmTile {
   /** Output tile of one workgroup (rows × columns). */
@@ -85,7 +86,12 @@ export const GEMM_TILES: Record<string, GemmTile> = {
   shared64x192p: { BM: 64, BN: 192, BK: 16, TM: 4, TN: 12, shared: true, pad: true },
 };
 
+setKnownTileNames(Object.keys(GEMM_TILES));
+
 let forcedTile: string | null = process.env.COENGINE_GEMM_TILE ?? null;
+
+/** The tile COENGINE_GEMM_TILE or setGemmTile forces on every GEMM, or null (the heuristic's choice). */
+export function forcedGemmTile(): string | null { return forcedTile; }
 
 /** Force one tile config for every GEMM (benchmark sweeps); null restores the heuristic. */
 export function setGemmTile(name: string | null): void {
@@ -212,9 +218,15 @@ export function noStats(ctx: GpuContext): GpuStorage {
  */
 export type GemmRole = 'conv' | 'conv-dx' | 'conv-dw' | 'nn' | 'nt' | 'tn';
 
-/** The tile config for an M×N output (×layers) of the given kind (none: no preference measured). */
-export function chooseTile(ctx: GpuContext, M: number, N: number, layers = 1, role?: GemmRole): GemmTile {
+/**
+ * The tile config for an M×N output (×layers) of the given kind (none: no preference measured):
+ * COENGINE_GEMM_TILE's if set, else a tuning table's for this site (gemm_tuning.ts), else the
+ * heuristic's. `site`: the dispatch label without its split count (e.g. `matmul 1×64×64×401408 Aᵀ`).
+ */
+export function chooseTile(ctx: GpuContext, M: number, N: number, layers = 1, role?: GemmRole, site?: string): GemmTile {
   if (forcedTile) return GEMM_TILES[forcedTile];
+  const tuned = tunedTileName(ctx, site);
+  if (tuned) return GEMM_TILES[tuned];
   if (isSoftwareDevice(ctx)) return leastPadded(M, N, SOFTWARE_TILES);
   const t = chooseGpuTile(M, N, layers, role);
   return genTiles ? generatedTwin(t) : t;
@@ -232,6 +244,22 @@ export function setGeneratedTiles(on: boolean): boolean {
   genTiles = on;
   return prev;
 }
+
+/**
+ * A tile config's name for dispatch labels (` @name`, so a profile shows which tile ran each
+ * GEMM): its GEMM_TILES key, `<key>/gen` for a generated twin, else its sizes.
+ */
+export function tileName(t: GemmTile): string {
+  let n = tileNames.get(t);
+  if (n === undefined) {
+    const key = Object.keys(GEMM_TILES).find((k) => GEMM_TILES[k] === t);
+    const base = t.gen ? Object.keys(GEMM_TILES).find((k) => twins.get(GEMM_TILES[k]) === t) : undefined;
+    n = key ?? (base ? `${base}/gen` : `${t.BM}x${t.BN}x${t.BK}:${t.TM}x${t.TN}${t.shared ? 's' : 'd'}`);
+    tileNames.set(t, n);
+  }
+  return n;
+}
+const tileNames = new Map<GemmTile, string>();
 
 const twins = new Map<GemmTile, GemmTile>();
 function generatedTwin(t: GemmTile): GemmTile {
@@ -310,7 +338,7 @@ function paddedWork(M: number, N: number, t: GemmTile): number {
 }
 
 /** Barrier-free tiles for CPU implementations of WebGPU. */
-const SOFTWARE_TILES = ['direct32', 'direct128x8', 'direct8x128', 'direct64x16', 'direct16x64', 'direct16x16', 'direct8x8'];
+export const SOFTWARE_TILES = ['direct32', 'direct128x8', 'direct8x128', 'direct64x16', 'direct16x64', 'direct16x16', 'direct8x8'];
 
 /** The tile whose padding wastes the least work on an M×N output (ties: the earlier one). */
 function leastPadded(M: number, N: number, names: string[]): GemmTile {

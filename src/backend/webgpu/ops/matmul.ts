@@ -6,7 +6,7 @@ import { BackendError, fmtShape } from '../../../runtime/errors.js';
 import type { GpuContext, GpuStorage } from '../context.js';
 import { params } from '../params.js';
 import { gpu, need32 } from './util.js';
-import { asVec4, attachColumnStats, chooseTile, columnStatsPart, dummy, gemmGrid, gemmKernel, hasEpilogue, isSoftwareDevice, noStats, releaseTemp, splitKLayers, splitKReduce, validateTile, type GemmPaths, type GemmTile } from './gemm.js';
+import { asVec4, attachColumnStats, chooseTile, columnStatsPart, dummy, gemmGrid, gemmKernel, hasEpilogue, isSoftwareDevice, noStats, releaseTemp, splitKLayers, splitKReduce, tileName, validateTile, type GemmPaths, type GemmTile } from './gemm.js';
 
 export interface Epilogue {
   /** Added per output column: [N]. */
@@ -52,20 +52,26 @@ export function gemm(ctx: GpuContext, p: GemmProblem, opts: GemmOptions = {}): G
   // other ops that take one do)
   const out = opts.out && !zero && opts.out.bytes === 4 * batch * M * N ? opts.out : ctx.alloc(4 * batch * M * N, zero);
   if (batch * M * N === 0 || zero) return out;
-  const t = opts.tile ?? chooseTile(ctx, M, N, batch, transA ? 'tn' : transB ? 'nt' : 'nn');
+  const site = matmulSite(p);
+  const t = opts.tile ?? chooseTile(ctx, M, N, batch, transA ? 'tn' : transB ? 'nt' : 'nn', site);
   validateTile(ctx, t);
   const ep = opts.epilogue ?? {};
   const stats = columnStatsPart(ctx, t, M, N, batch === 1 && out !== opts.out ? opts.columnStats : 0, ep);
   const splits = batch === 1 && K > 0 && !stats ? (opts.splitK ?? chooseSplitK(ctx, t, M, N, K)) : 1;
-  if (splits > 1) return splitKGemm(ctx, p, t, splits, out, ep);
+  if (splits > 1) return splitKGemm(ctx, p, t, splits, out, ep, site);
   const kernel = gemmKernel('matmul.wgsl', t, matmulPaths(p),
     { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +!!ep.bias, HAS_RESIDUAL: +!!ep.residual, RELU: +!!ep.relu, COL_STATS: +!!stats });
   const u = params().u32(M, N, K, M * K, K * N, M * N, 0, 0).bytes();
   ctx.dispatch(ctx.pipeline(kernel),
     [asVec4(p.a), asVec4(p.b), ep.bias ?? dummy(ctx), ep.residual ? asVec4(ep.residual) : dummy(ctx), asVec4(out), stats ?? noStats(ctx)],
-    u, gemmGrid(ctx, t, M, N, batch), `matmul ${batch}×${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}${stats ? ' +stats' : ''}`, 2 * batch * M * N * K);
+    u, gemmGrid(ctx, t, M, N, batch), `${site}${stats ? ' +stats' : ''} @${tileName(t)}`, 2 * batch * M * N * K);
   if (stats) attachColumnStats(ctx, out, stats, t, M, N);
   return out;
+}
+
+/** The product's GEMM site (gemm_tuning.ts): its dispatch label without a split count or suffix. */
+function matmulSite({ batch, M, N, K, transA, transB }: GemmProblem): string {
+  return `matmul ${batch}×${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''}`;
 }
 
 /** Operand layouts of a matrix product and which of its 4-runs may be read/written as vec4. */
@@ -93,7 +99,7 @@ function chooseSplitK(ctx: GpuContext, t: GemmTile, M: number, N: number, K: num
 }
 
 /** The product in `wanted` layers of whole k-slices, summed (with the epilogue) by splitKReduce. */
-function splitKGemm(ctx: GpuContext, p: GemmProblem, t: GemmTile, wanted: number, out: GpuStorage, ep: Epilogue): GpuStorage {
+function splitKGemm(ctx: GpuContext, p: GemmProblem, t: GemmTile, wanted: number, out: GpuStorage, ep: Epilogue, site: string): GpuStorage {
   const { M, N, K, transA, transB } = p;
   const chunk = Math.ceil(Math.ceil(K / wanted) / t.BK) * t.BK; // whole k-slices per layer
   const splits = Math.ceil(K / chunk);
@@ -101,7 +107,7 @@ function splitKGemm(ctx: GpuContext, p: GemmProblem, t: GemmTile, wanted: number
   const kernel = gemmKernel('matmul.wgsl', t, matmulPaths(p), { TRANS_A: +transA, TRANS_B: +transB, SPLIT_K: 1 });
   ctx.dispatch(ctx.pipeline(kernel), [asVec4(p.a), asVec4(p.b), dummy(ctx), dummy(ctx), asVec4(part), noStats(ctx)],
     params().u32(M, N, K, 0, 0, M * N, chunk, 0).bytes(), gemmGrid(ctx, t, M, N, splits),
-    `matmul ${M}×${N}×${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''} ×${splits} splits`, 2 * M * N * K);
+    `${site} ×${splits} splits @${tileName(t)}`, 2 * M * N * K);
   // The conv weight-gradient reduction with one tap and C = N is a plain sum over the slices.
   splitKReduce(ctx, part, out, M, N, N, 1, splits, `matmul split-K reduce${hasEpilogue(ep) ? ' +epilogue' : ''}`, ep);
   releaseTemp(ctx, part);

@@ -1,0 +1,59 @@
+// Making a GEMM tuning table (gemm_tuning.ts): time one step with the heuristic's tiles and one
+// with each candidate tile forced on every GEMM (COENGINE_GEMM_TILE's mechanism; every dispatch
+// in its own timed pass), then keep, per site, the candidate that beat the heuristic there.
+// On an H100 a ResNet-50 step profiles in about a second, so eight candidates cost a few seconds.
+import { BackendError } from '../../../runtime/errors.js';
+import type { GpuRuntime } from '../runtime.js';
+import { GEMM_TILES, SOFTWARE_TILES, forcedGemmTile, isSoftwareDevice, setGemmTile, validateTile } from './gemm.js';
+import { chooseTunedTiles, deviceIdentity, msPerSite, type GemmTuningTable } from './gemm_tuning.js';
+
+/**
+ * Tiles timed on GPUs: the heuristic's own (shared128bk8p, shared64x128, shared128x64, shared64p)
+ * and those that won single rows in the H100's per-tile sweeps (bench/RESULTS.md, eleventh
+ * session), plus the double-buffered 64×64 tile, never timed per layer.
+ */
+export const GPU_TUNING_CANDIDATES = ['shared128bk8p', 'shared64x128', 'shared128x64', 'shared64p', 'shared64', 'shared64pd', 'shared128p', 'shared32p'];
+
+export interface TuningResult {
+  table: GemmTuningTable;
+  /** Sites measured (GEMM dispatches of the step, by label), and how many changed tile. */
+  measured: number;
+  /** GPU ms per step over every measured site: as the heuristic chose, and with the table. */
+  heuristicMs: number;
+  tunedMs: number;
+}
+
+/**
+ * Tune the GEMMs of the step `runStep` records (it must record the same GEMMs each time, as a
+ * training step does; it runs 2 + candidates times). The caller's step stays on the heuristic
+ * while tuning and is left that way: set the returned table with setGemmTuning to use it.
+ */
+export async function tuneGemmTiles(rt: GpuRuntime, runStep: () => Promise<void>, workload: string,
+  candidates?: readonly string[], margin?: number): Promise<TuningResult> {
+  if (forcedGemmTile()) throw new BackendError(`GEMM tuning: a tile is forced on every GEMM (COENGINE_GEMM_TILE=${forcedGemmTile()}); unset it`);
+  const names = candidates ?? (isSoftwareDevice(rt) ? SOFTWARE_TILES : GPU_TUNING_CANDIDATES);
+  for (const n of names) {
+    if (!GEMM_TILES[n]) throw new BackendError(`GEMM tuning: unknown tile '${n}' (known: ${Object.keys(GEMM_TILES).join(', ')})`);
+  }
+  // Tiles this device cannot run (workgroup size or memory) are left out, not failed on mid-step.
+  const usable = names.filter((n) => { try { validateTile(rt, GEMM_TILES[n], n); return true; } catch { return false; } });
+  const sites = async () => msPerSite((await rt.profileDispatches(runStep, (l) => l)).dispatches);
+  await runStep(); // pipelines compiled, pool filled: the profiles time the kernels alone
+  const heuristic = await sites();
+  const byCandidate = new Map<string, Map<string, number>>();
+  try {
+    for (const n of usable) {
+      setGemmTile(n);
+      byCandidate.set(n, await sites());
+    }
+  } finally {
+    setGemmTile(null);
+  }
+  const chosen = chooseTunedTiles(heuristic, byCandidate, margin);
+  let heuristicMs = 0, tunedMs = 0;
+  for (const [site, ms] of heuristic) { heuristicMs += ms; tunedMs += chosen[site]?.ms ?? ms; }
+  return {
+    table: { version: 1, device: deviceIdentity(rt), workload, created: new Date().toISOString(), candidates: usable, sites: chosen },
+    measured: heuristic.size, heuristicMs, tunedMs,
+  };
+}

@@ -542,6 +542,9 @@ function fmtRow(r: KernelBenchRow): string {
 }
 
 export async function runKernelBench(opts: KernelBenchOptions): Promise<KernelBenchRow[]> {
+  if ((opts.batch !== undefined || opts.size !== undefined) && !opts.layers) {
+    throw new Error('bench kernels: --batch and --size size the --layers rows; the default rows have fixed shapes');
+  }
   const handle = await createWebGpuBackend();
   if (!handle) throw new Error('bench kernels needs a WebGPU adapter (none found)');
   const rt = handle.runtime;

@@ -52,4 +52,10 @@ test('bench kernels --layers: every distinct convolution of a backbone, set agai
   }
 });
 
+test('bench kernels: --batch and --size without --layers are refused, not ignored', async () => {
+  await runKernelBench({ quick: true, json: false, batch: 8 }).then(
+    () => assert.unreachable('accepted --batch without --layers'),
+    (e: Error) => assert.match(e.message, /--batch and --size size the --layers rows/));
+});
+
 test.run();

@@ -66,6 +66,11 @@ export interface PretrainConfig {
    * (training/step_replay.ts): the same results, a fraction of the host time. Off: record every step.
    */
   stepReplay: boolean;
+  /**
+   * Before training, tune the step's GEMM tiles on this GPU (gemm_tuner.ts) and keep the table in
+   * the run directory (gemm-tuning.json), which a resumed run reuses.
+   */
+  tuneGemm: boolean;
 }
 
 export const DEFAULTS: PretrainConfig = {
@@ -77,7 +82,7 @@ export const DEFAULTS: PretrainConfig = {
   dinoPrototypes: 4096, dinoStudentTemp: 0.1, dinoTeacherTemp: [0.04, 0.07], dinoWarmupTeacherEpochs: 10,
   mocoTemperature: 0.2,
   seed: 0, device: 'auto', out: 'runs/default', checkpointEvery: 200, logEvery: 10, finalEval: true, finalEvalEpochs: 30,
-  stepReplay: true,
+  stepReplay: true, tuneGemm: false,
 };
 
 /** The paper's settings (SPEC §5, solo-learn). Heads are full size here; small defaults above. */
@@ -140,6 +145,7 @@ function validate(c: PretrainConfig): void {
   if (!(c.tauBase >= 0 && c.tauBase < 1)) bad('tauBase', `${c.tauBase} (must be in [0, 1); 0 = the method's)`);
   if (!Number.isInteger(c.localGrid) || c.localGrid < 0) bad('localGrid', `${c.localGrid} (0 = all positions, else n for n×n)`);
   if (!['auto', 'webgpu', 'cpu'].includes(c.device)) bad('device', `'${c.device}' (auto, webgpu or cpu)`);
+  for (const k of ['smallStem', 'finalEval', 'stepReplay', 'tuneGemm'] as const) if (typeof c[k] !== 'boolean') bad(k, `${JSON.stringify(c[k])} (true or false)`);
   if (!['sgd', 'lars', 'adamw'].includes(c.optimizer)) bad('optimizer', `'${c.optimizer}' (sgd, lars or adamw)`);
   if (c.method.endsWith('-mc') && c.smallCrops < 1) c.smallCrops = c.imageSize && c.imageSize <= 64 ? 6 : 4;
 }

@@ -1,9 +1,11 @@
 // The pretraining loop: views on the device, one recorded step (forward, backward, optimiser,
 // EMA) per batch, read-back only at logging time, checkpoints that a killed run resumes from.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Backend } from '../backend/backend.js';
-import { describeBackend, initBackend } from '../backend/registry.js';
+import { describeBackend, initBackend, webgpu } from '../backend/registry.js';
+import { tuneGemmTiles } from '../backend/webgpu/ops/gemm_tuner.js';
+import { deviceIdentity, gemmTuning, loadGemmTuning, saveGemmTuning, setGemmTuning } from '../backend/webgpu/ops/gemm_tuning.js';
 import { Tensor, tidy, keep, outsideScopes } from '../tensor.js';
 import { backward, noGrad, add, tensor, writeValues, zeros } from '../ops/index.js';
 import { manualSeed } from '../nn/init.js';
@@ -89,6 +91,12 @@ interface StepInputs {
 }
 
 export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}): Promise<Summary> {
+  if (!cfg.tuneGemm) return pretrainRun(cfg, opts);
+  const before = gemmTuning(); // the run's table applies to the run only
+  try { return await pretrainRun(cfg, opts); } finally { setGemmTuning(before); }
+}
+
+async function pretrainRun(cfg: PretrainConfig, opts: PretrainOptions): Promise<Summary> {
   const backend = await initBackend(cfg.device);
   mkdirSync(cfg.out, { recursive: true });
   const run = await setup(cfg, backend);
@@ -104,6 +112,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   } else {
     log.write({ type: 'config', config: cfg, backend: backend.name });
   }
+  if (cfg.tuneGemm) await tuneRunGemms(run, opts.quiet);
   const progress = new Progress(`${cfg.method} ${cfg.arch}`, run.totalSteps, { enabled: !opts.quiet, unit: 'step' });
   progress.update(step);
   const t0 = Date.now();
@@ -202,6 +211,60 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   }
   writeJsonAtomic(path.join(cfg.out, 'summary.json'), summary);
   return summary;
+}
+
+/** The run directory's GEMM tuning table (pretrain --tune-gemm). */
+export const GEMM_TUNING_FILE = 'gemm-tuning.json';
+
+/**
+ * --tune-gemm: use the run directory's table if it was measured on this adapter, else tune the
+ * run's own step on its first batch and save the table there. The tuning steps train (at zero
+ * learning rate, τ = 1, but momentum and batch-norm statistics move): everything a checkpoint
+ * holds, the random generators and the optimisers' step counts are put back afterwards.
+ */
+async function tuneRunGemms(run: Run, quiet?: boolean): Promise<void> {
+  const say = (m: string) => { if (!quiet) process.stderr.write(`${m}\n`); };
+  const gpu = run.backend.name === 'webgpu' ? await webgpu() : null;
+  if (!gpu) { say('--tune-gemm: the CPU backend has no GEMM tiles to tune'); return; }
+  const file = path.join(run.cfg.out, GEMM_TUNING_FILE);
+  if (existsSync(file)) {
+    const t = loadGemmTuning(file);
+    if (t.device === deviceIdentity(gpu.runtime)) {
+      setGemmTuning(t);
+      say(`GEMM tiles from ${file} (${Object.keys(t.sites).length} shapes tuned)`);
+      return;
+    }
+    say(`${file} was measured on another adapter (${t.device}): tuning again`);
+  }
+  const { cfg } = run;
+  const ids = Int32Array.from({ length: cfg.batchSize }, (_, i) => i);
+  const step = async () => {
+    const scalars = trainStep(run, ids, { step: 0, lr: 0, probeLr: 0, tau: 1 });
+    await scalars.loss.item();
+    for (const t of new Set(Object.values(scalars))) t.dispose();
+  };
+  const tensors = [...runTensors(run).values()];
+  const saved = outsideScopes(() => tensors.map((t) => {
+    const c = keep(zeros([...t.shape], { backend: t.backend, dtype: t.dtype }));
+    t.backend.copyInto(c, 0, t);
+    return c;
+  }));
+  const rng = { aug: run.augRng.getState(), shuffle: run.shuffleRng.getState() };
+  const counts = { main: run.optimizer.stepCount, probe: run.probes.optimizer.stepCount };
+  let r: Awaited<ReturnType<typeof tuneGemmTiles>>;
+  try {
+    r = await tuneGemmTiles(gpu.runtime, step, `${cfg.method} ${cfg.arch} batch ${cfg.batchSize}, ${cfg.imageSize || run.data.train.shape[0]} px`);
+  } finally {
+    tensors.forEach((t, i) => t.backend.copyInto(t, 0, saved[i]));
+    for (const c of saved) c.dispose();
+    run.augRng.setState(rng.aug); run.shuffleRng.setState(rng.shuffle);
+    run.optimizer.stepCount = counts.main; run.probes.optimizer.stepCount = counts.probe;
+    run.replay.invalidate();
+  }
+  saveGemmTuning(file, r.table);
+  setGemmTuning(r.table);
+  say(`GEMM tuning: ${Object.keys(r.table.sites).length} of ${r.measured} GEMM shapes take another tile ` +
+    `(${r.heuristicMs.toFixed(1)} → ${r.tunedMs.toFixed(1)} GPU ms per step by the profiles); table in ${file}`);
 }
 
 /** Build everything a run needs (exported for `coengine bench step`, which passes its own data). */

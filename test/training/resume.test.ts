@@ -1,12 +1,14 @@
 // A run stopped after k steps and resumed reproduces the uninterrupted run's losses exactly;
-// bad configuration and missing data give clear errors.
+// --tune-gemm leaves the run as it was; bad configuration and missing data give clear errors.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { resolveConfig, type PretrainConfig } from '../../src/training/config.js';
-import { pretrain } from '../../src/training/pretrain.js';
+import { GEMM_TUNING_FILE, pretrain } from '../../src/training/pretrain.js';
+import { gemmTuning } from '../../src/backend/webgpu/ops/gemm_tuning.js';
+import { gpuHandle } from '../helpers/gpu.js';
 
 const tiny = (out: string, extra: Partial<PretrainConfig> = {}): PretrainConfig => resolveConfig([{
   method: 'co-byol', arch: 'rf29-resnet18', width: 1 / 16, smallStem: true, device: 'cpu', data: 'synthetic',
@@ -44,11 +46,36 @@ test('stop after 5 steps, resume, and the losses match the uninterrupted run', a
   assert.ok(summary.onlineProbeAcc >= 0 && summary.onlineProbeAcc <= 1);
 });
 
+test('--tune-gemm: the table lands in the run directory, training is as without it, and --resume reuses it', async () => {
+  const h = await gpuHandle();
+  if (!h || !h.runtime.features.has('timestamp-query')) return;
+  const a = mkdtempSync(path.join(tmpdir(), 'coengine-untuned-'));
+  const b = mkdtempSync(path.join(tmpdir(), 'coengine-tuned-'));
+  const gpu = { device: 'webgpu' as const, epochs: 1 };
+  const plain = await lossesOf(tiny(a, gpu), { maxSteps: 4 });
+  const tuned = await lossesOf(tiny(b, { ...gpu, tuneGemm: true }), { maxSteps: 4 });
+  const table = path.join(b, GEMM_TUNING_FILE);
+  assert.ok(existsSync(table), 'the table is kept in the run directory');
+  const written = readFileSync(table, 'utf8');
+  // The ten tuning steps left nothing behind (weights, momentum, statistics, augmentation and
+  // data-order generators): the same losses up to the rounding of other tiles.
+  assert.is(tuned.length, plain.length);
+  tuned.forEach((row, i) => row.forEach((v, j) => {
+    if (j === 0) assert.is(v, plain[i][0]);
+    else assert.ok(Math.abs(v - plain[i][j]) <= 1e-4 * Math.max(1, Math.abs(plain[i][j])), `step ${row[0]} column ${j}: ${v} vs ${plain[i][j]}`);
+  }));
+  assert.is(gemmTuning(), null, 'the run\'s table is dropped when the run ends');
+  const rest = await lossesOf(tiny(b, { ...gpu, tuneGemm: true }), { resume: true });
+  assert.ok(rest.length > 0);
+  assert.is(readFileSync(table, 'utf8'), written, 'resume reuses the table instead of tuning again');
+});
+
 test('bad configuration values name the field', () => {
   assert.throws(() => tiny('/tmp/x', { batchSize: 1 }), /batchSize/);
   assert.throws(() => tiny('/tmp/x', { method: 'simclr' as PretrainConfig['method'] }), /method.*simclr.*co-byol/);
   assert.throws(() => tiny('/tmp/x', { arch: 'vit' }), /arch.*vit/);
   assert.throws(() => tiny('/tmp/x', { cropMin: 1.5 }), /cropMin/);
+  assert.throws(() => tiny('/tmp/x', { tuneGemm: 'yes' as unknown as boolean }), /invalid tuneGemm: "yes" \(true or false\)/);
 });
 
 test('a missing dataset directory is a clear error', async () => {

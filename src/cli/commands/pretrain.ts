@@ -49,6 +49,9 @@ export function registerPretrain(program: Command): void {
     .option('--no-step-replay', 'record every step\'s GPU commands anew instead of replaying them once two steps in a row ' +
       'recorded the same (the results are identical; replay only saves host time)')
     .addOption(new Option('--preset <name>', 'the paper\'s settings for a dataset').choices(Object.keys(PRESETS)))
+    .option('--tune-gemm', 'WebGPU: before training, time the step\'s GEMMs under each candidate tile (ten profiled steps on the first ' +
+      'batch; weights, optimiser and random states are restored afterwards) and train with the fastest per GEMM shape; the table ' +
+      'is kept in OUT/gemm-tuning.json and reused by --resume on the same adapter')
     .option('--config <file>', 'JSON file of configuration fields (applied after --preset, before flags)')
     .option('--max-steps <n>', 'stop after this many steps (a checkpoint is written; --resume continues)', int('max-steps'))
     .option('--quiet', 'no progress bar')
@@ -62,6 +65,7 @@ export function registerPretrain(program: Command): void {
         cropMin: o.cropMin, imageSize: o.imageSize, smallCrops: o.smallCrops, projHidden: o.projHidden, predHidden: o.projHidden,
         projOut: o.projOut, seed: o.seed, device: o.device, out: o.out, checkpointEvery: o.checkpointEvery, logEvery: o.logEvery,
         finalEval: o.finalEval === false ? false : undefined, stepReplay: o.stepReplay === false ? false : undefined,
+        tuneGemm: o.tuneGemm ? true : undefined,
       };
       const preset = o.preset ? PRESETS[o.preset] : {};
       const file = o.config ? loadConfigFile(o.config) : {};

@@ -5,7 +5,7 @@
 import { BackendError } from '../../../runtime/errors.js';
 import type { GpuRuntime } from '../runtime.js';
 import { GEMM_TILES, SOFTWARE_TILES, forcedGemmTile, isSoftwareDevice, setGemmTile, validateTile } from './gemm.js';
-import { chooseTunedTiles, deviceIdentity, msPerSite, type GemmTuningTable } from './gemm_tuning.js';
+import { chooseTunedTiles, deviceIdentity, msPerSite, setGemmTuning, type GemmTuningTable } from './gemm_tuning.js';
 
 /**
  * Tiles timed on GPUs: the heuristic's own (shared128bk8p, shared64x128, shared128x64, shared64p)
@@ -25,8 +25,9 @@ export interface TuningResult {
 
 /**
  * Tune the GEMMs of the step `runStep` records (it must record the same GEMMs each time, as a
- * training step does; it runs 2 + candidates times). The caller's step stays on the heuristic
- * while tuning and is left that way: set the returned table with setGemmTuning to use it.
+ * training step does; it runs 2 + candidates times). The steps run on the heuristic's tiles and
+ * the candidates, never on a table in use, which is put back afterwards: set the returned table
+ * with setGemmTuning to use it.
  */
 export async function tuneGemmTiles(rt: GpuRuntime, runStep: () => Promise<void>, workload: string,
   candidates?: readonly string[], margin?: number): Promise<TuningResult> {
@@ -38,16 +39,20 @@ export async function tuneGemmTiles(rt: GpuRuntime, runStep: () => Promise<void>
   // Tiles this device cannot run (workgroup size or memory) are left out, not failed on mid-step.
   const usable = names.filter((n) => { try { validateTile(rt, GEMM_TILES[n], n); return true; } catch { return false; } });
   const sites = async () => msPerSite((await rt.profileDispatches(runStep, (l) => l)).dispatches);
-  await runStep(); // pipelines compiled, pool filled: the profiles time the kernels alone
-  const heuristic = await sites();
+  // Measured against the heuristic itself, not a table already in use (restored afterwards).
+  const table = setGemmTuning(null);
   const byCandidate = new Map<string, Map<string, number>>();
+  let heuristic: Map<string, number>;
   try {
+    await runStep(); // pipelines compiled, pool filled: the profiles time the kernels alone
+    heuristic = await sites();
     for (const n of usable) {
       setGemmTile(n);
       byCandidate.set(n, await sites());
     }
   } finally {
     setGemmTile(null);
+    setGemmTuning(table);
   }
   const chosen = chooseTunedTiles(heuristic, byCandidate, margin);
   let heuristicMs = 0, tunedMs = 0;

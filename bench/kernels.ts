@@ -474,8 +474,8 @@ function cases(quick: boolean): Case[] {
 /**
  * Every distinct convolution of a backbone (forward, backward-data, backward-weight; default
  * paths only) at `batch` images of `size`² px: the issue's per-layer target, measured layer by
- * layer at the stated batch. A row is named by the first layer of its shape, with how many more
- * share it ("layer1.1.conv1 +1").
+ * layer at the stated batch. A row is named by the first layer of its shape and how many layers
+ * have that shape ("layer1.1.conv1 (×2)").
  */
 export function layerCases(arch: string, batch: number, size: number): Case[] {
   const input = [batch, size, size, 3];

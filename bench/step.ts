@@ -9,6 +9,8 @@ import { Rng } from '../src/runtime/rng.js';
 import type { Backend } from '../src/backend/backend.js';
 import { overrideSoftwareDevice } from '../src/backend/webgpu/ops/gemm.js';
 import { timeGemmReference } from './kernels.js';
+import { accessSync, constants } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { tuneGemmTiles } from '../src/backend/webgpu/ops/gemm_tuner.js';
 import { saveGemmTuning, setGemmTuning } from '../src/backend/webgpu/ops/gemm_tuning.js';
 
@@ -48,6 +50,8 @@ export interface StepBenchOptions {
   tune?: string;
   /** Tiles the tuning tries (default: GPU_TUNING_CANDIDATES, or the barrier-free tiles on a CPU implementation). */
   tuneTiles?: string[];
+  /** How much faster a candidate must be to enter the table (default 3%; tests: −∞ takes the best other tile everywhere). */
+  tuneMargin?: number;
 }
 
 export interface StepBenchResult {
@@ -76,7 +80,7 @@ export interface StepBenchResult {
    * With tune: the table's file, the sites (GEMM dispatch labels) measured and changed, and the
    * step's GEMM time by the profiles, GPU ms: under the heuristic's tiles and the table's.
    */
-  tuning?: { file: string; candidates: string[]; sites: number; changed: number; heuristicMs: number; tunedMs: number };
+  tuning?: { file: string; candidates: string[]; skipped: string[]; sites: number; changed: number; heuristicMs: number; tunedMs: number };
   /** With gemmReference: the GEMM n³ rows and the best rate (TFLOP/s) the profile's ofGemm divides by. */
   gemmReference?: { n: number; rows: { shape: string; ms: number; tflops: number; maxRelErr: number }[]; bestTflops: number };
 }
@@ -129,13 +133,15 @@ async function stepBench(o: StepBenchOptions, backend: Backend): Promise<StepBen
   if (o.tune) {
     const gpu = backend.name === 'webgpu' ? await webgpu() : null;
     if (!gpu) throw new Error('bench step --tune needs the WebGPU backend');
+    // Before a minute of profiling, not after it: can the table be written there?
+    try { accessSync(dirname(resolve(o.tune)), constants.W_OK); } catch { throw new Error(`bench step --tune ${o.tune}: cannot write into ${dirname(resolve(o.tune))}`); }
     const workload = `${o.method} ${o.arch} batch ${o.batch}, ${o.size} px`;
-    const r = await tuneGemmTiles(gpu.runtime, async () => { await oneStep(); }, workload, o.tuneTiles);
+    const r = await tuneGemmTiles(gpu.runtime, async () => { await oneStep(); }, workload, o.tuneTiles, o.tuneMargin);
     saveGemmTuning(o.tune, r.table);
-    setGemmTuning(r.table);
+    setGemmTuning(r.table); // before the warm-up steps, so that the replayed plan has the table's tiles
     // The candidates' split-K temporaries: not part of the tuned steps' footprint.
     gpu.runtime.trimPool();
-    tuning = { file: o.tune, candidates: r.table.candidates, sites: r.measured, changed: Object.keys(r.table.sites).length, heuristicMs: r.heuristicMs, tunedMs: r.tunedMs };
+    tuning = { file: o.tune, candidates: r.table.candidates, skipped: r.skipped, sites: r.measured, changed: Object.keys(r.table.sites).length, heuristicMs: r.heuristicMs, tunedMs: r.tunedMs };
   }
   for (let i = 0; i < o.warmup; i++) await oneStep();
   const created0 = backend.memoryStats?.().buffersCreated ?? null;

@@ -25,9 +25,12 @@ DEADLINE=${DEADLINE:-300}; MARKS="$O/timeline.txt"
 source "$(dirname "$0")/device_common.sh"
 { nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader || echo "no nvidia-smi"; date -u; } > "$MARKS" 2>&1
 STEP=${STEP_ARGS:---method byol --arch resnet50 --batch 64 --size 224}
+# A label as a JSON string (awk reads it from the environment: -v would interpret its backslashes).
+jstr='function jstr(s,  o, i, c) { for (i = 1; i <= length(s); i++) { c = substr(s, i, 1); o = o (c == "\\" ? "\\\\" : c == "\"" ? "\\\"" : c == "\t" ? "\\t" : c) } return "\"" o "\"" }'
 # {"build": label, "result": the JSON on stdin, or null}; awk, not sed: labels hold paths (slashes)
-wrap() { tr -d '\n' | awk -v b="$1" 'BEGIN { gsub(/\\/, "\\\\", b); gsub(/"/, "\\\"", b) } { r = r $0 }
-  END { if (r == "") r = "null"; printf "{\"build\":\"%s\",\"result\":%s}\n", b, r }'; }
+wrap() { tr -d '\n' | L="$1" awk "$jstr"' { r = r $0 } END { if (r == "") r = "null"; printf "{\"build\":%s,\"result\":%s}\n", jstr(ENVIRON["L"]), r }'; }
+# Each JSON line on stdin with "run": label first.
+tag() { L="$1" awk "$jstr"' /^\{/ { print "{\"run\":" jstr(ENVIRON["L"]) "," substr($0, 2); next } { print }'; }
 # spec "folder VAR=x ... args...": sets D (the build folder), ENVS (the assignments), ARGS (the rest)
 spec() { set -- $1; D=$1; shift; ENVS=(); while [ $# -gt 0 ] && [[ $1 == *=* ]]; do ENVS+=("$1"); shift; done; ARGS=("$@"); }
 step() { # "folder env...", extra args
@@ -50,7 +53,7 @@ for l in "${LAYER_RUNS[@]}"; do  # "folder env... arch": the issue's per-layer t
   [ -n "${l// /}" ] || continue
   spec "$l"
   timeout "$(left 90)" env "${ENVS[@]}" node "$D/src/cli/main.js" bench kernels --json --reps 5 --gemm-reference 4096 \
-    --layers "${ARGS[@]}" 2>&1 | quiet | sed "s|^{|{\"run\":\"$l\",|" >> "$O/layers.jsonl"  # later options win
+    --layers "${ARGS[@]}" 2>&1 | quiet | tag "$l" >> "$O/layers.jsonl"  # later options win
   mark "layers $l"
 done
 IFS=';' read -r -a ARMS <<< "${AB:-dist-old}"

@@ -264,7 +264,8 @@ async function tuneRunGemms(run: Run, quiet?: boolean): Promise<void> {
   saveGemmTuning(file, r.table);
   setGemmTuning(r.table);
   say(`GEMM tuning: ${Object.keys(r.table.sites).length} of ${r.measured} GEMM shapes take another tile ` +
-    `(${r.heuristicMs.toFixed(1)} → ${r.tunedMs.toFixed(1)} GPU ms per step by the profiles); table in ${file}`);
+    `(${r.heuristicMs.toFixed(1)} → ${r.tunedMs.toFixed(1)} GPU ms per step by the profiles); table in ${file}` +
+    r.skipped.map((x) => `\n  skipped ${x}`).join(''));
 }
 
 /** Build everything a run needs (exported for `coengine bench step`, which passes its own data). */

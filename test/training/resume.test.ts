@@ -52,8 +52,12 @@ test('--tune-gemm: the table lands in the run directory, training is as without 
   const a = mkdtempSync(path.join(tmpdir(), 'coengine-untuned-'));
   const b = mkdtempSync(path.join(tmpdir(), 'coengine-tuned-'));
   const gpu = { device: 'webgpu' as const, epochs: 1 };
-  const plain = await lossesOf(tiny(a, gpu), { maxSteps: 4 });
-  const tuned = await lossesOf(tiny(b, { ...gpu, tuneGemm: true }), { maxSteps: 4 });
+  // Two steps: a leak shows within them (with the restores removed, by hand: the augmentation
+  // generator's moved the loss 0.5–14% at step 1, the tensors' 0.4–10% at step 2), while other
+  // tiles' rounding, amplified by this tiny model's batch norm over 8 images, reached 5e-4 by
+  // step 3 and 1e-2 by step 4 in some runs.
+  const plain = await lossesOf(tiny(a, gpu), { maxSteps: 2 });
+  const tuned = await lossesOf(tiny(b, { ...gpu, tuneGemm: true }), { maxSteps: 2 });
   const table = path.join(b, GEMM_TUNING_FILE);
   assert.ok(existsSync(table), 'the table is kept in the run directory');
   const written = readFileSync(table, 'utf8');

@@ -23,28 +23,36 @@ const dir = mkdtempSync(join(tmpdir(), 'coengine-tuning-'));
 
 test('sites: labels without tile, split count or statistics suffix; split-K reduces count with their GEMM', () => {
   assert.is(siteOfLabel('matmul 1×64×64×401408 Aᵀ ×523 splits @shared64p'), 'matmul 1×64×64×401408 Aᵀ');
-  assert.is(siteOfLabel('conv2d [128, 56, 56, 64]*[64, 64, 3, 3] +stats @shared64x128'), 'conv2d [128, 56, 56, 64]*[64, 64, 3, 3]');
-  assert.is(siteOfLabel('conv2d dw [2, 8, 8, 3]*[4, 3, 3, 3] ×1 splits @direct8x8'), 'conv2d dw [2, 8, 8, 3]*[4, 3, 3, 3]');
+  assert.is(siteOfLabel('conv2d [128, 56, 56, 64]*[64, 64, 3, 3] s1×1 p1×1 +stats @shared64x128'), 'conv2d [128, 56, 56, 64]*[64, 64, 3, 3] s1×1 p1×1');
+  assert.is(siteOfLabel('conv2d dw [2, 8, 8, 3]*[4, 3, 3, 3] s1×1 p0×0 ×1 splits @direct8x8'), 'conv2d dw [2, 8, 8, 3]*[4, 3, 3, 3] s1×1 p0×0');
   const sites = msPerSite([
     { label: 'bn.normalize', ms: 5, flops: 0 },                              // before any GEMM: not a site
     { label: 'matmul 1×8×8×4096 Aᵀ ×16 splits @shared64p', ms: 1, flops: 2 },
     { label: 'matmul split-K reduce', ms: 0.25, flops: 0 },                 // belongs to the GEMM above
-    { label: 'conv2d [1, 4, 4, 8]*[8, 8, 3, 3] @direct32', ms: 2, flops: 3 },
+    { label: 'conv2d [1, 4, 4, 8]*[8, 8, 3, 3] s1×1 p1×1 +stats @direct32', ms: 2, flops: 3 },
     { label: 'relu', ms: 7, flops: 0 },                                      // not a reduce: nobody's
     { label: 'matmul 1×8×8×4096 Aᵀ ×16 splits @shared64p', ms: 1, flops: 2 }, // the same site again: summed
     { label: 'matmul split-K reduce +epilogue', ms: 0.5, flops: 0 },
   ]);
-  assert.equal([...sites], [['matmul 1×8×8×4096 Aᵀ', 2.75], ['conv2d [1, 4, 4, 8]*[8, 8, 3, 3]', 2]]);
+  assert.equal([...sites], [
+    ['matmul 1×8×8×4096 Aᵀ', { ms: 2.75, tile: 'shared64p', stats: false }],
+    ['conv2d [1, 4, 4, 8]*[8, 8, 3, 3] s1×1 p1×1', { ms: 2, tile: 'direct32', stats: true }],
+  ]);
 });
 
-test('a candidate replaces the heuristic only where it is at least the margin faster', () => {
-  const heuristic = new Map([['a', 10], ['b', 10], ['c', 10]]);
+test('the choice: the margin, the heuristic\'s own tile as another sample of it, fused statistics kept', () => {
+  const at = (entries: [string, number, string, boolean?][]) => new Map(entries.map(([s, ms, tile, stats]) => [s, { ms, tile, stats: !!stats }]));
+  // heuristic runs before and after the candidates: the faster of the two counts
+  const heuristic = [at([['a', 12, 'h'], ['b', 10, 'h'], ['c', 10, 'h'], ['d', 10, 'h', true]]), at([['a', 10, 'h'], ['b', 11, 'h'], ['c', 10, 'h'], ['d', 10, 'h', true]])];
   const byCandidate = new Map([
-    ['t1', new Map([['a', 9.0], ['b', 9.8], ['c', 12]])],
-    ['t2', new Map([['a', 8.5], ['b', 9.75]])], // c not measured under t2
+    ['t1', at([['a', 9.0, 't1'], ['b', 9.8, 't1'], ['c', 12, 't1'], ['d', 5, 't1', false]])], // d: lost the statistics
+    ['t2', at([['a', 8.5, 't2'], ['b', 9.75, 't2']])],                                           // c, d not measured
+    ['h', at([['c', 9.0, 'h'], ['d', 9.9, 'h', true]])],                                         // the heuristic's own tile
   ]);
-  assert.equal(chooseTunedTiles(heuristic, byCandidate, 0.03), { a: { tile: 't2', ms: 8.5, heuristicMs: 10 } });
-  assert.equal(Object.keys(chooseTunedTiles(heuristic, byCandidate, 0)), ['a', 'b']);
+  const r = chooseTunedTiles(heuristic, byCandidate, 0.03);
+  assert.equal(r.sites, { a: { tile: 't2', ms: 8.5, heuristicMs: 10 } });
+  assert.equal([...r.heuristicMs], [['a', 10], ['b', 10], ['c', 9], ['d', 9.9]]);
+  assert.equal(Object.keys(chooseTunedTiles(heuristic, byCandidate, 0).sites), ['a', 'b']);
 });
 
 test('table files: written whole, read back, and refused with a reason', () => {
@@ -65,12 +73,14 @@ test('table files: written whole, read back, and refused with a reason', () => {
 
 interface StepOut { outs: GpuStorage[]; sizes: number[] }
 
-/** One of every GEMM kind, on GPU routes (strided input gradients by stride phases). */
+/** One of every GEMM kind (strided input gradients by stride phases, and by the default route). */
 function everyKind(ctx: GpuRuntime): StepOut {
   const x = gpuRaw(ctx, randomF32(2 * 9 * 9 * 8, 1), [2, 9, 9, 8]);
   const w = gpuRaw(ctx, randomF32(12 * 8 * 3 * 3, 2), [12, 8, 3, 3]);
   const p = { stride: [1, 1] as [number, number], pad: [1, 1] as [number, number] };
   const ps = { stride: [2, 2] as [number, number], pad: [1, 1] as [number, number] };
+  const p1 = { stride: [1, 1] as [number, number], pad: [0, 0] as [number, number] };
+  const w1 = gpuRaw(ctx, randomF32(12 * 8, 9), [12, 8, 1, 1]);
   const dy = gpuRaw(ctx, randomF32(2 * 9 * 9 * 12, 3), [2, 9, 9, 12]);
   const dys = gpuRaw(ctx, randomF32(2 * 5 * 5 * 12, 4), [2, 5, 5, 12]);
   const a = gpuRaw(ctx, randomF32(3000 * 16, 5), [3000, 16]), b = gpuRaw(ctx, randomF32(3000 * 20, 6), [3000, 20]);
@@ -82,9 +92,11 @@ function everyKind(ctx: GpuRuntime): StepOut {
     conv2dBackwardData(ctx, dy, w, [2, 9, 9, 8], p),              // input gradient, stride 1
     conv2dBackwardData(ctx, dys, w, [2, 9, 9, 8], ps, { path: 'implicit' }), // by stride phases
     conv2dBackwardWeight(ctx, x, dy, [12, 8, 3, 3], p),           // weight gradient, split over pixels
+    conv2dBackwardData(ctx, dys, w, [2, 9, 9, 8], ps),            // strided, default route (a GEMM into patches, gathered)
+    conv2d(ctx, x, w1, null, p1),                                 // 1×1: a plain GEMM
   ] as GpuStorage[];
-  for (const r of [x, w, dy, dys, a, b, c, d]) ctx.release(r.storage as GpuStorage);
-  return { outs, sizes: [40 * 24, 16 * 20, 2 * 9 * 9 * 12, 2 * 9 * 9 * 8, 2 * 9 * 9 * 8, 12 * 8 * 9] };
+  for (const r of [x, w, w1, dy, dys, a, b, c, d]) ctx.release(r.storage as GpuStorage);
+  return { outs, sizes: [40 * 24, 16 * 20, 2 * 9 * 9 * 12, 2 * 9 * 9 * 8, 2 * 9 * 9 * 8, 12 * 8 * 9, 2 * 9 * 9 * 8, 2 * 9 * 9 * 12] };
 }
 
 async function labelsOf(ctx: GpuRuntime): Promise<{ gemms: string[]; values: Float32Array[] }> {
@@ -103,7 +115,7 @@ test('every GEMM kind is chosen under the site its label names; a table of anoth
   overrideSoftwareDevice(ctx, false);
   try {
     const plain = await labelsOf(ctx);
-    assert.is(plain.gemms.length, 6, plain.gemms.join('; '));
+    assert.is(plain.gemms.length, 8, plain.gemms.join('; '));
     for (const l of plain.gemms) assert.match(l, / @\S+$/, 'each GEMM label names its tile');
     assert.ok(plain.gemms.some((l) => / phases /.test(l)) && plain.gemms.some((l) => / ×\d+ splits/.test(l)), plain.gemms.join('; '));
     // Every site to one tile the heuristic never picks on a GPU route.
@@ -133,16 +145,18 @@ test('tuneGemmTiles: one profiled run per candidate, a table over the step\'s si
   if (!ctx || !ctx.features.has('timestamp-query')) return;
   let runs = 0;
   const step = async () => { runs++; const { outs } = everyKind(ctx); for (const s of outs) ctx.release(s); };
-  // margin −∞: the best candidate wins everywhere, so every site gets an entry
+  // margin −∞: the best candidate other than the heuristic's own tile wins everywhere, so every
+  // site gets an entry, and none names the tile the heuristic already ran there
   const r = await tuneGemmTiles(ctx, step, 'test step', ['direct8x8', 'direct32'], -Infinity);
-  assert.is(runs, 2 + 2, 'a warm-up, the heuristic, and one per candidate');
-  assert.is(r.measured, 6);
-  assert.is(Object.keys(r.table.sites).length, 6);
+  assert.is(runs, 1 + 2 + 2, 'a warm-up, the heuristic before and after, and one per candidate');
+  assert.equal(r.skipped, []);
+  assert.is(r.measured, 8);
+  assert.is(Object.keys(r.table.sites).length, 8);
   for (const s of Object.values(r.table.sites)) assert.ok(['direct8x8', 'direct32'].includes(s.tile) && s.ms > 0 && s.heuristicMs > 0);
+  const before = new Map((await labelsOf(ctx)).gemms.map((l) => [siteOfLabel(l), l.replace(/^.* @/, '')]));
+  for (const [site, s] of Object.entries(r.table.sites)) assert.is.not(s.tile, before.get(site), site);
   assert.is(r.table.device, deviceIdentity(ctx));
   assert.ok(r.heuristicMs > 0 && r.tunedMs > 0);
-  const { gemms } = await labelsOf(ctx); // no table set: the heuristic's tiles, nothing forced
-  assert.not.ok(gemms.every((l) => l.endsWith('@direct8x8')));
   setGemmTile('direct32');
   try {
     await tuneGemmTiles(ctx, step, 'forced', ['direct8x8']).then(() => assert.unreachable('tuned under a forced tile'), (e: Error) => assert.match(e.message, /a tile is forced on every GEMM/));

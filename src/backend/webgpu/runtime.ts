@@ -788,7 +788,18 @@ export class GpuRuntime implements GpuContext {
     const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 * MAX_PROFILED });
     this.profiling = { querySet, labels: [], flops: [] };
     const before = this.counters.dispatches;
-    try { await fn(); this.flush(); } finally { this.endPass(); }
+    try {
+      await fn();
+      this.flush();
+    } catch (e) {
+      // What fn recorded before it threw still runs (in recording order, untimed).
+      this.endPass();
+      this.profiling = null;
+      querySet.destroy();
+      throw e;
+    } finally {
+      this.endPass();
+    }
     const { labels, flops } = this.profiling;
     this.profiling = null;
     const pairs = labels.length;

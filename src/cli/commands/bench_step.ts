@@ -30,8 +30,8 @@ export function registerBenchStep(bench: Command): void {
     .option('--profile-shapes', 'like --profile, but one row per kernel and shape (e.g. each convolution layer); the stable way to time a layer, as it runs in training')
     .option('--gemm-reference <n>', 'WebGPU: also time GEMM n³ (AB, ABᵀ, AᵀB, e.g. 4096) after the step; with --profile or ' +
       '--profile-shapes, show each GEMM row\'s rate as a share of the best of the three, marking those under 60%', int('gemm-reference'))
-    .option('--tune <file>', 'WebGPU: first tune the step\'s GEMM tiles (one profiled step with the heuristic\'s tiles and one per ' +
-      'candidate tile forced on every GEMM; per GEMM shape, the candidate at least 3% faster than the heuristic\'s tile), write ' +
+    .option('--tune <file>', 'WebGPU: first tune the step\'s GEMM tiles (profiled steps with the heuristic\'s tiles, before and after, and one per ' +
+      'candidate tile forced on every GEMM; per GEMM shape, another tile at least 3% faster than the heuristic\'s), write ' +
       'the table to FILE and time the steps with it; later runs use it with `coengine --gemm-tuning FILE <command>` (same adapter)')
     .option('--tune-tiles <names>', 'with --tune: the candidate tiles, comma-separated (default: eight shared-memory tiles on GPUs, ' +
       'the barrier-free ones on CPU implementations of WebGPU)', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
@@ -55,7 +55,8 @@ export function registerBenchStep(bench: Command): void {
       if (r.tuning) {
         const t = r.tuning;
         process.stdout.write(`GEMM tuning (${t.candidates.length} candidate tiles): ${t.changed} of ${t.sites} GEMM shapes take another tile; ` +
-          `their GPU time by the profiles ${t.heuristicMs.toFixed(2)} → ${t.tunedMs.toFixed(2)} ms per step; table written to ${t.file}\n`);
+          `GPU time of all ${t.sites} by the profiles ${t.heuristicMs.toFixed(2)} → ${t.tunedMs.toFixed(2)} ms per step; table written to ${t.file}\n` +
+          t.skipped.map((x) => `  skipped ${x}\n`).join(''));
       }
       // TFLOP/s on GPUs, GFLOP/s on CPU implementations of WebGPU.
       const fmtRate = (tflops: number) => (tflops >= 1 ? `${tflops.toFixed(1)} TFLOP/s` : `${(1000 * tflops).toFixed(1)} GFLOP/s`);

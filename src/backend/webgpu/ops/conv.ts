@@ -163,6 +163,15 @@ function im2col(ctx: GpuContext, x: GpuStorage, g: Geometry, opts: ConvOptions):
   return col;
 }
 
+/**
+ * An implicit-GEMM convolution's GEMM site (gemm_tuning.ts) and the start of its dispatch label:
+ * the operation, input and weight shapes, stride and padding (two convolutions with the same
+ * shapes but another stride or padding are different products).
+ */
+function convSite(op: string, xShape: Shape, wShape: Shape, g: Geometry): string {
+  return `${op} ${fmtShape(xShape)}*${fmtShape(wShape)} s${g.sh}×${g.sw} p${g.ph}×${g.pw}`;
+}
+
 export function conv2d(ctx: GpuContext, x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams, opts: ConvOptions = {}): Storage {
   checkF32('conv2d', x, w, ...(bias ? [bias] : []));
   const g = geometry('conv2d', x.shape, w.shape, p);
@@ -181,7 +190,7 @@ export function conv2d(ctx: GpuContext, x: Raw, w: Raw, bias: Raw | null, p: Con
     return y;
   }
   const y = ctx.alloc(4 * M * g.Co);
-  const site = `conv2d ${fmtShape(x.shape)}*${fmtShape(w.shape)}`;
+  const site = convSite('conv2d', x.shape, w.shape, g);
   const t = opts.tile ?? chooseTile(ctx, M, g.Co, 1, 'conv', site);
   validateTile(ctx, t);
   const stats = columnStatsPart(ctx, t, M, g.Co, columnStats, ep);
@@ -247,7 +256,7 @@ export function conv2dBackwardData(ctx: GpuContext, dy: Raw, w: Raw, xShape: Sha
   const classes = (g.sh > 1 || g.sw > 1) && opts.phases !== false ? strideClasses(g) : null;
   if (classes) return plusAcc(stridedBackwardData(ctx, gpu(dy), gpu(w), g, classes, opts));
   const dx = ctx.alloc(4 * M * g.C);
-  const site = `conv2d dx ${fmtShape(xShape)}*${fmtShape(w.shape)}`;
+  const site = convSite('conv2d dx', xShape, w.shape, g);
   const t = opts.tile ?? chooseTile(ctx, M, g.C, 1, 'conv-dx', site);
   validateTile(ctx, t);
   const wr = g.KH * g.KW === 1 ? gpu(w) : relayout(ctx, gpu(w), g, 'to_hwoi');
@@ -293,7 +302,7 @@ function stridedBackwardData(ctx: GpuContext, dy: GpuStorage, w: GpuStorage, g: 
   ctx.dispatch(ctx.pipeline({ file: 'conv2d_weight_layout.wgsl', entryPoint: 'to_hwoi_permuted' }), [w, wp],
     params().u32(g.Co, g.C, KK, 0).vec4s(cls.perm, 16).bytes(), grid(ctx, g.Co * g.C * KK), 'conv2d weights to_hwoi_permuted');
   const dx = ctx.alloc(4 * g.N * g.H * g.W * g.C);
-  const site = `conv2d dx ${g.sh}×${g.sw} phases ${fmtShape([g.N, g.H, g.W, g.C])}*${fmtShape([g.Co, g.C, g.KH, g.KW])}`;
+  const site = convSite('conv2d dx phases', [g.N, g.H, g.W, g.C], [g.Co, g.C, g.KH, g.KW], g);
   const t = opts.tile ?? chooseTile(ctx, cls.maxRows, g.C, cls.count, undefined, site);
   validateTile(ctx, t);
   const kernel = gemmKernel('conv2d_bwd_data_strided.wgsl', t,
@@ -336,7 +345,7 @@ export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: S
     releaseTemp(ctx, dwt);
     return dw;
   }
-  const site = `conv2d dw ${fmtShape(x.shape)}*${fmtShape(wShape)}`;
+  const site = convSite('conv2d dw', x.shape, wShape, g);
   const t = opts.tile ?? chooseTile(ctx, g.Co, J, 4, 'conv-dw', site);
   validateTile(ctx, t);
   let splits = Math.max(1, Math.min(opts.splits ?? chooseSplits(ctx, t, g.Co, J, P), P));

@@ -1,11 +1,10 @@
-// Making a GEMM tuning table (gemm_tuning.ts): time one step with the heuristic's tiles and one
+// Making a GEMM tuning table (gemm_tuning.ts): time steps with the heuristic's tiles and one
 // with each candidate tile forced on every GEMM (COENGINE_GEMM_TILE's mechanism; every dispatch
 // in its own timed pass), then keep, per site, the candidate that beat the heuristic there.
-// On an H100 a ResNet-50 step profiles in about a second, so eight candidates cost a few seconds.
 import { BackendError } from '../../../runtime/errors.js';
 import type { GpuRuntime } from '../runtime.js';
 import { GEMM_TILES, SOFTWARE_TILES, forcedGemmTile, isSoftwareDevice, setGemmTile, validateTile } from './gemm.js';
-import { chooseTunedTiles, deviceIdentity, msPerSite, setGemmTuning, type GemmTuningTable } from './gemm_tuning.js';
+import { chooseTunedTiles, deviceIdentity, gemmTuning, msPerSite, setGemmTuning, type GemmTuningTable, type SiteTiming } from './gemm_tuning.js';
 
 /**
  * Tiles timed on GPUs: the heuristic's own (shared128bk8p, shared64x128, shared128x64, shared64p)
@@ -16,16 +15,20 @@ export const GPU_TUNING_CANDIDATES = ['shared128bk8p', 'shared64x128', 'shared12
 
 export interface TuningResult {
   table: GemmTuningTable;
-  /** Sites measured (GEMM dispatches of the step, by label), and how many changed tile. */
+  /** Sites measured (GEMM dispatches of the step, by label); the table's sites are those that changed tile. */
   measured: number;
   /** GPU ms per step over every measured site: as the heuristic chose, and with the table. */
   heuristicMs: number;
   tunedMs: number;
+  /** Candidates that failed in the step (e.g. a grid too large for the device), with the reason. */
+  skipped: string[];
 }
 
 /**
  * Tune the GEMMs of the step `runStep` records (it must record the same GEMMs each time, as a
- * training step does; it runs 2 + candidates times). The steps run on the heuristic's tiles and
+ * training step does). It runs one warm-up step, then profiled steps: the heuristic's tiles,
+ * each candidate forced on every GEMM, the heuristic's again (each site keeps its faster
+ * heuristic time: the first profile can run slow). The steps run on the heuristic's tiles and
  * the candidates, never on a table in use, which is put back afterwards: set the returned table
  * with setGemmTuning to use it.
  */
@@ -38,27 +41,41 @@ export async function tuneGemmTiles(rt: GpuRuntime, runStep: () => Promise<void>
   }
   // Tiles this device cannot run (workgroup size or memory) are left out, not failed on mid-step.
   const usable = names.filter((n) => { try { validateTile(rt, GEMM_TILES[n], n); return true; } catch { return false; } });
-  const sites = async () => msPerSite((await rt.profileDispatches(runStep, (l) => l)).dispatches);
+  const sites = async (): Promise<Map<string, SiteTiming>> => {
+    const p = await rt.profileDispatches(runStep, (l) => l);
+    // A profile times the first MAX_PROFILED dispatches: a site cut off under one candidate would look cheaper.
+    if (p.timed < p.total) throw new BackendError(`GEMM tuning: the step records ${p.total} dispatches, of which a profile times only ${p.timed}`);
+    return msPerSite(p.dispatches);
+  };
   // Measured against the heuristic itself, not a table already in use (restored afterwards).
-  const table = setGemmTuning(null);
-  const byCandidate = new Map<string, Map<string, number>>();
-  let heuristic: Map<string, number>;
+  const table = gemmTuning();
+  setGemmTuning(null);
+  const heuristic: Map<string, SiteTiming>[] = [];
+  const byCandidate = new Map<string, Map<string, SiteTiming>>();
+  const skipped: string[] = [];
   try {
     await runStep(); // pipelines compiled, pool filled: the profiles time the kernels alone
-    heuristic = await sites();
+    heuristic.push(await sites());
     for (const n of usable) {
       setGemmTile(n);
-      byCandidate.set(n, await sites());
+      try {
+        byCandidate.set(n, await sites());
+      } catch (e) {
+        if (e instanceof BackendError && /profile times only/.test(e.message)) throw e;
+        skipped.push(`${n}: ${(e as Error).message}`);
+      }
     }
+    setGemmTile(null);
+    heuristic.push(await sites());
   } finally {
     setGemmTile(null);
     setGemmTuning(table);
   }
   const chosen = chooseTunedTiles(heuristic, byCandidate, margin);
   let heuristicMs = 0, tunedMs = 0;
-  for (const [site, ms] of heuristic) { heuristicMs += ms; tunedMs += chosen[site]?.ms ?? ms; }
+  for (const [site, ms] of chosen.heuristicMs) { heuristicMs += ms; tunedMs += chosen.sites[site]?.ms ?? ms; }
   return {
-    table: { version: 1, device: deviceIdentity(rt), workload, created: new Date().toISOString(), candidates: usable, sites: chosen },
-    measured: heuristic.size, heuristicMs, tunedMs,
+    table: { version: 1, device: deviceIdentity(rt), workload, created: new Date().toISOString(), candidates: [...byCandidate.keys()], sites: chosen.sites },
+    measured: chosen.heuristicMs.size, heuristicMs, tunedMs, skipped,
   };
 }

@@ -49,9 +49,14 @@ export function setKnownTileNames(names: readonly string[]): void { knownTiles =
 /** Per device: whether the table applies (checked once; a mismatch warns once). */
 let applies = new WeakMap<GPUDevice, boolean>();
 
-/** Use this table from now on (null: none). Returns the previous one. */
+/**
+ * Use this table from now on (null: none), instead of whatever was set or COENGINE_GEMM_TUNING
+ * names (which is then never read). Returns the table set before, or null. A table must be set
+ * before a training step is planned for replay (step_replay.ts): a plan keeps the tiles it was
+ * recorded with. pretrain and bench step set theirs before their first step.
+ */
 export function setGemmTuning(t: GemmTuningTable | null): GemmTuningTable | null {
-  const prev = gemmTuning();
+  const prev = table ?? null;
   table = t;
   applies = new WeakMap();
   return prev;
@@ -113,39 +118,56 @@ export function siteOfLabel(label: string): string {
   return label.replace(/ @\S+$/, '').replace(/ ×\d+ splits$/, '').replace(/ \+stats$/, '');
 }
 
+/** One site's dispatches in one profiled step: GPU ms (split-K reduces included), the tile, whether it fused statistics. */
+export interface SiteTiming { ms: number; tile: string; stats: boolean }
+
 /**
  * GPU ms per GEMM site in one profiled step: every dispatch that declares work (the GEMMs and
  * implicit-GEMM convolutions) under its site, and each split-K reduce under the GEMM before it
  * (its cost depends on the split count, which depends on the tile).
  */
-export function msPerSite(dispatches: readonly ProfiledDispatch[]): Map<string, number> {
-  const out = new Map<string, number>();
-  let last: string | null = null;
+export function msPerSite(dispatches: readonly ProfiledDispatch[]): Map<string, SiteTiming> {
+  const out = new Map<string, SiteTiming>();
+  let last: SiteTiming | null = null;
   for (const d of dispatches) {
     if (d.flops > 0) {
-      last = siteOfLabel(d.label);
-      out.set(last, (out.get(last) ?? 0) + d.ms);
+      const site = siteOfLabel(d.label);
+      last = out.get(site) ?? { ms: 0, tile: / @(\S+)$/.exec(d.label)?.[1] ?? '?', stats: false };
+      last.ms += d.ms;
+      last.stats ||= / \+stats( @\S+)?$/.test(d.label);
+      out.set(site, last);
     } else if (last !== null && d.label.includes('split-K reduce')) {
-      out.set(last, (out.get(last) ?? 0) + d.ms);
+      last.ms += d.ms;
     }
   }
   return out;
 }
 
 /**
- * Choose a tile per site from profiled steps: `heuristic` (no tile forced) and one per forced
- * candidate. A candidate replaces the heuristic's choice where it was at least `margin` faster
- * (noise between profiled steps is a few percent on an H100).
+ * Choose a tile per site from profiled steps: `heuristic` (no tile forced; several runs, the
+ * fastest counts) and one run per forced candidate. A candidate that ran the heuristic's own tile
+ * at a site is one more heuristic sample there, not a rival; one that lost the batch-norm
+ * statistics the heuristic's tile fused into the GEMM is not eligible there (batch norm then
+ * makes them in a pass of its own, which no site is charged for). The fastest other candidate
+ * replaces the heuristic's tile where it was at least `margin` faster (profiled steps differ by a
+ * few percent on an H100).
  */
-export function chooseTunedTiles(heuristic: Map<string, number>, byCandidate: Map<string, Map<string, number>>, margin = 0.03): Record<string, TunedSite> {
+export function chooseTunedTiles(heuristic: readonly Map<string, SiteTiming>[], byCandidate: Map<string, Map<string, SiteTiming>>,
+  margin = 0.03): { sites: Record<string, TunedSite>; heuristicMs: Map<string, number> } {
   const sites: Record<string, TunedSite> = {};
-  for (const [site, heuristicMs] of heuristic) {
+  const heuristicMs = new Map<string, number>();
+  for (const [site, first] of heuristic[0] ?? []) {
+    let ms = Math.min(...heuristic.map((h) => h.get(site)?.ms ?? Infinity));
     let best: { tile: string; ms: number } | null = null;
     for (const [tile, times] of byCandidate) {
-      const ms = times.get(site);
-      if (ms !== undefined && ms < (best?.ms ?? Infinity)) best = { tile, ms };
+      const t = times.get(site);
+      if (!t) continue;
+      if (t.tile === first.tile) { ms = Math.min(ms, t.ms); continue; }
+      if (first.stats && !t.stats) continue;
+      if (t.ms < (best?.ms ?? Infinity)) best = { tile, ms: t.ms };
     }
-    if (best && best.ms < (1 - margin) * heuristicMs) sites[site] = { tile: best.tile, ms: best.ms, heuristicMs };
+    heuristicMs.set(site, ms);
+    if (best && best.ms < (1 - margin) * ms) sites[site] = { tile: best.tile, ms: best.ms, heuristicMs: ms };
   }
-  return sites;
+  return { sites, heuristicMs };
 }

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpu } from '../../src/backend/registry.js';
 import { matmul } from '../../src/backend/webgpu/ops/matmul.js';
-import { GEMM_TILES, chooseTile, isSoftwareDevice, overrideSoftwareDevice, setGemmBigTile, setGeneratedTiles, splitKReduce, splitKShape, validateTile } from '../../src/backend/webgpu/ops/gemm.js';
+import { GEMM_TILES, chooseTile, isSoftwareDevice, overrideSoftwareDevice, setGemmBigTile, setGemmTile, setGeneratedTiles, splitKReduce, splitKShape, validateTile } from '../../src/backend/webgpu/ops/gemm.js';
 import { assertClose, cpuData, cpuRaw, gpuRaw, randomF32, readF32, runtime, skipNotice } from './kernel_parity.js';
 
 interface Case { batch: number; M: number; N: number; K: number; tA: boolean; tB: boolean }
@@ -189,6 +189,21 @@ test('COENGINE_GEMM_BIG picks the heuristic\'s large tile (step A/B runs); a nam
   setGemmBigTile('direct32');
   assert.throws(() => chooseTile(ctx, 4096, 4096), /COENGINE_GEMM_BIG: 'direct32' is not a shared-memory GEMM tile/);
 }));
+
+test('COENGINE_GEMM_TILE forces its tile wherever its grid fits the device, and leaves the rest to the heuristic', async () => {
+  const ctx = await runtime();
+  if (!ctx) return;
+  const rows = 8 * (ctx.limits.maxComputeWorkgroupsPerDimension + 1); // one 8-row tile too many in y
+  const heuristic = chooseTile(ctx, rows, 64, 1, 'nn');
+  setGemmTile('direct8x8');
+  try {
+    assert.is(chooseTile(ctx, 1000, 64, 1, 'nn'), GEMM_TILES.direct8x8);
+    assert.is(chooseTile(ctx, rows, 64, 1, 'nn'), heuristic);
+    assert.is(chooseTile(ctx, 64, rows, 1, 'nn') === GEMM_TILES.direct8x8, false);
+  } finally {
+    setGemmTile(null);
+  }
+});
 
 test('split-K reduction shape: lanes only where the outputs alone cannot fill a GPU, never more than the slices', () => {
   assert.equal(splitKShape(true, 100, 60), { OUTS: 256, LANES: 1 }); // CPU implementations: no barriers

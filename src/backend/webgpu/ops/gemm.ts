@@ -224,7 +224,9 @@ export type GemmRole = 'conv' | 'conv-dx' | 'conv-dw' | 'nn' | 'nt' | 'tn';
  * heuristic's. `site`: the dispatch label without its split count (e.g. `matmul 1×64×64×401408 Aᵀ`).
  */
 export function chooseTile(ctx: GpuContext, M: number, N: number, layers = 1, role?: GemmRole, site?: string): GemmTile {
-  if (forcedTile) return GEMM_TILES[forcedTile];
+  // A forced tile whose grid the device cannot launch (e.g. an 8-row tile over RF99-ResNet50's
+  // 1.6M-row layers: over 65535 workgroups in y) leaves that GEMM to the choice below.
+  if (forcedTile && fitsGrid(ctx, GEMM_TILES[forcedTile], M, N)) return GEMM_TILES[forcedTile];
   const tuned = tunedTileName(ctx, site);
   if (tuned) return GEMM_TILES[tuned];
   if (isSoftwareDevice(ctx)) return leastPadded(M, N, SOFTWARE_TILES);
@@ -432,6 +434,12 @@ export function gemmKernel(file: string, t: GemmTile, paths: GemmPaths, extra: R
       A_VEC: +paths.aVec, B_VEC: +paths.bVec, C_VEC: +paths.cVec, ...extra,
     },
   };
+}
+
+/** Whether a tile's grid over an M×N output stays within the device's workgroups per dimension. */
+function fitsGrid(ctx: GpuContext, t: GemmTile, M: number, N: number): boolean {
+  const max = ctx.limits.maxComputeWorkgroupsPerDimension;
+  return Math.ceil(N / t.BN) <= max && Math.ceil(M / t.BM) <= max;
 }
 
 /** Workgroups covering an M×N output, `layers` deep (batch or split-K). */

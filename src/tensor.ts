@@ -113,17 +113,23 @@ export class Tensor {
 
 /**
  * Run fn, then dispose every tensor created inside it except those it returns (found in the
- * returned value: a tensor, an array, or an object's values) and those with `keep()`.
+ * returned value: a tensor, an array, or an object's values) and those with `keep()`. If fn
+ * throws, every tensor it created that is not kept is disposed before the error goes on (a
+ * failed step must not hold its activations: the GEMM tuner skips a tile that fails and goes on).
  */
 export function tidy<T>(fn: () => T): T {
   scopes.push([]);
   let result: T;
-  let created: Tensor[];
   try {
     result = fn();
-  } finally {
-    created = scopes.pop()!;
+  } catch (e) {
+    for (const t of scopes.pop()!) {
+      if (kept.has(t)) continue;
+      try { t.dispose(); } catch { /* the original error matters more */ }
+    }
+    throw e;
   }
+  const created = scopes.pop()!;
   const keepSet = new Set<Tensor>();
   collectTensors(result, keepSet);
   for (const t of created) {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Backend } from '../backend/backend.js';
 import { describeBackend, initBackend, webgpu } from '../backend/registry.js';
 import { tuneGemmTiles } from '../backend/webgpu/ops/gemm_tuner.js';
-import { deviceIdentity, gemmTuning, loadGemmTuning, saveGemmTuning, setGemmTuning } from '../backend/webgpu/ops/gemm_tuning.js';
+import { deviceIdentity, gemmTuning, loadGemmTuning, saveGemmTuning, setGemmTuning, type GemmTuningTable } from '../backend/webgpu/ops/gemm_tuning.js';
 import { Tensor, tidy, keep, outsideScopes } from '../tensor.js';
 import { backward, noGrad, add, tensor, writeValues, zeros } from '../ops/index.js';
 import { manualSeed } from '../nn/init.js';
@@ -217,26 +217,34 @@ async function pretrainRun(cfg: PretrainConfig, opts: PretrainOptions): Promise<
 export const GEMM_TUNING_FILE = 'gemm-tuning.json';
 
 /**
- * --tune-gemm: use the run directory's table if it was measured on this adapter, else tune the
- * run's own step on its first batch and save the table there. The tuning steps train (at zero
- * learning rate, τ = 1, but momentum and batch-norm statistics move): everything a checkpoint
- * holds, the random generators and the optimisers' step counts are put back afterwards.
+ * --tune-gemm: use the run directory's table if it was measured on this adapter for this
+ * workload, else tune the run's own step on its first batch and save the table there. The tuning
+ * steps train (at zero learning rate, τ = 1, but momentum and batch-norm statistics move):
+ * everything a checkpoint holds (copied to the host, not the device: a run that fits the GPU with
+ * no room to spare still does), the random generators, the optimisers' step counts and the replay
+ * counters are put back afterwards.
  */
 async function tuneRunGemms(run: Run, quiet?: boolean): Promise<void> {
   const say = (m: string) => { if (!quiet) process.stderr.write(`${m}\n`); };
   const gpu = run.backend.name === 'webgpu' ? await webgpu() : null;
   if (!gpu) { say('--tune-gemm: the CPU backend has no GEMM tiles to tune'); return; }
-  const file = path.join(run.cfg.out, GEMM_TUNING_FILE);
+  if (!gpu.runtime.features.has('timestamp-query')) { say('--tune-gemm: this adapter has no GPU timestamps to tune with; training on the heuristic\'s tiles'); return; }
+  const { cfg } = run;
+  // Everything that sets the step's GEMM shapes: a table for other shapes would match no site.
+  const workload = `${cfg.method} ${cfg.arch} ×${cfg.width}${cfg.smallStem ? ' small stem' : ''} batch ${cfg.batchSize}, ` +
+    `${cfg.imageSize || run.data.train.shape[0]} px, heads ${cfg.projHidden}/${cfg.predHidden}/${cfg.projOut}×${cfg.projLayers}, ` +
+    `local grid ${cfg.localGrid}, ${cfg.smallCrops} small crops of ${cfg.smallSize || 'default'} px`;
+  const file = path.join(cfg.out, GEMM_TUNING_FILE);
   if (existsSync(file)) {
-    const t = loadGemmTuning(file);
-    if (t.device === deviceIdentity(gpu.runtime)) {
+    let t: GemmTuningTable | null = null;
+    try { t = loadGemmTuning(file); } catch (e) { say(`${(e as Error).message}: tuning again`); }
+    if (t && t.device === deviceIdentity(gpu.runtime) && t.workload === workload) {
       setGemmTuning(t);
       say(`GEMM tiles from ${file} (${Object.keys(t.sites).length} shapes tuned)`);
       return;
     }
-    say(`${file} was measured on another adapter (${t.device}): tuning again`);
+    if (t) say(`${file} was measured for ${t.workload} on ${t.device}: tuning again`);
   }
-  const { cfg } = run;
   const ids = Int32Array.from({ length: cfg.batchSize }, (_, i) => i);
   const step = async () => {
     const scalars = trainStep(run, ids, { step: 0, lr: 0, probeLr: 0, tau: 1 });
@@ -244,22 +252,20 @@ async function tuneRunGemms(run: Run, quiet?: boolean): Promise<void> {
     for (const t of new Set(Object.values(scalars))) t.dispose();
   };
   const tensors = [...runTensors(run).values()];
-  const saved = outsideScopes(() => tensors.map((t) => {
-    const c = keep(zeros([...t.shape], { backend: t.backend, dtype: t.dtype }));
-    t.backend.copyInto(c, 0, t);
-    return c;
-  }));
+  const saved = await Promise.all(tensors.map((t) => t.data()));
   const rng = { aug: run.augRng.getState(), shuffle: run.shuffleRng.getState() };
   const counts = { main: run.optimizer.stepCount, probe: run.probes.optimizer.stepCount };
+  const replayStats = { ...run.replay.stats };
   let r: Awaited<ReturnType<typeof tuneGemmTiles>>;
   try {
-    r = await tuneGemmTiles(gpu.runtime, step, `${cfg.method} ${cfg.arch} batch ${cfg.batchSize}, ${cfg.imageSize || run.data.train.shape[0]} px`);
+    r = await tuneGemmTiles(gpu.runtime, step, workload);
   } finally {
-    tensors.forEach((t, i) => t.backend.copyInto(t, 0, saved[i]));
-    for (const c of saved) c.dispose();
+    tensors.forEach((t, i) => writeValues(t, saved[i]));
     run.augRng.setState(rng.aug); run.shuffleRng.setState(rng.shuffle);
     run.optimizer.stepCount = counts.main; run.probes.optimizer.stepCount = counts.probe;
     run.replay.invalidate();
+    Object.assign(run.replay.stats, replayStats);
+    gpu.runtime.trimPool(); // the candidates' temporaries are not the run's footprint
   }
   saveGemmTuning(file, r.table);
   setGemmTuning(r.table);

@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpu } from '../../src/backend/registry.js';
 import * as op from '../../src/ops/index.js';
-import { tidy, type Tensor } from '../../src/tensor.js';
+import { keep, tidy, type Tensor } from '../../src/tensor.js';
 
 const f64 = (v: number[], s: number[], rg = false) => op.tensor(v, s, { dtype: 'f64', backend: cpu(), requiresGrad: rg });
 
@@ -114,6 +114,17 @@ test('tidy keeps returned tensors and disposes the rest', () => {
   assert.is(inner!.isDisposed, true);
   assert.is(out.isDisposed, false);
   assert.throws(() => inner!.dataSync(), /after dispose/);
+});
+
+test('tidy disposes what it created when its function throws (not what is kept), and the error goes on', () => {
+  let inner: ReturnType<typeof f64> | null = null, held: ReturnType<typeof f64> | null = null;
+  assert.throws(() => tidy(() => {
+    inner = op.mulScalar(f64([1], [1]), 2);
+    held = keep(op.addScalar(inner, 1));
+    throw new Error('a step that fails midway');
+  }), /a step that fails midway/);
+  assert.is(inner!.isDisposed, true);
+  assert.is(held!.isDisposed, false);
 });
 
 test.run();

@@ -2,7 +2,7 @@
 // --tune-gemm leaves the run as it was; bad configuration and missing data give clear errors.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { resolveConfig, type PretrainConfig } from '../../src/training/config.js';
@@ -72,6 +72,12 @@ test('--tune-gemm: the table lands in the run directory, training is as without 
   const rest = await lossesOf(tiny(b, { ...gpu, tuneGemm: true }), { resume: true });
   assert.ok(rest.length > 0);
   assert.is(readFileSync(table, 'utf8'), written, 'resume reuses the table instead of tuning again');
+  // A new run in the same directory with another batch: the old table is for other shapes.
+  await lossesOf(tiny(b, { ...gpu, tuneGemm: true, batchSize: 4 }), { maxSteps: 1 });
+  assert.match(JSON.parse(readFileSync(table, 'utf8')).workload, /batch 4,/);
+  writeFileSync(table, 'not json'); // a damaged table is measured again, not fatal
+  await lossesOf(tiny(b, { ...gpu, tuneGemm: true, batchSize: 4 }), { maxSteps: 1 });
+  assert.match(JSON.parse(readFileSync(table, 'utf8')).workload, /batch 4,/);
 });
 
 test('bad configuration values name the field', () => {

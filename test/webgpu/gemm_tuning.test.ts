@@ -10,7 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { matmul } from '../../src/backend/webgpu/ops/matmul.js';
 import { conv2d, conv2dBackwardData, conv2dBackwardWeight } from '../../src/backend/webgpu/ops/conv.js';
-import { GEMM_TILES, overrideSoftwareDevice, setGemmTile } from '../../src/backend/webgpu/ops/gemm.js';
+import { GEMM_TILES, forcedGemmTile, overrideSoftwareDevice, setGemmTile } from '../../src/backend/webgpu/ops/gemm.js';
+import { matmul as matmulOp, sum, tensor } from '../../src/ops/index.js';
+import { tidy } from '../../src/tensor.js';
+import { gpuHandle } from '../helpers/gpu.js';
 import {
   chooseTunedTiles, deviceIdentity, loadGemmTuning, msPerSite, saveGemmTuning, setGemmTuning, siteOfLabel, type GemmTuningTable,
 } from '../../src/backend/webgpu/ops/gemm_tuning.js';
@@ -148,7 +151,7 @@ test('tuneGemmTiles: one profiled run per candidate, a table over the step\'s si
   // margin −∞: the best candidate other than the heuristic's own tile wins everywhere, so every
   // site gets an entry, and none names the tile the heuristic already ran there
   const r = await tuneGemmTiles(ctx, step, 'test step', ['direct8x8', 'direct32'], -Infinity);
-  assert.is(runs, 1 + 2 + 2, 'a warm-up, the heuristic before and after, and one per candidate');
+  assert.is(runs, 1 + 2 + 2 + 1, 'a warm-up, the heuristic before and after, one per candidate, one confirming the table');
   assert.equal(r.skipped, []);
   assert.is(r.measured, 8);
   assert.is(Object.keys(r.table.sites).length, 8);
@@ -163,6 +166,30 @@ test('tuneGemmTiles: one profiled run per candidate, a table over the step\'s si
   } finally {
     setGemmTile(null);
   }
+});
+
+test('a candidate that fails in the step is skipped, the next one is measured, and the failed step leaves nothing behind', async () => {
+  const h = await gpuHandle(); // the tensors' backend and its runtime (kernel_parity's runtime() is another device)
+  if (!h || !h.runtime.features.has('timestamp-query')) return;
+  const be = h.backend, ctx = h.runtime;
+  const a = tensor(randomF32(300 * 64, 1), [300, 64], { backend: be }), b = tensor(randomF32(64 * 40, 2), [64, 40], { backend: be });
+  const step = async () => {
+    const y = tidy(() => {
+      const z = matmulOp(a, b); // recorded, then the step fails: its work and its tensors must go
+      if (forcedGemmTile() === 'direct32') throw new Error('this tile failed');
+      return sum(z);
+    });
+    await y.item();
+    y.dispose();
+  };
+  await step();
+  const before = ctx.stats().bytesInUse;
+  const r = await tuneGemmTiles(ctx, step, 'failing', ['direct32', 'direct8x8'], -Infinity);
+  assert.equal(r.skipped, ['direct32: this tile failed']);
+  assert.equal(r.table.candidates, ['direct8x8']);
+  assert.is(r.measured, 1);
+  assert.is(ctx.stats().bytesInUse, before, 'the failed step\'s tensors were released');
+  a.dispose(); b.dispose();
 });
 
 test.run();

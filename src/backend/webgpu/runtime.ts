@@ -67,8 +67,10 @@ class ViewStorage implements GpuStorage {
 const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 const UNIFORM_CHUNK = 1 << 16;
 const MAX_TIMED_PASSES = 256;
-/** Dispatches timed by profileDispatches (a query set holds at most 4096 timestamps). */
-const MAX_PROFILED = 2048;
+/** Dispatches one profiling query set times (a query set holds at most 4096 timestamps). */
+const PROFILED_PER_SET = 2048;
+/** Dispatches timed by profileDispatches: 8 query sets (multi-crop steps record ~2,500). */
+const MAX_PROFILED = 8 * PROFILED_PER_SET;
 
 /**
  * takeFree: how much larger than asked a free buffer may be to be given instead of a new one
@@ -128,7 +130,7 @@ export class GpuRuntime implements GpuContext {
   // Timing (timeDispatches): each pass recorded while timing writes a begin/end pair.
   private timing: { querySet: GPUQuerySet; pairs: number } | null = null;
   // Profiling (profileDispatches): every dispatch in its own timed pass, labels in order.
-  private profiling: { querySet: GPUQuerySet; labels: string[]; flops: number[] } | null = null;
+  private profiling: { querySets: GPUQuerySet[]; labels: string[]; flops: number[] } | null = null;
 
   // Step logging and replay (step_log.ts): the log being recorded, and the buffers that live
   // plans hold out of the pool.
@@ -548,9 +550,15 @@ export class GpuRuntime implements GpuContext {
     }
     const profiled = this.profiling && this.profiling.labels.length < MAX_PROFILED ? this.profiling : null;
     if (profiled) this.endPass();
-    const pass = profiled ? this.currentEncoder().beginComputePass({ timestampWrites: {
-      querySet: profiled.querySet, beginningOfPassWriteIndex: 2 * profiled.labels.length, endOfPassWriteIndex: 2 * profiled.labels.length + 1 } })
-      : this.currentPass();
+    let pass: GPUComputePassEncoder;
+    if (profiled) {
+      const at = profiled.labels.length % PROFILED_PER_SET;
+      if (at === 0) profiled.querySets.push(this.device.createQuerySet({ type: 'timestamp', count: 2 * PROFILED_PER_SET }));
+      const querySet = profiled.querySets[profiled.querySets.length - 1];
+      pass = this.currentEncoder().beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * at, endOfPassWriteIndex: 2 * at + 1 } });
+    } else {
+      pass = this.currentPass();
+    }
     if (profiled) { profiled.labels.push(name); profiled.flops.push(flops ?? 0); this.pass = pass; }
     this.lastLabel = name;
     const uniform = uniforms ? this.uniformSlot(uniforms) : null;
@@ -785,29 +793,34 @@ export class GpuRuntime implements GpuContext {
     Promise<{ rows: ProfileRow[]; dispatches: ProfiledDispatch[]; timed: number; total: number }> {
     if (!this.features.has('timestamp-query')) throw new BackendError('profiling needs the timestamp-query feature');
     await this.sync();
-    const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 * MAX_PROFILED });
-    this.profiling = { querySet, labels: [], flops: [] };
+    const profiling: { querySets: GPUQuerySet[]; labels: string[]; flops: number[] } = { querySets: [], labels: [], flops: [] };
+    this.profiling = profiling;
     const before = this.counters.dispatches;
     try {
       await fn();
       this.flush();
     } catch (e) {
-      // What fn recorded before it threw still runs (in recording order, untimed).
-      this.endPass();
+      // fn failed midway (e.g. a forced tile the device cannot launch): drop what it recorded,
+      // which would use the query sets destroyed here, and nothing depends on.
       this.profiling = null;
-      querySet.destroy();
+      this.discardRecording();
+      for (const q of profiling.querySets) q.destroy();
       throw e;
     } finally {
       this.endPass();
     }
-    const { labels, flops } = this.profiling;
     this.profiling = null;
+    const { labels, flops, querySets } = profiling;
     const pairs = labels.length;
     const resolve = this.device.createBuffer({ size: Math.max(16, 16 * pairs), usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
     this.counters.auxBuffersCreated++;
-    if (pairs) this.currentEncoder().resolveQuerySet(querySet, 0, 2 * pairs, resolve, 0);
+    querySets.forEach((q, i) => {
+      const n = Math.min(PROFILED_PER_SET, pairs - i * PROFILED_PER_SET);
+      this.currentEncoder().resolveQuerySet(q, 0, 2 * n, resolve, 16 * i * PROFILED_PER_SET);
+    });
     const ticks = new BigUint64Array(await this.read({ backend: 'webgpu', buffer: resolve, bytes: Math.max(16, 16 * pairs) }));
-    resolve.destroy(); querySet.destroy();
+    resolve.destroy();
+    for (const q of querySets) q.destroy();
     const dispatches = labels.map((label, i): ProfiledDispatch =>
       ({ label, ms: ticks[2 * i + 1] > ticks[2 * i] ? Number(ticks[2 * i + 1] - ticks[2 * i]) / 1e6 : 0, flops: flops[i] }));
     const agg = new Map<string, { ms: number; count: number; flops: number }>();

@@ -93,10 +93,15 @@ let forcedTile: string | null = process.env.COENGINE_GEMM_TILE ?? null;
 /** The tile COENGINE_GEMM_TILE or setGemmTile forces on every GEMM, or null (the heuristic's choice). */
 export function forcedGemmTile(): string | null { return forcedTile; }
 
+/** Whether the forced tile came from COENGINE_GEMM_TILE (an A/B run: told when a GEMM cannot take it). */
+let forcedByEnv = forcedTile !== null;
+let warnedUnfit = false;
+
 /** Force one tile config for every GEMM (benchmark sweeps); null restores the heuristic. */
 export function setGemmTile(name: string | null): void {
   if (name !== null && !GEMM_TILES[name]) throw new BackendError(`unknown GEMM tile config '${name}' (known: ${Object.keys(GEMM_TILES).join(', ')})`);
   forcedTile = name;
+  forcedByEnv = false;
 }
 
 /** True on CPU implementations of WebGPU (lavapipe, SwiftShader), where barriers are costly. */
@@ -226,7 +231,16 @@ export type GemmRole = 'conv' | 'conv-dx' | 'conv-dw' | 'nn' | 'nt' | 'tn';
 export function chooseTile(ctx: GpuContext, M: number, N: number, layers = 1, role?: GemmRole, site?: string): GemmTile {
   // A forced tile whose grid the device cannot launch (e.g. an 8-row tile over RF99-ResNet50's
   // 1.6M-row layers: over 65535 workgroups in y) leaves that GEMM to the choice below.
-  if (forcedTile && fitsGrid(ctx, GEMM_TILES[forcedTile], M, N)) return GEMM_TILES[forcedTile];
+  if (forcedTile) {
+    const t = GEMM_TILES[forcedTile];
+    if (!t) throw new BackendError(`COENGINE_GEMM_TILE: unknown GEMM tile config '${forcedTile}' (known: ${Object.keys(GEMM_TILES).join(', ')})`);
+    if (fitsGrid(ctx, t, M, N)) return t;
+    if (forcedByEnv && !warnedUnfit) {
+      warnedUnfit = true; // an A/B run should know it measured a mix
+      process.stderr.write(`coengine: COENGINE_GEMM_TILE=${forcedTile} cannot cover a ${M}×${N} GEMM${site ? ` (${site})` : ''} within the device's ` +
+        `${ctx.limits.maxComputeWorkgroupsPerDimension} workgroups per dimension; such GEMMs keep the usual tile\n`);
+    }
+  }
   const tuned = tunedTileName(ctx, site);
   if (tuned) return GEMM_TILES[tuned];
   if (isSoftwareDevice(ctx)) return leastPadded(M, N, SOFTWARE_TILES);

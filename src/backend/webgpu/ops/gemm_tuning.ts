@@ -118,6 +118,9 @@ export function siteOfLabel(label: string): string {
   return label.replace(/ @\S+$/, '').replace(/ ×\d+ splits$/, '').replace(/ \+stats$/, '');
 }
 
+/** How much faster than the heuristic's tile another must be to enter a table. */
+export const DEFAULT_MARGIN = 0.03;
+
 /** One site's dispatches in one profiled step: GPU ms (split-K reduces included), the tile, whether it fused statistics. */
 export interface SiteTiming { ms: number; tile: string; stats: boolean }
 
@@ -153,7 +156,7 @@ export function msPerSite(dispatches: readonly ProfiledDispatch[]): Map<string, 
  * few percent on an H100).
  */
 export function chooseTunedTiles(heuristic: readonly Map<string, SiteTiming>[], byCandidate: Map<string, Map<string, SiteTiming>>,
-  margin = 0.03): { sites: Record<string, TunedSite>; heuristicMs: Map<string, number> } {
+  margin = DEFAULT_MARGIN): { sites: Record<string, TunedSite>; heuristicMs: Map<string, number> } {
   const sites: Record<string, TunedSite> = {};
   const heuristicMs = new Map<string, number>();
   for (const [site, first] of heuristic[0] ?? []) {
@@ -161,7 +164,7 @@ export function chooseTunedTiles(heuristic: readonly Map<string, SiteTiming>[], 
     let best: { tile: string; ms: number } | null = null;
     for (const [tile, times] of byCandidate) {
       const t = times.get(site);
-      if (!t) continue;
+      if (!t || !(t.ms > 0)) continue; // not measured (a zero: timestamps that did not tick)
       if (t.tile === first.tile) { ms = Math.min(ms, t.ms); continue; }
       if (first.stats && !t.stats) continue;
       if (t.ms < (best?.ms ?? Infinity)) best = { tile, ms: t.ms };

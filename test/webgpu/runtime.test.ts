@@ -222,6 +222,22 @@ test('waiting for the device does not spin the event loop', async () => {
   assert.ok(globalThis.setImmediate === original, 'restored after the last wait');
 });
 
+test('profileDispatches times steps of more dispatches than one query set holds (multi-crop steps record ~2,500)', async () => {
+  const gpu = await gpuBackendOrSkip(SUITE);
+  if (!gpu) return;
+  const rt = (await gpuHandle())!.runtime;
+  if (!rt.features.has('timestamp-query')) return;
+  const s = gpu.fill(256, 'f32', 1);
+  const n = 2 * 2048 + 5;
+  const p = await rt.profileDispatches(() => { for (let i = 0; i < n; i++) gpu.release(gpu.unary('exp', { storage: s, shape: [256], dtype: 'f32' })); }, (l) => l);
+  gpu.release(s);
+  assert.is(p.total, n);
+  assert.is(p.timed, n);
+  assert.is(p.dispatches.length, n);
+  // the third query set's passes ticked (a set resolved to the wrong place would read zeros)
+  assert.ok(p.dispatches.slice(2 * 2048).some((d) => d.ms > 0), 'the last query set was resolved');
+});
+
 test('timeDispatches reports GPU time', async () => {
   const gpu = await gpuBackendOrSkip(SUITE);
   if (!gpu) return;

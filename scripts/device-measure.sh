@@ -11,7 +11,7 @@
 # dist-old arm; EXTRA_STEPS=0 skips the --no-step-replay and fusion-off steps; PROFILES lists the
 # profiled steps as "folder env... --profile[-shapes]" specs (semicolon-separated); TESTS narrows
 # the parity tests (a regex on test/webgpu file names); MORE_STEPS adds `bench step` runs of dist
-# with other arguments ("--method co-byol --arch rf99-resnet50;..."); GEMM=0 and TORCH=0 skip those;
+# with other arguments ("--method co-byol --arch rf99-resnet50;...", up to 2 minutes each: --tune runs twelve profiled steps); GEMM=0 and TORCH=0 skip those;
 # SWEEP="shared128bk8p,shared128x64" times GEMM 4096³ under those tile configs (bare names are
 # GEMM_TILES, bracketed ones any row of bench kernels --sweep; after the parity tests);
 # ROUNDS=0 skips the A/B steps (default 2 rounds of dist and each arm); LAYERS="dist resnet50;dist
@@ -62,7 +62,7 @@ if [ "${EXTRA_STEPS:-1}" = 1 ]; then step dist --no-step-replay; step "dist COEN
 IFS=';' read -r -a MORE <<< "${MORE_STEPS:-}"
 for args in "${MORE[@]}"; do
   [ -n "${args// /}" ] || continue
-  timeout "$(left 40)" node dist/src/cli/main.js bench step $args --steps 4 --warmup 10 --json 2>&1 | quiet | wrap "dist $args" >> "$O/step.jsonl"
+  timeout "$(left 120)" node dist/src/cli/main.js bench step $args --steps 4 --warmup 10 --json 2>&1 | quiet | wrap "dist $args" >> "$O/step.jsonl"
   mark "step dist $args"
 done
 IFS=';' read -r -a PROFS <<< "${PROFILES:-dist --profile;dist --profile-shapes}"

@@ -78,6 +78,17 @@ test('--gemm-tuning: a missing or malformed table fails before any work, naming 
   assert.match(r.stderr, /site 's' names tile "huge", not one of direct32,/);
 });
 
+test('info reports the GEMM tuning table in effect, and whether it was measured on this adapter', () => {
+  const table = tempFile('t.json', JSON.stringify({ version: 1, device: 'some other GPU', workload: 'byol resnet50 batch 64, 224 px',
+    created: 'now', candidates: ['shared64p'], sites: { 'matmul 1×2×3×4': { tile: 'shared64p', ms: 1, heuristicMs: 2 } } }));
+  const r = run(['--gemm-tuning', table, 'info', '--json']);
+  assert.is(r.status, 0, r.stderr);
+  const info = JSON.parse(r.stdout);
+  if (info.backend !== 'webgpu') return; // the CPU fallback has no tiles
+  assert.equal(info.gemmTuning, { workload: 'byol resnet50 batch 64, 224 px', device: 'some other GPU', created: 'now', sites: 1, appliesHere: false });
+  assert.is(JSON.parse(run(['info', '--json']).stdout).gemmTuning, null);
+});
+
 test('bad pretrain flags fail with a message naming the problem', () => {
   let r = run(['pretrain', '--batch-size', '1', '--out', '/tmp/coengine-cli-test', '--device', 'cpu']);
   assert.is(r.status, 1);

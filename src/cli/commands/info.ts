@@ -3,6 +3,15 @@
 import type { Command } from 'commander';
 import { createWebGpuBackend, whyNoWebGpu } from '../../backend/webgpu/index.js';
 import { dawnToggles } from '../../backend/webgpu/device.js';
+import { deviceIdentity, gemmTuning } from '../../backend/webgpu/ops/gemm_tuning.js';
+import type { GpuContext } from '../../backend/webgpu/context.js';
+
+/** The GEMM tuning table in effect (--gemm-tuning, COENGINE_GEMM_TUNING), and whether this adapter is the one it was measured on. */
+function tuningSummary(ctx: GpuContext): { workload: string; device: string; created: string; sites: number; appliesHere: boolean } | null {
+  const t = gemmTuning();
+  if (!t) return null;
+  return { workload: t.workload, device: t.device, created: t.created, sites: Object.keys(t.sites).length, appliesHere: t.device === deviceIdentity(ctx) };
+}
 
 const KEY_LIMITS = [
   'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize',
@@ -37,6 +46,7 @@ export function registerInfo(program: Command): void {
         limits,
         subgroupMatrixConfigs: a.subgroupMatrixConfigs,
         dawnToggles: dawnToggles(),
+        gemmTuning: tuningSummary(handle.runtime),
       };
       handle.destroy();
       if (opts.json) { process.stdout.write(JSON.stringify(report, null, 2) + '\n'); return; }
@@ -50,6 +60,9 @@ export function registerInfo(program: Command): void {
         ...Object.entries(limits).map(([k, v]) => `  ${k.padEnd(36)} ${v}`),
         `subgroup matrix configs: ${a.subgroupMatrixConfigs.length ? '' : 'none'}`,
         ...a.subgroupMatrixConfigs.map((c) => `  ${c.componentType}→${c.resultComponentType} ${c.M}×${c.N}×${c.K}`),
+        `GEMM tuning table: ${!report.gemmTuning ? 'none (the heuristic chooses every tile)' :
+          `${report.gemmTuning.sites} shapes tuned for ${report.gemmTuning.workload}` +
+          (report.gemmTuning.appliesHere ? '' : ` on another adapter (${report.gemmTuning.device}): not used here`)}`,
       ];
       process.stdout.write(lines.join('\n') + '\n');
     });

@@ -5,18 +5,19 @@
 // --gemm-tuning FILE <command>` (or COENGINE_GEMM_TUNING=FILE) uses it.
 //
 // A site is what a GEMM dispatch's label says before its split count, fusion suffix and tile:
-// `matmul 1×401408×64×64`, `conv2d [128,56,56,64]*[64,64,3,3]`, `conv2d dw ...`: the operation
-// and its full shape, the same in every step that runs it. The split count is not part of a
-// choice: it follows from the tile (gemm.ts splitKLayers), as it does without a table.
+// `matmul 1×401408×64×64`, `conv2d [128, 56, 56, 64]*[64, 64, 3, 3] s1×1 p1×1`, `conv2d dw ...`:
+// the operation and its full shapes (with a convolution's stride and padding), the same in every
+// step that runs it. The split count is not part of a choice: it follows from the tile (gemm.ts
+// splitKLayers), as it does without a table.
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { BackendError } from '../../../runtime/errors.js';
 import type { GpuContext } from '../context.js';
 import type { ProfiledDispatch } from '../runtime.js';
 
 export interface TunedSite {
-  /** The fastest tile (a GEMM_TILES name). */
+  /** The tile that beat the heuristic's here, in the candidates' profiles and the table's (a GEMM_TILES name). */
   tile: string;
-  /** GPU ms per step of the site's dispatches (split-K reduces included) under that tile, and under the heuristic's. */
+  /** GPU ms per step of the site's dispatches (split-K reduces included) under that tile (the table's profile), and under the heuristic's. */
   ms: number;
   heuristicMs: number;
 }
@@ -25,7 +26,7 @@ export interface GemmTuningTable {
   version: 1;
   /** The adapter it was measured on (deviceIdentity); other adapters ignore the table. */
   device: string;
-  /** What was tuned, for people reading the file (e.g. "byol resnet50 batch 64, 224 px"). */
+  /** What was tuned (e.g. "byol resnet50 batch 64, 224 px"); pretrain --tune-gemm reuses a table only for its own. */
   workload: string;
   created: string;
   /** Tiles timed besides the heuristic. */

@@ -3,7 +3,7 @@
 // Reports ms/step, images/s, host encoding time, and peak device bytes.
 import { initBackend, describeBackend, webgpu } from '../src/backend/registry.js';
 import { resolveConfig, type PretrainConfig } from '../src/training/config.js';
-import { setup, trainStep } from '../src/training/pretrain.js';
+import { gemmWorkload, setup, trainStep } from '../src/training/pretrain.js';
 import type { TrainingData } from '../src/training/data.js';
 import { Rng } from '../src/runtime/rng.js';
 import type { Backend } from '../src/backend/backend.js';
@@ -135,8 +135,7 @@ async function stepBench(o: StepBenchOptions, backend: Backend): Promise<StepBen
     if (!gpu) throw new Error('bench step --tune needs the WebGPU backend');
     // Before a minute of profiling, not after it: can the table be written there?
     try { accessSync(dirname(resolve(o.tune)), constants.W_OK); } catch { throw new Error(`bench step --tune ${o.tune}: cannot write into ${dirname(resolve(o.tune))}`); }
-    const workload = `${o.method} ${o.arch} batch ${o.batch}, ${o.size} px`;
-    const r = await tuneGemmTiles(gpu.runtime, async () => { await oneStep(); }, workload, o.tuneTiles, o.tuneMargin);
+    const r = await tuneGemmTiles(gpu.runtime, async () => { await oneStep(); }, gemmWorkload(run), o.tuneTiles, o.tuneMargin);
     saveGemmTuning(o.tune, r.table);
     setGemmTuning(r.table); // before the warm-up steps, so that the replayed plan has the table's tiles
     // The candidates' split-K temporaries: not part of the tuned steps' footprint.

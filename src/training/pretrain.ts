@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Backend } from '../backend/backend.js';
 import { describeBackend, initBackend, webgpu } from '../backend/registry.js';
 import { tuneGemmTiles } from '../backend/webgpu/ops/gemm_tuner.js';
-import { deviceIdentity, gemmTuning, loadGemmTuning, saveGemmTuning, setGemmTuning, type GemmTuningTable } from '../backend/webgpu/ops/gemm_tuning.js';
+import { gemmTuning, loadGemmTuning, measuredHere, saveGemmTuning, setGemmTuning, type GemmTuningTable } from '../backend/webgpu/ops/gemm_tuning.js';
 import { Tensor, tidy, keep, outsideScopes } from '../tensor.js';
 import { backward, noGrad, add, tensor, writeValues, zeros } from '../ops/index.js';
 import { manualSeed } from '../nn/init.js';
@@ -217,6 +217,18 @@ async function pretrainRun(cfg: PretrainConfig, opts: PretrainOptions): Promise<
 export const GEMM_TUNING_FILE = 'gemm-tuning.json';
 
 /**
+ * A GEMM tuning table's workload for this run's step: everything that sets the step's GEMM shapes
+ * (a table for other shapes would match no site). pretrain --tune-gemm reuses a table only for
+ * the same; bench step --tune writes the same.
+ */
+export function gemmWorkload(run: Run): string {
+  const { cfg } = run;
+  return `${cfg.method} ${cfg.arch} ×${cfg.width}${cfg.smallStem ? ' small stem' : ''} batch ${cfg.batchSize}, ` +
+    `${cfg.imageSize || run.data.train.shape[0]} px, heads ${cfg.projHidden}/${cfg.predHidden}/${cfg.projOut}×${cfg.projLayers}, ` +
+    `local grid ${cfg.localGrid}, ${cfg.smallCrops} small crops of ${cfg.smallSize || 'default'} px`;
+}
+
+/**
  * --tune-gemm: use the run directory's table if it was measured on this adapter for this
  * workload, else tune the run's own step on its first batch and save the table there. The tuning
  * steps train (at zero learning rate, τ = 1, but momentum and batch-norm statistics move):
@@ -230,15 +242,12 @@ async function tuneRunGemms(run: Run, quiet?: boolean): Promise<void> {
   if (!gpu) { say('--tune-gemm: the CPU backend has no GEMM tiles to tune'); return; }
   if (!gpu.runtime.features.has('timestamp-query')) { say('--tune-gemm: this adapter has no GPU timestamps to tune with; training on the heuristic\'s tiles'); return; }
   const { cfg } = run;
-  // Everything that sets the step's GEMM shapes: a table for other shapes would match no site.
-  const workload = `${cfg.method} ${cfg.arch} ×${cfg.width}${cfg.smallStem ? ' small stem' : ''} batch ${cfg.batchSize}, ` +
-    `${cfg.imageSize || run.data.train.shape[0]} px, heads ${cfg.projHidden}/${cfg.predHidden}/${cfg.projOut}×${cfg.projLayers}, ` +
-    `local grid ${cfg.localGrid}, ${cfg.smallCrops} small crops of ${cfg.smallSize || 'default'} px`;
+  const workload = gemmWorkload(run);
   const file = path.join(cfg.out, GEMM_TUNING_FILE);
   if (existsSync(file)) {
     let t: GemmTuningTable | null = null;
     try { t = loadGemmTuning(file); } catch (e) { say(`${(e as Error).message}: tuning again`); }
-    if (t && t.device === deviceIdentity(gpu.runtime) && t.workload === workload) {
+    if (t && measuredHere(t, gpu.runtime) && t.workload === workload) {
       setGemmTuning(t);
       say(`GEMM tiles from ${file} (${Object.keys(t.sites).length} shapes tuned)`);
       return;

@@ -3,14 +3,14 @@
 import type { Command } from 'commander';
 import { createWebGpuBackend, whyNoWebGpu } from '../../backend/webgpu/index.js';
 import { dawnToggles } from '../../backend/webgpu/device.js';
-import { deviceIdentity, gemmTuning } from '../../backend/webgpu/ops/gemm_tuning.js';
+import { gemmTuning, measuredHere } from '../../backend/webgpu/ops/gemm_tuning.js';
 import type { GpuContext } from '../../backend/webgpu/context.js';
 
 /** The GEMM tuning table in effect (--gemm-tuning, COENGINE_GEMM_TUNING), and whether this adapter is the one it was measured on. */
 function tuningSummary(ctx: GpuContext): { workload: string; device: string; created: string; sites: number; appliesHere: boolean } | null {
   const t = gemmTuning();
   if (!t) return null;
-  return { workload: t.workload, device: t.device, created: t.created, sites: Object.keys(t.sites).length, appliesHere: t.device === deviceIdentity(ctx) };
+  return { workload: t.workload, device: t.device, created: t.created, sites: Object.keys(t.sites).length, appliesHere: measuredHere(t, ctx) };
 }
 
 const KEY_LIMITS = [

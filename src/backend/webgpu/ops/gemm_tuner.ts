@@ -4,7 +4,7 @@
 import { BackendError } from '../../../runtime/errors.js';
 import type { GpuRuntime } from '../runtime.js';
 import { GEMM_TILES, SOFTWARE_TILES, forcedGemmTile, isSoftwareDevice, setGemmTile, validateTile } from './gemm.js';
-import { DEFAULT_MARGIN, chooseTunedTiles, deviceIdentity, gemmTuning, msPerSite, setGemmTuning, type GemmTuningTable, type SiteTiming } from './gemm_tuning.js';
+import { beatsHeuristic, chooseTunedTiles, deviceIdentity, gemmTuning, msPerSite, setGemmTuning, type GemmTuningTable, type SiteTiming } from './gemm_tuning.js';
 
 /**
  * Tiles timed on GPUs: the heuristic's own (shared128bk8p, shared64x128, shared128x64, shared64p)
@@ -79,7 +79,7 @@ export async function tuneGemmTiles(rt: GpuRuntime, runStep: () => Promise<void>
     for (const [site, ms] of chosen.heuristicMs) {
       heuristicMs += ms;
       const entry = made.sites[site], again = confirmed.get(site)?.ms;
-      if (entry && again !== undefined && again > 0 && again < (1 - (margin ?? DEFAULT_MARGIN)) * ms) { entry.ms = again; tunedMs += again; continue; }
+      if (entry && again !== undefined && beatsHeuristic(again, ms, margin)) { entry.ms = again; tunedMs += again; continue; }
       if (entry) delete made.sites[site];
       tunedMs += ms;
     }

@@ -26,7 +26,7 @@ export interface GemmTuningTable {
   version: 1;
   /** The adapter it was measured on (deviceIdentity); other adapters ignore the table. */
   device: string;
-  /** What was tuned (e.g. "byol resnet50 batch 64, 224 px"); pretrain --tune-gemm reuses a table only for its own. */
+  /** What was tuned: the step's shapes (pretrain.ts gemmWorkload); pretrain --tune-gemm reuses a table only for its own. */
   workload: string;
   created: string;
   /** Tiles timed besides the heuristic. */
@@ -39,6 +39,11 @@ export function deviceIdentity(ctx: GpuContext): string {
   const info = (ctx.device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
   if (!info) return 'unknown adapter';
   return [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' / ') || 'unknown adapter';
+}
+
+/** Whether a table was measured on this context's adapter (the only one it applies to). */
+export function measuredHere(t: GemmTuningTable, ctx: GpuContext): boolean {
+  return t.device === deviceIdentity(ctx);
 }
 
 /** undefined: not looked at yet (COENGINE_GEMM_TUNING is read on first use). */
@@ -81,9 +86,8 @@ export function tunedTileName(ctx: GpuContext, site: string | undefined): string
   if (!table || site === undefined) return null;
   let ok = applies.get(ctx.device);
   if (ok === undefined) {
-    const here = deviceIdentity(ctx);
-    ok = here === table.device;
-    if (!ok) process.stderr.write(`coengine: the GEMM tuning table was measured on '${table.device}', not on this adapter ('${here}'): ignored\n`);
+    ok = measuredHere(table, ctx);
+    if (!ok) process.stderr.write(`coengine: the GEMM tuning table was measured on '${table.device}', not on this adapter ('${deviceIdentity(ctx)}'): ignored\n`);
     applies.set(ctx.device, ok);
   }
   return ok ? table.sites[site]?.tile ?? null : null;
@@ -121,6 +125,11 @@ export function siteOfLabel(label: string): string {
 
 /** How much faster than the heuristic's tile another must be to enter a table. */
 export const DEFAULT_MARGIN = 0.03;
+
+/** The rule a table entry must pass, in the candidates' profiles and again in the table's: `margin` faster than the heuristic. */
+export function beatsHeuristic(ms: number, heuristicMs: number, margin = DEFAULT_MARGIN): boolean {
+  return ms > 0 && ms < (1 - margin) * heuristicMs;
+}
 
 /** One site's dispatches in one profiled step: GPU ms (split-K reduces included), the tile, whether it fused statistics. */
 export interface SiteTiming { ms: number; tile: string; stats: boolean }
@@ -171,7 +180,7 @@ export function chooseTunedTiles(heuristic: readonly Map<string, SiteTiming>[], 
       if (t.ms < (best?.ms ?? Infinity)) best = { tile, ms: t.ms };
     }
     heuristicMs.set(site, ms);
-    if (best && best.ms < (1 - margin) * ms) sites[site] = { tile: best.tile, ms: best.ms, heuristicMs: ms };
+    if (best && beatsHeuristic(best.ms, ms, margin)) sites[site] = { tile: best.tile, ms: best.ms, heuristicMs: ms };
   }
   return { sites, heuristicMs };
 }

@@ -1,6 +1,7 @@
 #!/bin/bash
 # CI setup: a software Vulkan driver so that Dawn (npm `webgpu`) finds an adapter without a GPU,
-# and Debian's Fashion-MNIST package, which the data tests prepare when it is present.
+# Debian's Fashion-MNIST package, which the data tests prepare when it is present, and the Vulkan
+# headers (and gcc) that the pipeline-statistics layer's test builds it with (bench/vk-stats).
 # Installs Mesa lavapipe >= 24 from Debian's bookworm-backports (bookworm's own Mesa 22 lavapipe
 # is too old: Dawn rejects it). Idempotent and quiet; does nothing when a new enough Mesa is
 # already installed. Needs root (CI containers run as root) and a Debian bookworm base.
@@ -14,9 +15,17 @@ fashion_mnist() {
     && echo "fashion-mnist: installed" || echo "setup-ci: dataset-fashion-mnist unavailable (its test will skip)"
 }
 
+vulkan_headers() {
+  if [ -f /usr/include/vulkan/vk_layer.h ] && command -v gcc >/dev/null; then return 0; fi
+  [ "$(id -u)" -eq 0 ] || { echo "setup-ci: not root, cannot install libvulkan-dev/gcc (the pipeline-stats test needs them)" >&2; return 1; }
+  apt-get update -qq >/dev/null || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libvulkan-dev gcc libc6-dev >/dev/null
+  echo "vulkan headers: libvulkan-dev $(dpkg-query -W -f='${Version}' libvulkan-dev)"
+}
+
 have=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true)
 case "$have" in
-  2[4-9].*|[3-9][0-9].*) echo "lavapipe: mesa-vulkan-drivers $have (already installed)"; fashion_mnist; exit 0 ;;
+  2[4-9].*|[3-9][0-9].*) echo "lavapipe: mesa-vulkan-drivers $have (already installed)"; fashion_mnist; vulkan_headers; exit 0 ;;
 esac
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -39,3 +48,4 @@ apt-get update -qq >/dev/null
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports mesa-vulkan-drivers libvulkan1 >/dev/null
 echo "lavapipe: mesa-vulkan-drivers $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers)"
 fashion_mnist
+vulkan_headers

@@ -11,6 +11,7 @@ import { registerBench } from './commands/bench.js';
 import { registerBenchStep } from './commands/bench_step.js';
 import { registerBenchData } from '../../bench/data.js';
 import { enableDawnToggle } from '../backend/webgpu/device.js';
+import { enablePipelineStats } from '../backend/webgpu/pipeline_stats.js';
 import '../backend/webgpu/ops/gemm.js'; // registers the tile names a tuning table may use
 import { loadGemmTuning, setGemmTuning } from '../backend/webgpu/ops/gemm_tuning.js';
 
@@ -26,11 +27,16 @@ export function buildProgram(): Command {
       'element.')
     .option('--gemm-tuning <file>', 'choose GEMM tiles by a tuning table measured on this GPU (made by bench step --tune FILE; ' +
       'as COENGINE_GEMM_TUNING=FILE): per GEMM shape the tile that was fastest there, the heuristic for shapes it lacks')
+    .option('--pipeline-stats <file>', 'append what the GPU driver made of each compute pipeline to FILE, one JSON line ' +
+      'per pipeline (label: kernel file, entry point, GEMM tile, override constants; the driver\'s statistics, e.g. ' +
+      'registers per thread and spills, where it reports VK_KHR_pipeline_executable_properties: NVIDIA does, lavapipe ' +
+      'does not, and its lines say "executables": null). Linux/Vulkan; needs the layer built once: bash bench/vk-stats/build.sh')
     .showHelpAfterError()
     // Before any command opens a device (Dawn takes its toggles when the instance is created).
     .hook('preAction', () => {
-      const o = program.opts<{ robustness?: boolean; gemmTuning?: string }>();
+      const o = program.opts<{ robustness?: boolean; gemmTuning?: string; pipelineStats?: string }>();
       if (o.robustness === false) enableDawnToggle('disable_robustness');
+      if (o.pipelineStats) enablePipelineStats(o.pipelineStats);
       if (o.gemmTuning) setGemmTuning(loadGemmTuning(o.gemmTuning)); // checked now, not at the first GEMM
     });
   registerInfo(program);

@@ -28,6 +28,11 @@ export interface KernelRef {
   constants?: Record<string, number>;
   /** Text prepended to the source, for type specialisation (e.g. `alias T = f32;`). */
   prelude?: string;
+  /**
+   * What the prelude makes of the kernel, in a word (a GEMM's tile name): part of the shader
+   * module's label, which is how `coengine --pipeline-stats` tells a kernel's variants apart.
+   */
+  variant?: string;
 }
 
 export interface GpuContext {

@@ -8,15 +8,17 @@ import { BackendError } from '../../runtime/errors.js';
 let kernelDir: string | null = null;
 const sources = new Map<string, string>();
 
-/** Directory holding kernels/*.wgsl, found from src/ or dist/src/ by walking up to package.json. */
-function findKernelDir(): string {
+/** The package's root (holding package.json and kernels/), found from src/ or dist/src/ by walking up. */
+export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 7; i++) {
-    if (existsSync(join(dir, 'kernels')) && existsSync(join(dir, 'package.json'))) return join(dir, 'kernels');
+    if (existsSync(join(dir, 'kernels')) && existsSync(join(dir, 'package.json'))) return dir;
     dir = dirname(dir);
   }
   throw new BackendError('cannot find the kernels/ directory next to package.json');
 }
+
+function findKernelDir(): string { return join(packageRoot(), 'kernels'); }
 
 /** The text of kernels/<file> (cached). */
 export function kernelSource(file: string): string {

@@ -98,6 +98,12 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(b / step) * step;
 }
 
+/** `kernels/<file>:<entry> <variant> {NAME=value ...}`: a pipeline's identity in a word. */
+function moduleLabel(base: string, variant: string | undefined, constants: Record<string, number>): string {
+  const c = Object.keys(constants).sort().map((n) => `${n}=${constants[n]}`).join(' ');
+  return `${base}${variant ? ` ${variant}` : ''}${c ? ` {${c}}` : ''}`;
+}
+
 export class GpuRuntime implements GpuContext {
   readonly limits: GPUSupportedLimits;
   readonly features: ReadonlySet<string>;
@@ -458,7 +464,11 @@ export class GpuRuntime implements GpuContext {
     const code = prelude + kernelSource(k.file);
     this.compiling = { file: k.file, preludeLines };
     let module: GPUShaderModule;
-    try { module = this.device.createShaderModule({ code, label }); } finally { this.compiling = null; }
+    try {
+      // One module per pipeline: its label names the variant too (what --pipeline-stats reports
+      // each pipeline under; Dawn passes module labels to the driver, not pipeline labels).
+      module = this.device.createShaderModule({ code, label: moduleLabel(label, k.variant, constants) });
+    } finally { this.compiling = null; }
     // Compilation messages arrive asynchronously; map their lines back to the .wgsl file.
     void module.getCompilationInfo().then((info) => {
       const errors = info.messages.filter((m) => m.type === 'error');

@@ -443,6 +443,7 @@ export function gemmKernel(file: string, t: GemmTile, paths: GemmPaths, extra: R
   return {
     file,
     prelude: gemmPrelude(t),
+    variant: tileName(t),
     constants: {
       A_K_CONTIG: +paths.aKContig, B_N_CONTIG: +paths.bNContig,
       A_VEC: +paths.aVec, B_VEC: +paths.bVec, C_VEC: +paths.cVec, ...extra,

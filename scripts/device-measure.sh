@@ -18,10 +18,11 @@
 # ROUNDS=0 skips the A/B steps (default 2 rounds of dist and each arm); LAYERS="dist resnet50;dist
 # COENGINE_GEMM_GEN=1 resnet50" times every distinct convolution of each backbone at batch 64
 # (bench kernels --layers, each row as a share of GEMM 4096³ timed in the same process; after the
-# sweep, about a minute each on an H100). STATS=1 has the sweep and the layer runs also write the
-# driver's statistics of every pipeline they build (registers per thread, spills: `coengine
-# --pipeline-stats`) to pipeline_stats.jsonl; build the layer here first (bash
-# bench/vk-stats/build.sh) and carry bench/vk-stats/build too. Prepare as in scripts/device-ab.sh;
+# sweep, about a minute each on an H100). STATS=1 records the driver's statistics of every
+# pipeline (registers per thread, spills: `coengine --pipeline-stats`) in pipeline_stats.jsonl,
+# in runs of their own (a layer fault costs those only): the SWEEP tiles at one rep, and one
+# step of $STEP; build the layer here first (bash bench/vk-stats/build.sh) and carry
+# bench/vk-stats/build too. Prepare as in scripts/device-ab.sh;
 # run with carry [".devpack", "dist", "dist-old"]: source .devpack/enter.sh && bash scripts/device-measure.sh
 set -uo pipefail
 O=${OUT:-/tmp/device-measure}; mkdir -p "$O"
@@ -43,25 +44,30 @@ step() { # "folder env...", extra args
     | quiet | wrap "$s $*" >> "$O/step.jsonl"
   mark "step $s $*"
 }
-PS=()  # --pipeline-stats FILE for the sweep and the layer runs (STATS=1)
-if [ "${STATS:-0}" = 1 ]; then
-  if [ -f bench/vk-stats/build/libVkLayer_coengine_pipeline_stats.so ]; then PS=(--pipeline-stats "$O/pipeline_stats.jsonl")
-  else echo "STATS=1: bench/vk-stats/build was not carried; no pipeline statistics" >> "$MARKS"; fi
-fi
 if [ "${PARITY:-1}" = 1 ]; then
   timeout "$(left 75)" node node_modules/uvu/bin.js dist/test "webgpu/${TESTS:-.*}\.test\.js$" 2>&1 | quiet \
     | sed 's/\x1b\[[0-9;]*m//g' | tail -30 > "$O/parity.txt"; mark parity
 fi
+only=$(echo "${SWEEP:-}" | tr ',' '\n' | sed '/\[/!s/.*/gemm[&]/' | paste -sd, -)  # bare names: gemm[name]
+if [ "${STATS:-0}" = 1 ]; then  # the driver's view of each pipeline, in runs of their own
+  if [ -f bench/vk-stats/build/libVkLayer_coengine_pipeline_stats.so ]; then
+    PS=(node dist/src/cli/main.js --pipeline-stats "$O/pipeline_stats.jsonl")
+    [ -n "$only" ] && timeout "$(left 40)" "${PS[@]}" bench kernels --json --reps 1 --sweep --only "$only" ${SWEEP_ARGS:-} 2>&1 | quiet > "$O/stats_runs.txt"
+    timeout "$(left 40)" "${PS[@]}" bench step $STEP --steps 1 --warmup 0 --json 2>&1 | quiet >> "$O/stats_runs.txt"
+    mark stats
+  else
+    echo "STATS=1: bench/vk-stats/build was not carried; no pipeline statistics" >> "$MARKS"
+  fi
+fi
 if [ -n "${SWEEP:-}" ]; then  # GEMM 4096³ under the listed tile configs (comma-separated)
-  only=$(echo "$SWEEP" | tr ',' '\n' | sed '/\[/!s/.*/gemm[&]/' | paste -sd, -)  # bare names: gemm[name]
-  timeout "$(left 90)" node dist/src/cli/main.js "${PS[@]}" bench kernels --json --reps 10 --sweep --only "$only" ${SWEEP_ARGS:-} 2>&1 | quiet > "$O/sweep.jsonl"
+  timeout "$(left 90)" node dist/src/cli/main.js bench kernels --json --reps 10 --sweep --only "$only" ${SWEEP_ARGS:-} 2>&1 | quiet > "$O/sweep.jsonl"
   mark sweep
 fi
 IFS=';' read -r -a LAYER_RUNS <<< "${LAYERS:-}"
 for l in "${LAYER_RUNS[@]}"; do  # "folder env... arch": the issue's per-layer target at batch 64
   [ -n "${l// /}" ] || continue
   spec "$l"
-  timeout "$(left 90)" env "${ENVS[@]}" node "$D/src/cli/main.js" "${PS[@]}" bench kernels --json --reps 5 --gemm-reference 4096 \
+  timeout "$(left 90)" env "${ENVS[@]}" node "$D/src/cli/main.js" bench kernels --json --reps 5 --gemm-reference 4096 \
     --layers "${ARGS[@]}" 2>&1 | quiet | tag "$l" >> "$O/layers.jsonl"  # later options win
   mark "layers $l"
 done

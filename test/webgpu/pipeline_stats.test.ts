@@ -1,12 +1,13 @@
 // `coengine --pipeline-stats FILE`: the Vulkan layer (bench/vk-stats) builds, sits under Dawn
 // without changing results, and writes one JSON line per compute pipeline under its kernel's
 // label (file, entry point, GEMM tile, override constants). lavapipe has no
-// VK_KHR_pipeline_executable_properties, so here the lines carry "executables": null; on a driver
-// with it (NVIDIA) each executable's statistics, whose shape is checked when present.
+// VK_KHR_pipeline_executable_properties, so there the lines carry "executables": null; a driver
+// that has it (NVIDIA) is played by a mock layer below ours (test/fixtures/vk-mock-executables),
+// whose fixed statistics and representation must come through exactly.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -32,23 +33,48 @@ function buildLayer(): string | null {
   return library;
 }
 
-test('--pipeline-stats writes a labelled line per compute pipeline, and the GEMMs stay right', async () => {
-  if (!(await gpuBackendOrSkip('pipeline stats'))) return;
-  if (!buildLayer()) return;
+const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/vk-mock-executables');
+
+function buildMock(): void {
+  mkdirSync(path.join(fixture, 'build'), { recursive: true });
+  const r = spawnSync('gcc', ['-std=c11', '-O2', '-Wall', '-Wextra', '-Werror', '-fPIC', '-shared', '-fvisibility=hidden',
+    '-o', path.join(fixture, 'build', 'libVkLayer_coengine_mock_executables.so'), path.join(fixture, 'mock_executables_layer.c')],
+  { encoding: 'utf8', timeout: 120_000 });
+  assert.is(r.status, 0, `building the mock layer failed:\n${r.stdout}${r.stderr}`);
+}
+
+/** Run `bench kernels --quick --only gemm --json` with --pipeline-stats; its GEMM rows (checked) and statistics lines. */
+function statsRun(env: Record<string, string> = {}): { lines: any[]; stderr: string } {
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'coengine-vkstats-')), 'stats.jsonl');
   const r = spawnSync(process.execPath, [main, '--pipeline-stats', file, 'bench', 'kernels', '--quick', '--only', 'gemm', '--json'],
-    { encoding: 'utf8', timeout: 120_000 });
+    { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
   assert.is(r.status, 0, `exit ${r.status}:\n${r.stdout}\n${r.stderr}`);
-  // The layer was in the chain: the bench ran on WebGPU and its results are still right.
+  // The layers were in the chain: the bench ran on WebGPU and its results are still right.
   const rows = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
   const gemms = rows.filter((x) => x.kernel === 'gemm');
   assert.ok(gemms.length >= 3, r.stdout);
   for (const g of gemms) assert.ok(g.maxRelErr < 1e-4, JSON.stringify(g));
-
   assert.ok(existsSync(file), `no statistics file; stderr:\n${r.stderr}`);
-  const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  const gemmLines = lines.filter((l) => /^kernels\/matmul\.wgsl:main \S+ \{.*\bA_K_CONTIG=[01]\b.*\}$/.test(l.label ?? ''));
-  assert.ok(gemmLines.length >= 1, `no matmul pipeline with its tile and constants among:\n${lines.map((l) => l.label).join('\n')}`);
+  return { lines: readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)), stderr: r.stderr };
+}
+
+/** The lines of matmul pipelines, labelled with their tile and override constants (at least one). */
+function gemmLines(lines: any[]): any[] {
+  const found = lines.filter((l) => /^kernels\/matmul\.wgsl:main \S+ \{.*\bA_K_CONTIG=[01]\b.*\}$/.test(l.label ?? ''));
+  assert.ok(found.length >= 1, `no matmul pipeline with its tile and constants among:\n${lines.map((l) => l.label).join('\n')}`);
+  return found;
+}
+
+test('--pipeline-stats writes a labelled line per compute pipeline, and the GEMMs stay right', async () => {
+  if (!(await gpuBackendOrSkip('pipeline stats'))) return;
+  if (!buildLayer()) return;
+  const { lines } = statsRun();
+  // The three products (AB, ABᵀ, AᵀB) differ only in override constants, which Dawn would
+  // compile from one shared module under the first one's label.
+  const gemms = gemmLines(lines);
+  assert.ok(gemms.length >= 3, gemms.map((l) => l.label).join('\n'));
+  const labels = lines.map((l) => l.label);
+  assert.is(new Set(labels).size, labels.length, `a label names two pipelines:\n${labels.join('\n')}`);
   for (const l of lines) {
     assert.ok('executables' in l, JSON.stringify(l));
     if (l.executables === null) continue; // a driver without VK_KHR_pipeline_executable_properties
@@ -58,6 +84,25 @@ test('--pipeline-stats writes a labelled line per compute pipeline, and the GEMM
       assert.type(e.stats, 'object');
       for (const v of Object.values(e.stats)) assert.ok(['number', 'boolean'].includes(typeof v), JSON.stringify(e));
     }
+  }
+});
+
+test('a driver with the extension: every statistic format, each executable and the text representation come through', async () => {
+  if (!(await gpuBackendOrSkip('pipeline stats'))) return;
+  if (!buildLayer()) return;
+  buildMock();
+  // Ours is listed first (next to the application), the mock after it: below, where a driver is.
+  const { lines, stderr } = statsRun({
+    VK_LAYER_PATH: fixture, VK_INSTANCE_LAYERS: 'VK_LAYER_COENGINE_mock_executables', COENGINE_VK_STATS_IR: '1',
+  });
+  assert.not.match(stderr, 'lacks VK_KHR_pipeline_executable_properties');
+  for (const l of [...gemmLines(lines), ...lines]) {
+    assert.equal(l.executables, [0, 1].map((i) => ({
+      name: i ? 'mock "second"' : 'mock compute',
+      subgroupSize: 32,
+      stats: { 'Register Count': 96 + i, Offset: -3, Ratio: 0.5, Spills: false },
+      ir: [{ name: 'mock IR', text: 'line 1\n\t"quoted" \\ end' }],
+    })), l.label);
   }
 });
 

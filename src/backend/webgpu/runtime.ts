@@ -98,6 +98,14 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(b / step) * step;
 }
 
+/** `prelude#<hash>` for a kernel specialised by a prelude that names no variant; undefined without one. */
+function preludeTag(prelude: string | undefined): string | undefined {
+  if (!prelude) return undefined;
+  let h = 0x811c9dc5; // FNV-1a
+  for (let i = 0; i < prelude.length; i++) h = Math.imul(h ^ prelude.charCodeAt(i), 0x01000193);
+  return `prelude#${(h >>> 0).toString(16).padStart(8, '0')}`;
+}
+
 /** `kernels/<file>:<entry> <variant> {NAME=value ...}`: a pipeline's identity in a word. */
 function moduleLabel(base: string, variant: string | undefined, constants: Record<string, number>): string {
   const c = Object.keys(constants).sort().map((n) => `${n}=${constants[n]}`).join(' ');
@@ -458,16 +466,20 @@ export class GpuRuntime implements GpuContext {
   }
 
   private createPipeline(k: KernelRef, entryPoint: string, constants: Record<string, number>): GPUComputePipeline {
-    const prelude = k.prelude ? (k.prelude.endsWith('\n') ? k.prelude : k.prelude + '\n') : '';
-    const preludeLines = prelude ? prelude.split('\n').length - 1 : 0;
     const label = `kernels/${k.file}:${entryPoint}`;
+    // The module's label names the variant too: --pipeline-stats reports each pipeline under it
+    // (Dawn passes module labels to the driver, not pipeline labels). Dawn shares one module
+    // among identical sources, under the first one's label, so with statistics on, the label
+    // also goes into the source as a comment line, making each pipeline's module its own.
+    const fullLabel = moduleLabel(label, k.variant ?? preludeTag(k.prelude), constants);
+    const tag = process.env.COENGINE_VK_STATS_FILE ? `// ${fullLabel}\n` : '';
+    const prelude = tag + (k.prelude ? (k.prelude.endsWith('\n') ? k.prelude : k.prelude + '\n') : '');
+    const preludeLines = prelude ? prelude.split('\n').length - 1 : 0;
     const code = prelude + kernelSource(k.file);
     this.compiling = { file: k.file, preludeLines };
     let module: GPUShaderModule;
     try {
-      // One module per pipeline: its label names the variant too (what --pipeline-stats reports
-      // each pipeline under; Dawn passes module labels to the driver, not pipeline labels).
-      module = this.device.createShaderModule({ code, label: moduleLabel(label, k.variant, constants) });
+      module = this.device.createShaderModule({ code, label: fullLabel });
     } finally { this.compiling = null; }
     // Compilation messages arrive asynchronously; map their lines back to the .wgsl file.
     void module.getCompilationInfo().then((info) => {

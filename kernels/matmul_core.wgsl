@@ -9,6 +9,8 @@
 //   const STAGES: u32;    (1 or 2 workgroup tiles per operand: with 2, slice k+1 is stored
 //                          into one while slice k is multiplied from the other, one barrier
 //                          per slice instead of two)
+//   const WARP_TILE: bool; (shared path only: each 32 consecutive threads take an 8×4 block of
+//                          thread positions in the tile instead of two full thread rows; see main)
 //   const GEN: bool;      (shared path only: the register block is the wrapper's generated
 //                          accumulators acc_<r>_<i>_<c> with straight-line multiply-adds,
 //                          fn mm_multiplyGen(tx, ty, stage) and fn mm_writeGen(z, tileM, tileN,
@@ -92,6 +94,7 @@ const RM: u32 = TM / 4u;        // row groups of 4 per thread
 const CN: u32 = TN / 4u;        // column groups of 4 per thread
 const ROW_STRIDE: u32 = BM / RM;  // = 4·WG_Y: distance between a thread's row groups
 const COL_STRIDE: u32 = BN / CN;  // = 4·WG_X
+const WARPS_ACROSS: u32 = max(1u, WG_X / 8u);  // WARP_TILE: 8-wide warp blocks per thread row (max: tiles that are not warp-blocked compile too)
 
 // Workgroup tiles: [stage][k][vec4 along m or n], rows padded to A_ROW / B_ROW vec4s. Size 1
 // on the direct path, which never touches them.
@@ -258,8 +261,7 @@ fn mm_multiplySlice(tx: u32, ty: u32, stage: u32) {
   }
 }
 
-fn mm_runShared(z: u32, tileM: u32, tileN: u32, tx: u32, ty: u32, M: u32, N: u32) {
-  let tid = ty * WG_X + tx;
+fn mm_runShared(z: u32, tileM: u32, tileN: u32, tx: u32, ty: u32, tid: u32, M: u32, N: u32) {
   let kr = mm_k_range(z);
   let kb = kr.x;
   let ke = kr.y;
@@ -445,10 +447,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let N = mm_N();
   let tileM = wid.y * BM;
   let tileN = wid.x * BN;
-  let tx = lid.x;
-  let ty = lid.y;
+  // tid: the thread's place in the workgroup's order (consecutive tids form a 32-lane warp on
+  // NVIDIA): the staging loads go by it, so that a warp's loads are contiguous.
+  let tid = lid.y * WG_X + lid.x;
+  var tx = lid.x;
+  var ty = lid.y;
+  if (WARP_TILE) {
+    // Each warp takes an 8×4 block of thread positions instead of two 16-wide thread rows: per
+    // k step its B reads are then 8 distinct vec4s (one 128-byte wavefront, not two) and its A
+    // reads 4 (broadcast), 4 wavefronts per step for an 8×8 block instead of 6.
+    let lane = tid % 32u;
+    let warp = tid / 32u;
+    tx = (warp % WARPS_ACROSS) * 8u + lane % 8u;
+    ty = (warp / WARPS_ACROSS) * 4u + lane / 8u;
+  }
   if (USE_SHARED) {
-    mm_runShared(z, tileM, tileN, tx, ty, M, N);
+    mm_runShared(z, tileM, tileN, tx, ty, tid, M, N);
   } else {
     mm_runDirect(z, tileM, tileN, tx, ty, M, N);
   }

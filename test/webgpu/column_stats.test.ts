@@ -53,6 +53,8 @@ const cases: Case[] = [
   { N: 2, H: 16, W: 16, C: 8, Co: 250, k: 1, s: 1, p: 0, G: 2, tile: 'shared128x256' },
   { N: 3, H: 9, W: 10, C: 4, Co: 70, k: 3, s: 2, p: 1, G: 1, tile: 'shared128x64' },
   { N: 2, H: 16, W: 16, C: 8, Co: 20, k: 1, s: 1, p: 0, G: 2, tile: 'shared32p' },
+  // warp-blocked thread layouts: the tree over thread rows follows positions, not thread order
+  { N: 2, H: 16, W: 16, C: 8, Co: 70, k: 3, s: 1, p: 1, G: 2, tile: 'shared16x64pw' },
   { N: 4, H: 8, W: 8, C: 8, Co: 16, k: 3, s: 1, p: 1, G: 2, tile: 'direct128x8' },
   { N: 2, H: 8, W: 8, C: 8, Co: 16, k: 3, s: 1, p: 1, G: 2, tile: 'direct8x128' },
   // two groups of 36 rows: 32-row tiles would straddle them, so none are made and batch norm

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpu } from '../../src/backend/registry.js';
 import { matmul } from '../../src/backend/webgpu/ops/matmul.js';
-import { GEMM_TILES, chooseTile, isSoftwareDevice, overrideSoftwareDevice, setGemmBigTile, setGemmTile, setGeneratedTiles, splitKReduce, splitKShape, validateTile } from '../../src/backend/webgpu/ops/gemm.js';
+import { GEMM_TILES, type GemmTile, chooseTile, isSoftwareDevice, overrideSoftwareDevice, setGemmBigTile, setGemmTile, setGeneratedTiles, splitKReduce, splitKShape, validateTile } from '../../src/backend/webgpu/ops/gemm.js';
 import { assertClose, cpuData, cpuRaw, gpuRaw, randomF32, readF32, runtime, skipNotice } from './kernel_parity.js';
 
 interface Case { batch: number; M: number; N: number; K: number; tA: boolean; tB: boolean }
@@ -51,20 +51,33 @@ test('shared-memory and direct paths, every tile config the device compiles quic
   const ctx = await runtime();
   if (!ctx) return;
   // lavapipe needs seconds per barrier-heavy pipeline: there small shared configs (one and two
-  // stages, array and generated register blocks) stand in for the others (same code, different
+  // stages, array and generated register blocks, row and warp-blocked layouts) stand in for the
+  // others (same code, different
   // constants); real GPUs check every config.
   // COENGINE_TEST_TILES=a,b checks those instead (new candidates, on lavapipe before a GPU run).
   const listed = process.env.COENGINE_TEST_TILES?.split(',').filter((n) => n.length > 0);
   for (const n of listed ?? []) assert.ok(GEMM_TILES[n], `COENGINE_TEST_TILES: unknown tile '${n}'`);
-  const names = listed ?? (isSoftwareDevice(ctx) ? ['direct32', 'shared32', 'shared32p', 'shared32pd', 'shared32pg'] : Object.keys(GEMM_TILES));
+  const names = listed ?? (isSoftwareDevice(ctx) ? ['direct32', 'shared32', 'shared32p', 'shared32pd', 'shared32pg', 'shared16x64pw'] : Object.keys(GEMM_TILES));
   for (const name of names) {
     const t = GEMM_TILES[name];
-    try { validateTile(ctx, t); } catch { continue; } // too big for this device's limits
+    try { validateTile(ctx, t); } catch (e) { if (listed) throw e; continue; } // too big for this device's limits (listed ones must run)
     // Partial tiles in every direction, vec4 loads, several k-slices (prefetch path).
     await check({ batch: 0, M: t.BM + 4, N: t.BN + 8, K: 3 * t.BK + 4, tA: false, tB: false }, name, 7);
     // Transposed operands with scalar loads, batched.
     await check({ batch: 2, M: 33, N: 41, K: 2 * t.BK + 3, tA: true, tB: true }, name, 9);
   }
+});
+
+test('tile configs that cannot work are refused before compiling, naming why', async () => {
+  const ctx = await runtime();
+  if (!ctx) return;
+  const refused = (t: GemmTile, why: RegExp) => assert.throws(() => validateTile(ctx, t), (e: Error) => why.test(e.message));
+  refused({ BM: 32, BN: 16, BK: 8, TM: 4, TN: 4, shared: true, warp: true }, /warp-blocked layout/); // 4 threads across
+  refused({ BM: 8, BN: 64, BK: 8, TM: 4, TN: 4, shared: true, warp: true }, /warp-blocked layout/); // 2 down
+  refused({ BM: 32, BN: 32, BK: 4, TM: 4, TN: 4, shared: false, warp: true }, /warp-blocked layout/);
+  refused({ BM: 32, BN: 32, BK: 4, TM: 4, TN: 4, shared: false, gen: true }, /shared path/);
+  refused({ BM: 32, BN: 32, BK: 6, TM: 4, TN: 4, shared: true }, /BK must be a multiple of 4/);
+  validateTile(ctx, GEMM_TILES.shared16x64pw);
 });
 
 test('split-K: small outputs with a long reduction, ragged chunks, every transpose variant', async () => {

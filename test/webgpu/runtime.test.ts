@@ -163,6 +163,26 @@ test('errors name the kernel file and line, sizes and limits, dispatch labels', 
   catch (e) { message = (e as Error).message; }
   assert.match(message, new RegExp(`kernels/elementwise\\.wgsl:${line}:\\d+`), message);
 
+  // An error inside a prelude: named by the line of the kernels/ file the prelude holds (the
+  // GEMM core) where there is one, else by the prelude's line; the same with --pipeline-stats'
+  // label line in front (COENGINE_VK_STATS_FILE).
+  const preludeError = async (preludeSource?: { file: string; firstLine: number }) => {
+    try {
+      await rt.compileCheck({ file: 'elementwise.wgsl', entryPoint: 'unary_f32', constants: { OP: 9 }, preludeSource,
+        prelude: `// head ${Math.random()}\n// core line 1\nconst BROKEN: u32 = 1u / 0u;\n` });
+    } catch (e) { return (e as Error).message; }
+    return '';
+  };
+  for (const stats of [false, true]) {
+    if (stats) process.env.COENGINE_VK_STATS_FILE = '/nonexistent/stats.jsonl'; // only tags the source here
+    try {
+      message = await preludeError({ file: 'matmul_core.wgsl', firstLine: 2 });
+      assert.match(message, /kernels\/matmul_core\.wgsl:2:\d+/, message);
+      message = await preludeError();
+      assert.match(message, /kernels\/elementwise\.wgsl \(prelude line 3\):\d+/, message);
+    } finally { delete process.env.COENGINE_VK_STATS_FILE; }
+  }
+
   const limit = rt.limits.maxStorageBufferBindingSize;
   assert.throws(() => rt.alloc(limit + 4), (e: Error) => e.message.includes('cannot allocate') && e.message.includes('maxStorageBufferBindingSize'));
 

@@ -33,6 +33,11 @@ export interface KernelRef {
    * module's label, which is how `coengine --pipeline-stats` tells a kernel's variants apart.
    */
   variant?: string;
+  /**
+   * A kernels/ file the prelude holds, from `firstLine` (1-based, in the prelude) to the
+   * prelude's end (the GEMM core): compile errors there are named by that file's own lines.
+   */
+  preludeSource?: { file: string; firstLine: number };
 }
 
 export interface GpuContext {

@@ -98,6 +98,19 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(b / step) * step;
 }
 
+/**
+ * `kernels/<file>:<line>` for a line of a compiled module: the kernel's own file after the prelude,
+ * the file the prelude holds (preludeSource: the GEMM core) in its part of it, else the prelude
+ * line. tagLines: lines the statistics label puts before the prelude.
+ */
+function sourceLine(k: KernelRef, preludeLines: number, tagLines: number, line: number): string {
+  if (line > preludeLines) return `kernels/${k.file}:${line - preludeLines}`;
+  const inPrelude = line - tagLines;
+  const src = k.preludeSource;
+  if (src && inPrelude >= src.firstLine) return `kernels/${src.file}:${inPrelude - src.firstLine + 1}`;
+  return `kernels/${k.file} (prelude line ${inPrelude})`;
+}
+
 /** `prelude#<hash>` for a kernel specialised by a prelude that names no variant; undefined without one. */
 function preludeTag(prelude: string | undefined): string | undefined {
   if (!prelude) return undefined;
@@ -157,7 +170,7 @@ export class GpuRuntime implements GpuContext {
   private pendingError: Error | null = null;
   private lost: Error | null = null;
   private lastLabel = '(none)';
-  private compiling: { file: string; preludeLines: number } | null = null;
+  private compiling: { k: KernelRef; preludeLines: number; tagLines: number } | null = null;
 
   private readonly counters: RuntimeStats = {
     buffersCreated: 0, bytesAllocated: 0, bytesInUse: 0, peakBytesInUse: 0, bytesReserved: 0, auxBuffersCreated: 0,
@@ -173,9 +186,9 @@ export class GpuRuntime implements GpuContext {
       let msg = ev.error.message.trim();
       // Dawn reports WGSL errors synchronously inside createShaderModule: name the file.
       if (this.compiling && msg.includes('WGSL')) {
-        const { file, preludeLines } = this.compiling;
-        msg = `WGSL compile error in kernels/${file}: ` +
-          msg.replace(/:(\d+):(\d+) error/g, (_, l, c) => `kernels/${file}:${Number(l) - preludeLines}:${c} error`);
+        const { k, preludeLines, tagLines } = this.compiling;
+        msg = `WGSL compile error in kernels/${k.file}: ` +
+          msg.replace(/:(\d+):(\d+) error/g, (_, l, c) => `${sourceLine(k, preludeLines, tagLines, Number(l))}:${c} error`);
       }
       // A failed allocation surfaces first as the invalid pool buffer it left behind (the
       // out-of-memory error scope resolves later): say what it was.
@@ -476,7 +489,8 @@ export class GpuRuntime implements GpuContext {
     const prelude = tag + (k.prelude ? (k.prelude.endsWith('\n') ? k.prelude : k.prelude + '\n') : '');
     const preludeLines = prelude ? prelude.split('\n').length - 1 : 0;
     const code = prelude + kernelSource(k.file);
-    this.compiling = { file: k.file, preludeLines };
+    const tagLines = tag ? 1 : 0;
+    this.compiling = { k, preludeLines, tagLines };
     let module: GPUShaderModule;
     try {
       module = this.device.createShaderModule({ code, label: fullLabel });
@@ -485,9 +499,7 @@ export class GpuRuntime implements GpuContext {
     void module.getCompilationInfo().then((info) => {
       const errors = info.messages.filter((m) => m.type === 'error');
       if (!errors.length) return;
-      const where = (m: GPUCompilationMessage) => m.lineNum > preludeLines
-        ? `kernels/${k.file}:${m.lineNum - preludeLines}:${m.linePos}`
-        : `kernels/${k.file} (prelude line ${m.lineNum}:${m.linePos})`;
+      const where = (m: GPUCompilationMessage) => `${sourceLine(k, preludeLines, tagLines, m.lineNum)}:${m.linePos}`;
       // A compile error outranks the pipeline-creation error it causes.
       this.pendingError = new BackendError(`WGSL compile error: ` +
         errors.map((m) => `${where(m)}: ${m.message}`).join('; '));

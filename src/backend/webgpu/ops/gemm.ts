@@ -32,6 +32,12 @@ export interface GemmTile {
    * (gemmPrelude) instead of an array and loop nests the driver must unroll (matmul_core.wgsl, GEN).
    */
   gen?: boolean;
+  /**
+   * Shared path: each 32 consecutive threads (an NVIDIA warp) take an 8×4 block of thread
+   * positions instead of two 16-wide thread rows: fewer workgroup-memory wavefronts per k step
+   * (matmul_core.wgsl, WARP_TILE). Needs 8 | BN/TN and 4 | BM/TM.
+   */
+  warp?: boolean;
 }
 
 /** Named configurations, selectable from the benchmark's --sweep and COENGINE_GEMM_TILE. */
@@ -79,6 +85,15 @@ export const GEMM_TILES: Record<string, GemmTile> = {
   shared128x256pg: { BM: 128, BN: 256, BK: 8, TM: 8, TN: 16, shared: true, pad: true, gen: true },
   shared64x128g: { BM: 64, BN: 128, BK: 16, TM: 4, TN: 8, shared: true, gen: true },
   shared128x64g: { BM: 128, BN: 64, BK: 16, TM: 8, TN: 4, shared: true, gen: true },
+  // Warp-blocked thread layout (warp): not yet timed on a GPU, candidates for the next sweep
+  // (shared16x64pw: the small one CI's lavapipe checks; 16 threads across, so its warps differ
+  // from its thread rows, which with 8 across they would not).
+  shared16x64pw: { BM: 16, BN: 64, BK: 8, TM: 4, TN: 4, shared: true, pad: true, warp: true },
+  shared128bk8pw: { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, shared: true, pad: true, warp: true },
+  shared128bk8pgw: { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, shared: true, pad: true, gen: true, warp: true },
+  shared64x128w: { BM: 64, BN: 128, BK: 16, TM: 4, TN: 8, shared: true, warp: true },
+  shared128x64w: { BM: 128, BN: 64, BK: 16, TM: 8, TN: 4, shared: true, warp: true },
+  shared64pw: { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4, shared: true, pad: true, warp: true },
   // Candidate for the 7×7 stem's weight gradient (64 × 147): one workgroup covers every column, so
   // dy is read once per pixel chunk instead of three times. Under 52- and 40-wide tiles it took as
   // long as under 64-wide ones or longer (bench/RESULTS.md, eleventh session): its time did not
@@ -133,6 +148,9 @@ export function validateTile(ctx: GpuContext, t: GemmTile, name = 'tile'): void 
   if (t.BM % t.TM || t.BN % t.TN) throw bad('BM/BN must be multiples of TM/TN');
   if (t.BK % 4) throw bad('BK must be a multiple of 4');
   if (t.gen && !t.shared) throw bad('generated register blocks need the shared path');
+  if (t.warp && (!t.shared || (t.BN / t.TN) % 8 || (t.BM / t.TM) % 4)) {
+    throw bad('a warp-blocked layout needs the shared path, a multiple of 8 threads across and of 4 down');
+  }
   const threads = (t.BM / t.TM) * (t.BN / t.TN);
   if (threads > ctx.limits.maxComputeInvocationsPerWorkgroup) throw bad(`${threads} threads per workgroup exceed the device limit`);
   if (t.BN / t.TN > ctx.limits.maxComputeWorkgroupSizeX || t.BM / t.TM > ctx.limits.maxComputeWorkgroupSizeY) throw bad('workgroup too wide');
@@ -376,18 +394,30 @@ const preludes = new Map<string, string>();
  * string object each time, so the pipeline cache's lookup of it is cheap.
  */
 export function gemmPrelude(t: GemmTile): string {
-  const key = `${t.BM},${t.BN},${t.BK},${t.TM},${t.TN},${t.shared},${t.pad ?? false},${t.double ?? false},${t.gen ?? false}`;
+  const key = `${t.BM},${t.BN},${t.BK},${t.TM},${t.TN},${t.shared},${t.pad ?? false},${t.double ?? false},${t.gen ?? false},${t.warp ?? false}`;
   let text = preludes.get(key);
   if (text === undefined) preludes.set(key, (text = buildPrelude(t)));
   return text;
 }
 
-function buildPrelude(t: GemmTile): string {
+/** The tile constants and generated code that come before the core in a GEMM prelude. */
+function preludeHead(t: GemmTile): string {
   return `const BM: u32 = ${t.BM}u;\nconst BN: u32 = ${t.BN}u;\nconst BK: u32 = ${t.BK}u;\n` +
     `const TM: u32 = ${t.TM}u;\nconst TN: u32 = ${t.TN}u;\nconst USE_SHARED: bool = ${t.shared};\n` +
     `const SMEM_PAD: u32 = ${t.pad ? 1 : 0}u;\nconst STAGES: u32 = ${t.double ? 2 : 1}u;\n` +
-    `const GEN: bool = ${!!t.gen};\n` + generatedBlock(t) + kernelSource('matmul_core.wgsl');
+    `const GEN: bool = ${!!t.gen};\nconst WARP_TILE: bool = ${!!t.warp};\n` + generatedBlock(t);
 }
+
+function buildPrelude(t: GemmTile): string { return preludeHead(t) + kernelSource('matmul_core.wgsl'); }
+
+/** Where matmul_core.wgsl begins in a tile's prelude (its line 1 is this prelude line). */
+function coreFirstLine(t: GemmTile): number {
+  const key = gemmPrelude(t);
+  let line = coreLines.get(key);
+  if (line === undefined) coreLines.set(key, (line = preludeHead(t).split('\n').length));
+  return line;
+}
+const coreLines = new Map<string, number>();
 
 /**
  * GEN tiles: the thread's TM×TN block as variables acc_<r>_<i>_<c> (row group r, row i, column
@@ -444,6 +474,7 @@ export function gemmKernel(file: string, t: GemmTile, paths: GemmPaths, extra: R
     file,
     prelude: gemmPrelude(t),
     variant: tileName(t),
+    preludeSource: { file: 'matmul_core.wgsl', firstLine: coreFirstLine(t) },
     constants: {
       A_K_CONTIG: +paths.aKContig, B_N_CONTIG: +paths.bNContig,
       A_VEC: +paths.aVec, B_VEC: +paths.bVec, C_VEC: +paths.cVec, ...extra,

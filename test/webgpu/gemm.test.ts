@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpu } from '../../src/backend/registry.js';
 import { matmul } from '../../src/backend/webgpu/ops/matmul.js';
-import { GEMM_TILES, type GemmTile, chooseTile, isSoftwareDevice, overrideSoftwareDevice, setGemmBigTile, setGemmTile, setGeneratedTiles, splitKReduce, splitKShape, validateTile } from '../../src/backend/webgpu/ops/gemm.js';
+import { GEMM_TILES, type GemmTile, chooseTile, isSoftwareDevice, overrideSoftwareDevice, setGemmBigTile, setGemmTile, setTileVariants, splitKReduce, tileName, splitKShape, validateTile } from '../../src/backend/webgpu/ops/gemm.js';
 import { assertClose, cpuData, cpuRaw, gpuRaw, randomF32, readF32, runtime, skipNotice } from './kernel_parity.js';
 
 interface Case { batch: number; M: number; N: number; K: number; tA: boolean; tB: boolean }
@@ -180,19 +180,51 @@ test('a generated register block adds in the same order as the array form: bit-i
   assert.equal(Array.from(await run('shared32pg')), Array.from(await run('shared32p')));
 });
 
-test('COENGINE_GEMM_GEN: the heuristic\'s choices with generated register blocks', () => withGpuRouting((ctx) => {
-  const prev = setGeneratedTiles(true);
+test('COENGINE_GEMM_GEN / COENGINE_GEMM_WARP: the heuristic\'s choices with generated register blocks, warp-blocked layouts, or both', () => withGpuRouting((ctx) => {
+  let prev = setTileVariants({ gen: true, warp: false });
   try {
     const t = chooseTile(ctx, 25088, 256, 1, 'conv');
     assert.equal({ ...t, gen: undefined }, { ...GEMM_TILES.shared64x128, gen: undefined }, 'the same sizes');
     assert.ok(t.gen, 'generated');
+    assert.not.ok(t.warp);
     assert.is(chooseTile(ctx, 25088, 256, 1, 'conv'), t, 'one object per tile (its prelude is built once)');
+    assert.is(tileName(t), 'shared64x128/gen');
     assert.ok(chooseTile(ctx, 100, 100).gen, 'small tiles too');
+    setTileVariants({ warp: true });
+    const both = chooseTile(ctx, 25088, 256, 1, 'conv');
+    assert.ok(both.gen && both.warp, 'both');
+    assert.is(tileName(both), 'shared64x128/gen+warp');
+    setTileVariants({ gen: false });
+    const warp = chooseTile(ctx, 4096, 4096);
+    assert.equal({ ...warp, warp: undefined }, { ...GEMM_TILES.shared128bk8p, warp: undefined });
+    assert.ok(warp.warp && !warp.gen);
+    assert.is(tileName(warp), 'shared128bk8p/warp');
+    validateTile(ctx, warp);
   } finally {
-    setGeneratedTiles(prev);
+    setTileVariants(prev);
   }
   assert.not.ok(chooseTile(ctx, 25088, 256, 1, 'conv').gen, 'off again');
+  assert.not.ok(chooseTile(ctx, 4096, 4096).warp, 'off again');
 }));
+
+test('warp twins of the heuristic\'s tiles compute what the tiles do', async () => {
+  const ctx = await runtime();
+  if (!ctx) return;
+  overrideSoftwareDevice(ctx, false); // the GPU's tiles, on lavapipe too
+  const prev = setTileVariants({ warp: true });
+  try {
+    const M = 70, N = 72, K = 40; // 64×64 tiles (shared64p/warp): partial in both directions
+    assert.is(tileName(chooseTile(ctx, M, N, 1, 'nn')), 'shared64p/warp');
+    const A = gpuRaw(ctx, randomF32(M * K, 51), [M, K]), B = gpuRaw(ctx, randomF32(K * N, 52), [K, N]);
+    const got = await readF32(ctx, matmul(ctx, A, B, false, false), M * N);
+    setTileVariants({ warp: false });
+    const want = await readF32(ctx, matmul(ctx, A, B, false, false), M * N);
+    assert.equal(Array.from(got), Array.from(want));
+  } finally {
+    setTileVariants(prev);
+    overrideSoftwareDevice(ctx, null);
+  }
+});
 
 test('COENGINE_GEMM_BIG picks the heuristic\'s large tile (step A/B runs); a name that is not a shared tile is refused', () => withGpuRouting((ctx) => {
   assert.is(chooseTile(ctx, 4096, 4096), GEMM_TILES.shared128bk8p);

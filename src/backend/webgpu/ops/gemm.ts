@@ -262,45 +262,54 @@ export function chooseTile(ctx: GpuContext, M: number, N: number, layers = 1, ro
   const tuned = tunedTileName(ctx, site);
   if (tuned) return GEMM_TILES[tuned];
   if (isSoftwareDevice(ctx)) return leastPadded(M, N, SOFTWARE_TILES);
-  const t = chooseGpuTile(M, N, layers, role);
-  return genTiles ? generatedTwin(t) : t;
+  return variantTwin(chooseGpuTile(M, N, layers, role));
 }
 
 /**
- * COENGINE_GEMM_GEN=1 (A/B runs of whole steps): the heuristic's choices with generated register
- * blocks (GemmTile.gen), same sizes.
+ * A/B runs of whole steps: the heuristic's choices with generated register blocks
+ * (COENGINE_GEMM_GEN=1, GemmTile.gen) and/or warp-blocked thread layouts (COENGINE_GEMM_WARP=1,
+ * GemmTile.warp, where the tile's thread grid allows one), same sizes.
  */
-let genTiles = process.env.COENGINE_GEMM_GEN === '1';
+let tileVariants = { gen: process.env.COENGINE_GEMM_GEN === '1', warp: process.env.COENGINE_GEMM_WARP === '1' };
 
-/** Tests: as COENGINE_GEMM_GEN. Returns the previous setting. */
-export function setGeneratedTiles(on: boolean): boolean {
-  const prev = genTiles;
-  genTiles = on;
+/** Tests: as COENGINE_GEMM_GEN / COENGINE_GEMM_WARP (unnamed ones unchanged). Returns the previous settings. */
+export function setTileVariants(v: Partial<typeof tileVariants>): typeof tileVariants {
+  const prev = tileVariants;
+  tileVariants = { ...prev, ...v };
   return prev;
 }
 
 /**
  * A tile config's name for dispatch labels (` @name`, so a profile shows which tile ran each
- * GEMM): its GEMM_TILES key, `<key>/gen` for a generated twin, else its sizes.
+ * GEMM): its GEMM_TILES key, `<key>/gen`, `<key>/warp` or `<key>/gen+warp` for a twin, else its sizes.
  */
 export function tileName(t: GemmTile): string {
   let n = tileNames.get(t);
   if (n === undefined) {
     const key = Object.keys(GEMM_TILES).find((k) => GEMM_TILES[k] === t);
-    const base = t.gen ? Object.keys(GEMM_TILES).find((k) => twins.get(GEMM_TILES[k]) === t) : undefined;
-    n = key ?? (base ? `${base}/gen` : `${t.BM}x${t.BN}x${t.BK}:${t.TM}x${t.TN}${t.shared ? 's' : 'd'}`);
+    n = key ?? `${t.BM}x${t.BN}x${t.BK}:${t.TM}x${t.TN}${t.shared ? 's' : 'd'}`; // (twins are named when made)
     tileNames.set(t, n);
   }
   return n;
 }
 const tileNames = new Map<GemmTile, string>();
 
-const twins = new Map<GemmTile, GemmTile>();
-function generatedTwin(t: GemmTile): GemmTile {
-  if (t.gen || !t.shared) return t;
-  let g = twins.get(t);
-  if (!g) twins.set(t, (g = { ...t, gen: true }));
-  return g;
+/** Twins by tile and variant ('gen', 'warp', 'gen+warp'), with their names for dispatch labels. */
+const twins = new Map<GemmTile, Map<string, GemmTile>>();
+function variantTwin(t: GemmTile): GemmTile {
+  if (!t.shared) return t;
+  const gen = tileVariants.gen && !t.gen;
+  const warp = tileVariants.warp && !t.warp && (t.BN / t.TN) % 8 === 0 && (t.BM / t.TM) % 4 === 0;
+  if (!gen && !warp) return t;
+  const kind = [gen ? 'gen' : '', warp ? 'warp' : ''].filter(Boolean).join('+');
+  let byKind = twins.get(t);
+  if (!byKind) twins.set(t, (byKind = new Map()));
+  let twin = byKind.get(kind);
+  if (!twin) {
+    byKind.set(kind, (twin = { ...t, ...(gen ? { gen: true } : {}), ...(warp ? { warp: true } : {}) }));
+    tileNames.set(twin, `${tileName(t)}/${kind}`);
+  }
+  return twin;
 }
 
 function chooseGpuTile(M: number, N: number, layers: number, role: GemmRole | undefined): GemmTile {

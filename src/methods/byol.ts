@@ -3,7 +3,7 @@
 // cos(p, sg(z_l'^i))], fused in one op. The target's BN running statistics are its own (updated
 // by its train-mode forwards), neither copied nor averaged — as solo-learn does.
 import type { LayerOptions } from '../nn/layers.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, tidy } from '../tensor.js';
 import { add, cosineSimilarity, localCosineLoss, mean, mulScalar, noGrad, rsubScalar, detach } from '../ops/index.js';
 import { applyLocal } from './heads.js';
 import { TwoBranchMethod } from './networks.js';
@@ -51,11 +51,11 @@ export class Byol extends TwoBranchMethod implements SslMethod {
       return { f, p: on.predictor.forward(on.net.projector.forward(f.global)) };
     });
     const p = [online.part((r) => r.p, 0), online.part((r) => r.p, 1)];
-    // Target: projections (and local projections) under noGrad.
-    const target = noGrad(() => ViewRun.run(globalViews, (x) => {
+    // Target: projections (and local projections) under noGrad; its features go when it returns.
+    const target = noGrad(() => tidy(() => ViewRun.run(globalViews, (x) => {
       const f = tg.backbone.forwardFeatures(x);
       return { z: tg.projector.forward(f.global), zl: this.local ? applyLocal(tg.localProjector!, this.grid(f.localMap)) : null };
-    }));
+    })));
     const tgt = [0, 1].map((v) => noGrad(() => ({ z: target.part((r) => r.z, v), zl: this.local ? target.part((r) => r.zl!, v) : null })));
     let lg = add(byolLoss(p[0], tgt[1].z), byolLoss(p[1], tgt[0].z));
     // Multi-crop: small views through the online network only (one batch), against both global targets.

@@ -8,7 +8,7 @@
 // distribution, which is exact and avoids a B×P×K target.
 import { Module } from '../nn/module.js';
 import type { Sequential, LayerOptions } from '../nn/layers.js';
-import { Tensor, keep, outsideScopes } from '../tensor.js';
+import { Tensor, keep, outsideScopes, tidy } from '../tensor.js';
 import { createBackbone } from '../models/presets.js';
 import type { ResNet } from '../models/resnet.js';
 import { initRng } from '../nn/init.js';
@@ -144,7 +144,7 @@ export class Dino implements SslMethod {
     const invTt = te.centers.invTemperature;
     // Teacher and student each run the global views as one batch (per-view batch statistics);
     // softmax, centring and losses are per row, so they work on the stacked rows directly.
-    const tRun = noGrad(() => ViewRun.run(globalViews, (x) => {
+    const tRun = noGrad(() => tidy(() => ViewRun.run(globalViews, (x) => { // the teacher's features go when it returns
       const f = te.backbone.forwardFeatures(x);
       const logits = te.head.forward(f.global);
       const probs = softmax(mul(sub(logits, te.centers.global), invTt));
@@ -154,7 +154,7 @@ export class Dino implements SslMethod {
         localProbs = mean(softmax(mul(sub(localLogits, te.centers.local), invTt)), 1); // mean over positions: [V·B, K]
       }
       return { logits, probs, localLogits, localProbs };
-    }));
+    })));
     const teacher = noGrad(() => globalViews.map((_, v) => ({ probs: tRun.part((r) => r.probs, v), localProbs: this.local ? tRun.part((r) => r.localProbs!, v) : null })));
     const online = ViewRun.run(globalViews, (x) => {
       const f = st.backbone.forwardFeatures(x);

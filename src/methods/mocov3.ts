@@ -3,7 +3,7 @@
 // one view against the other view's global keys of the batch (positives on the diagonal) and
 // the global query against each position's local keys, averaged over positions.
 import type { LayerOptions } from '../nn/layers.js';
-import type { Tensor } from '../tensor.js';
+import { tidy, type Tensor } from '../tensor.js';
 import { add, crossEntropy, detach, l2Normalize, matmul, mulScalar, noGrad, permute, reshape, tensor } from '../ops/index.js';
 import { applyLocal } from './heads.js';
 import { TwoBranchMethod } from './networks.js';
@@ -55,13 +55,13 @@ export class MocoV3 extends TwoBranchMethod implements SslMethod {
       return { f, q: on.predictor.forward(on.net.projector.forward(f.global)) };
     });
     const q = [online.part((r) => r.q, 0), online.part((r) => r.q, 1)];
-    const tgt = noGrad(() => {
+    const tgt = noGrad(() => tidy(() => { // the target's features (and the batched keys) go when it returns
       const t = ViewRun.run(globalViews, (x) => {
         const f = tg.backbone.forwardFeatures(x);
         return { k: tg.projector.forward(f.global), kl: this.local ? applyLocal(tg.localProjector!, this.grid(f.localMap)) : null };
       });
       return [0, 1].map((v) => ({ k: t.part((r) => r.k, v), kl: this.local ? t.part((r) => r.kl!, v) : null }));
-    });
+    }));
     const lg = add(contrastive(q[0], tgt[1].k, diag, T), contrastive(q[1], tgt[0].k, diag, T));
     const parts: Record<string, Tensor> = { lossGlobal: lg };
     let loss = lg;

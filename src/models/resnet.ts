@@ -1,6 +1,6 @@
 // The backbone: torchvision ResNet v1.5 structure and parameter names, generalised by a
 // BackboneConfig to RF-ResNets (SPEC §4) and BagNet. Feature maps are NHWC throughout.
-import { Tensor } from '../tensor.js';
+import { Tensor, tidy } from '../tensor.js';
 import { Module } from '../nn/module.js';
 import { Conv2d, BatchNorm2d, Linear, Sequential, type LayerOptions } from '../nn/layers.js';
 import { ZeroRng } from './zero_rng.js';
@@ -97,17 +97,25 @@ export class ResNet extends Module implements Traceable {
     if (x.rank !== 4 || x.shape[3] !== 3) {
       throw new ShapeError(`ResNet: expected NHWC images [N, H, W, 3], got ${fmtShape(x.shape)}`);
     }
-    let y = this.conv2 ? this.conv2.forwardHinted(this.conv1.forward(x), this.bn1.statsGroups())
-      : this.conv1.forwardHinted(x, this.bn1.statsGroups());
-    y = this.bn1.forwardFused(y, { relu: true });
-    return this.config.maxpool ? maxPool2d(y, { kernel: 3, stride: 2, padding: 1 }) : y;
+    return tidy(() => { // its intermediates go at once under noGrad (the tape keeps what backward needs)
+      let y = this.conv2 ? this.conv2.forwardHinted(this.conv1.forward(x), this.bn1.statsGroups())
+        : this.conv1.forwardHinted(x, this.bn1.statsGroups());
+      y = this.bn1.forwardFused(y, { relu: true });
+      return this.config.maxpool ? maxPool2d(y, { kernel: 3, stride: 2, padding: 1 }) : y;
+    });
   }
 
   forwardFeatures(x: Tensor, opts: FeatureOptions = {}): Features {
-    let y = this.stem(x);
-    y = this.layers[0].forward(y);
-    y = this.layers[1].forward(y);
-    const layer3 = this.layers[2].forward(y);
+    // The stem's and the first two stages' outputs are let go once consumed (as Sequential does
+    // with its children's): freed at once under noGrad, kept by the tape where backward needs them.
+    const consumed = (t: Tensor, by: Tensor) => { if (t !== by) t.dispose(); };
+    const stem = this.stem(x);
+    const layer1 = this.layers[0].forward(stem);
+    consumed(stem, layer1);
+    const layer2 = this.layers[1].forward(layer1);
+    consumed(layer1, layer2);
+    const layer3 = this.layers[2].forward(layer2);
+    consumed(layer2, layer3);
     const localMap = this.layers[3].forward(layer3);
     const [B, h, w, C] = localMap.shape;
     let flat = reshape(localMap, [B, h * w, C]);

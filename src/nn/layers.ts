@@ -134,12 +134,18 @@ export class Sequential extends Module {
     // Each child runs in its own tidy scope: its temporaries are freed when it returns (what
     // backward needs is held by the tape's saved aliases, which tidy leaves alone). A batch
     // norm followed by a ReLU runs as one fused pass (the ReLU keeps its index and name).
+    // Each intermediate output is let go as soon as the next child has consumed it: under
+    // noGrad (a target network's forward) it is then freed at once, instead of when the caller's
+    // scope ends (the whole step: a target forward's every block output stayed alive through the
+    // online backward); with gradients, the tape's own alias keeps what backward needs.
+    const first = x;
     for (let i = 0; i < this.layers.length; i++) {
       const m = this.layers[i], next = this.layers[i + 1], input = x;
       const fuse = m instanceof BatchNormBase && next instanceof ReLU;
       const bnGroups = m instanceof Conv2d && next instanceof BatchNormBase ? next.statsGroups() : 0;
       x = tidy(() => (fuse ? (m as BatchNormBase).forwardFused(input, { relu: true })
         : bnGroups ? (m as Conv2d).forwardHinted(input, bnGroups) : m.forward(input)));
+      if (input !== first && input !== x) input.dispose();
       if (fuse) i++;
     }
     return x;

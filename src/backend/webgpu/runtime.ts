@@ -870,6 +870,9 @@ export class GpuRuntime implements GpuContext {
 
   stats(): RuntimeStats { return { ...this.counters }; }
 
+  /** Start a new peak (peakBytesInUse = what is in use now): the peak of one piece of work. */
+  resetPeak(): void { this.counters.peakBytesInUse = this.counters.bytesInUse; }
+
   destroy(): void {
     this.endPass();
     this.encoder = null;

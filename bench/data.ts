@@ -12,6 +12,7 @@ import { Tensor } from '../src/tensor.js';
 import { Rng } from '../src/runtime/rng.js';
 import { augmentBatch } from '../src/data/augment.js';
 import { byolViews, sampleParams } from '../src/data/augment_params.js';
+import { positiveInteger, positiveNumber } from '../src/cli/options.js';
 
 export interface BenchDataOptions {
   sizes: number[];
@@ -120,20 +121,14 @@ function parseSizes(v: string): number[] {
   return sizes;
 }
 
-function positiveNumber(v: string): number {
-  const n = Number(v);
-  if (!(n > 0)) throw new Error(`expected a positive number, got '${v}'`);
-  return n;
-}
-
 /** Adds `data` under the `bench` command (the lead wires `coengine bench data`). */
 export function registerBenchData(bench: Command): void {
   bench
     .command('data')
     .description('Augmented images per second of the BYOL view pair (GPU kernels or the CPU reference)')
     .option('--sizes <list>', 'comma-separated output sizes in pixels', parseSizes, [32, 64, 224])
-    .option('--batch <n>', 'images per batch (each gets two views)', (v: string) => Math.floor(positiveNumber(v)), 256)
-    .option('--images <n>', 'resident random source images to index', (v: string) => Math.floor(positiveNumber(v)), 1024)
+    .option('--batch <n>', 'images per batch (each gets two views)', positiveInteger, 256)
+    .option('--images <n>', 'resident random source images to index', positiveInteger, 1024)
     .option('--seconds <s>', 'minimum timed seconds per size', positiveNumber, 2)
     .option('--backend <name>', 'auto, webgpu or cpu', 'auto')
     .option('--json', 'print the rows as JSON')

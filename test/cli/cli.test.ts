@@ -95,7 +95,7 @@ test('bad pretrain flags fail with a message naming the problem', () => {
   assert.match(r.stderr, /batchSize/);
   r = run(['pretrain', '--lr', 'fast']);
   assert.is(r.status, 1);
-  assert.match(r.stderr, /--lr expects a number, got 'fast'/);
+  assert.match(r.stderr, /option '--lr <x>' argument 'fast' is invalid\. Expected a number\./);
   r = run(['pretrain', '--method', 'simclr']);
   assert.not.equal(r.status, 0);
   assert.match(r.stderr, /simclr/);

@@ -1,20 +1,10 @@
 // `coengine arch NAME`: layer table, parameters, receptive field, local map and forward MACs of
 // a named backbone, from its traced module tree (weights are not initialised: counting only).
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
 import { createBackbone, presetNames } from '../../models/presets.js';
 import { summarize, type ArchSummary } from '../../models/analyze.js';
+import { positiveInteger, positiveNumber } from '../options.js';
 
-const positiveInt = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got '${v}'`);
-  return n;
-};
-const positiveNum = (v: string): number => {
-  const n = Number(v);
-  if (!(n > 0)) throw new InvalidArgumentError(`expected a positive number, got '${v}'`);
-  return n;
-};
 
 export interface ArchJson {
   name: string;
@@ -62,8 +52,8 @@ export function registerArch(program: Command): void {
     .command('arch')
     .description('Show a backbone\'s layers, parameter count, receptive field, local map size and forward MACs')
     .argument('<name>', `backbone preset: ${presetNames().join(', ')}`)
-    .option('--input <n>', 'input image side in pixels', positiveInt, 224)
-    .option('--width <w>', 'channel width multiplier', positiveNum, 1)
+    .option('--input <n>', 'input image side in pixels', positiveInteger, 224)
+    .option('--width <w>', 'channel width multiplier', positiveNumber, 1)
     .option('--small-stem', 'use the small-image stem (3×3 stride-1 conv, no max-pool)', false)
     .option('--bn', 'count batch norm in MACs (one per element) and list BN layers', false)
     .option('--json', 'print a JSON summary instead of the table', false)

@@ -2,12 +2,8 @@
 import { Command, Option } from 'commander';
 import { METHOD_NAMES } from '../../methods/method.js';
 import { presetNames } from '../../models/presets.js';
+import { positiveInteger, nonNegativeInteger } from '../options.js';
 
-const int = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} expects a non-negative integer, got '${v}'`);
-  return n;
-};
 
 export function registerBenchStep(bench: Command): void {
   bench.command('step')
@@ -16,20 +12,20 @@ export function registerBenchStep(bench: Command): void {
       'back as training does, the median host time to record a step, peak device bytes.')
     .addOption(new Option('--method <name>', 'SSL method').choices(METHOD_NAMES).default('co-byol'))
     .addOption(new Option('--arch <name>', 'backbone').choices(presetNames()).default('resnet50'))
-    .option('--batch <n>', 'images per step', int('batch'), 64)
-    .option('--size <px>', 'view size', int('size'), 224)
+    .option('--batch <n>', 'images per step', positiveInteger, 64)
+    .option('--size <px>', 'view size', positiveInteger, 224)
     .option('--width <w>', 'backbone channel multiplier', (v) => Number(v), 1)
     .option('--small-stem', '3×3 stride-1 stem without max-pool')
-    .option('--proj-hidden <n>', 'head hidden width', int('proj-hidden'), 4096)
-    .option('--proj-out <n>', 'projection dimension', int('proj-out'), 256)
-    .option('--local-grid <n>', 'local positions pooled to n×n (0: all)', int('local-grid'), 0)
-    .option('--steps <n>', 'timed steps', int('steps'), 5)
-    .option('--warmup <n>', 'untimed steps first (pipeline compilation, pool fill, bind groups, JIT); host encoding reaches its steady state after about 10', int('warmup'), 10)
+    .option('--proj-hidden <n>', 'head hidden width', positiveInteger, 4096)
+    .option('--proj-out <n>', 'projection dimension', positiveInteger, 256)
+    .option('--local-grid <n>', 'local positions pooled to n×n (0: all)', nonNegativeInteger, 0)
+    .option('--steps <n>', 'timed steps', positiveInteger, 5)
+    .option('--warmup <n>', 'untimed steps first (pipeline compilation, pool fill, bind groups, JIT); host encoding reaches its steady state after about 10', nonNegativeInteger, 10)
     .addOption(new Option('--device <d>', 'backend').choices(['auto', 'webgpu', 'cpu']).default('auto'))
     .option('--profile', 'also time each kernel over one step (GPU timestamps) and list the most expensive')
     .option('--profile-shapes', 'like --profile, but one row per kernel and shape (e.g. each convolution layer); the stable way to time a layer, as it runs in training')
     .option('--gemm-reference <n>', 'WebGPU: also time GEMM n³ (AB, ABᵀ, AᵀB, e.g. 4096) after the step; with --profile or ' +
-      '--profile-shapes, show each GEMM row\'s rate as a share of the best of the three, marking those under 60%', int('gemm-reference'))
+      '--profile-shapes, show each GEMM row\'s rate as a share of the best of the three, marking those under 60%', positiveInteger)
     .option('--tune <file>', 'WebGPU: first tune the step\'s GEMM tiles (profiled steps with the heuristic\'s tiles, before and after, and one per ' +
       'candidate tile forced on every GEMM; per GEMM shape, another tile at least 3% faster than the heuristic\'s), write ' +
       'the table to FILE and time the steps with it; later runs use it with `coengine --gemm-tuning FILE <command>` (same adapter)')

@@ -1,22 +1,10 @@
 // `coengine data prepare|info|verify`: build and inspect prepared data sets (data-tools/FORMAT.md).
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { prepareDataset } from '../../data/prepare.js';
 import { readMeta, verifyDataset } from '../../data/reader.js';
 import type { DatasetMeta, SourceFormat } from '../../data/format.js';
+import { positiveInteger, nonNegativeInteger } from '../options.js';
 
-function positiveInt(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
-    return n;
-  };
-}
-
-function nonNegativeInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer');
-  return n;
-}
 
 export function summary(meta: DatasetMeta) {
   return {
@@ -53,12 +41,12 @@ export function registerData(program: Command): void {
     .argument('[src]', 'source: IDX directory, CIFAR .tar.gz / directory, or ImageFolder root (not used for synthetic)')
     .addOption(new Option('--format <format>', 'source format').choices(['idx', 'cifar', 'imagefolder', 'synthetic']).makeOptionMandatory())
     .requiredOption('--out <dir>', 'output directory (written to a temporary directory first, renamed when complete)')
-    .option('--size <n>', 'resize images to n×n (centre square crop + area/bilinear); required for imagefolder', positiveInt('--size'))
+    .option('--size <n>', 'resize images to n×n (centre square crop + area/bilinear); required for imagefolder', positiveInteger)
     .option('--name <name>', 'data set name recorded in meta.json (default: derived from the source)')
-    .option('--workers <k>', 'image decoding threads for imagefolder (default: number of CPU cores)', positiveInt('--workers'))
-    .option('--seed <s>', 'random seed of the synthetic images and of --train/--test subsets', nonNegativeInt, 0)
-    .option('--train <n>', 'synthetic: number of train images (default 50000); other formats: keep a seeded random subset of n', positiveInt('--train'))
-    .option('--test <n>', 'synthetic: number of test images (default 10000); other formats: keep a seeded random subset of n', positiveInt('--test'))
+    .option('--workers <k>', 'image decoding threads for imagefolder (default: number of CPU cores)', positiveInteger)
+    .option('--seed <s>', 'random seed of the synthetic images and of --train/--test subsets', nonNegativeInteger, 0)
+    .option('--train <n>', 'synthetic: number of train images (default 50000); other formats: keep a seeded random subset of n', positiveInteger)
+    .option('--test <n>', 'synthetic: number of test images (default 10000); other formats: keep a seeded random subset of n', positiveInteger)
     .option('--force', 'replace --out if it already exists', false)
     .option('--quiet', 'no progress output on stderr', false)
     .option('--json', 'print the summary as JSON on stdout', false)

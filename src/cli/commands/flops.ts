@@ -1,14 +1,9 @@
 // `coengine flops`: the paper's Table 11 (Appendix A.4) recomputed from traced module graphs,
 // beside the paper's figures, by SPEC §8's convention.
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
 import { efficiencyTable, pctDiff, type EfficiencyRow } from '../../models/efficiency.js';
+import { positiveInteger } from '../options.js';
 
-const positiveInt = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got '${v}'`);
-  return n;
-};
 
 function cell(ours: number, paper: number, digits: number): string {
   const d = pctDiff(ours, paper);
@@ -37,7 +32,7 @@ export function registerFlops(program: Command): void {
   program
     .command('flops')
     .description('Reproduce the paper\'s efficiency table (Table 11): backbone and local-head FLOPs, memory, images per iteration')
-    .option('--batch <n>', 'batch size for the paper-convention memory column', positiveInt, 64)
+    .option('--batch <n>', 'batch size for the paper-convention memory column', positiveInteger, 64)
     .option('--json', 'print JSON rows instead of the table', false)
     .action((o: { batch: number; json: boolean }) => {
       const rows = efficiencyTable({ batch: o.batch });

@@ -3,17 +3,8 @@ import { Command, Option } from 'commander';
 import { DEFAULTS, PRESETS, loadConfigFile, resolveConfig, type PretrainConfig } from '../../training/config.js';
 import { METHOD_NAMES } from '../../methods/method.js';
 import { presetNames } from '../../models/presets.js';
+import { anyInteger, finiteNumber } from '../options.js';
 
-const num = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new Error(`--${name} expects a number, got '${v}'`);
-  return n;
-};
-const int = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new Error(`--${name} expects an integer, got '${v}'`);
-  return n;
-};
 
 export function registerPretrain(program: Command): void {
   program.command('pretrain')
@@ -22,29 +13,29 @@ export function registerPretrain(program: Command): void {
       'beside the same encoder at random initialisation and raw pixels.')
     .addOption(new Option('--method <name>', 'SSL method').choices(METHOD_NAMES))
     .addOption(new Option('--arch <name>', 'backbone').choices(presetNames()))
-    .option('--width <w>', `backbone channel multiplier (default ${DEFAULTS.width})`, num('width'))
+    .option('--width <w>', `backbone channel multiplier (default ${DEFAULTS.width})`, finiteNumber)
     .option('--small-stem', '3×3 stride-1 stem without max-pool (small images)')
     .option('--no-small-stem', 'the preset\'s own stem')
     .option('--data <dir|synthetic>', 'prepared dataset directory (see `coengine data prepare`) or "synthetic" (built in, default)')
-    .option('--epochs <n>', 'epochs', int('epochs'))
-    .option('--batch-size <n>', 'images per step', int('batch-size'))
-    .option('--lr <x>', 'base learning rate, scaled by batch/256', num('lr'))
-    .option('--weight-decay <x>', 'weight decay (not on biases and norm parameters)', num('weight-decay'))
+    .option('--epochs <n>', 'epochs', anyInteger)
+    .option('--batch-size <n>', 'images per step', anyInteger)
+    .option('--lr <x>', 'base learning rate, scaled by batch/256', finiteNumber)
+    .option('--weight-decay <x>', 'weight decay (not on biases and norm parameters)', finiteNumber)
     .addOption(new Option('--optimizer <kind>', 'optimiser').choices(['lars', 'sgd', 'adamw']))
-    .option('--warmup-epochs <n>', 'linear warm-up epochs before the cosine decay', num('warmup-epochs'))
-    .option('--ws <x>', 'weight w_s of the local loss (CO-* methods)', num('ws'))
-    .option('--local-grid <n>', 'pool the local map to n×n positions before the local heads (0: all positions)', int('local-grid'))
-    .option('--crop-min <x>', 'RandomResizedCrop minimum scale (CO-SSL 0.2, baselines 0.08)', num('crop-min'))
-    .option('--image-size <px>', 'global view size (default: the dataset\'s image size)', int('image-size'))
-    .option('--small-crops <n>', 'multi-crop small views (byol-mc, dino-mc)', int('small-crops'))
-    .option('--proj-hidden <n>', 'projector/predictor hidden width', int('proj-hidden'))
-    .option('--proj-out <n>', 'projection dimension', int('proj-out'))
-    .option('--seed <n>', 'random seed (weights, augmentations, data order)', int('seed'))
+    .option('--warmup-epochs <n>', 'linear warm-up epochs before the cosine decay', finiteNumber)
+    .option('--ws <x>', 'weight w_s of the local loss (CO-* methods)', finiteNumber)
+    .option('--local-grid <n>', 'pool the local map to n×n positions before the local heads (0: all positions)', anyInteger)
+    .option('--crop-min <x>', 'RandomResizedCrop minimum scale (CO-SSL 0.2, baselines 0.08)', finiteNumber)
+    .option('--image-size <px>', 'global view size (default: the dataset\'s image size)', anyInteger)
+    .option('--small-crops <n>', 'multi-crop small views (byol-mc, dino-mc)', anyInteger)
+    .option('--proj-hidden <n>', 'projector/predictor hidden width', anyInteger)
+    .option('--proj-out <n>', 'projection dimension', anyInteger)
+    .option('--seed <n>', 'random seed (weights, augmentations, data order)', anyInteger)
     .addOption(new Option('--device <d>', 'backend: auto uses WebGPU when an adapter exists').choices(['auto', 'webgpu', 'cpu']))
     .option('--out <dir>', `run directory: metrics.jsonl, checkpoints, summary.json (default ${DEFAULTS.out})`)
     .option('--resume', 'continue the run in --out from its last checkpoint')
-    .option('--checkpoint-every <steps>', 'checkpoint interval in steps (also at every epoch end)', int('checkpoint-every'))
-    .option('--log-every <steps>', 'read back and log metrics every N steps', int('log-every'))
+    .option('--checkpoint-every <steps>', 'checkpoint interval in steps (also at every epoch end)', anyInteger)
+    .option('--log-every <steps>', 'read back and log metrics every N steps', anyInteger)
     .option('--no-final-eval', 'skip the end-of-run linear evaluation')
     .option('--no-step-replay', 'record every step\'s GPU commands anew instead of replaying them once two steps in a row ' +
       'recorded the same (the results are identical; replay only saves host time)')
@@ -53,7 +44,7 @@ export function registerPretrain(program: Command): void {
       'batch; weights, optimiser and random states are restored afterwards) and train with the fastest per GEMM shape; the table ' +
       'is kept in OUT/gemm-tuning.json and reused while the adapter and the step\'s shapes (method, backbone, batch, sizes, heads) stay the same')
     .option('--config <file>', 'JSON file of configuration fields (applied after --preset, before flags)')
-    .option('--max-steps <n>', 'stop after this many steps (a checkpoint is written; --resume continues)', int('max-steps'))
+    .option('--max-steps <n>', 'stop after this many steps (a checkpoint is written; --resume continues)', anyInteger)
     .option('--quiet', 'no progress bar')
     .option('--json', 'print summary.json to stdout at the end')
     .action(async (o) => {

@@ -10,6 +10,7 @@ import { registerPlot } from './commands/plot.js';
 import { registerBench } from './commands/bench.js';
 import { registerBenchStep } from './commands/bench_step.js';
 import { registerBenchData } from '../../bench/data.js';
+import { registerBenchPipelineStats } from '../../bench/pipeline_stats.js';
 import { enableDawnToggle } from '../backend/webgpu/device.js';
 import { enablePipelineStats } from '../backend/webgpu/pipeline_stats.js';
 import '../backend/webgpu/ops/gemm.js'; // registers the tile names a tuning table may use
@@ -30,7 +31,7 @@ export function buildProgram(): Command {
     .option('--pipeline-stats <file>', 'append what the GPU driver made of each compute pipeline to FILE, one JSON line ' +
       'per pipeline (label: kernel file, entry point, GEMM tile, override constants; the driver\'s statistics, e.g. ' +
       'registers per thread and spills, where it reports VK_KHR_pipeline_executable_properties: NVIDIA does, lavapipe ' +
-      'does not, and its lines say "executables": null). Linux/Vulkan; needs the layer built once: bash bench/vk-stats/build.sh')
+      'does not, and its lines say "executables": null; `coengine bench pipeline-stats FILE` shows them). Linux/Vulkan; needs the layer built once: bash bench/vk-stats/build.sh')
     .showHelpAfterError()
     // Before any command opens a device (Dawn takes its toggles when the instance is created).
     .hook('preAction', () => {
@@ -48,5 +49,6 @@ export function buildProgram(): Command {
   const bench = registerBench(program);
   registerBenchStep(bench);
   registerBenchData(bench);
+  registerBenchPipelineStats(bench);
   return program;
 }

@@ -44,7 +44,7 @@ function buildMock(): void {
 }
 
 /** Run `bench kernels --quick --only gemm --json` with --pipeline-stats; its GEMM rows (checked) and statistics lines. */
-function statsRun(env: Record<string, string> = {}): { lines: any[]; stderr: string } {
+function statsRun(env: Record<string, string> = {}): { lines: any[]; stderr: string; file: string } {
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'coengine-vkstats-')), 'stats.jsonl');
   const r = spawnSync(process.execPath, [main, '--pipeline-stats', file, 'bench', 'kernels', '--quick', '--only', 'gemm', '--json'],
     { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
@@ -55,7 +55,7 @@ function statsRun(env: Record<string, string> = {}): { lines: any[]; stderr: str
   assert.ok(gemms.length >= 3, r.stdout);
   for (const g of gemms) assert.ok(g.maxRelErr < 1e-4, JSON.stringify(g));
   assert.ok(existsSync(file), `no statistics file; stderr:\n${r.stderr}`);
-  return { lines: readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)), stderr: r.stderr };
+  return { lines: readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)), stderr: r.stderr, file };
 }
 
 /** The lines of matmul pipelines, labelled with their tile and override constants (at least one). */
@@ -92,7 +92,7 @@ test('a driver with the extension: every statistic format, each executable and t
   if (!buildLayer()) return;
   buildMock();
   // Ours is listed first (next to the application), the mock after it: below, where a driver is.
-  const { lines, stderr } = statsRun({
+  const { lines, stderr, file } = statsRun({
     VK_LAYER_PATH: fixture, VK_INSTANCE_LAYERS: 'VK_LAYER_COENGINE_mock_executables', COENGINE_VK_STATS_IR: '1',
   });
   assert.not.match(stderr, 'lacks VK_KHR_pipeline_executable_properties');
@@ -103,6 +103,14 @@ test('a driver with the extension: every statistic format, each executable and t
       stats: { 'Register Count': 96 + i, Offset: -3, Ratio: 0.5, Spills: false },
       ir: [{ name: 'mock IR', text: 'line 1\n\t"quoted" \\ end' }],
     })), l.label);
+  }
+  // `bench pipeline-stats FILE --only REGEX`: one row per matmul pipeline with what the driver said.
+  const r = spawnSync(process.execPath, [main, 'bench', 'pipeline-stats', file, '--only', '^kernels/matmul'], { encoding: 'utf8', timeout: 60_000 });
+  assert.is(r.status, 0, r.stderr);
+  const rows = r.stdout.trim().split('\n');
+  assert.is(rows.length, gemmLines(lines).length, r.stdout);
+  for (const row of rows) {
+    assert.match(row, /^kernels\/matmul\.wgsl:main \S+ \{[^}]*\}  \[mock compute\] Register Count=96, Offset=-3, Ratio=0\.5, Spills=false  \[mock "second"\] Register Count=97/);
   }
 });
 

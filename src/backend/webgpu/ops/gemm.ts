@@ -91,6 +91,7 @@ export const GEMM_TILES: Record<string, GemmTile> = {
   shared16x64pw: { BM: 16, BN: 64, BK: 8, TM: 4, TN: 4, shared: true, pad: true, warp: true },
   shared128bk8pw: { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, shared: true, pad: true, warp: true },
   shared128bk8pgw: { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, shared: true, pad: true, gen: true, warp: true },
+  shared128pw: { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8, shared: true, pad: true, warp: true },
   shared64x128w: { BM: 64, BN: 128, BK: 16, TM: 4, TN: 8, shared: true, warp: true },
   shared128x64w: { BM: 128, BN: 64, BK: 16, TM: 8, TN: 4, shared: true, warp: true },
   shared64pw: { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4, shared: true, pad: true, warp: true },

@@ -48,7 +48,7 @@ if [ "${PARITY:-1}" = 1 ]; then
   timeout "$(left 75)" node node_modules/uvu/bin.js dist/test "webgpu/${TESTS:-.*}\.test\.js$" 2>&1 | quiet \
     | sed 's/\x1b\[[0-9;]*m//g' | tail -30 > "$O/parity.txt"; mark parity
 fi
-only=$(echo "${SWEEP:-}" | tr ',' '\n' | sed '/\[/!s/.*/gemm[&]/' | paste -sd, -)  # bare names: gemm[name]
+only=; [ -n "${SWEEP:-}" ] && only=$(echo "$SWEEP" | tr ',' '\n' | sed '/\[/!s/.*/gemm[&]/' | paste -sd, -)  # bare names: gemm[name]
 if [ "${STATS:-0}" = 1 ]; then  # the driver's view of each pipeline, in runs of their own
   if [ -f bench/vk-stats/build/libVkLayer_coengine_pipeline_stats.so ]; then
     PS=(node dist/src/cli/main.js --pipeline-stats "$O/pipeline_stats.jsonl")

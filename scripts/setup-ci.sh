@@ -17,7 +17,7 @@ fashion_mnist() {
 
 vulkan_headers() {
   if [ -f /usr/include/vulkan/vk_layer.h ] && command -v gcc >/dev/null; then return 0; fi
-  [ "$(id -u)" -eq 0 ] || { echo "setup-ci: not root, cannot install libvulkan-dev/gcc (the pipeline-stats test needs them)" >&2; return 1; }
+  [ "$(id -u)" -eq 0 ] || { echo "setup-ci: not root, not installing libvulkan-dev/gcc (the pipeline-stats test skips without them, and fails under CI=true)"; return 0; }
   apt-get update -qq >/dev/null || true
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libvulkan-dev gcc libc6-dev >/dev/null
   echo "vulkan headers: libvulkan-dev $(dpkg-query -W -f='${Version}' libvulkan-dev)"

@@ -25,6 +25,7 @@
 #include <vulkan/vulkan.h>
 #include <vulkan/vk_layer.h>
 #include <pthread.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,7 @@ typedef struct Device {
   PFN_vkDestroyDevice destroy;
   PFN_vkCreateComputePipelines create_compute_pipelines;
   PFN_vkSetDebugUtilsObjectNameEXT set_object_name;
+  PFN_vkDestroyShaderModule destroy_shader_module;
   PFN_vkGetPipelineExecutablePropertiesKHR executable_properties;
   PFN_vkGetPipelineExecutableStatisticsKHR executable_statistics;
   PFN_vkGetPipelineExecutableInternalRepresentationsKHR internal_representations;
@@ -60,6 +62,7 @@ typedef struct Device {
 
 /** The name Dawn gave a shader module (its label, after Dawn's prefix). */
 typedef struct ModuleName {
+  VkDevice device;
   VkShaderModule module;
   char *name;
   struct ModuleName *next;
@@ -103,7 +106,7 @@ static void puts_(Str *b, const char *s) { put(b, s, strlen(s)); }
 
 static void put_json_string(Str *b, const char *s, size_t limit) {
   puts_(b, "\"");
-  for (size_t i = 0; s[i] && i < limit; i++) {
+  for (size_t i = 0; i < limit && s[i]; i++) {
     unsigned char c = (unsigned char)s[i];
     char esc[8];
     if (c == '"' || c == '\\') { esc[0] = '\\'; esc[1] = (char)c; put(b, esc, 2); }
@@ -132,22 +135,31 @@ static void write_line(const char *label, const char *json) {
 }
 
 /** The label of a shader module (the caller holds the lock); NULL when Dawn named none. */
-static const char *module_label(VkShaderModule m) {
-  for (ModuleName *n = module_names; n; n = n->next) if (n->module == m) return n->name;
+static const char *module_label(VkDevice dev, VkShaderModule m) {
+  for (ModuleName *n = module_names; n; n = n->next) if (n->device == dev && n->module == m) return n->name;
   return NULL;
+}
+
+/** Forget a module's name (destroyed: its handle may come back for another module). Lock held. */
+static void forget_module(VkDevice dev, VkShaderModule m) {
+  for (ModuleName **p = &module_names; *p; p = &(*p)->next) {
+    if ((*p)->device == dev && (*p)->module == m) { ModuleName *n = *p; *p = n->next; free(n->name); free(n); return; }
+  }
 }
 
 // ---- reading a pipeline's executables ----
 
 static void put_statistic(Str *b, const VkPipelineExecutableStatisticKHR *s) {
   char num[64];
-  put_json_string(b, s->name, 256);
+  put_json_string(b, s->name, VK_MAX_DESCRIPTION_SIZE);
   puts_(b, ":");
   switch (s->format) {
     case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_BOOL32_KHR: puts_(b, s->value.b32 ? "true" : "false"); return;
     case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR: snprintf(num, sizeof num, "%lld", (long long)s->value.i64); break;
     case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR: snprintf(num, sizeof num, "%llu", (unsigned long long)s->value.u64); break;
-    case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_FLOAT64_KHR: snprintf(num, sizeof num, "%.17g", s->value.f64); break;
+    case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_FLOAT64_KHR: // JSON has no NaN or infinity
+      if (isfinite(s->value.f64)) snprintf(num, sizeof num, "%.17g", s->value.f64); else snprintf(num, sizeof num, "null");
+      break;
     default: snprintf(num, sizeof num, "null"); break;
   }
   puts_(b, num);
@@ -157,29 +169,39 @@ static void put_representations(Str *b, Device *d, const VkPipelineExecutableInf
   uint32_t n = 0;
   if (!d->internal_representations || d->internal_representations(d->handle, ei, &n, NULL) != VK_SUCCESS || !n) return;
   VkPipelineExecutableInternalRepresentationKHR *irs = calloc(n, sizeof *irs);
-  if (!irs) return;
-  for (uint32_t i = 0; i < n; i++) irs[i].sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INTERNAL_REPRESENTATION_KHR;
-  // Twice: the sizes (pData null), then the data.
+  size_t *allocated = calloc(n, sizeof *allocated);
+  if (!irs || !allocated) { free(irs); free(allocated); return; }
+  const uint32_t count = n; /* what was allocated: freed whatever the driver says later */
+  for (uint32_t i = 0; i < count; i++) irs[i].sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INTERNAL_REPRESENTATION_KHR;
+  // Twice: the sizes (pData null), then the data, one byte more than asked (a terminator).
   VkResult r = d->internal_representations(d->handle, ei, &n, irs);
-  for (uint32_t i = 0; i < n; i++) irs[i].pData = irs[i].dataSize ? malloc(irs[i].dataSize) : NULL;
+  if (n > count) n = count;
+  for (uint32_t i = 0; i < n; i++) {
+    allocated[i] = irs[i].dataSize;
+    irs[i].pData = allocated[i] ? calloc(allocated[i] + 1, 1) : NULL;
+  }
   if (r == VK_SUCCESS || r == VK_INCOMPLETE) r = d->internal_representations(d->handle, ei, &n, irs);
+  if (n > count) n = count;
   puts_(b, ",\"ir\":[");
   for (uint32_t i = 0; i < n; i++) {
     if (i) puts_(b, ",");
     puts_(b, "{\"name\":");
-    put_json_string(b, irs[i].name, 256);
+    put_json_string(b, irs[i].name, VK_MAX_DESCRIPTION_SIZE);
     puts_(b, ",\"text\":");
     if ((r == VK_SUCCESS || r == VK_INCOMPLETE) && irs[i].pData && irs[i].isText) {
-      ((char *)irs[i].pData)[irs[i].dataSize - 1] = 0;
+      size_t len = irs[i].dataSize < allocated[i] ? irs[i].dataSize : allocated[i];
+      ((char *)irs[i].pData)[len] = 0; /* the buffer holds allocated + 1 bytes */
       put_json_string(b, irs[i].pData, IR_LIMIT);
     } else {
       puts_(b, "null");
     }
+    if (r == VK_INCOMPLETE) puts_(b, ",\"truncated\":true");
     puts_(b, "}");
-    free(irs[i].pData);
   }
   puts_(b, "]");
+  for (uint32_t i = 0; i < count; i++) free(irs[i].pData);
   free(irs);
+  free(allocated);
 }
 
 /** The statistics of every executable of `pipeline`, as `"executables":[...]`; NULL when none. */
@@ -198,7 +220,7 @@ static char *describe(Device *d, VkPipeline pipeline) {
     char num[32];
     if (e) puts_(&b, ",");
     puts_(&b, "{\"name\":");
-    put_json_string(&b, props[e].name, 256);
+    put_json_string(&b, props[e].name, VK_MAX_DESCRIPTION_SIZE);
     snprintf(num, sizeof num, "%u", props[e].subgroupSize);
     puts_(&b, ",\"subgroupSize\":");
     puts_(&b, num);
@@ -209,8 +231,11 @@ static char *describe(Device *d, VkPipeline pipeline) {
       VkPipelineExecutableStatisticKHR *st = calloc(sn, sizeof *st);
       if (st) {
         for (uint32_t i = 0; i < sn; i++) st[i].sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_STATISTIC_KHR;
-        if (d->executable_statistics(d->handle, &ei, &sn, st) == VK_SUCCESS) {
-          for (uint32_t i = 0; i < sn; i++) { if (i) puts_(&b, ","); put_statistic(&b, &st[i]); }
+        uint32_t got = sn;
+        VkResult r = d->executable_statistics(d->handle, &ei, &got, st);
+        if (r == VK_SUCCESS || r == VK_INCOMPLETE) { // (incomplete: what fitted is still right)
+          if (got > sn) got = sn;
+          for (uint32_t i = 0; i < got; i++) { if (i) puts_(&b, ","); put_statistic(&b, &st[i]); }
         }
         free(st);
       }
@@ -238,7 +263,10 @@ static VKAPI_ATTR VkResult VKAPI_CALL layer_CreateInstance(const VkInstanceCreat
   VkResult r = create(ci, alloc, inst);
   if (r != VK_SUCCESS) return r;
   Instance *i = calloc(1, sizeof *i);
-  if (!i) return r; /* nothing recorded; calls still pass through find_instance's fallback */
+  if (!i) { /* without its entry it could not be destroyed through this layer */
+    ((PFN_vkDestroyInstance)gipa(*inst, "vkDestroyInstance"))(*inst, alloc);
+    return VK_ERROR_OUT_OF_HOST_MEMORY;
+  }
   i->key = key_of(*inst);
   i->handle = *inst;
   i->next_gipa = gipa;
@@ -252,6 +280,7 @@ static VKAPI_ATTR VkResult VKAPI_CALL layer_CreateInstance(const VkInstanceCreat
 }
 
 static VKAPI_ATTR void VKAPI_CALL layer_DestroyInstance(VkInstance inst, const VkAllocationCallbacks *alloc) {
+  if (!inst) return; /* a valid no-op */
   pthread_mutex_lock(&lock);
   Instance *found = NULL;
   for (Instance **p = &instances; *p; p = &(*p)->next) {
@@ -320,13 +349,17 @@ static VKAPI_ATTR VkResult VKAPI_CALL layer_CreateDevice(VkPhysicalDevice pd, co
   if (r != VK_SUCCESS) return r;
 
   Device *d = calloc(1, sizeof *d);
-  if (!d) return r;
+  if (!d) { /* without its entry it could not be destroyed through this layer */
+    ((PFN_vkDestroyDevice)gdpa(*dev, "vkDestroyDevice"))(*dev, alloc);
+    return VK_ERROR_OUT_OF_HOST_MEMORY;
+  }
   d->key = key_of(*dev);
   d->handle = *dev;
   d->next_gdpa = gdpa;
   d->destroy = (PFN_vkDestroyDevice)gdpa(*dev, "vkDestroyDevice");
   d->create_compute_pipelines = (PFN_vkCreateComputePipelines)gdpa(*dev, "vkCreateComputePipelines");
   d->set_object_name = (PFN_vkSetDebugUtilsObjectNameEXT)gdpa(*dev, "vkSetDebugUtilsObjectNameEXT");
+  d->destroy_shader_module = (PFN_vkDestroyShaderModule)gdpa(*dev, "vkDestroyShaderModule");
   d->executable_properties = (PFN_vkGetPipelineExecutablePropertiesKHR)gdpa(*dev, "vkGetPipelineExecutablePropertiesKHR");
   d->executable_statistics = (PFN_vkGetPipelineExecutableStatisticsKHR)gdpa(*dev, "vkGetPipelineExecutableStatisticsKHR");
   d->internal_representations = (PFN_vkGetPipelineExecutableInternalRepresentationsKHR)gdpa(*dev, "vkGetPipelineExecutableInternalRepresentationsKHR");
@@ -339,7 +372,11 @@ static VKAPI_ATTR VkResult VKAPI_CALL layer_CreateDevice(VkPhysicalDevice pd, co
 }
 
 static VKAPI_ATTR void VKAPI_CALL layer_DestroyDevice(VkDevice dev, const VkAllocationCallbacks *alloc) {
+  if (!dev) return; /* a valid no-op */
   pthread_mutex_lock(&lock);
+  for (ModuleName **p = &module_names; *p;) {
+    if ((*p)->device == dev) { ModuleName *n = *p; *p = n->next; free(n->name); free(n); } else p = &(*p)->next;
+  }
   Device *found = NULL;
   for (Device **p = &devices; *p; p = &(*p)->next) {
     if ((*p)->key == key_of(dev)) { found = *p; *p = found->next; break; }
@@ -376,7 +413,7 @@ static VKAPI_ATTR VkResult VKAPI_CALL layer_CreateComputePipelines(VkDevice dev,
     char *json = d->capture ? describe(d, pipelines[i]) : strdup("\"executables\":null");
     if (!json) continue;
     pthread_mutex_lock(&lock);
-    write_line(module_label(infos[i].stage.module), json);
+    write_line(module_label(dev, infos[i].stage.module), json);
     pthread_mutex_unlock(&lock);
     free(json);
   }
@@ -392,12 +429,20 @@ static VKAPI_ATTR VkResult VKAPI_CALL layer_SetDebugUtilsObjectNameEXT(VkDevice 
     label = label ? label + sizeof prefix - 1 : info->pObjectName;
     VkShaderModule m = (VkShaderModule)(uintptr_t)info->objectHandle;
     ModuleName *n = module_names;
-    while (n && n->module != m) n = n->next;
-    if (!n && (n = calloc(1, sizeof *n))) { n->module = m; n->next = module_names; module_names = n; }
+    while (n && !(n->device == dev && n->module == m)) n = n->next;
+    if (!n && (n = calloc(1, sizeof *n))) { n->device = dev; n->module = m; n->next = module_names; module_names = n; }
     if (n) { free(n->name); n->name = strdup(label); }
   }
   pthread_mutex_unlock(&lock);
   return d && d->set_object_name ? d->set_object_name(dev, info) : VK_SUCCESS;
+}
+
+static VKAPI_ATTR void VKAPI_CALL layer_DestroyShaderModule(VkDevice dev, VkShaderModule m, const VkAllocationCallbacks *alloc) {
+  pthread_mutex_lock(&lock);
+  Device *d = find_device(key_of(dev));
+  forget_module(dev, m);
+  pthread_mutex_unlock(&lock);
+  if (d && d->destroy_shader_module) d->destroy_shader_module(dev, m, alloc);
 }
 
 // ---- lookup ----
@@ -408,12 +453,14 @@ static PFN_vkVoidFunction intercepted(const char *name) {
   HOOK(DestroyDevice)
   HOOK(CreateComputePipelines)
   HOOK(SetDebugUtilsObjectNameEXT)
+  HOOK(DestroyShaderModule)
 #undef HOOK
   return NULL;
 }
 
 EXPORT VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL coengine_GetDeviceProcAddr(VkDevice dev, const char *name) {
   if (!strcmp(name, "vkGetDeviceProcAddr")) return (PFN_vkVoidFunction)coengine_GetDeviceProcAddr;
+  if (!dev) return NULL;
   PFN_vkVoidFunction f = intercepted(name);
   if (f) return f;
   pthread_mutex_lock(&lock);

@@ -3,7 +3,8 @@
 // label (file, entry point, GEMM tile, override constants). lavapipe has no
 // VK_KHR_pipeline_executable_properties, so there the lines carry "executables": null; a driver
 // that has it (NVIDIA) is played by a mock layer below ours (test/fixtures/vk-mock-executables),
-// whose fixed statistics and representation must come through exactly.
+// whose fixed statistics (every format, NaN too) and representations (text and binary) must come
+// through exactly.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -82,7 +83,7 @@ test('--pipeline-stats writes a labelled line per compute pipeline, and the GEMM
     for (const e of l.executables) {
       assert.type(e.name, 'string');
       assert.type(e.stats, 'object');
-      for (const v of Object.values(e.stats)) assert.ok(['number', 'boolean'].includes(typeof v), JSON.stringify(e));
+      for (const v of Object.values(e.stats)) assert.ok(v === null || ['number', 'boolean'].includes(typeof v), JSON.stringify(e));
     }
   }
 });
@@ -100,8 +101,8 @@ test('a driver with the extension: every statistic format, each executable and t
     assert.equal(l.executables, [0, 1].map((i) => ({
       name: i ? 'mock "second"' : 'mock compute',
       subgroupSize: 32,
-      stats: { 'Register Count': 96 + i, Offset: -3, Ratio: 0.5, Spills: false },
-      ir: [{ name: 'mock IR', text: 'line 1\n\t"quoted" \\ end' }],
+      stats: { 'Register Count': 96 + i, Offset: -3, Ratio: 0.5, Spills: false, Undefined: null }, // (NaN: JSON has none)
+      ir: [{ name: 'mock IR', text: 'line 1\n\t"quoted" \\ end' }, { name: 'mock binary', text: null }],
     })), l.label);
   }
   // `bench pipeline-stats FILE --only REGEX`: one row per matmul pipeline with what the driver said.
@@ -110,7 +111,7 @@ test('a driver with the extension: every statistic format, each executable and t
   const rows = r.stdout.trim().split('\n');
   assert.is(rows.length, gemmLines(lines).length, r.stdout);
   for (const row of rows) {
-    assert.match(row, /^kernels\/matmul\.wgsl:main \S+ \{[^}]*\}  \[mock compute\] Register Count=96, Offset=-3, Ratio=0\.5, Spills=false  \[mock "second"\] Register Count=97/);
+    assert.match(row, /^kernels\/matmul\.wgsl:main \S+ \{[^}]*\}  \[mock compute\] Register Count=96, Offset=-3, Ratio=0\.5, Spills=false, Undefined=null  \[mock "second"\] Register Count=97/);
   }
 });
 

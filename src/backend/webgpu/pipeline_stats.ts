@@ -2,7 +2,9 @@
 // per thread, spills, instruction counts: whatever VK_KHR_pipeline_executable_properties gives on
 // that driver), one JSON line per pipeline, labelled `kernels/<file>:<entry> <tile> {constants}`.
 // The work is done by a Vulkan layer (bench/vk-stats/pipeline_stats_layer.c) that the loader
-// puts under Dawn; this file only switches it on, before the first device is opened.
+// puts under Dawn; this file only switches it on, before the first device is opened. Tiles whose
+// definitions are identical (shared64pw and shared64p's warp twin) share one pipeline in the
+// runtime's cache, reported under the name it was first built with.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BackendError } from '../../runtime/errors.js';

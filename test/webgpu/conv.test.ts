@@ -264,4 +264,64 @@ test('fused residual + ReLU epilogue on the implicit and the plain-GEMM path', a
   }
 });
 
+
+// Stride-2 weight gradients as the stride-1 ⌈k/2⌉² convolution of x's space-to-depth
+// rearrangement (what GPUs run for the 7×7/2 stem on RGB): odd and even kernels, non-square ones
+// with unequal padding, 1, 3 and 5 channels, batch 1, maps whose last phase row or column is
+// partly outside the image, forced split-K and a shared-memory tile.
+test('backward-weight through space-to-depth matches the CPU backend', async () => {
+  const ctx = await runtime();
+  if (!ctx) return;
+  const s2d: Case[] = [
+    ...cases.filter((c) => c.s[0] === 2 && c.s[1] === 2 && c.k[0] > 1 && c.k[1] > 1),
+    { N: 1, H: 10, W: 9, C: 3, Co: 6, k: [4, 4], s: [2, 2], p: [1, 1] },
+    { N: 2, H: 9, W: 12, C: 1, Co: 5, k: [5, 3], s: [2, 2], p: [2, 0] },
+    { N: 1, H: 8, W: 8, C: 5, Co: 4, k: [2, 2], s: [2, 2], p: [0, 0] },
+  ];
+  let seed = 900;
+  for (const c of s2d) {
+    for (const o of [{}, { splits: 3 }, { tile: 'shared32' }] as { splits?: number; tile?: string }[]) {
+      const p: Conv2dParams = { stride: c.s, pad: c.p };
+      const xShape = [c.N, c.H, c.W, c.C], wShape = [c.Co, c.C, c.k[0], c.k[1]];
+      const yShape = [c.N, convOutSize(c.H, c.k[0], 2, c.p[0]), convOutSize(c.W, c.k[1], 2, c.p[1]), c.Co];
+      const nw = c.Co * c.C * c.k[0] * c.k[1];
+      const X = randomF32(c.N * c.H * c.W * c.C, (seed += 10)), G = randomF32(yShape.reduce((a, b) => a * b, 1), seed + 1);
+      const want = await cpuData(cpu().conv2dBackwardWeight(cpuRaw(X, xShape), cpuRaw(G, yShape), wShape, p), [nw]);
+      const dw = conv2dBackwardWeight(ctx, gpuRaw(ctx, X, xShape), gpuRaw(ctx, G, yShape), wShape, p,
+        { spaceToDepth: true, splits: o.splits, tile: o.tile ? GEMM_TILES[o.tile] : undefined });
+      assertClose(`space-to-depth dW ${label(c)} ${JSON.stringify(o)}`, await readF32(ctx, dw, nw), want, 3e-6 * Math.sqrt(c.C * c.k[0] * c.k[1] + G.length));
+    }
+  }
+  assert.throws(() => conv2dBackwardWeight(ctx, gpuRaw(ctx, randomF32(5 * 7 * 8 * 2, 1), [2, 5, 7, 8]), gpuRaw(ctx, randomF32(2 * 5 * 7 * 12, 2), [2, 5, 7, 12]),
+    [12, 8, 1, 1], { stride: [1, 1], pad: [0, 0] }, { spaceToDepth: true }), /spaceToDepth needs stride 2×2/);
+});
+
+test('GPU routing takes space-to-depth for the RGB stem\'s weight gradient, and not for 4-channel or 1×1 ones', async () => {
+  const ctx = await runtime();
+  if (!ctx || !ctx.features.has('timestamp-query')) return;
+  const profile = async (c: Case) => {
+    const p: Conv2dParams = { stride: c.s, pad: c.p };
+    const yShape = [c.N, convOutSize(c.H, c.k[0], c.s[0], c.p[0]), convOutSize(c.W, c.k[1], c.s[1], c.p[1]), c.Co];
+    const X = gpuRaw(ctx, randomF32(c.N * c.H * c.W * c.C, 7), [c.N, c.H, c.W, c.C]);
+    const G = gpuRaw(ctx, randomF32(yShape.reduce((a, b) => a * b, 1), 8), yShape);
+    overrideSoftwareDevice(ctx, false);
+    try {
+      return (await ctx.profileDispatches(() => { conv2dBackwardWeight(ctx, X, G, [c.Co, c.C, c.k[0], c.k[1]], p); })).dispatches;
+    } finally {
+      overrideSoftwareDevice(ctx, null);
+    }
+  };
+  const stem = await profile(cases[4]); // [1, 11, 10, 3] * [8, 3, 7, 7], stride 2, padding 3: output 6×5
+  const labels = stem.map((d) => d.label).join('\n');
+  assert.ok(stem.some((d) => d.label.startsWith('conv2d space-to-depth')), labels);
+  const gemmRow = stem.find((d) => d.label.startsWith('conv2d dw space-to-depth [1, 9, 8, 12]*[8, 12, 4, 4] s1×1 p0×0'));
+  assert.ok(gemmRow, labels);
+  // its profile rate counts the stem's own multiply-adds, not the padded taps'
+  assert.is(gemmRow!.flops, 2 * 1 * 6 * 5 * 8 * 3 * 7 * 7);
+  for (const c of [cases[6], cases[7]]) {
+    const l = (await profile(c)).map((d) => d.label);
+    assert.not.ok(l.some((x) => x.includes('space-to-depth')), `${label(c)}: ${l.join('\n')}`);
+  }
+});
+
 test.run();

@@ -49,6 +49,14 @@ export interface ConvOptions {
   /** Backward-weight: force the number of split-K layers (tests, benchmarks). */
   splits?: number;
   /**
+   * Backward-weight of a stride-2 convolution: compute it as the stride-1 ⌈kh/2⌉×⌈kw/2⌉
+   * convolution of x's space-to-depth rearrangement (4·C channels, kernels/
+   * conv2d_space_to_depth.wgsl). Default on GPUs for k×k kernels (k ≥ 3) over channel counts
+   * that are not a multiple of 4: the 7×7/2 stem on RGB, whose implicit GEMM otherwise gathers
+   * its im2col rows three floats at a time, each with a bounds check. Forced by tests.
+   */
+  spaceToDepth?: boolean;
+  /**
    * Forward: y feeds a training-mode batch norm over this many groups of rows (0 or absent: it
    * does not), so the GEMM makes y's per-channel statistics per row tile as it stores y and
    * attaches them (COLUMN_STATS) for batchStatistics, which then skips its own pass over y.
@@ -314,6 +322,40 @@ function stridedBackwardData(ctx: GpuContext, dy: GpuStorage, w: GpuStorage, g: 
   return dx;
 }
 
+function useSpaceToDepth(ctx: GpuContext, g: Geometry, opts: ConvOptions): boolean {
+  const applies = g.sh === 2 && g.sw === 2 && g.KH > 1 && g.KW > 1;
+  if (opts.spaceToDepth !== undefined) {
+    if (opts.spaceToDepth && !applies) throw new BackendError(`conv2dBackwardWeight: spaceToDepth needs stride 2×2 and a kernel of at least 2×2 (stride ${g.sh}×${g.sw}, kernel ${g.KH}×${g.KW})`);
+    return opts.spaceToDepth;
+  }
+  return applies && !opts.path && !isSoftwareDevice(ctx) && g.C % 4 !== 0 && g.KH >= 3 && g.KW >= 3;
+}
+
+/**
+ * dW of a stride-2 convolution through space-to-depth: y[oy] = Σ_ky x[2·oy + ky − ph]·w[ky]
+ * with ky = 2·a + py is Σ_(a, py) xs[oy + a, py]·w[2·a + py], a stride-1 ⌈kh/2⌉-tap
+ * convolution of xs (conv2d_space_to_depth.wgsl) with no padding, whose weight gradient holds
+ * dW's taps (and zero-weight ones past an odd kernel's edge, dropped when mapped back).
+ */
+function spaceToDepthBackwardWeight(ctx: GpuContext, x: GpuStorage, dy: Raw, g: Geometry, opts: ConvOptions, into: GpuStorage | null): GpuStorage {
+  const KH2 = Math.ceil(g.KH / 2), KW2 = Math.ceil(g.KW / 2);
+  const Hs = g.Ho + KH2 - 1, Ws = g.Wo + KW2 - 1, C4 = 4 * g.C;
+  const n = g.N * Hs * Ws * C4;
+  const xs = ctx.alloc(4 * n);
+  ctx.dispatch(ctx.pipeline({ file: 'conv2d_space_to_depth.wgsl', entryPoint: 'main' }), [x, xs],
+    params().u32(g.N, g.H, g.W, g.C, Hs, Ws).i32(g.ph, g.pw).bytes(), grid(ctx, n), `conv2d space-to-depth ${fmtShape([g.N, g.H, g.W, g.C])}`);
+  const gs: Geometry = { ...g, H: Hs, W: Ws, C: C4, KH: KH2, KW: KW2, sh: 1, sw: 1, ph: 0, pw: 0 };
+  const dws = implicitBackwardWeight(ctx, xs, gpu(dy), gs, opts, null,
+    convSite('conv2d dw space-to-depth', [g.N, Hs, Ws, C4], [g.Co, C4, KH2, KW2], gs), convFlops(g));
+  releaseTemp(ctx, xs);
+  const m = g.Co * g.C * g.KH * g.KW;
+  const dw = into ?? ctx.alloc(4 * m);
+  ctx.dispatch(ctx.pipeline({ file: 'conv2d_space_to_depth.wgsl', entryPoint: 'weights_from' }), [dws, dw],
+    params().u32(g.Co, g.C, g.KH, g.KW).bytes(), grid(ctx, m), 'conv2d dw from space-to-depth');
+  releaseTemp(ctx, dws);
+  return dw;
+}
+
 /**
  * Split-K layers for backward-weight: enough workgroups to fill the device, chunks ≥ 256 pixels.
  * GPUs: ≈ 8 workgroups per SM of a 132-SM GPU. H100, BYOL ResNet-50: against ≈ 4, nine of the
@@ -330,6 +372,7 @@ export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: S
   const g = geometry('conv2dBackwardWeight', x.shape, wShape, p);
   const P = g.N * g.Ho * g.Wo, KK = g.KH * g.KW, J = KK * g.C;
   const into = opts.into && opts.into.bytes === 4 * g.Co * J ? opts.into : null;
+  if (P > 0 && useSpaceToDepth(ctx, g, opts)) return spaceToDepthBackwardWeight(ctx, gpu(x), dy, g, opts, into);
   if (P > 0 && isPointwise(g) && opts.path !== 'implicit') {
     // 1×1 stride 1: dW [Co, C] = dyᵀ [Co, P] × x [P, C] is a plain GEMM (split over the pixels
     // by gemm() when its output has few tiles) with no index arithmetic at all.
@@ -345,21 +388,31 @@ export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: S
     releaseTemp(ctx, dwt);
     return dw;
   }
-  const site = convSite('conv2d dw', x.shape, wShape, g);
+  if (P === 0) return ctx.alloc(4 * g.Co * J, true);
+  return implicitBackwardWeight(ctx, gpu(x), gpu(dy), g, opts, into, convSite('conv2d dw', x.shape, wShape, g), convFlops(g));
+}
+
+/**
+ * dW on the implicit GEMM (conv2d_bwd_weight.wgsl), split over the pixels. `site` names it for
+ * the tile choice and the profile, `flops` is the useful work the profile rates it by (a
+ * space-to-depth product computes padded taps too: its rate counts the original convolution's).
+ */
+function implicitBackwardWeight(ctx: GpuContext, x: GpuStorage, dy: GpuStorage, g: Geometry, opts: ConvOptions,
+  into: GpuStorage | null, site: string, flops: number): GpuStorage {
+  const P = g.N * g.Ho * g.Wo, KK = g.KH * g.KW, J = KK * g.C;
   const t = opts.tile ?? chooseTile(ctx, g.Co, J, 4, 'conv-dw', site);
   validateTile(ctx, t);
   let splits = Math.max(1, Math.min(opts.splits ?? chooseSplits(ctx, t, g.Co, J, P), P));
   const chunk = Math.ceil(Math.ceil(P / splits) / t.BK) * t.BK;
   splits = Math.ceil(P / chunk);
-  if (P === 0) return ctx.alloc(4 * g.Co * J, true);
   const dw = into ?? ctx.alloc(4 * g.Co * J);
   const split = splits > 1;
   const out = split ? ctx.alloc(4 * splits * g.Co * J) : dw;
   const kernel = gemmKernel('conv2d_bwd_weight.wgsl', t,
     { aKContig: false, bNContig: true, aVec: g.Co % 4 === 0, bVec: g.C % 4 === 0, cVec: false }, { SPLIT: +split });
-  ctx.dispatch(ctx.pipeline(kernel), [asVec4(gpu(dy)), asVec4(gpu(x)), asVec4(out)],
+  ctx.dispatch(ctx.pipeline(kernel), [asVec4(dy), asVec4(x), asVec4(out)],
     convHeader(g, [P, J, chunk, KK]).f32(1 / g.Wo, 1 / g.Ho).u32(+(P < fastDivLimit), 0).bytes(),
-    gemmGrid(ctx, t, g.Co, J, splits), `${site} ×${splits} splits @${tileName(t)}`, convFlops(g));
+    gemmGrid(ctx, t, g.Co, J, splits), `${site} ×${splits} splits @${tileName(t)}`, flops);
   if (split) {
     splitKReduce(ctx, out, dw, g.Co, J, g.C, KK, splits, 'conv2d dw split-K reduce');
     releaseTemp(ctx, out);

@@ -328,8 +328,10 @@ function useSpaceToDepth(ctx: GpuContext, g: Geometry, opts: ConvOptions): boole
     if (opts.spaceToDepth && !applies) throw new BackendError(`conv2dBackwardWeight: spaceToDepth needs stride 2×2 and a kernel of at least 2×2 (stride ${g.sh}×${g.sw}, kernel ${g.KH}×${g.KW})`);
     return opts.spaceToDepth;
   }
-  return applies && !opts.path && !isSoftwareDevice(ctx) && g.C % 4 !== 0 && g.KH >= 3 && g.KW >= 3;
+  return applies && spaceToDepthDefault && !opts.path && !isSoftwareDevice(ctx) && g.C % 4 !== 0 && g.KH >= 3 && g.KW >= 3;
 }
+/** COENGINE_SPACE_TO_DEPTH=0: the stem's weight gradient on the plain implicit GEMM (A/B runs). */
+const spaceToDepthDefault = process.env.COENGINE_SPACE_TO_DEPTH !== '0';
 
 /**
  * dW of a stride-2 convolution through space-to-depth: y[oy] = Σ_ky x[2·oy + ky − ph]·w[ky]

@@ -10,18 +10,39 @@ export interface PipelineStatsLine {
   executables: { name: string; subgroupSize: number; stats: Record<string, number | boolean | null> }[] | null;
 }
 
-/** The recorded lines (the last for each label), sorted by label; throws naming the line that is not JSON. */
-export function readPipelineStats(file: string): PipelineStatsLine[] {
+/**
+ * The recorded lines (the last for each label), sorted by label. A line that is not a statistics
+ * record is an error naming it, except a cut-off last line (a run killed mid-write), which is
+ * skipped with a warning.
+ */
+export function readPipelineStats(file: string, warn: (msg: string) => void = (m) => process.stderr.write(`${m}\n`)): PipelineStatsLine[] {
   const byLabel = new Map<string, PipelineStatsLine>();
-  readFileSync(file, 'utf8').split('\n').forEach((text, i) => {
+  const texts = readFileSync(file, 'utf8').split('\n');
+  const last = texts.reduce((at, t, i) => (t.trim() ? i : at), -1);
+  texts.forEach((text, i) => {
     if (!text.trim()) return;
-    let line: PipelineStatsLine;
-    try { line = JSON.parse(text) as PipelineStatsLine; } catch (e) {
+    let line: unknown;
+    try { line = JSON.parse(text); } catch (e) {
+      if (i === last && !text.endsWith('}')) { warn(`${file}:${i + 1}: skipped a cut-off last line`); return; }
       throw new Error(`${file}:${i + 1}: not a JSON line (${(e as Error).message})`);
     }
-    byLabel.set(line.label ?? `(unlabelled ${i + 1})`, line);
+    const record = checkLine(line, `${file}:${i + 1}`);
+    byLabel.set(record.label ?? `(unlabelled ${i + 1})`, record);
   });
   return [...byLabel.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, l]) => l);
+}
+
+function checkLine(v: unknown, where: string): PipelineStatsLine {
+  const bad = (why: string) => new Error(`${where}: not a pipeline statistics record (${why})`);
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw bad('not an object');
+  const l = v as PipelineStatsLine;
+  if (l.label !== null && typeof l.label !== 'string') throw bad('label');
+  if (l.executables !== null && !Array.isArray(l.executables)) throw bad('executables');
+  for (const e of l.executables ?? []) {
+    if (!e || typeof e !== 'object' || typeof e.name !== 'string') throw bad('an executable without a name');
+    e.stats ??= {};
+  }
+  return l;
 }
 
 /** One text row per pipeline: `label  [executable:] name=value ...`. */

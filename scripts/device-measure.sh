@@ -7,6 +7,7 @@
 #  3. one profiled step per kernel (--profile) and per kernel and shape (--profile-shapes: each
 #     layer's TFLOP/s as training runs it);
 #  4. the default GEMM 4096³ row, and PyTorch fp32 on the same GPU (bench/torch_baseline.py).
+# (The profiles run before MORE_STEPS: they are short, and --tune runs are long.)
 # Knobs: AB="dist COENGINE_X=1;dist-new" (semicolon-separated "folder env..." specs) replaces the
 # dist-old arm; EXTRA_STEPS=0 skips the --no-step-replay and fusion-off steps; PROFILES lists the
 # profiled steps as "folder env... --profile[-shapes]" specs (semicolon-separated); TESTS narrows
@@ -74,18 +75,18 @@ done
 IFS=';' read -r -a ARMS <<< "${AB:-dist-old}"
 for r in $(seq 1 "${ROUNDS:-2}"); do step dist; for a in "${ARMS[@]}"; do [ -n "${a// /}" ] && step "$a"; done; done
 if [ "${EXTRA_STEPS:-1}" = 1 ]; then step dist --no-step-replay; step "dist COENGINE_FUSE_BN_STATS=1"; fi
-IFS=';' read -r -a MORE <<< "${MORE_STEPS:-}"
-for args in "${MORE[@]}"; do
-  [ -n "${args// /}" ] || continue
-  timeout "$(left 120)" node dist/src/cli/main.js bench step $args --steps 4 --warmup 10 --json 2>&1 | quiet | wrap "dist $args" >> "$O/step.jsonl"
-  mark "step dist $args"
-done
 IFS=';' read -r -a PROFS <<< "${PROFILES:-dist --profile;dist --profile-shapes}"
 for p in "${PROFS[@]}"; do
   [ -n "${p// /}" ] || continue  # PROFILES=" ": none
   spec "$p"
   timeout "$(left 45)" env "${ENVS[@]}" node "$D/src/cli/main.js" bench step $STEP --steps 1 --warmup 3 "${ARGS[@]}" --json 2>&1 | quiet \
     | wrap "$p" >> "$O/step_profile.jsonl"; mark "profile $p"
+done
+IFS=';' read -r -a MORE <<< "${MORE_STEPS:-}"
+for args in "${MORE[@]}"; do
+  [ -n "${args// /}" ] || continue
+  timeout "$(left 120)" node dist/src/cli/main.js bench step $args --steps 4 --warmup 10 --json 2>&1 | quiet | wrap "dist $args" >> "$O/step.jsonl"
+  mark "step dist $args"
 done
 [ "${GEMM:-1}" = 1 ] && { timeout "$(left 20)" node dist/src/cli/main.js bench kernels --json --reps 10 --only "gemm" 2>&1 | quiet > "$O/gemm.jsonl"; mark gemm; }
 [ "${TORCH:-1}" = 1 ] && { timeout "$(left 80)" python3 bench/torch_baseline.py 4096 > "$O/torch.jsonl" 2>&1; mark torch; }

@@ -1,8 +1,8 @@
 // Parsers for the numeric options of every command. They throw commander's InvalidArgumentError,
 // which commander reports with the option and the value (exit code 1):
 //   error: option '--batch <n>' argument '0' is invalid. Expected a positive integer.
-// Ranges a configuration checks under its own names (pretrain's resolveConfig) are left to it:
-// those options only ask for an integer or a number here.
+// Ranges a configuration checks under its own names (pretrain's resolveConfig, which also checks
+// configuration files) are left to it: those options only ask for an integer or a number here.
 import { InvalidArgumentError } from 'commander';
 
 export type OptionParser = (value: string) => number;

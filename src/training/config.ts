@@ -144,6 +144,8 @@ function validate(c: PretrainConfig): void {
   if (!(c.cropMin > 0 && c.cropMin <= 1)) bad('cropMin', `${c.cropMin} (must be in (0, 1])`);
   if (!(c.tauBase >= 0 && c.tauBase < 1)) bad('tauBase', `${c.tauBase} (must be in [0, 1); 0 = the method's)`);
   if (!Number.isInteger(c.localGrid) || c.localGrid < 0) bad('localGrid', `${c.localGrid} (0 = all positions, else n for n×n)`);
+  for (const k of ['imageSize', 'smallSize'] as const) if (!Number.isInteger(c[k]) || c[k] < 0) bad(k, `${c[k]} (pixels; 0 = the default)`);
+  for (const k of ['smallCrops', 'seed', 'finalEvalEpochs'] as const) if (!Number.isInteger(c[k]) || c[k] < 0) bad(k, `${c[k]} (a non-negative integer)`);
   if (!['auto', 'webgpu', 'cpu'].includes(c.device)) bad('device', `'${c.device}' (auto, webgpu or cpu)`);
   for (const k of ['smallStem', 'finalEval', 'stepReplay', 'tuneGemm'] as const) if (typeof c[k] !== 'boolean') bad(k, `${JSON.stringify(c[k])} (true or false)`);
   if (!['sgd', 'lars', 'adamw'].includes(c.optimizer)) bad('optimizer', `'${c.optimizer}' (sgd, lars or adamw)`);

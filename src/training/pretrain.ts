@@ -219,11 +219,13 @@ export const GEMM_TUNING_FILE = 'gemm-tuning.json';
 /**
  * A GEMM tuning table's workload for this run's step: everything that sets the step's GEMM shapes
  * (a table for other shapes would match no site). pretrain --tune-gemm reuses a table only for
- * the same; bench step --tune writes the same.
+ * the same; bench step --tune writes the same. The leading version changes when the engine routes
+ * some product to other GEMM sites (2: the stem's weight gradient through space-to-depth), so
+ * that a table made before is re-tuned rather than silently missing those sites.
  */
 export function gemmWorkload(run: Run): string {
   const { cfg } = run;
-  return `${cfg.method} ${cfg.arch} ×${cfg.width}${cfg.smallStem ? ' small stem' : ''} batch ${cfg.batchSize}, ` +
+  return `sites v2: ${cfg.method} ${cfg.arch} ×${cfg.width}${cfg.smallStem ? ' small stem' : ''} batch ${cfg.batchSize}, ` +
     `${cfg.imageSize || run.data.train.shape[0]} px, heads ${cfg.projHidden}/${cfg.predHidden}/${cfg.projOut}×${cfg.projLayers}, ` +
     `local grid ${cfg.localGrid}, ${cfg.smallCrops} small crops of ${cfg.smallSize || 'default'} px`;
 }

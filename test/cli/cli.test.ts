@@ -96,6 +96,12 @@ test('bad pretrain flags fail with a message naming the problem', () => {
   r = run(['pretrain', '--lr', 'fast']);
   assert.is(r.status, 1);
   assert.match(r.stderr, /option '--lr <x>' argument 'fast' is invalid\. Expected a number\./);
+  r = run(['pretrain', '--image-size', '-5', '--device', 'cpu']);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /invalid imageSize: -5/);
+  r = run(['pretrain', '--max-steps', '0']);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /'--max-steps <n>' argument '0' is invalid\. Expected a positive integer\./);
   r = run(['pretrain', '--method', 'simclr']);
   assert.not.equal(r.status, 0);
   assert.match(r.stderr, /simclr/);

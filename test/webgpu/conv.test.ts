@@ -292,11 +292,26 @@ test('backward-weight through space-to-depth matches the CPU backend', async () 
       assertClose(`space-to-depth dW ${label(c)} ${JSON.stringify(o)}`, await readF32(ctx, dw, nw), want, 3e-6 * Math.sqrt(c.C * c.k[0] * c.k[1] + G.length));
     }
   }
+  // Into a gradient sink: a view at an offset of a flat gradient buffer, as training passes it.
+  {
+    const c = cases[4], p: Conv2dParams = { stride: c.s, pad: c.p };
+    const xShape = [c.N, c.H, c.W, c.C], wShape = [c.Co, c.C, 7, 7], nw = c.Co * c.C * 49;
+    const yShape = [c.N, convOutSize(c.H, 7, 2, 3), convOutSize(c.W, 7, 2, 3), c.Co];
+    const X = randomF32(c.N * c.H * c.W * c.C, 971), G = randomF32(yShape.reduce((a, b) => a * b, 1), 972);
+    const want = await cpuData(cpu().conv2dBackwardWeight(cpuRaw(X, xShape), cpuRaw(G, yShape), wShape, p), [nw]);
+    const flat = ctx.alloc(4 * (64 + nw), true);
+    const sink = ctx.view(flat, 256, 4 * nw);
+    const dw = conv2dBackwardWeight(ctx, gpuRaw(ctx, X, xShape), gpuRaw(ctx, G, yShape), wShape, p, { spaceToDepth: true, into: sink });
+    assert.is(dw, sink, 'written into the sink');
+    assertClose(`space-to-depth dW into a sink ${label(c)}`, await readF32(ctx, dw, nw), want, 3e-6 * Math.sqrt(147 + G.length));
+    assert.equal(Array.from(await readF32(ctx, flat, 64)), new Array(64).fill(0), 'nothing written before the sink');
+    ctx.release(flat);
+  }
   assert.throws(() => conv2dBackwardWeight(ctx, gpuRaw(ctx, randomF32(5 * 7 * 8 * 2, 1), [2, 5, 7, 8]), gpuRaw(ctx, randomF32(2 * 5 * 7 * 12, 2), [2, 5, 7, 12]),
     [12, 8, 1, 1], { stride: [1, 1], pad: [0, 0] }, { spaceToDepth: true }), /spaceToDepth needs stride 2×2/);
 });
 
-test('GPU routing takes space-to-depth for the RGB stem\'s weight gradient, and not for 4-channel or 1×1 ones', async () => {
+test('GPU routing takes space-to-depth for the RGB stem\'s weight gradient, and not for 3×3, 4-channel or 1×1 ones', async () => {
   const ctx = await runtime();
   if (!ctx || !ctx.features.has('timestamp-query')) return;
   const profile = async (c: Case) => {
@@ -318,7 +333,7 @@ test('GPU routing takes space-to-depth for the RGB stem\'s weight gradient, and 
   assert.ok(gemmRow, labels);
   // its profile rate counts the stem's own multiply-adds, not the padded taps'
   assert.is(gemmRow!.flops, 2 * 1 * 6 * 5 * 8 * 3 * 7 * 7);
-  for (const c of [cases[6], cases[7]]) {
+  for (const c of [cases[3], cases[6], cases[7]]) { // 3×3 over 5 channels, 3×3 over 8, a 1×1 downsample
     const l = (await profile(c)).map((d) => d.label);
     assert.not.ok(l.some((x) => x.includes('space-to-depth')), `${label(c)}: ${l.join('\n')}`);
   }

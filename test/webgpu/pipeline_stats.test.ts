@@ -8,12 +8,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { gpuBackendOrSkip, inCI } from '../helpers/gpu.js';
 import { pipelineStatsLayer } from '../../src/backend/webgpu/pipeline_stats.js';
+import { formatPipelineStats, readPipelineStats } from '../../bench/pipeline_stats.js';
 
 const main = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 
@@ -112,6 +113,24 @@ test('a driver with the extension: every statistic format, each executable and t
   assert.is(rows.length, gemmLines(lines).length, r.stdout);
   for (const row of rows) {
     assert.match(row, /^kernels\/matmul\.wgsl:main \S+ \{[^}]*\}  \[mock compute\] Register Count=96, Offset=-3, Ratio=0\.5, Spills=false, Undefined=null  \[mock "second"\] Register Count=97/);
+  }
+});
+
+test('bench pipeline-stats reads what a killed run leaves, and names a line that is no record', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'coengine-vkstats-read-'));
+  const ok = '{"label":"kernels/b.wgsl:main","executables":[{"name":"x","subgroupSize":32,"stats":{"Registers":40}}]}';
+  const noStats = '{"label":"kernels/a.wgsl:main","executables":[{"name":"x","subgroupSize":32}]}';
+  const file = path.join(dir, 'cut.jsonl');
+  writeFileSync(file, `${ok}\n${noStats}\n{"label":"kernels/c.wgsl:main","execu`);
+  const warnings: string[] = [];
+  const lines = readPipelineStats(file, (m) => warnings.push(m));
+  assert.equal(lines.map((l) => l.label), ['kernels/a.wgsl:main', 'kernels/b.wgsl:main']);
+  assert.equal(formatPipelineStats(lines), ['kernels/a.wgsl:main  ', 'kernels/b.wgsl:main  Registers=40']);
+  assert.match(warnings.join(), /cut\.jsonl:3: skipped a cut-off last line/);
+  for (const [text, why] of [['null', /:1: not a pipeline statistics record \(not an object\)/], [`{bad\n${ok}`, /:1: not a JSON line/],
+    ['{"label":3,"executables":null}', /\(label\)/], ['{"label":"l","executables":[{}]}', /without a name/]] as const) {
+    writeFileSync(file, text);
+    assert.throws(() => readPipelineStats(file), (e: Error) => why.test(e.message), text);
   }
 });
 

@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { METHOD_NAMES } from '../../methods/method.js';
 import { presetNames } from '../../models/presets.js';
-import { positiveInteger, nonNegativeInteger } from '../options.js';
+import { positiveInteger, nonNegativeInteger, positiveNumber } from '../options.js';
 
 
 export function registerBenchStep(bench: Command): void {
@@ -14,7 +14,7 @@ export function registerBenchStep(bench: Command): void {
     .addOption(new Option('--arch <name>', 'backbone').choices(presetNames()).default('resnet50'))
     .option('--batch <n>', 'images per step', positiveInteger, 64)
     .option('--size <px>', 'view size', positiveInteger, 224)
-    .option('--width <w>', 'backbone channel multiplier', (v) => Number(v), 1)
+    .option('--width <w>', 'backbone channel multiplier', positiveNumber, 1)
     .option('--small-stem', '3×3 stride-1 stem without max-pool')
     .option('--proj-hidden <n>', 'head hidden width', positiveInteger, 4096)
     .option('--proj-out <n>', 'projection dimension', positiveInteger, 256)

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { DEFAULTS, PRESETS, loadConfigFile, resolveConfig, type PretrainConfig } from '../../training/config.js';
 import { METHOD_NAMES } from '../../methods/method.js';
 import { presetNames } from '../../models/presets.js';
-import { anyInteger, finiteNumber } from '../options.js';
+import { anyInteger, finiteNumber, positiveInteger } from '../options.js';
 
 
 export function registerPretrain(program: Command): void {
@@ -44,7 +44,7 @@ export function registerPretrain(program: Command): void {
       'batch; weights, optimiser and random states are restored afterwards) and train with the fastest per GEMM shape; the table ' +
       'is kept in OUT/gemm-tuning.json and reused while the adapter and the step\'s shapes (method, backbone, batch, sizes, heads) stay the same')
     .option('--config <file>', 'JSON file of configuration fields (applied after --preset, before flags)')
-    .option('--max-steps <n>', 'stop after this many steps (a checkpoint is written; --resume continues)', anyInteger)
+    .option('--max-steps <n>', 'stop after this many steps (a checkpoint is written; --resume continues)', positiveInteger)
     .option('--quiet', 'no progress bar')
     .option('--json', 'print summary.json to stdout at the end')
     .action(async (o) => {

@@ -51,9 +51,9 @@ export interface ConvOptions {
   /**
    * Backward-weight of a stride-2 convolution: compute it as the stride-1 ⌈kh/2⌉×⌈kw/2⌉
    * convolution of x's space-to-depth rearrangement (4·C channels, kernels/
-   * conv2d_space_to_depth.wgsl). Default on GPUs for k×k kernels (k ≥ 3) over channel counts
-   * that are not a multiple of 4: the 7×7/2 stem on RGB, whose implicit GEMM otherwise gathers
-   * its im2col rows three floats at a time, each with a bounds check. Forced by tests.
+   * conv2d_space_to_depth.wgsl). Default on GPUs for kernels of at least 5×5 over fewer than 4
+   * channels: the 7×7/2 stem on RGB, whose implicit GEMM otherwise gathers its im2col rows three
+   * floats at a time, each with a bounds check. Forced by tests; true takes precedence over path.
    */
   spaceToDepth?: boolean;
   /**
@@ -328,7 +328,10 @@ function useSpaceToDepth(ctx: GpuContext, g: Geometry, opts: ConvOptions): boole
     if (opts.spaceToDepth && !applies) throw new BackendError(`conv2dBackwardWeight: spaceToDepth needs stride 2×2 and a kernel of at least 2×2 (stride ${g.sh}×${g.sw}, kernel ${g.KH}×${g.KW})`);
     return opts.spaceToDepth;
   }
-  return applies && spaceToDepthDefault && !opts.path && !isSoftwareDevice(ctx) && g.C % 4 !== 0 && g.KH >= 3 && g.KW >= 3;
+  // By default only where nothing else gathers well: fewer than 4 channels and a kernel of at least
+  // 5×5 (the RGB stem). A 3×3 kernel would do 16/9 of the work, and wider inputs gather runs of C
+  // floats already (untimed; bench/RESULTS.md, thirteenth session).
+  return applies && spaceToDepthDefault && !opts.path && !isSoftwareDevice(ctx) && g.C < 4 && g.KH >= 5 && g.KW >= 5;
 }
 /** COENGINE_SPACE_TO_DEPTH=0: the stem's weight gradient on the plain implicit GEMM (A/B runs). */
 const spaceToDepthDefault = process.env.COENGINE_SPACE_TO_DEPTH !== '0';

@@ -12,7 +12,7 @@
 # dist-old arm; EXTRA_STEPS=0 skips the --no-step-replay and fusion-off steps; PROFILES lists the
 # profiled steps as "folder env... --profile[-shapes]" specs (semicolon-separated); TESTS narrows
 # the parity tests (a regex on test/webgpu file names); MORE_STEPS adds `bench step` runs of dist
-# with other arguments ("--method co-byol --arch rf99-resnet50;...", up to 2 minutes each: --tune runs twelve profiled steps); GEMM=0 and TORCH=0 skip those;
+# with other arguments ("--method co-byol --arch rf99-resnet50;...", up to 2 minutes each: --tune runs fourteen profiled steps); GEMM=0 and TORCH=0 skip those;
 # SWEEP="shared128bk8p,shared128x64" times GEMM 4096³ under those tile configs (bare names are
 # GEMM_TILES, bracketed ones any row of bench kernels --sweep; after the parity tests; SWEEP_ARGS
 # adds options, e.g. "--quick --reps 1" for a dry run on lavapipe);

@@ -29,7 +29,7 @@ export function registerBenchStep(bench: Command): void {
     .option('--tune <file>', 'WebGPU: first tune the step\'s GEMM tiles (profiled steps with the heuristic\'s tiles, before and after, and one per ' +
       'candidate tile forced on every GEMM; per GEMM shape, another tile at least 3% faster than the heuristic\'s), write ' +
       'the table to FILE and time the steps with it; later runs use it with `coengine --gemm-tuning FILE <command>` (same adapter)')
-    .option('--tune-tiles <names>', 'with --tune: the candidate tiles, comma-separated (default: eight shared-memory tiles on GPUs, ' +
+    .option('--tune-tiles <names>', 'with --tune: the candidate tiles, comma-separated (default: ten shared-memory tiles on GPUs, ' +
       'the barrier-free ones on CPU implementations of WebGPU)', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
     .option('--gpu-routing', 'on a CPU implementation of WebGPU (lavapipe), take the code paths chosen for GPUs: dispatch counts and labels as a GPU records them (timings mean nothing)')
     .option('--no-step-replay', 'record every step (as with pretrain --no-step-replay): the host time that step replay saves')

@@ -40,7 +40,7 @@ export function registerPretrain(program: Command): void {
     .option('--no-step-replay', 'record every step\'s GPU commands anew instead of replaying them once two steps in a row ' +
       'recorded the same (the results are identical; replay only saves host time)')
     .addOption(new Option('--preset <name>', 'the paper\'s settings for a dataset').choices(Object.keys(PRESETS)))
-    .option('--tune-gemm', 'WebGPU: before training, time the step\'s GEMMs under each candidate tile (twelve steps on the first ' +
+    .option('--tune-gemm', 'WebGPU: before training, time the step\'s GEMMs under each candidate tile (fourteen steps on the first ' +
       'batch; weights, optimiser and random states are restored afterwards) and train with the fastest per GEMM shape; the table ' +
       'is kept in OUT/gemm-tuning.json and reused while the adapter and the step\'s shapes (method, backbone, batch, sizes, heads) stay the same')
     .option('--config <file>', 'JSON file of configuration fields (applied after --preset, before flags)')

@@ -9,9 +9,11 @@ import { beatsHeuristic, chooseTunedTiles, deviceIdentity, gemmTuning, msPerSite
 /**
  * Tiles timed on GPUs: the heuristic's own (shared128bk8p, shared64x128, shared128x64, shared64p)
  * and those that won single rows in the H100's per-tile sweeps (bench/RESULTS.md, eleventh
- * session), plus the double-buffered 64×64 tile, never timed per layer.
+ * session), plus the double-buffered 64×64 tile, never timed per layer, and warp-blocked twins of
+ * the two most used (thirteenth session, untimed).
  */
-export const GPU_TUNING_CANDIDATES = ['shared128bk8p', 'shared64x128', 'shared128x64', 'shared64p', 'shared64', 'shared64pd', 'shared128p', 'shared32p'];
+export const GPU_TUNING_CANDIDATES = ['shared128bk8p', 'shared64x128', 'shared128x64', 'shared64p', 'shared64', 'shared64pd', 'shared128p', 'shared32p',
+  'shared128bk8pw', 'shared64pw'];
 
 export interface TuningResult {
   table: GemmTuningTable;

@@ -11,6 +11,7 @@ import * as op from '../../src/ops/index.js';
 import { Rng } from '../../src/runtime/rng.js';
 import { gpuBackendOrSkip, gpuHandle } from '../helpers/gpu.js';
 import { gentleWait } from '../../src/backend/webgpu/gentle_wait.js';
+import { sizeClass } from '../../src/backend/webgpu/runtime.js';
 import { dawnToggles } from '../../src/backend/webgpu/device.js';
 
 const SUITE = 'webgpu runtime';
@@ -59,6 +60,21 @@ test('a repeated step allocates nothing after the first and submits once', async
     // Step 1 still meets some buffers in new places (step 0 created them in another order).
     if (i === 1) groups = after.bindGroupsCreated;
     if (i > 1) assert.equal(after.bindGroupsCreated, groups, `step ${i} created bind groups`);
+  }
+});
+
+test('size classes: powers of two up to 64 KiB, then steps of 1/16 of the next power of two (≤ 12.5% waste)', () => {
+  const KiB = 1 << 10, MiB = 1 << 20;
+  assert.is(sizeClass(1), 256);
+  assert.is(sizeClass(5 * KiB), 8 * KiB);
+  assert.is(sizeClass(64 * KiB), 64 * KiB);
+  assert.is(sizeClass(64 * KiB + 4), 72 * KiB); // 8 KiB steps up to 128 KiB
+  assert.is(sizeClass(2.1 * MiB), 2.25 * MiB);
+  assert.is(sizeClass(3.5 * MiB), 3.5 * MiB);
+  assert.is(sizeClass(1.6e9), 12 * 2 ** 27); // 128 MiB steps up to 2 GiB
+  for (const b of [70_001, 1e6, 7.3e6, 123_456_789, 1.9e9]) {
+    const c = sizeClass(b);
+    assert.ok(c >= b && c <= 1.125 * b + 8, `${b} → ${c}`);
   }
 });
 

@@ -87,14 +87,18 @@ function largerFreeLimit(v: string | undefined): number {
 }
 
 /**
- * Size classes: powers of two below 64 KiB, then quarter steps between powers of two (at most
- * 25% waste) so that a ResNet's many tensor sizes share few buckets.
+ * Size classes: powers of two below 64 KiB, then eighth steps between powers of two (at most
+ * 12.5% waste) so that a ResNet's many tensor sizes share few buckets. Eighths allocated less
+ * than quarters (25% waste) for every step measured, with the pool's reuse of larger free buffers
+ * up to 2×: 1.6–7% less, CO-BYOL RF99-ResNet50 882 → 824 MB, CO-MoCo v3 ResNet-50 713 → 670 MB
+ * (lavapipe, GPU routing, batch 2; bench/RESULTS.md, thirteenth session). Sixteenths gained at
+ * most 0.6% more.
  */
 export function sizeClass(bytes: number): number {
   const b = Math.max(256, Math.ceil(bytes / 4) * 4);
   const p = 2 ** Math.ceil(Math.log2(b));
   if (p <= 1 << 16) return p;
-  const step = p / 8; // p/2 .. p in quarters of p/2
+  const step = p / 16; // p/2 .. p in eighths of p/2
   return Math.ceil(b / step) * step;
 }
 

@@ -49,6 +49,7 @@ typedef struct Device {
   void *key;
   VkDevice handle;
   int capture; /* the extension and feature are enabled */
+  int capture_ir; /* COENGINE_VK_STATS_IR=1: the internal representations too */
   PFN_vkGetDeviceProcAddr next_gdpa;
   PFN_vkDestroyDevice destroy;
   PFN_vkCreateComputePipelines create_compute_pipelines;
@@ -213,7 +214,6 @@ static char *describe(Device *d, VkPipeline pipeline) {
   if (!props) return NULL;
   for (uint32_t i = 0; i < n; i++) props[i].sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_PROPERTIES_KHR;
   if (d->executable_properties(d->handle, &pi, &n, props) != VK_SUCCESS) n = 0;
-  const char *ir = getenv("COENGINE_VK_STATS_IR");
   Str b = {0};
   puts_(&b, "\"executables\":[");
   for (uint32_t e = 0; e < n; e++) {
@@ -241,7 +241,7 @@ static char *describe(Device *d, VkPipeline pipeline) {
       }
     }
     puts_(&b, "}");
-    if (ir && !strcmp(ir, "1")) put_representations(&b, d, &ei);
+    if (d->capture_ir) put_representations(&b, d, &ei);
     puts_(&b, "}");
   }
   puts_(&b, "]");
@@ -364,6 +364,8 @@ static VKAPI_ATTR VkResult VKAPI_CALL layer_CreateDevice(VkPhysicalDevice pd, co
   d->executable_statistics = (PFN_vkGetPipelineExecutableStatisticsKHR)gdpa(*dev, "vkGetPipelineExecutableStatisticsKHR");
   d->internal_representations = (PFN_vkGetPipelineExecutableInternalRepresentationsKHR)gdpa(*dev, "vkGetPipelineExecutableInternalRepresentationsKHR");
   d->capture = capture && d->executable_properties && d->executable_statistics;
+  const char *ir = getenv("COENGINE_VK_STATS_IR");
+  d->capture_ir = d->capture && ir && !strcmp(ir, "1");
   pthread_mutex_lock(&lock);
   d->next = devices;
   devices = d;
@@ -395,11 +397,10 @@ static VKAPI_ATTR VkResult VKAPI_CALL layer_CreateComputePipelines(VkDevice dev,
   if (d->capture) {
     VkComputePipelineCreateInfo *mine = malloc(count * sizeof *mine);
     if (!mine) return VK_ERROR_OUT_OF_HOST_MEMORY;
-    const char *ir = getenv("COENGINE_VK_STATS_IR");
     for (uint32_t i = 0; i < count; i++) {
       mine[i] = infos[i];
       mine[i].flags |= VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR;
-      if (ir && !strcmp(ir, "1")) mine[i].flags |= VK_PIPELINE_CREATE_CAPTURE_INTERNAL_REPRESENTATIONS_BIT_KHR;
+      if (d->capture_ir) mine[i].flags |= VK_PIPELINE_CREATE_CAPTURE_INTERNAL_REPRESENTATIONS_BIT_KHR;
     }
     r = d->create_compute_pipelines(dev, cache, count, mine, alloc, pipelines);
     free(mine);

@@ -8,7 +8,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -38,10 +38,8 @@ function buildLayer(): string | null {
 const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/vk-mock-executables');
 
 function buildMock(): void {
-  mkdirSync(path.join(fixture, 'build'), { recursive: true });
-  const r = spawnSync('gcc', ['-std=c11', '-O2', '-Wall', '-Wextra', '-Werror', '-fPIC', '-shared', '-fvisibility=hidden',
-    '-o', path.join(fixture, 'build', 'libVkLayer_coengine_mock_executables.so'), path.join(fixture, 'mock_executables_layer.c')],
-  { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync('bash', [path.join(pipelineStatsLayer().dir, 'build.sh'), path.join(fixture, 'mock_executables_layer.c'),
+    path.join(fixture, 'build', 'libVkLayer_coengine_mock_executables.so')], { encoding: 'utf8', timeout: 120_000 });
   assert.is(r.status, 0, `building the mock layer failed:\n${r.stdout}${r.stderr}`);
 }
 

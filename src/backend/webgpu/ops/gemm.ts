@@ -143,13 +143,18 @@ export function overrideSoftwareDevice(ctx: GpuContext, software: boolean | null
   else softwareDevices.set(ctx.device, software);
 }
 
+/** Whether a tile can take the warp-blocked layout: 8-wide, 4-deep blocks of its thread grid (shared path). */
+function warpFits(t: GemmTile): boolean {
+  return t.shared && (t.BN / t.TN) % 8 === 0 && (t.BM / t.TM) % 4 === 0;
+}
+
 export function validateTile(ctx: GpuContext, t: GemmTile, name = 'tile'): void {
   const bad = (why: string) => new BackendError(`GEMM ${name} ${JSON.stringify(t)}: ${why}`);
   if (t.TM % 4 || t.TN % 4) throw bad('TM and TN must be multiples of 4');
   if (t.BM % t.TM || t.BN % t.TN) throw bad('BM/BN must be multiples of TM/TN');
   if (t.BK % 4) throw bad('BK must be a multiple of 4');
   if (t.gen && !t.shared) throw bad('generated register blocks need the shared path');
-  if (t.warp && (!t.shared || (t.BN / t.TN) % 8 || (t.BM / t.TM) % 4)) {
+  if (t.warp && !warpFits(t)) {
     throw bad('a warp-blocked layout needs the shared path, a multiple of 8 threads across and of 4 down');
   }
   const threads = (t.BM / t.TM) * (t.BN / t.TN);
@@ -300,7 +305,7 @@ const twins = new Map<GemmTile, Map<string, GemmTile>>();
 function variantTwin(t: GemmTile): GemmTile {
   if (!t.shared) return t;
   const gen = tileVariants.gen && !t.gen;
-  const warp = tileVariants.warp && !t.warp && (t.BN / t.TN) % 8 === 0 && (t.BM / t.TM) % 4 === 0;
+  const warp = tileVariants.warp && !t.warp && warpFits(t);
   if (!gen && !warp) return t;
   const kind = [gen ? 'gen' : '', warp ? 'warp' : ''].filter(Boolean).join('+');
   let byKind = twins.get(t);
@@ -397,17 +402,23 @@ function leastPadded(M: number, N: number, names: string[]): GemmTile {
 
 // ---- kernel text ----
 
-const preludes = new Map<string, string>();
+/** A tile's prelude and where the GEMM core starts in it (compile errors there name the core's lines). */
+interface GemmPrelude { text: string; source: { file: string; firstLine: number } }
+const preludes = new Map<string, GemmPrelude>();
 
 /**
  * Tile constants + the GEMM core, to be prepended to a hook kernel. Memoised per tile: the same
  * string object each time, so the pipeline cache's lookup of it is cheap.
  */
-export function gemmPrelude(t: GemmTile): string {
+function gemmPrelude(t: GemmTile): GemmPrelude {
   const key = `${t.BM},${t.BN},${t.BK},${t.TM},${t.TN},${t.shared},${t.pad ?? false},${t.double ?? false},${t.gen ?? false},${t.warp ?? false}`;
-  let text = preludes.get(key);
-  if (text === undefined) preludes.set(key, (text = buildPrelude(t)));
-  return text;
+  let p = preludes.get(key);
+  if (p === undefined) {
+    const head = preludeHead(t);
+    p = { text: head + kernelSource('matmul_core.wgsl'), source: { file: 'matmul_core.wgsl', firstLine: head.split('\n').length } };
+    preludes.set(key, p);
+  }
+  return p;
 }
 
 /** The tile constants and generated code that come before the core in a GEMM prelude. */
@@ -417,17 +428,6 @@ function preludeHead(t: GemmTile): string {
     `const SMEM_PAD: u32 = ${t.pad ? 1 : 0}u;\nconst STAGES: u32 = ${t.double ? 2 : 1}u;\n` +
     `const GEN: bool = ${!!t.gen};\nconst WARP_TILE: bool = ${!!t.warp};\n` + generatedBlock(t);
 }
-
-function buildPrelude(t: GemmTile): string { return preludeHead(t) + kernelSource('matmul_core.wgsl'); }
-
-/** Where matmul_core.wgsl begins in a tile's prelude (its line 1 is this prelude line). */
-function coreFirstLine(t: GemmTile): number {
-  const key = gemmPrelude(t);
-  let line = coreLines.get(key);
-  if (line === undefined) coreLines.set(key, (line = preludeHead(t).split('\n').length));
-  return line;
-}
-const coreLines = new Map<string, number>();
 
 /**
  * GEN tiles: the thread's TM×TN block as variables acc_<r>_<i>_<c> (row group r, row i, column
@@ -480,11 +480,12 @@ export interface GemmPaths {
 }
 
 export function gemmKernel(file: string, t: GemmTile, paths: GemmPaths, extra: Record<string, number> = {}): KernelRef {
+  const prelude = gemmPrelude(t);
   return {
     file,
-    prelude: gemmPrelude(t),
+    prelude: prelude.text,
     variant: tileName(t),
-    preludeSource: { file: 'matmul_core.wgsl', firstLine: coreFirstLine(t) },
+    preludeSource: prelude.source,
     constants: {
       A_K_CONTIG: +paths.aKContig, B_N_CONTIG: +paths.bNContig,
       A_VEC: +paths.aVec, B_VEC: +paths.bVec, C_VEC: +paths.cVec, ...extra,

@@ -8,7 +8,7 @@
 // with every distinct convolution of a backbone; --gemm-reference N sets each row against GEMM N³.
 // Also runnable alone: `node dist/bench/kernels.js [--quick] [--only gemm] [--sweep]`.
 import { pathToFileURL } from 'node:url';
-import type { Conv2dParams, PoolParams, Raw } from '../src/backend/backend.js';
+import type { Conv2dParams, InputNorm, PoolParams, Raw } from '../src/backend/backend.js';
 import { cpu } from '../src/backend/registry.js';
 import { createWebGpuBackend } from '../src/backend/webgpu/index.js';
 import type { GpuRuntime } from '../src/backend/webgpu/runtime.js';
@@ -174,6 +174,21 @@ function convCases(c: ConvShape, o: { variants?: boolean; dx?: boolean } = {}): 
   const flops = 2 * c.N * Ho * Wo * c.Co * c.C * c.k * c.k;
   const shape = `${c.name} ${c.N}x${c.H}x${c.W}x${c.C} k${c.k} s${c.s} →${c.Co}`;
   const data = () => ({ get X() { return randomData(nx, 11); }, get Wt() { return randomData(nw, 12); }, get G() { return randomData(ny, 13); } });
+  // '.norm' rows: the input batch-normalised (then ReLU) in the operand reads, as the op after a
+  // residual block's bn1 / bn2 runs it; the reference convolves the map normalised on the host.
+  const normTerms = (() => {
+    const mean = randomData(c.C, 14), invstd = randomData(c.C, 15).map((v) => 0.5 + Math.abs(v));
+    const gamma = randomData(c.C, 16).map((v) => 1 + 0.5 * v), beta = randomData(c.C, 17).map((v) => 0.5 * v);
+    const apply = (X: Float32Array) => X.map((v, i) => { const ci = i % c.C; return Math.max(0, (v - mean[ci]) * (invstd[ci] * gamma[ci]) + beta[ci]); });
+    const upload = (rt: GpuRuntime): InputNorm => {
+      const r = (a: Float32Array): Raw => ({ storage: rt.upload(a), shape: [c.C], dtype: 'f32' });
+      return { mean: r(mean), invstd: r(invstd), gamma: r(gamma), beta: r(beta), relu: true };
+    };
+    return { apply, upload };
+  })();
+  const withNorm = (rt: GpuRuntime, opts: ConvOptions): ConvOptions => (opts.normInReads ? { ...opts, inputNorm: normTerms.upload(rt) } : opts);
+  const inputFor = (X: Float32Array, opts: ConvOptions) => (opts.normInReads ? normTerms.apply(X) : X);
+  const normStorages = (o: ConvOptions) => (o.inputNorm ? [o.inputNorm.mean, o.inputNorm.invstd, o.inputNorm.gamma!, o.inputNorm.beta!].map((r) => r.storage as GpuStorage) : []);
   // Beside each default path: the forward with batch-norm statistics in its epilogue, strided
   // backward-data through the phase-class kernel, and (for k×k convolutions whose patch matrix
   // fits in 1 GiB) forward and weight gradient through an explicit im2col + GEMM, so one GPU run
@@ -182,7 +197,8 @@ function convCases(c: ConvShape, o: { variants?: boolean; dx?: boolean } = {}): 
     [[kernel, {}], ...(withVariants ? extra : []).map(([suffix, opts]): [string, ConvOptions] => [kernel + suffix, opts])];
   const explicit: [string, ConvOptions][] = c.k > 1 && 4 * c.N * Ho * Wo * c.k * c.k * c.C <= 2 ** 30 ? [['.im2col', { path: 'im2col' }]] : [];
   // (.stats: the forward as training runs it before a batch norm; against .fwd, the epilogue's cost.)
-  const fwdVariants = variants('conv2d.fwd', [['.stats', { columnStats: 1 }], ...explicit]), dwVariants = variants('conv2d.dw', explicit);
+  const norm: [string, ConvOptions][] = [['.norm', { normInReads: true }]];
+  const fwdVariants = variants('conv2d.fwd', [['.stats', { columnStats: 1 }], ...norm, ...explicit]), dwVariants = variants('conv2d.dw', [...norm, ...explicit]);
   const dxVariants = o.dx === false ? [] : variants('conv2d.dx', c.s > 1 ? [['.phases', { path: 'implicit', phases: true }]] : []);
   const xAt = (X: Float32Array, n: number, h: number, w: number, ci: number) =>
     (h < 0 || w < 0 || h >= c.H || w >= c.W ? 0 : X[((n * c.H + h) * c.W + w) * c.C + ci]);
@@ -190,12 +206,12 @@ function convCases(c: ConvShape, o: { variants?: boolean; dx?: boolean } = {}): 
     ...fwdVariants.map(([kernel, opts]): Case => ({
       kernel, shape, flops, bytes: 4 * (nx + nw + ny),
       prepare(rt, exact) {
-        const { X, Wt } = data();
-        const x = rt.upload(X), w = rt.upload(Wt);
+        const { X: X0, Wt } = data();
+        const x = rt.upload(X0), w = rt.upload(Wt), X = inputFor(X0, opts), o = withNorm(rt, opts);
         const xr: Raw = { storage: x, shape: xShape, dtype: 'f32' }, wr: Raw = { storage: w, shape: wShape, dtype: 'f32' };
         return {
-          inputs: [x, w],
-          run: () => [conv2d(rt, xr, wr, null, p, opts) as GpuStorage],
+          inputs: [x, w, ...normStorages(o)],
+          run: () => [conv2d(rt, xr, wr, null, p, o) as GpuStorage],
           check: ([y]) => exact ? compareCpu(rt, y, ny, cpu().conv2d(cpuRaw(X, xShape), cpuRaw(Wt, wShape), null, p))
             : compareSampled(rt, y, ny, 4, (i) => {
               const co = i % c.Co, pix = Math.floor(i / c.Co), ow = pix % Wo, oh = Math.floor(pix / Wo) % Ho, n = Math.floor(pix / (Wo * Ho));
@@ -236,12 +252,12 @@ function convCases(c: ConvShape, o: { variants?: boolean; dx?: boolean } = {}): 
     ...dwVariants.map(([kernel, opts]): Case => ({
       kernel, shape, flops, bytes: 4 * (nx + nw + ny),
       prepare(rt, exact) {
-        const { X, G } = data();
-        const x = rt.upload(X), g = rt.upload(G);
+        const { X: X0, G } = data();
+        const x = rt.upload(X0), g = rt.upload(G), X = inputFor(X0, opts), o = withNorm(rt, opts);
         const xr: Raw = { storage: x, shape: xShape, dtype: 'f32' }, gr: Raw = { storage: g, shape: yShape, dtype: 'f32' };
         return {
-          inputs: [x, g],
-          run: () => [conv2dBackwardWeight(rt, xr, gr, wShape, p, opts) as GpuStorage],
+          inputs: [x, g, ...normStorages(o)],
+          run: () => [conv2dBackwardWeight(rt, xr, gr, wShape, p, o) as GpuStorage],
           check: ([dw]) => exact ? compareCpu(rt, dw, nw, cpu().conv2dBackwardWeight(cpuRaw(X, xShape), cpuRaw(G, yShape), wShape, p))
             : compareSampled(rt, dw, nw, 6, (i) => {
               const kw = i % c.k, kh = Math.floor(i / c.k) % c.k, ci = Math.floor(i / (c.k * c.k)) % c.C, co = Math.floor(i / (c.k * c.k * c.C));

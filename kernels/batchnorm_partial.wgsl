@@ -12,11 +12,15 @@
 //     0, and the masked gradient written to gm, one 16-byte store per 4 channels (the pass reads
 //     every dy once anyway; the dx pass and a residual branch then use gm, with no separate
 //     masking pass)
+//     RELU_FROM_X: the ReLU's output was never stored (a batch norm applied in a convolution's
+//     operand reads): the mask is where (x − mean)·scale + beta ≤ 0 instead, with the terms
+//     packed [G][3][C] by batchnorm_pack.wgsl in y's binding
 // batchnorm_finalize.wgsl adds the chunks.
 
 override BACKWARD: bool = false;
 override VEC: bool = false;  // C % 4 == 0: 4 channels are one aligned vec4
 override RELU_MASK: bool = false;
+override RELU_FROM_X: bool = false;
 
 struct Params { M: u32, C: u32, rowsPerChunk: u32, chunks: u32 }  // M, chunks: per group
 
@@ -25,7 +29,7 @@ struct Params { M: u32, C: u32, rowsPerChunk: u32, chunks: u32 }  // M, chunks: 
 @group(0) @binding(2) var<storage, read> mean: array<f32>;
 @group(0) @binding(3) var<storage, read> invstd: array<f32>;
 @group(0) @binding(4) var<storage, read_write> part: array<f32>;
-@group(0) @binding(5) var<storage, read> y: array<vec4<f32>>;         // RELU_MASK: the ReLU's output
+@group(0) @binding(5) var<storage, read> y: array<vec4<f32>>;         // RELU_MASK: the ReLU's output (RELU_FROM_X: the terms)
 @group(0) @binding(6) var<storage, read_write> gm: array<vec4<f32>>;  // RELU_MASK: masked dy
 @group(0) @binding(7) var<uniform> params: Params;
 
@@ -63,14 +67,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     if (BACKWARD) {
       let mu = chan4(&mean, g, c0);
       let is = chan4(&invstd, g, c0);
+      var scale = vec4<f32>(0.0);
+      var shift = vec4<f32>(0.0);
+      if (RELU_FROM_X) {
+        let t = (3u * g * params.C + c0) / 4u;  // VEC: C and c0 multiples of 4
+        scale = y[t + params.C / 4u];
+        shift = y[t + params.C / 2u];
+      }
       for (var r = r0 + lid.y; r < r1; r += 16u) {
         var g = load4(&dy, r, c0);
+        let xv = load4(&x, r, c0);
         if (RELU_MASK) {
-          g = select(vec4<f32>(0.0), g, load4(&y, r, c0) > vec4<f32>(0.0));
+          var positive: vec4<bool>;
+          if (RELU_FROM_X) { positive = (xv - mu) * scale + shift > vec4<f32>(0.0); }
+          else { positive = load4(&y, r, c0) > vec4<f32>(0.0); }
+          g = select(vec4<f32>(0.0), g, positive);
           gm[(r * params.C + c0) / 4u] = g;  // VEC: c0 + 3 < C, 16-byte aligned
         }
         s1 += g;
-        s2 += g * (load4(&x, r, c0) - mu) * is;
+        s2 += g * (xv - mu) * is;
       }
     } else {
       let shift = load4(&x, first, c0);

@@ -3,16 +3,24 @@
 //   y[m, co] = Σ_k X(m, k) · Wt[co, k],   m = (n, oh, ow),  k = (kh, kw, ci) with ci fastest,
 // so a 4-run along k is 4 consecutive input channels of one pixel (vec4 when Cin % 4 == 0).
 // Epilogue: + bias[co], + residual (y's shape), ReLU.
+// NORM: the input is batch-normalised (then ReLU when NORM_RELU) as it is read, with the terms
+// packed by batchnorm_pack.wgsl (conv(relu(bn(x))) with bn's output never stored); padding taps
+// stay 0, as padding of the normalised map. NORM_GROUPED: statistics [G, C], image n in group
+// n / normImages.
 
 override HAS_BIAS: bool = false;
 override HAS_RESIDUAL: bool = false;
 override RELU: bool = false;
+override NORM: bool = false;
+override NORM_RELU: bool = false;
+override NORM_GROUPED: bool = false;
 
 struct Params {
   N: u32, H: u32, W: u32, C: u32,
   Ho: u32, Wo: u32, Co: u32, KW: u32,
   sh: u32, sw: u32, ph: i32, pw: i32,
   M: u32, K: u32, invC: f32, invKW: f32,  // 1/C, 1/KW for mm_udiv
+  normImages: u32, _p0: u32, _p1: u32, _p2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
@@ -21,44 +29,57 @@ struct Params {
 @group(0) @binding(3) var<storage, read> residual: array<vec4<f32>>;  // one 16-byte load per 4 outputs
 @group(0) @binding(4) var<storage, read_write> y: array<vec4<f32>>;  // vec4 stores when C_VEC
 @group(0) @binding(5) var<storage, read_write> stats: array<f32>;  // COL_STATS: [row tiles][2][N] (mean, M2)
-@group(0) @binding(6) var<uniform> params: Params;
+@group(0) @binding(6) var<storage, read> norm: array<vec4<f32>>;  // NORM: [G][3][C] terms
+@group(0) @binding(7) var<uniform> params: Params;
 
 fn mm_M() -> u32 { return params.M; }
 fn mm_N() -> u32 { return params.Co; }
 fn mm_k_range(z: u32) -> vec2<u32> { return vec2<u32>(0u, params.K); }
 
-/** Row context of pixel m = (n, oh, ow): (n·H, oh·sh − ph, ow·sw − pw), computed once per row. */
+/**
+ * Row context of pixel m = (n, oh, ow): (n·H, oh·sh − ph, ow·sw − pw, NORM: the offset of image
+ * n's statistics group in the pack), computed once per row.
+ */
 fn mm_rowA(z: u32, m: u32) -> vec4<i32> {
   let ow = m % params.Wo;
   let t = m / params.Wo;
   let oh = t % params.Ho;
   let n = t / params.Ho;
-  return vec4<i32>(i32(n * params.H), i32(oh * params.sh) - params.ph, i32(ow * params.sw) - params.pw, 0);
+  var base = 0u;
+  if (NORM && NORM_GROUPED) { base = 3u * params.C * (n / params.normImages); }
+  return vec4<i32>(i32(n * params.H), i32(oh * params.sh) - params.ph, i32(ow * params.sw) - params.pw, i32(base));
 }
 fn mm_colB(z: u32, n: u32) -> vec4<i32> { return vec4<i32>(0); }
 
-/** Flat input index of im2col element (row context r, k), or -1 where the tap falls in the padding. */
-fn xIndex(r: vec4<i32>, k: u32) -> i32 {
+/**
+ * Flat input index of im2col element (row context r, k), or -1 where the tap falls in the
+ * padding, and the element's input channel.
+ */
+fn xIndex(r: vec4<i32>, k: u32) -> vec2<i32> {
   let tap = mm_udiv(k, params.C, params.invC);  // k < K ≪ 2^24
   let ci = k - tap * params.C;
   let kh = mm_udiv(tap, params.KW, params.invKW);
   let kw = tap - kh * params.KW;
   let ih = r.y + i32(kh);
   let iw = r.z + i32(kw);
-  if (ih < 0 || iw < 0 || ih >= i32(params.H) || iw >= i32(params.W)) { return -1; }
-  return i32((u32(r.x + ih) * params.W + u32(iw)) * params.C + ci);
+  if (ih < 0 || iw < 0 || ih >= i32(params.H) || iw >= i32(params.W)) { return vec2<i32>(-1, i32(ci)); }
+  return vec2<i32>(i32((u32(r.x + ih) * params.W + u32(iw)) * params.C + ci), i32(ci));
 }
 
 fn mm_readA(z: u32, r: vec4<i32>, m: u32, k: u32) -> f32 {
   let i = xIndex(r, k);
-  if (i < 0) { return 0.0; }
-  return x[u32(i) / 4u][u32(i) % 4u];
+  if (i.x < 0) { return 0.0; }
+  let v = x[u32(i.x) / 4u][u32(i.x) % 4u];
+  if (NORM) { return mm_norm1(&norm, u32(r.w), params.C, u32(i.y), v, NORM_RELU); }
+  return v;
 }
 /** Four channels ci..ci+3 of one tap (Cin % 4 == 0): two divisions per load instead of four. */
 fn mm_readA4(z: u32, r: vec4<i32>, m: u32, k: u32) -> vec4<f32> {
   let i = xIndex(r, k);
-  if (i < 0) { return vec4<f32>(0.0); }
-  return x[u32(i) / 4u];
+  if (i.x < 0) { return vec4<f32>(0.0); }
+  let v = x[u32(i.x) / 4u];
+  if (NORM) { return mm_norm4(&norm, u32(r.w), params.C, u32(i.y), v, NORM_RELU); }
+  return v;
 }
 /**
  * A(m, k..k+3) when Cin % 4 != 0 (a 3-channel stem): the run crosses taps, so k is split into
@@ -77,6 +98,7 @@ fn mm_readA4u(z: u32, r: vec4<i32>, m: u32, k: u32, ke: u32) -> vec4<f32> {
       if (ih >= 0 && iw >= 0 && ih < i32(params.H) && iw < i32(params.W)) {
         let i = (u32(r.x + ih) * params.W + u32(iw)) * params.C + ci;
         v[j] = x[i / 4u][i % 4u];
+        if (NORM) { v[j] = mm_norm1(&norm, u32(r.w), params.C, ci, v[j], NORM_RELU); }
       }
     }
     ci += 1u;

@@ -12,10 +12,20 @@ override RELU: bool = false;
 // [z·chunk, (z+1)·chunk) into its own slice z of c (strideA = strideB = 0); a second kernel adds
 // the slices in a fixed order.
 override SPLIT_K: bool = false;
+// Input batch norm (a 1×1 convolution of relu(bn(x)), x never normalised in memory; 2-D, not
+// transposed): NORM_A normalises A [M, K] per column k (the forward: A = x), NORM_B normalises
+// B [K, N] per column n (the weight gradient: B = x), with the terms packed by
+// batchnorm_pack.wgsl; NORM_GROUPED: statistics [G, C], the group of A's row m (of B's row k)
+// being m / normRows.
+override NORM_A: bool = false;
+override NORM_B: bool = false;
+override NORM_RELU: bool = false;
+override NORM_GROUPED: bool = false;
 
 struct Params {
   M: u32, N: u32, K: u32, strideA: u32,
-  strideB: u32, strideC: u32, chunk: u32, _pad1: u32,
+  strideB: u32, strideC: u32, chunk: u32, normRows: u32,
+  invNormRows: f32, _p0: u32, _p1: u32, _p2: u32,  // mm_udiv by normRows
 }
 
 // Operands are bound as vec4 arrays (binding rounded up to 16 bytes) so aligned 4-runs are one
@@ -26,7 +36,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read> residual: array<vec4<f32>>;  // one 16-byte load per 4 outputs
 @group(0) @binding(4) var<storage, read_write> c: array<vec4<f32>>;  // vec4 stores when C_VEC
 @group(0) @binding(5) var<storage, read_write> stats: array<f32>;  // COL_STATS: [row tiles][2][N] (mean, M2)
-@group(0) @binding(6) var<uniform> params: Params;
+@group(0) @binding(6) var<storage, read> norm: array<vec4<f32>>;  // NORM_A / NORM_B: [G][3][C] terms
+@group(0) @binding(7) var<uniform> params: Params;
 
 fn mm_M() -> u32 { return params.M; }
 fn mm_N() -> u32 { return params.N; }
@@ -44,16 +55,43 @@ fn bIndex(z: u32, k: u32, n: u32) -> u32 {
   return z * params.strideB + k * params.N + n;
 }
 
-// Plain matrices need no per-row or per-column context.
-fn mm_rowA(z: u32, m: u32) -> vec4<i32> { return vec4<i32>(0); }
+/** The offset of a NORM operand row's statistics group in the pack: 3·C·(row / normRows). */
+fn normBase(row: u32, C: u32) -> u32 {
+  if (!NORM_GROUPED) { return 0u; }
+  return 3u * C * mm_udiv(row, params.normRows, params.invNormRows);
+}
+
+// Plain matrices need no per-row or per-column context; NORM_A keeps its row's group offset.
+fn mm_rowA(z: u32, m: u32) -> vec4<i32> {
+  if (NORM_A) { return vec4<i32>(i32(normBase(m, params.K)), 0, 0, 0); }
+  return vec4<i32>(0);
+}
 fn mm_colB(z: u32, n: u32) -> vec4<i32> { return vec4<i32>(0); }
 
-fn mm_readA(z: u32, r: vec4<i32>, m: u32, k: u32) -> f32 { let i = aIndex(z, m, k); return a[i / 4u][i % 4u]; }
+fn mm_readA(z: u32, r: vec4<i32>, m: u32, k: u32) -> f32 {
+  let i = aIndex(z, m, k);
+  let v = a[i / 4u][i % 4u];
+  if (NORM_A) { return mm_norm1(&norm, u32(r.x), params.K, k, v, NORM_RELU); }
+  return v;
+}
 // The contiguous axis of A is k (A stored [M, K]) or m (stored [K, M]): both are a[i..i+3],
 // and the wrapper enables the vec4 path only when i is a multiple of 4.
-fn mm_readA4(z: u32, r: vec4<i32>, m: u32, k: u32) -> vec4<f32> { return a[aIndex(z, m, k) / 4u]; }
-fn mm_readB(z: u32, c: vec4<i32>, k: u32, n: u32) -> f32 { let i = bIndex(z, k, n); return b[i / 4u][i % 4u]; }
-fn mm_readB4(z: u32, c: vec4<i32>, k: u32, n: u32) -> vec4<f32> { return b[bIndex(z, k, n) / 4u]; }
+fn mm_readA4(z: u32, r: vec4<i32>, m: u32, k: u32) -> vec4<f32> {
+  let v = a[aIndex(z, m, k) / 4u];
+  if (NORM_A) { return mm_norm4(&norm, u32(r.x), params.K, k, v, NORM_RELU); }
+  return v;
+}
+fn mm_readB(z: u32, c: vec4<i32>, k: u32, n: u32) -> f32 {
+  let i = bIndex(z, k, n);
+  let v = b[i / 4u][i % 4u];
+  if (NORM_B) { return mm_norm1(&norm, normBase(k, params.N), params.N, n, v, NORM_RELU); }
+  return v;
+}
+fn mm_readB4(z: u32, c: vec4<i32>, k: u32, n: u32) -> vec4<f32> {
+  let v = b[bIndex(z, k, n) / 4u];
+  if (NORM_B) { return mm_norm4(&norm, normBase(k, params.N), params.N, n, v, NORM_RELU); }
+  return v;
+}
 
 // Unaligned 4-runs along the contiguous axes: element by element (matmul_core.wgsl).
 fn mm_readA4u(z: u32, r: vec4<i32>, m: u32, k: u32, ke: u32) -> vec4<f32> { return mm_elementsA(z, r, m, k, ke); }

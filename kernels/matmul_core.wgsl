@@ -78,6 +78,27 @@ fn mm_udiv(n: u32, d: u32, inv: f32) -> u32 {
   return q;
 }
 
+// Input batch norm, for hook kernels with a NORM option (conv(relu(bn(x))) without bn's output
+// in memory): v ↦ (v − mean)·scale + beta per channel c, then ReLU when `relu`, the terms packed
+// [G][3][C] by batchnorm_pack.wgsl; `base` = 3·C·g for the value's statistics group g. The same
+// operations in the same order as batchnorm_normalize.wgsl.
+fn mm_norm1(pack: ptr<storage, array<vec4<f32>>, read>, base: u32, C: u32, c: u32, v: f32, relu: bool) -> f32 {
+  let i = base + c;
+  let j = i + C;
+  let k = j + C;
+  let r = (v - (*pack)[i / 4u][i % 4u]) * (*pack)[j / 4u][j % 4u] + (*pack)[k / 4u][k % 4u];
+  if (relu) { return max(r, 0.0); }
+  return r;
+}
+/** Channels c..c+3 (C and c multiples of 4: each term is one 16-byte load). */
+fn mm_norm4(pack: ptr<storage, array<vec4<f32>>, read>, base: u32, C: u32, c: u32, v: vec4<f32>, relu: bool) -> vec4<f32> {
+  let i = (base + c) / 4u;
+  let q = C / 4u;
+  let r = (v - (*pack)[i]) * (*pack)[i + q] + (*pack)[i + 2u * q];
+  if (relu) { return max(r, vec4<f32>(0.0)); }
+  return r;
+}
+
 // Which axis of A / B is contiguous in memory (the direction of a 4-run), and whether the
 // 4-runs may be read with the vec4 hooks (alignment checked by the wrapper).
 override A_K_CONTIG: bool = true;

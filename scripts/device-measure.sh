@@ -12,7 +12,8 @@
 # dist-old arm; EXTRA_STEPS=0 skips the --no-step-replay and fusion-off steps; PROFILES lists the
 # profiled steps as "folder env... --profile[-shapes]" specs (semicolon-separated); TESTS narrows
 # the parity tests (a regex on test/webgpu file names); MORE_STEPS adds `bench step` runs of dist
-# with other arguments ("--method co-byol --arch rf99-resnet50;...", up to 2 minutes each: --tune runs fourteen profiled steps); GEMM=0 and TORCH=0 skip those;
+# with other arguments ("--method co-byol --arch rf99-resnet50;COENGINE_FOLD_BN=0 --method ...":
+# environment assignments first; up to 2 minutes each: --tune runs fourteen profiled steps); GEMM=0 and TORCH=0 skip those;
 # SWEEP="shared128bk8p,shared128x64" times GEMM 4096³ under those tile configs (bare names are
 # GEMM_TILES, bracketed ones any row of bench kernels --sweep; after the parity tests; SWEEP_ARGS
 # adds options, e.g. "--quick --reps 1" for a dry run on lavapipe);
@@ -83,9 +84,10 @@ for p in "${PROFS[@]}"; do
     | wrap "$p" >> "$O/step_profile.jsonl"; mark "profile $p"
 done
 IFS=';' read -r -a MORE <<< "${MORE_STEPS:-}"
-for args in "${MORE[@]}"; do
+for args in "${MORE[@]}"; do  # "VAR=x ... args": environment assignments first, as in PROFILES
   [ -n "${args// /}" ] || continue
-  timeout "$(left 120)" node dist/src/cli/main.js bench step $args --steps 4 --warmup 10 --json 2>&1 | quiet | wrap "dist $args" >> "$O/step.jsonl"
+  spec "dist $args"
+  timeout "$(left 120)" env "${ENVS[@]}" node dist/src/cli/main.js bench step "${ARGS[@]}" --steps 4 --warmup 10 --json 2>&1 | quiet | wrap "dist $args" >> "$O/step.jsonl"
   mark "step dist $args"
 done
 [ "${GEMM:-1}" = 1 ] && { timeout "$(left 20)" node dist/src/cli/main.js bench kernels --json --reps 10 --only "gemm" 2>&1 | quiet > "$O/gemm.jsonl"; mark gemm; }

@@ -74,7 +74,7 @@ if (profiles.length) {
     console.log(`${p.build.padEnd(70)} GEMMs ${fmt(gemmMs(p))} ms, all ${fmt(allMs(p))} ms\n    stem dW: ${stemText || '—'}`);
   }
   const [base, ...others] = profiles;
-  const byName = (p) => new Map(p.result.profile.map((r) => [r.name.replace(/ @\S+$/, '').replace(/ ×\d+ splits/, ''), r]));
+  const byName = (p) => new Map(p.result.profile.map((r) => [r.name.replace(/ @\S+$/, '').replace(/ \+norm$/, '').replace(/ ×\d+ splits/, ''), r]));
   const b = byName(base);
   for (const p of others) {
     const o = byName(p);

@@ -83,6 +83,14 @@ export interface GradInto { dgamma?: Storage | null; dbeta?: Storage | null }
 /** What batch-norm's apply pass fuses after the affine map: + residual, then ReLU. */
 export interface NormalizeEpilogue { residual?: Raw | null; relu?: boolean }
 
+/**
+ * A training-mode batch norm (then ReLU) applied to a convolution's input as it is read:
+ * conv(relu((x − mean)·invstd·gamma + beta)) with per-channel statistics [C], or [G, C] for G
+ * equal groups of images. The normalised map need not exist in memory: a backend may apply the
+ * map in its operand reads (WebGPU's GEMM hooks) or materialise it for the call and free it.
+ */
+export interface InputNorm { mean: Raw; invstd: Raw; gamma: Raw | null; beta: Raw | null; relu: boolean }
+
 export interface Backend {
   readonly name: BackendName;
 
@@ -152,9 +160,9 @@ export interface Backend {
    * `batchNormGroups` > 0: y goes straight into a training-mode batch norm over that many groups
    * of rows. A backend may then compute y's per-channel statistics as it writes y and keep them
    * with y for batchStatistics(y) (WebGPU: in the GEMM epilogue, saving batch norm a pass over
-   * y). A hint: results are the same.
+   * y). A hint: results are the same. `inputNorm`: convolve the batch-normalised x (above).
    */
-  conv2d(x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams, batchNormGroups?: number): Storage;
+  conv2d(x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams, batchNormGroups?: number, inputNorm?: InputNorm | null): Storage;
   /**
    * dx. `accumulate` (x's shape and dtype): x's gradient from its other consumers (a residual
    * connection's), added to the result, in the same pass where the backend can (WebGPU: as the
@@ -162,8 +170,11 @@ export interface Backend {
    * backend must include it, and must return fresh storage (never accumulate's own).
    */
   conv2dBackwardData(dy: Raw, w: Raw, xShape: Shape, p: Conv2dParams, accumulate?: Raw | null): Storage;
-  /** `into`: storage the result may be written to (a gradient sink); returned when used. */
-  conv2dBackwardWeight(x: Raw, dy: Raw, wShape: Shape, p: Conv2dParams, into?: Storage | null): Storage;
+  /**
+   * `into`: storage the result may be written to (a gradient sink); returned when used.
+   * `inputNorm`: the forward convolved x batch-normalised (conv2d's option), and so does dW.
+   */
+  conv2dBackwardWeight(x: Raw, dy: Raw, wShape: Shape, p: Conv2dParams, into?: Storage | null, inputNorm?: InputNorm | null): Storage;
 
   // ---- pooling (NHWC) ----
   /** Max pool; returns output and the flat input index (within its image plane·C) of each max. */
@@ -199,8 +210,11 @@ export interface Backend {
    * With statistics [G, C], each group of rows uses its own (dgamma/dbeta add the groups').
    * With `reluOut`, the output of a ReLU fused after the batch norm, dy is first masked where
    * reluOut is 0 (in the same pass) and the masked gradient is returned too (dyMasked).
+   * `reluFromInput` instead: the fused ReLU's output was never stored (an InputNorm's), so the
+   * mask is where the normalised x, (x − mean)·invstd·gamma + beta, is not positive.
    */
-  batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, into?: GradInto, reluOut?: Raw | null):
+  batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, into?: GradInto, reluOut?: Raw | null,
+    reluFromInput?: { beta: Raw | null } | null):
     { dx: Storage; dgamma: Storage; dbeta: Storage; dyMasked?: Storage };
 
   // ---- softmax family (over the last axis) ----

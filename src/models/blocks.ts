@@ -3,7 +3,7 @@
 // (3×3 → 1×1) and BagNets (3×3 with padding 0, shortcut cropped to match).
 import { Tensor } from '../tensor.js';
 import { Module } from '../nn/module.js';
-import { Conv2d, BatchNorm2d, Sequential, convBatchNorm, type LayerOptions } from '../nn/layers.js';
+import { Conv2d, BatchNorm2d, Sequential, batchNormConv, type LayerOptions } from '../nn/layers.js';
 import { slice } from '../ops/index.js';
 import { ShapeError, fmtShape } from '../runtime/errors.js';
 import type { Shape } from '../runtime/shape.js';
@@ -71,8 +71,11 @@ export class BasicBlock extends Module implements Traceable {
   }
 
   forward(x: Tensor): Tensor {
-    // relu(bn(conv)) and relu(bn(conv) + shortcut) are single fused normalisation passes.
-    const y = this.conv2.forwardHinted(convBatchNorm(this.conv1, this.bn1, x, { relu: true }), this.bn2.statsGroups());
+    // conv2(relu(bn1(·))) is one op that does not keep bn1's output (nn/layers.ts
+    // batchNormConv); relu(bn2(·) + shortcut) is one fused normalisation pass.
+    const x1 = this.conv1.forwardHinted(x, this.bn1.statsGroups());
+    const y = batchNormConv(this.bn1, this.conv2, x1, { relu: true, batchNormGroups: this.bn2.statsGroups() });
+    x1.dispose(); // the tape's aliases keep what backward needs
     const r = this.downsample ? this.downsample.forward(x) : x;
     return this.bn2.forwardFused(y, { residual: shortcutLike(y, r), relu: true });
   }
@@ -117,8 +120,13 @@ export class Bottleneck extends Module implements Traceable {
   }
 
   forward(x: Tensor): Tensor {
-    let y = convBatchNorm(this.conv1, this.bn1, x, { relu: true });
-    y = this.conv3.forwardHinted(convBatchNorm(this.conv2, this.bn2, y, { relu: true }), this.bn3.statsGroups());
+    // conv2(relu(bn1(·))) and conv3(relu(bn2(·))) are single ops that do not keep the
+    // normalised maps (nn/layers.ts batchNormConv); each intermediate is let go once consumed.
+    const x1 = this.conv1.forwardHinted(x, this.bn1.statsGroups());
+    const x2 = batchNormConv(this.bn1, this.conv2, x1, { relu: true, batchNormGroups: this.bn2.statsGroups() });
+    x1.dispose();
+    const y = batchNormConv(this.bn2, this.conv3, x2, { relu: true, batchNormGroups: this.bn3.statsGroups() });
+    x2.dispose();
     const r = this.downsample ? this.downsample.forward(x) : x;
     return this.bn3.forwardFused(y, { residual: shortcutLike(y, r), relu: true });
   }

@@ -2,7 +2,7 @@
 import { Tensor, tidy } from '../tensor.js';
 import { Module, resolveBackend, type ModuleOptions } from './module.js';
 import { initRng } from './init.js';
-import { conv2d, linear, batchNorm, relu, gelu, randn, rand, zeros, ones, full } from '../ops/index.js';
+import { conv2d, linear, batchNorm, batchNormConv2d, relu, gelu, randn, rand, zeros, ones, full, type BatchNormOptions } from '../ops/index.js';
 import { batchGroups } from './batch_groups.js';
 import type { Rng } from '../runtime/rng.js';
 
@@ -90,23 +90,42 @@ class BatchNormBase extends Module {
   statsGroups(): number { return this.training ? batchGroups() : 0; }
   /** bn(x) (+ residual) (then ReLU) in one normalisation pass: what a residual block ends with. */
   forwardFused(x: Tensor, epilogue: { residual?: Tensor | null; relu?: boolean } = {}): Tensor {
+    return batchNorm(x, this.options(x, epilogue));
+  }
+  /** batchNorm's options for this module on x (rank checked), with the given epilogue. */
+  options(x: Tensor, epilogue: { residual?: Tensor | null; relu?: boolean } = {}): BatchNormOptions {
     if (x.rank !== this.rank) {
       throw new RangeError(`${this.constructor.name}: expected rank ${this.rank} input, got [${x.shape}]`);
     }
-    return batchNorm(x, {
+    return {
       gamma: this.weight, beta: this.bias, runningMean: this.runningMean, runningVar: this.runningVar, numBatchesTracked: this.numBatchesTracked,
       training: this.training, momentum: this.momentum, eps: this.eps, residual: epilogue.residual, relu: epilogue.relu,
       groups: this.training ? batchGroups() : 1,
-    });
+    };
   }
 }
 
 /**
- * bn(conv(x)), with bn's fused residual add / ReLU, telling the convolution when a training-mode
- * batch norm takes its output (the WebGPU backend then makes the statistics as it writes it).
+ * Whether batchNormConv folds a training-mode batch norm into the convolution after it (the
+ * default); COENGINE_FOLD_BN=0 composes the two ops instead, keeping the normalised map (A/B
+ * runs: the values and gradients are the same).
  */
-export function convBatchNorm(conv: Conv2d, bn: BatchNorm2d, x: Tensor, epilogue: { residual?: Tensor | null; relu?: boolean } = {}): Tensor {
-  return bn.forwardFused(conv.forwardHinted(x, bn.statsGroups()), epilogue);
+export function foldBatchNorm(): boolean { return process.env.COENGINE_FOLD_BN !== '0'; }
+
+/**
+ * conv(relu(bn(x))) (relu: false, conv(bn(x))) as one op whose normalised map is not kept for
+ * backward (ops/norm_conv.ts); `batchNormGroups`: a training-mode batch norm takes the
+ * convolution's output (Conv2d.forwardHinted).
+ */
+export function batchNormConv(bn: BatchNorm2d, conv: Conv2d, x: Tensor, o: { relu: boolean; batchNormGroups?: number }): Tensor {
+  const convOpts = { stride: conv.stride, padding: conv.padding, batchNormGroups: o.batchNormGroups ?? 0 };
+  if (!bn.training || !foldBatchNorm()) {
+    const y = bn.forwardFused(x, { relu: o.relu });
+    const z = conv2d(y, conv.weight, conv.bias, convOpts);
+    y.dispose(); // the tape's aliases keep what backward needs
+    return z;
+  }
+  return batchNormConv2d(x, bn.options(x, { relu: o.relu }), conv.weight, conv.bias, convOpts);
 }
 
 export class BatchNorm1d extends BatchNormBase {

@@ -12,6 +12,7 @@ export * from './linalg.js';
 export * from './conv.js';
 export * from './pool.js';
 export * from './norm.js';
+export * from './norm_conv.js';
 export * from './softmax.js';
 export * from './similarity.js';
 export * from './local_loss.js';

@@ -40,29 +40,14 @@ export interface BatchNormOptions {
 export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
   const C = x.shape[x.rank - 1];
   const eps = o.eps ?? 1e-5;
-  for (const [k, t] of [['gamma', o.gamma], ['beta', o.beta], ['runningMean', o.runningMean], ['runningVar', o.runningVar]] as const) {
-    if (t && (t.rank !== 1 || t.shape[0] !== C)) throw shapeError('batchNorm', `${k} must be [${C}] for ${C} channels (last axis)`, { input: x.shape, [k]: t.shape });
-  }
-  if (x.rank < 2) throw shapeError('batchNorm', 'input must be [N, C] or [N, H, W, C]', { input: x.shape });
+  checkBatchNorm('batchNorm', x, o);
   const residual = o.residual ?? null;
   if (residual && (residual.rank !== x.rank || residual.shape.some((d, i) => d !== x.shape[i]))) {
     throw shapeError('batchNorm', 'the residual must have the input\'s shape', { input: x.shape, residual: residual.shape });
   }
   if (!o.training) return batchNormEval(x, o, C, eps, residual);
-  const M = x.size / C;
-  const G = o.groups ?? 1;
-  if (!Number.isInteger(G) || G < 1 || x.shape[0] % G !== 0) {
-    throw shapeError('batchNorm', `groups must be a positive integer dividing the batch (${G} given)`, { input: x.shape });
-  }
-  if (M / G < 2) throw shapeError('batchNorm', `training mode needs more than one value per channel${G > 1 ? ` in each of the ${G} groups` : ''}`, { input: x.shape });
   const be = x.backend;
-  const x2 = x.alias([M, C]);
-  const running = o.runningMean && o.runningVar
-    ? { mean: o.runningMean, variance: o.runningVar, count: o.numBatchesTracked ?? null, momentum: o.momentum ?? 0.1, n: M / G }
-    : null;
-  const stats = be.batchStatistics(x2, eps, running, G);
-  const statShape = G > 1 ? [G, C] : [C];
-  const mean = wrap(be, stats.mean, statShape, x.dtype), invstd = wrap(be, stats.invstd, statShape, x.dtype);
+  const { x2, mean, invstd, M } = trainingStatistics('batchNorm', x, o);
   const y = wrap(be, be.normalize(x2, mean, invstd, o.gamma ?? null, o.beta ?? null, { residual, relu: o.relu }), x.shape, x.dtype);
   const gamma = o.gamma ?? null, beta = o.beta ?? null;
   if (needsGrad(x, gamma, beta, residual)) {
@@ -90,8 +75,40 @@ export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
   return y;
 }
 
+/** Shape checks shared by batchNorm and batchNormConv2d. */
+export function checkBatchNorm(op: string, x: Tensor, o: BatchNormOptions): void {
+  const C = x.shape[x.rank - 1];
+  for (const [k, t] of [['gamma', o.gamma], ['beta', o.beta], ['runningMean', o.runningMean], ['runningVar', o.runningVar]] as const) {
+    if (t && (t.rank !== 1 || t.shape[0] !== C)) throw shapeError(op, `${k} must be [${C}] for ${C} channels (last axis)`, { input: x.shape, [k]: t.shape });
+  }
+  if (x.rank < 2) throw shapeError(op, 'input must be [N, C] or [N, H, W, C]', { input: x.shape });
+}
+
+/**
+ * Training mode's batch statistics of x viewed as [M, C] (mean and invstd [C], or [G, C] for G
+ * groups), updating the running statistics in place when given. The caller disposes x2, mean
+ * and invstd.
+ */
+export function trainingStatistics(op: string, x: Tensor, o: BatchNormOptions): { x2: Tensor; mean: Tensor; invstd: Tensor; M: number; C: number } {
+  const C = x.shape[x.rank - 1];
+  const M = x.size / C;
+  const G = o.groups ?? 1;
+  if (!Number.isInteger(G) || G < 1 || x.shape[0] % G !== 0) {
+    throw shapeError(op, `groups must be a positive integer dividing the batch (${G} given)`, { input: x.shape });
+  }
+  if (M / G < 2) throw shapeError(op, `training mode needs more than one value per channel${G > 1 ? ` in each of the ${G} groups` : ''}`, { input: x.shape });
+  const be = x.backend;
+  const x2 = x.alias([M, C]);
+  const running = o.runningMean && o.runningVar
+    ? { mean: o.runningMean, variance: o.runningVar, count: o.numBatchesTracked ?? null, momentum: o.momentum ?? 0.1, n: M / G }
+    : null;
+  const stats = be.batchStatistics(x2, o.eps ?? 1e-5, running, G);
+  const statShape = G > 1 ? [G, C] : [C];
+  return { x2, mean: wrap(be, stats.mean, statShape, x.dtype), invstd: wrap(be, stats.invstd, statShape, x.dtype), M, C };
+}
+
 /** The differentiable inputs of a batch norm, in the order its backward returns gradients. */
-function bnInputs(x: Tensor, gamma: Tensor | null, beta: Tensor | null, residual: Tensor | null): Tensor[] {
+export function bnInputs(x: Tensor, gamma: Tensor | null, beta: Tensor | null, residual: Tensor | null): Tensor[] {
   return [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : []), ...(residual ? [residual] : [])];
 }
 

@@ -86,6 +86,17 @@ check('batchNorm eval', (x, g, b) => op.batchNorm(x, {
   runningVar: tensor([0.5, 1.5, 2.0], [3], { dtype: 'f64', backend: cpu() }),
 }), [leaf([2, 2, 2, 3], rng), leaf([3], rng), leaf([3], rng)]);
 
+// A training-mode batch norm (+ ReLU) folded into the convolution it feeds: the map is remade in
+// backward (InputNorm, reluFromInput), so its gradient is checked on its own.
+check('batchNormConv2d relu 3x3 s1 p1', (x, g, b, w) => op.batchNormConv2d(x, { gamma: g, beta: b, training: true, relu: true }, w, null, { padding: 1 }),
+  [leaf([2, 3, 4, 3], rng), leaf([3], rng), leaf([3], rng), leaf([2, 3, 3, 3], rng)]);
+check('batchNormConv2d relu 1x1 + bias', (x, g, b, w, c) => op.batchNormConv2d(x, { gamma: g, beta: b, training: true, relu: true }, w, c),
+  [leaf([2, 2, 3, 4], rng), leaf([4], rng), leaf([4], rng), leaf([3, 4, 1, 1], rng), leaf([3], rng)]);
+check('batchNormConv2d 2 groups, 3x3 s2, no ReLU', (x, g, b, w) => op.batchNormConv2d(x, { gamma: g, beta: b, training: true, groups: 2 }, w, null, { stride: 2, padding: 1 }),
+  [leaf([4, 5, 4, 2], rng), leaf([2], rng), leaf([2], rng), leaf([3, 2, 3, 3], rng)]);
+check('batchNormConv2d no affine + relu', (x, w) => op.batchNormConv2d(x, { training: true, relu: true }, w),
+  [leaf([3, 2, 2, 3], rng), leaf([2, 3, 1, 1], rng)]);
+
 // Normalisation and similarity (local map [B, P, D] against a global vector [B, 1, D]).
 check('l2Normalize', (x) => op.l2Normalize(x, 1), [leaf([3, 4, 2], rng)]);
 check('cosine local vs global', (l, g) => op.cosineSimilarity(l, g, -1), [leaf([2, 5, 4], rng), leaf([2, 1, 4], rng)]);

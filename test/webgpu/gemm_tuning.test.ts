@@ -28,11 +28,14 @@ test('sites: labels without tile, split count or statistics suffix; split-K redu
   assert.is(siteOfLabel('matmul 1×64×64×401408 Aᵀ ×523 splits @shared64p'), 'matmul 1×64×64×401408 Aᵀ');
   assert.is(siteOfLabel('conv2d [128, 56, 56, 64]*[64, 64, 3, 3] s1×1 p1×1 +stats @shared64x128'), 'conv2d [128, 56, 56, 64]*[64, 64, 3, 3] s1×1 p1×1');
   assert.is(siteOfLabel('conv2d dw [2, 8, 8, 3]*[4, 3, 3, 3] s1×1 p0×0 ×1 splits @direct8x8'), 'conv2d dw [2, 8, 8, 3]*[4, 3, 3, 3] s1×1 p0×0');
+  // A batch norm applied in the operand reads (batchNormConv2d) names the same site.
+  assert.is(siteOfLabel('matmul 1×64×64×401408 ×523 splits +norm @shared64p'), 'matmul 1×64×64×401408');
+  assert.is(siteOfLabel('conv2d [128, 56, 56, 64]*[64, 64, 3, 3] s1×1 p1×1 +stats +norm @shared64x128'), 'conv2d [128, 56, 56, 64]*[64, 64, 3, 3] s1×1 p1×1');
   const sites = msPerSite([
     { label: 'bn.normalize', ms: 5, flops: 0 },                              // before any GEMM: not a site
     { label: 'matmul 1×8×8×4096 Aᵀ ×16 splits @shared64p', ms: 1, flops: 2 },
     { label: 'matmul split-K reduce', ms: 0.25, flops: 0 },                 // belongs to the GEMM above
-    { label: 'conv2d [1, 4, 4, 8]*[8, 8, 3, 3] s1×1 p1×1 +stats @direct32', ms: 2, flops: 3 },
+    { label: 'conv2d [1, 4, 4, 8]*[8, 8, 3, 3] s1×1 p1×1 +stats +norm @direct32', ms: 2, flops: 3 },
     { label: 'relu', ms: 7, flops: 0 },                                      // not a reduce: nobody's
     { label: 'matmul 1×8×8×4096 Aᵀ ×16 splits @shared64p', ms: 1, flops: 2 }, // the same site again: summed
     { label: 'matmul split-K reduce +epilogue', ms: 0.5, flops: 0 },

@@ -1,9 +1,10 @@
 // Direct convolution over NHWC maps. Weights (OIHW) are re-laid as [kh][kw][Cin][Cout] so the
 // innermost loops run over contiguous channels. Accumulation is in double precision.
-import type { Conv2dParams, Raw, Storage } from '../backend.js';
+import type { Conv2dParams, InputNorm, Raw, Storage } from '../backend.js';
 import { convOutSize, numel, sameShape, type Shape } from '../../runtime/shape.js';
 import { BackendError } from '../../runtime/errors.js';
 import { alloc, allocInto, dataOf, type CpuStorage } from './storage.js';
+import { normalize } from './norm.js';
 
 /** OIHW → HWIO (Float64Array). */
 function toHWIO(w: ArrayLike<number>, Co: number, Ci: number, kh: number, kw: number): Float64Array {
@@ -42,7 +43,16 @@ function forEachTap(g: Geometry, fn: (op: number, ip: number, tap: number) => vo
   }
 }
 
-export function conv2d(x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams): CpuStorage {
+/** x batch-normalised as `n` says (the reference materialises it), or x itself. */
+function normalizedInput(x: Raw, n: InputNorm | null | undefined): Raw {
+  if (!n) return x;
+  const C = x.shape[x.shape.length - 1];
+  const y = normalize({ storage: x.storage, shape: [numel(x.shape) / C, C], dtype: x.dtype }, n.mean, n.invstd, n.gamma, n.beta, { relu: n.relu });
+  return { storage: y, shape: x.shape, dtype: x.dtype };
+}
+
+export function conv2d(x0: Raw, w: Raw, bias: Raw | null, p: Conv2dParams, _batchNormGroups = 0, inputNorm: InputNorm | null = null): CpuStorage {
+  const x = normalizedInput(x0, inputNorm);
   const g = geometry(x.shape, w.shape, p);
   const X = dataOf(x), Wt = toHWIO(dataOf(w), g.Co, g.C, g.kh, g.kw);
   const acc = new Float64Array(g.N * g.Ho * g.Wo * g.Co);
@@ -87,7 +97,8 @@ export function conv2dBackwardData(dy: Raw, w: Raw, xShape: Shape, p: Conv2dPara
   return out;
 }
 
-export function conv2dBackwardWeight(x: Raw, dy: Raw, wShape: Shape, p: Conv2dParams, into?: Storage | null): CpuStorage {
+export function conv2dBackwardWeight(x0: Raw, dy: Raw, wShape: Shape, p: Conv2dParams, into?: Storage | null, inputNorm: InputNorm | null = null): CpuStorage {
+  const x = normalizedInput(x0, inputNorm);
   const g = geometry(x.shape, wShape, p);
   const X = dataOf(x), G = dataOf(dy);
   const { C, Co, kh, kw } = g;

@@ -45,9 +45,12 @@ export function normalize(x: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, bet
  * With x̂ = (x − μ)·σ⁻¹: dβ = Σdy, dγ = Σdy·x̂, dx = γσ⁻¹/M · (M·dy − dβ − x̂·dγ), the sums and
  * statistics taken per group of rows (dγ, dβ returned summed over the groups).
  */
-export function batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, into: GradInto = {}, reluOut: Raw | null = null):
+export function batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, into: GradInto = {}, reluOut: Raw | null = null,
+  reluFromInput: { beta: Raw | null } | null = null):
   { dx: CpuStorage; dgamma: CpuStorage; dbeta: CpuStorage; dyMasked?: CpuStorage } {
   const [rows, C] = [x.shape[0], x.shape[1]];
+  // The mask of a ReLU whose output was never stored: where the normalised x is not positive.
+  if (!reluOut && reluFromInput) reluOut = { storage: normalize(x, mean, invstd, gamma, reluFromInput.beta, { relu: true }), shape: x.shape, dtype: x.dtype };
   const X = dataOf(x), mu = dataOf(mean), is = dataOf(invstd);
   let G = dataOf(dy), dyMasked: CpuStorage | undefined;
   if (reluOut) {

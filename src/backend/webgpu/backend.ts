@@ -6,7 +6,7 @@
 // cast.wgsl). u8 tensors support upload, download, fill and cast; other ops want f32/i32.
 // f64 does not exist in WGSL: it throws, pointing at the cpu backend.
 import type {
-  Backend, BatchNormRunning, BinaryOp, GradInto, Conv2dParams, NormalizeEpilogue, OptimizerHyper, OptimizerKind, PoolParams, Raw, ReduceOp, ScalarOp, Storage,
+  Backend, BatchNormRunning, BinaryOp, GradInto, Conv2dParams, InputNorm, NormalizeEpilogue, OptimizerHyper, OptimizerKind, PoolParams, Raw, ReduceOp, ScalarOp, Storage,
   UnaryGradOp, UnaryOp,
 } from '../backend.js';
 import { allocArray, type DType, type TypedArray } from '../../runtime/dtype.js';
@@ -89,14 +89,14 @@ export class WebGpuBackend implements Backend {
   matmul(a: Raw, b: Raw, transA: boolean, transB: boolean, bias?: Raw | null, into?: Storage | null): Storage {
     return matmul(this.runtime, a, b, transA, transB, { epilogue: bias ? { bias: gpu(bias) } : undefined, out: into as GpuStorage | null });
   }
-  conv2d(x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams, batchNormGroups?: number): Storage {
-    return conv2d(this.runtime, x, w, bias, p, { columnStats: batchNormGroups });
+  conv2d(x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams, batchNormGroups?: number, inputNorm?: InputNorm | null): Storage {
+    return conv2d(this.runtime, x, w, bias, p, { columnStats: batchNormGroups, inputNorm });
   }
   conv2dBackwardData(dy: Raw, w: Raw, xShape: Shape, p: Conv2dParams, accumulate?: Raw | null): Storage {
     return conv2dBackwardData(this.runtime, dy, w, xShape, p, { accumulate });
   }
-  conv2dBackwardWeight(x: Raw, dy: Raw, wShape: Shape, p: Conv2dParams, into?: Storage | null): Storage {
-    return conv2dBackwardWeight(this.runtime, x, dy, wShape, p, { into: into as GpuStorage | null });
+  conv2dBackwardWeight(x: Raw, dy: Raw, wShape: Shape, p: Conv2dParams, into?: Storage | null, inputNorm?: InputNorm | null): Storage {
+    return conv2dBackwardWeight(this.runtime, x, dy, wShape, p, { into: into as GpuStorage | null, inputNorm });
   }
   maxPool2d(x: Raw, p: PoolParams): { y: Storage; argmax: Storage } { return maxPool2d(this.runtime, x, p); }
   maxPool2dBackward(dy: Raw, argmax: Raw, xShape: Shape): Storage { return maxPool2dBackward(this.runtime, dy, argmax, xShape); }
@@ -110,9 +110,9 @@ export class WebGpuBackend implements Backend {
   batchStatistics(x: Raw, eps: number, running: BatchNormRunning | null, groups?: number): { mean: Storage; invstd: Storage } {
     return batchStatistics(this.runtime, x, eps, running, groups);
   }
-  batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, into?: GradInto, reluOut?: Raw | null):
-    { dx: Storage; dgamma: Storage; dbeta: Storage; dyMasked?: Storage } {
-    return batchNormBackward(this.runtime, x, dy, mean, invstd, gamma, into, reluOut);
+  batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, into?: GradInto, reluOut?: Raw | null,
+    reluFromInput?: { beta: Raw | null } | null): { dx: Storage; dgamma: Storage; dbeta: Storage; dyMasked?: Storage } {
+    return batchNormBackward(this.runtime, x, dy, mean, invstd, gamma, into, reluOut, reluFromInput);
   }
 
   // ---- softmax family

@@ -2,15 +2,16 @@
 // is a plain GEMM over the NHWC pixels; every other one is an implicit GEMM whose hooks gather
 // im2col elements on the fly (kernels/conv2d_*.wgsl). Backward-weight reduces over N·Ho·Wo
 // with split-K (partial sums per grid layer, then a deterministic reduction kernel).
-import type { Conv2dParams, Raw, Storage } from '../../backend.js';
+import type { Conv2dParams, InputNorm, Raw, Storage } from '../../backend.js';
 import { BackendError, fmtShape } from '../../../runtime/errors.js';
-import { convOutSize, sameShape, type Shape } from '../../../runtime/shape.js';
+import { convOutSize, numel, sameShape, type Shape } from '../../../runtime/shape.js';
 import type { GpuContext, GpuStorage } from '../context.js';
 import { params, type Params } from '../params.js';
 import { gpu, grid, need32 } from './util.js';
 import { asVec4, attachColumnStats, chooseTile, columnStatsPart, dummy, gemmGrid, gemmKernel, isSoftwareDevice, noStats, region, releaseTemp, splitKLayers, splitKReduce, tileName, validateTile, type GemmTile } from './gemm.js';
 import { gemm, type Epilogue } from './matmul.js';
 import { binary } from './elementwise.js';
+import { normalize, normPack } from './norm.js';
 
 export interface ConvOptions {
   /** Fused after the bias: residual add (y's shape) and ReLU. */
@@ -64,6 +65,14 @@ export interface ConvOptions {
    * the groups.
    */
   columnStats?: number;
+  /**
+   * Forward and backward-weight: convolve x batch-normalised (Backend.conv2d's InputNorm). The
+   * GEMM paths (1×1 stride 1, implicit) apply it in their operand reads; the im2col and
+   * space-to-depth paths, or `normInReads: false` (tests, A/B runs), materialise the normalised
+   * map for the call.
+   */
+  inputNorm?: InputNorm | null;
+  normInReads?: boolean;
 }
 
 export interface Geometry {
@@ -94,6 +103,10 @@ function convHeader(g: Geometry, tail: [number, number, number, number]): Params
   return convGeometry(g).u32(...tail);
 }
 function convParams(g: Geometry, tail: [number, number, number, number]): Uint8Array { return convHeader(g, tail).bytes(); }
+/** The override constants of an implicit-GEMM kernel's NORM option. */
+function normConstants(norm: { groups: number; relu: boolean } | null): Record<string, number> {
+  return norm ? { NORM: 1, NORM_RELU: +norm.relu, NORM_GROUPED: +(norm.groups > 1) } : {};
+}
 /** The implicit forward / backward-data block: rows M, reduction K, and the reciprocals mm_udiv takes. */
 function implicitParams(g: Geometry, M: number, K: number, kDivisor: number): Uint8Array {
   return convGeometry(g).u32(M, K).f32(1 / kDivisor, 1 / g.KW).bytes();
@@ -180,17 +193,45 @@ function convSite(op: string, xShape: Shape, wShape: Shape, g: Geometry): string
   return `${op} ${fmtShape(xShape)}*${fmtShape(wShape)} s${g.sh}×${g.sw} p${g.ph}×${g.pw}`;
 }
 
+/**
+ * Runs `fn` on x batch-normalised as `n` says, materialised for the call and released after it
+ * (the paths that cannot apply the map in their operand reads), or on x itself.
+ */
+function withNormalizedInput(ctx: GpuContext, x: Raw, n: InputNorm | null | undefined, fn: (x: Raw) => Storage): Storage {
+  if (!n) return fn(x);
+  const C = x.shape[3];
+  const y = normalize(ctx, { storage: x.storage, shape: [numel(x.shape) / C, C], dtype: x.dtype }, n.mean, n.invstd, n.gamma, n.beta, { relu: n.relu }) as GpuStorage;
+  const out = fn({ storage: y, shape: x.shape, dtype: x.dtype });
+  releaseTemp(ctx, y);
+  return out;
+}
+
+/** The InputNorm's terms for a GEMM path that applies it in its reads (a temporary the caller releases). */
+function normTerms(ctx: GpuContext, n: InputNorm, g: Geometry): { pack: GpuStorage; groups: number; relu: boolean } {
+  const t = normPack(ctx, n, g.C);
+  if (g.N % t.groups !== 0) throw new BackendError(`conv2d: ${g.N} images cannot take batch-norm statistics in ${t.groups} groups`);
+  return { ...t, relu: n.relu };
+}
+
 export function conv2d(ctx: GpuContext, x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams, opts: ConvOptions = {}): Storage {
   checkF32('conv2d', x, w, ...(bias ? [bias] : []));
   const g = geometry('conv2d', x.shape, w.shape, p);
   const M = g.N * g.Ho * g.Wo, K = g.KH * g.KW * g.C;
+  const pointwise = isPointwise(g), explicit = !pointwise && useIm2col(ctx, g, opts, 4 * M * K);
+  if (opts.inputNorm && (explicit || opts.normInReads === false)) {
+    return withNormalizedInput(ctx, x, opts.inputNorm, (xn) => conv2d(ctx, xn, w, bias, p, { ...opts, inputNorm: null }));
+  }
   const ep: Epilogue = { ...opts.epilogue, bias: bias ? gpu(bias) : null };
   const columnStats = opts.columnStats;
-  if (isPointwise(g)) {
+  const norm = opts.inputNorm ? normTerms(ctx, opts.inputNorm, g) : null;
+  if (pointwise) {
     // [N·H·W, Cin] × W[Cout, Cin]ᵀ
-    return gemm(ctx, { a: gpu(x), b: gpu(w), batch: 1, M, N: g.Co, K, transA: false, transB: true }, { epilogue: ep, tile: opts.tile, columnStats });
+    const y = gemm(ctx, { a: gpu(x), b: gpu(w), batch: 1, M, N: g.Co, K, transA: false, transB: true },
+      { epilogue: ep, tile: opts.tile, columnStats, norm: norm && { operand: 'a', ...norm } });
+    if (norm) releaseTemp(ctx, norm.pack);
+    return y;
   }
-  if (useIm2col(ctx, g, opts, 4 * M * K)) {
+  if (explicit) {
     const col = im2col(ctx, gpu(x), g, opts);
     const wt = relayout(ctx, gpu(w), g, 'to_ohwi');
     const y = gemm(ctx, { a: col, b: wt, batch: 1, M, N: g.Co, K, transA: false, transB: true }, { epilogue: ep, tile: opts.tile, columnStats });
@@ -205,11 +246,14 @@ export function conv2d(ctx: GpuContext, x: Raw, w: Raw, bias: Raw | null, p: Con
   const wt = g.KH * g.KW === 1 ? gpu(w) : relayout(ctx, gpu(w), g, 'to_ohwi');
   const kernel = gemmKernel('conv2d_fwd.wgsl', t,
     { aKContig: true, bNContig: false, aVec: g.C % 4 === 0, bVec: K % 4 === 0, cVec: g.Co % 4 === 0 },
-    { HAS_BIAS: +!!ep.bias, HAS_RESIDUAL: +!!ep.residual, RELU: +!!ep.relu, COL_STATS: +!!stats });
+    { HAS_BIAS: +!!ep.bias, HAS_RESIDUAL: +!!ep.residual, RELU: +!!ep.relu, COL_STATS: +!!stats, ...normConstants(norm) });
   ctx.dispatch(ctx.pipeline(kernel),
-    [asVec4(gpu(x)), asVec4(wt), ep.bias ?? dummy(ctx), ep.residual ? asVec4(ep.residual) : dummy(ctx), asVec4(y), stats ?? noStats(ctx)],
-    implicitParams(g, M, K, g.C), gemmGrid(ctx, t, M, g.Co, 1), `${site}${stats ? ' +stats' : ''} @${tileName(t)}`, convFlops(g));
+    [asVec4(gpu(x)), asVec4(wt), ep.bias ?? dummy(ctx), ep.residual ? asVec4(ep.residual) : dummy(ctx), asVec4(y), stats ?? noStats(ctx),
+      norm ? asVec4(norm.pack) : dummy(ctx)],
+    convGeometry(g).u32(M, K).f32(1 / g.C, 1 / g.KW).u32(g.N / (norm?.groups ?? 1), 0, 0, 0).bytes(), gemmGrid(ctx, t, M, g.Co, 1),
+    `${site}${stats ? ' +stats' : ''}${norm ? ' +norm' : ''} @${tileName(t)}`, convFlops(g));
   if (wt !== gpu(w)) releaseTemp(ctx, wt);
+  if (norm) releaseTemp(ctx, norm.pack);
   if (stats) attachColumnStats(ctx, y, stats, t, M, g.Co);
   return y;
 }
@@ -376,15 +420,25 @@ export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: S
   checkF32('conv2dBackwardWeight', x, dy);
   const g = geometry('conv2dBackwardWeight', x.shape, wShape, p);
   const P = g.N * g.Ho * g.Wo, KK = g.KH * g.KW, J = KK * g.C;
+  const s2d = P > 0 && useSpaceToDepth(ctx, g, opts);
+  const pointwise = P > 0 && isPointwise(g) && opts.path !== 'implicit';
+  const explicit = P > 0 && !isPointwise(g) && useIm2col(ctx, g, opts, 4 * P * J);
+  if (opts.inputNorm && (s2d || explicit || opts.normInReads === false)) {
+    return withNormalizedInput(ctx, x, opts.inputNorm, (xn) => conv2dBackwardWeight(ctx, xn, dy, wShape, p, { ...opts, inputNorm: null }));
+  }
   const into = opts.into && opts.into.bytes === 4 * g.Co * J ? opts.into : null;
-  if (P > 0 && useSpaceToDepth(ctx, g, opts)) return spaceToDepthBackwardWeight(ctx, gpu(x), dy, g, opts, into);
-  if (P > 0 && isPointwise(g) && opts.path !== 'implicit') {
+  if (s2d) return spaceToDepthBackwardWeight(ctx, gpu(x), dy, g, opts, into);
+  if (P === 0) return ctx.alloc(4 * g.Co * J, true);
+  const norm = opts.inputNorm ? normTerms(ctx, opts.inputNorm, g) : null;
+  if (pointwise) {
     // 1×1 stride 1: dW [Co, C] = dyᵀ [Co, P] × x [P, C] is a plain GEMM (split over the pixels
     // by gemm() when its output has few tiles) with no index arithmetic at all.
-    return gemm(ctx, { a: gpu(dy), b: gpu(x), batch: 1, M: g.Co, N: g.C, K: P, transA: true, transB: false },
-      { tile: opts.tile, splitK: opts.splits, out: into });
+    const dw = gemm(ctx, { a: gpu(dy), b: gpu(x), batch: 1, M: g.Co, N: g.C, K: P, transA: true, transB: false },
+      { tile: opts.tile, splitK: opts.splits, out: into, norm: norm && { operand: 'b', ...norm } });
+    if (norm) releaseTemp(ctx, norm.pack);
+    return dw;
   }
-  if (P > 0 && !isPointwise(g) && useIm2col(ctx, g, opts, 4 * P * J)) {
+  if (explicit) {
     // dW_ohwi [Co, kh·kw·C] = dyᵀ [Co, P] × col [P, kh·kw·C], then back to OIHW
     const col = im2col(ctx, gpu(x), g, opts);
     const dwt = gemm(ctx, { a: gpu(dy), b: col, batch: 1, M: g.Co, N: J, K: P, transA: true, transB: false }, { tile: opts.tile });
@@ -393,8 +447,9 @@ export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: S
     releaseTemp(ctx, dwt);
     return dw;
   }
-  if (P === 0) return ctx.alloc(4 * g.Co * J, true);
-  return implicitBackwardWeight(ctx, gpu(x), gpu(dy), g, opts, into, convSite('conv2d dw', x.shape, wShape, g), convFlops(g));
+  const dw = implicitBackwardWeight(ctx, gpu(x), gpu(dy), g, opts, into, convSite('conv2d dw', x.shape, wShape, g), convFlops(g), norm);
+  if (norm) releaseTemp(ctx, norm.pack);
+  return dw;
 }
 
 /**
@@ -403,7 +458,7 @@ export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: S
  * space-to-depth product computes padded taps too: its rate counts the original convolution's).
  */
 function implicitBackwardWeight(ctx: GpuContext, x: GpuStorage, dy: GpuStorage, g: Geometry, opts: ConvOptions,
-  into: GpuStorage | null, site: string, flops: number): GpuStorage {
+  into: GpuStorage | null, site: string, flops: number, norm: { pack: GpuStorage; groups: number; relu: boolean } | null = null): GpuStorage {
   const P = g.N * g.Ho * g.Wo, KK = g.KH * g.KW, J = KK * g.C;
   const t = opts.tile ?? chooseTile(ctx, g.Co, J, 4, 'conv-dw', site);
   validateTile(ctx, t);
@@ -414,10 +469,11 @@ function implicitBackwardWeight(ctx: GpuContext, x: GpuStorage, dy: GpuStorage, 
   const split = splits > 1;
   const out = split ? ctx.alloc(4 * splits * g.Co * J) : dw;
   const kernel = gemmKernel('conv2d_bwd_weight.wgsl', t,
-    { aKContig: false, bNContig: true, aVec: g.Co % 4 === 0, bVec: g.C % 4 === 0, cVec: false }, { SPLIT: +split });
-  ctx.dispatch(ctx.pipeline(kernel), [asVec4(dy), asVec4(x), asVec4(out)],
-    convHeader(g, [P, J, chunk, KK]).f32(1 / g.Wo, 1 / g.Ho).u32(+(P < fastDivLimit), 0).bytes(),
-    gemmGrid(ctx, t, g.Co, J, splits), `${site} ×${splits} splits @${tileName(t)}`, flops);
+    { aKContig: false, bNContig: true, aVec: g.Co % 4 === 0, bVec: g.C % 4 === 0, cVec: false }, { SPLIT: +split, ...normConstants(norm) });
+  const normImages = g.N / (norm?.groups ?? 1);
+  ctx.dispatch(ctx.pipeline(kernel), [asVec4(dy), asVec4(x), asVec4(out), norm ? asVec4(norm.pack) : dummy(ctx)],
+    convHeader(g, [P, J, chunk, KK]).f32(1 / g.Wo, 1 / g.Ho).u32(+(P < fastDivLimit), normImages).f32(1 / normImages).u32(0, 0, 0).bytes(),
+    gemmGrid(ctx, t, g.Co, J, splits), `${site} ×${splits} splits${norm ? ' +norm' : ''} @${tileName(t)}`, flops);
   if (split) {
     splitKReduce(ctx, out, dw, g.Co, J, g.C, KK, splits, 'conv2d dw split-K reduce');
     releaseTemp(ctx, out);

@@ -118,9 +118,12 @@ export function saveGemmTuning(path: string, t: GemmTuningTable): void {
   renameSync(tmp, path);
 }
 
-/** A GEMM dispatch label's site: the label without its tile (` @name`), split count or statistics suffix. */
+/**
+ * A GEMM dispatch label's site: the label without its tile (` @name`), input-norm and statistics
+ * suffixes, or split count (labels end `[ ×N splits][ +stats][ +norm] @tile`).
+ */
 export function siteOfLabel(label: string): string {
-  return label.replace(/ @\S+$/, '').replace(/ ×\d+ splits$/, '').replace(/ \+stats$/, '');
+  return label.replace(/ @\S+$/, '').replace(/ \+norm$/, '').replace(/ \+stats$/, '').replace(/ ×\d+ splits$/, '');
 }
 
 /** How much faster than the heuristic's tile another must be to enter a table. */
@@ -147,7 +150,7 @@ export function msPerSite(dispatches: readonly ProfiledDispatch[]): Map<string, 
       const site = siteOfLabel(d.label);
       last = out.get(site) ?? { ms: 0, tile: / @(\S+)$/.exec(d.label)?.[1] ?? '?', stats: false };
       last.ms += d.ms;
-      last.stats ||= / \+stats( @\S+)?$/.test(d.label);
+      last.stats ||= / \+stats( \+norm)?( @\S+)?$/.test(d.label);
       out.set(site, last);
     } else if (last !== null && d.label.includes('split-K reduce')) {
       last.ms += d.ms;

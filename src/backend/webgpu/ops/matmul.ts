@@ -4,7 +4,7 @@
 import type { Raw, Storage } from '../../backend.js';
 import { BackendError, fmtShape } from '../../../runtime/errors.js';
 import type { GpuContext, GpuStorage } from '../context.js';
-import { params } from '../params.js';
+import { params, type Params } from '../params.js';
 import { gpu, need32 } from './util.js';
 import { asVec4, attachColumnStats, chooseTile, columnStatsPart, dummy, gemmGrid, gemmKernel, hasEpilogue, isSoftwareDevice, noStats, releaseTemp, splitKLayers, splitKReduce, tileName, validateTile, type GemmPaths, type GemmTile } from './gemm.js';
 
@@ -30,7 +30,16 @@ export interface GemmOptions {
    * them (COLUMN_STATS), where the tile allows and its row tiles do not straddle the groups.
    */
   columnStats?: number;
+  /** Batch-normalise an operand as it is read (a 1×1 convolution's InputNorm). */
+  norm?: GemmNorm | null;
 }
+
+/**
+ * A training-mode batch norm (then ReLU) applied to operand A [M, K] per column k (a 1×1
+ * convolution's forward) or B [K, N] per column n (its weight gradient), neither transposed;
+ * `pack` holds the terms [G][3][C] (norm.ts normPack), the operand's rows in G equal groups.
+ */
+export interface GemmNorm { operand: 'a' | 'b'; pack: GpuStorage; groups: number; relu: boolean }
 
 /** Problem description in storage terms (the conv wrappers use it for 1×1 convolutions). */
 export interface GemmProblem {
@@ -57,16 +66,35 @@ export function gemm(ctx: GpuContext, p: GemmProblem, opts: GemmOptions = {}): G
   validateTile(ctx, t);
   const ep = opts.epilogue ?? {};
   const stats = columnStatsPart(ctx, t, M, N, batch === 1 && out !== opts.out ? opts.columnStats : 0, ep);
+  const norm = checkNorm(p, opts.norm ?? null);
   const splits = batch === 1 && K > 0 && !stats ? (opts.splitK ?? chooseSplitK(ctx, t, M, N, K)) : 1;
-  if (splits > 1) return splitKGemm(ctx, p, t, splits, out, ep, site);
+  if (splits > 1) return splitKGemm(ctx, p, t, splits, out, ep, site, norm);
   const kernel = gemmKernel('matmul.wgsl', t, matmulPaths(p),
-    { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +!!ep.bias, HAS_RESIDUAL: +!!ep.residual, RELU: +!!ep.relu, COL_STATS: +!!stats });
-  const u = params().u32(M, N, K, M * K, K * N, M * N, 0, 0).bytes();
+    { TRANS_A: +transA, TRANS_B: +transB, HAS_BIAS: +!!ep.bias, HAS_RESIDUAL: +!!ep.residual, RELU: +!!ep.relu, COL_STATS: +!!stats, ...normConstants(norm) });
+  const u = normParams(params().u32(M, N, K, M * K, K * N, M * N, 0), p, norm);
   ctx.dispatch(ctx.pipeline(kernel),
-    [asVec4(p.a), asVec4(p.b), ep.bias ?? dummy(ctx), ep.residual ? asVec4(ep.residual) : dummy(ctx), asVec4(out), stats ?? noStats(ctx)],
-    u, gemmGrid(ctx, t, M, N, batch), `${site}${stats ? ' +stats' : ''} @${tileName(t)}`, 2 * batch * M * N * K);
+    [asVec4(p.a), asVec4(p.b), ep.bias ?? dummy(ctx), ep.residual ? asVec4(ep.residual) : dummy(ctx), asVec4(out), stats ?? noStats(ctx), norm ? asVec4(norm.pack) : dummy(ctx)],
+    u, gemmGrid(ctx, t, M, N, batch), `${site}${stats ? ' +stats' : ''}${norm ? ' +norm' : ''} @${tileName(t)}`, 2 * batch * M * N * K);
   if (stats) attachColumnStats(ctx, out, stats, t, M, N);
   return out;
+}
+
+/** The norm option, checked against the product (its operand must be 2-D, untransposed, in whole groups of rows). */
+function checkNorm(p: GemmProblem, norm: GemmNorm | null): GemmNorm | null {
+  if (!norm) return null;
+  const rows = norm.operand === 'a' ? p.M : p.K;
+  if (p.batch !== 1 || (norm.operand === 'a' ? p.transA : p.transB) || rows % norm.groups !== 0) {
+    throw new BackendError(`matmul: cannot batch-normalise operand ${norm.operand.toUpperCase()} of ${matmulSite(p)} in ${norm.groups} groups of rows`);
+  }
+  return norm;
+}
+function normConstants(norm: GemmNorm | null): Record<string, number> {
+  return norm ? { NORM_A: +(norm.operand === 'a'), NORM_B: +(norm.operand === 'b'), NORM_RELU: +norm.relu, NORM_GROUPED: +(norm.groups > 1) } : {};
+}
+/** matmul.wgsl's uniform block from its first seven words: normRows and its reciprocal (mm_udiv) end it. */
+function normParams(head: Params, p: GemmProblem, norm: GemmNorm | null): Uint8Array {
+  const rows = norm ? (norm.operand === 'a' ? p.M : p.K) / norm.groups : 1;
+  return head.u32(rows).f32(1 / rows).u32(0, 0, 0).bytes();
 }
 
 /** The product's GEMM site (gemm_tuning.ts): its dispatch label without a split count or suffix. */
@@ -99,15 +127,16 @@ function chooseSplitK(ctx: GpuContext, t: GemmTile, M: number, N: number, K: num
 }
 
 /** The product in `wanted` layers of whole k-slices, summed (with the epilogue) by splitKReduce. */
-function splitKGemm(ctx: GpuContext, p: GemmProblem, t: GemmTile, wanted: number, out: GpuStorage, ep: Epilogue, site: string): GpuStorage {
+function splitKGemm(ctx: GpuContext, p: GemmProblem, t: GemmTile, wanted: number, out: GpuStorage, ep: Epilogue, site: string,
+  norm: GemmNorm | null): GpuStorage {
   const { M, N, K, transA, transB } = p;
   const chunk = Math.ceil(Math.ceil(K / wanted) / t.BK) * t.BK; // whole k-slices per layer
   const splits = Math.ceil(K / chunk);
   const part = ctx.alloc(4 * splits * M * N);
-  const kernel = gemmKernel('matmul.wgsl', t, matmulPaths(p), { TRANS_A: +transA, TRANS_B: +transB, SPLIT_K: 1 });
-  ctx.dispatch(ctx.pipeline(kernel), [asVec4(p.a), asVec4(p.b), dummy(ctx), dummy(ctx), asVec4(part), noStats(ctx)],
-    params().u32(M, N, K, 0, 0, M * N, chunk, 0).bytes(), gemmGrid(ctx, t, M, N, splits),
-    `${site} ×${splits} splits @${tileName(t)}`, 2 * M * N * K);
+  const kernel = gemmKernel('matmul.wgsl', t, matmulPaths(p), { TRANS_A: +transA, TRANS_B: +transB, SPLIT_K: 1, ...normConstants(norm) });
+  ctx.dispatch(ctx.pipeline(kernel), [asVec4(p.a), asVec4(p.b), dummy(ctx), dummy(ctx), asVec4(part), noStats(ctx), norm ? asVec4(norm.pack) : dummy(ctx)],
+    normParams(params().u32(M, N, K, 0, 0, M * N, chunk), p, norm), gemmGrid(ctx, t, M, N, splits),
+    `${site} ×${splits} splits${norm ? ' +norm' : ''} @${tileName(t)}`, 2 * M * N * K);
   // The conv weight-gradient reduction with one tap and C = N is a plain sum over the slices.
   splitKReduce(ctx, part, out, M, N, N, 1, splits, `matmul split-K reduce${hasEpilogue(ep) ? ' +epilogue' : ''}`, ep);
   releaseTemp(ctx, part);

@@ -2,7 +2,7 @@
 // (per-chunk partial sums, then a per-channel pass; no atomics), normalisation as one
 // elementwise pass (with an optional fused residual add and ReLU), and the backward as one reduction
 // (Σdy, Σdy·x̂) plus one elementwise pass.
-import type { BatchNormRunning, GradInto, NormalizeEpilogue, Raw, Storage } from '../../backend.js';
+import type { BatchNormRunning, GradInto, InputNorm, NormalizeEpilogue, Raw, Storage } from '../../backend.js';
 import { BackendError, fmtShape } from '../../../runtime/errors.js';
 import type { GpuContext, GpuStorage } from '../context.js';
 import { params } from '../params.js';
@@ -27,7 +27,7 @@ function dims(op: string, x: Raw): [number, number] {
  * at its latency. Finalisation walks the chunks with 16 lanes, so more of them cost little.
  */
 function partialSums(ctx: GpuContext, M: number, C: number, G: number, backward: boolean, bufs: GpuStorage[],
-  relu: { y: GpuStorage; gm: GpuStorage } | null = null): { part: GpuStorage; chunks: number } {
+  relu: { y: GpuStorage; gm: GpuStorage; fromX?: boolean } | null = null): { part: GpuStorage; chunks: number } {
   const gx = Math.ceil(C / 64);
   const target = isSoftwareDevice(ctx) ? 4 : 1056; // ≈ 8 workgroups per SM on a 132-SM GPU
   const want = Math.max(1, Math.min(Math.ceil(target / gx / G), Math.ceil(M / 64), Math.floor(ctx.limits.maxComputeWorkgroupsPerDimension / G)));
@@ -37,7 +37,7 @@ function partialSums(ctx: GpuContext, M: number, C: number, G: number, backward:
   const [x, dy, mean, invstd] = bufs;
   if (relu && C % 4 !== 0) throw new BackendError(`batchnorm partial sums: the fused ReLU mask needs C % 4 == 0 (C = ${C})`);
   const gm = relu?.gm ?? ctx.alloc(16); // written only with the ReLU mask (a writable binding may not alias the dummy)
-  ctx.dispatch(ctx.pipeline({ file: 'batchnorm_partial.wgsl', constants: { BACKWARD: +backward, VEC: +(C % 4 === 0), RELU_MASK: +!!relu } }),
+  ctx.dispatch(ctx.pipeline({ file: 'batchnorm_partial.wgsl', constants: { BACKWARD: +backward, VEC: +(C % 4 === 0), RELU_MASK: +!!relu, RELU_FROM_X: +!!relu?.fromX } }),
     [asVec4(x), asVec4(dy), mean, invstd, part, asVec4(relu?.y ?? dummy(ctx)), asVec4(gm)], params().u32(M, C, rowsPerChunk, chunks).bytes(), [gx, G * chunks],
     `batchnorm ${backward ? `backward${relu ? '+relu mask' : ''}` : 'moments'} partial [${G > 1 ? `${G}×` : ''}${M}, ${C}]`);
   if (!relu) ctx.release(gm);
@@ -183,8 +183,16 @@ export function normalize(ctx: GpuContext, x: Raw, mean: Raw, invstd: Raw, gamma
  * which also returns the masked gradient (dyMasked: a residual branch's gradient).
  */
 export function batchNormBackward(ctx: GpuContext, x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, into: GradInto = {},
-  reluOut: Raw | null = null): { dx: Storage; dgamma: Storage; dbeta: Storage; dyMasked?: Storage } {
+  reluOut: Raw | null = null, reluFromInput: { beta: Raw | null } | null = null): { dx: Storage; dgamma: Storage; dbeta: Storage; dyMasked?: Storage } {
   const [rows, C] = dims('batchNormBackward', x);
+  if (!reluOut && reluFromInput && C % 4 !== 0) {
+    // The ReLU's output was never stored, and the reduction pass masks only 4 channels at a
+    // time: the output is remade for the masking pass, then released.
+    const y = normalize(ctx, x, mean, invstd, gamma, reluFromInput.beta, { relu: true }) as GpuStorage;
+    const r = batchNormBackward(ctx, x, dy, mean, invstd, gamma, into, { storage: y, shape: x.shape, dtype: x.dtype });
+    releaseTemp(ctx, y);
+    return r;
+  }
   need32('batchNormBackward', dy, ['f32']);
   if (rows === 0) throw new BackendError(`batchNormBackward: no rows (x ${fmtShape(x.shape)})`);
   const G = groupsOf('batchNormBackward', rows, C, mean);
@@ -193,10 +201,13 @@ export function batchNormBackward(ctx: GpuContext, x: Raw, dy: Raw, mean: Raw, i
   // The ReLU mask is applied inside the reduction pass when 4 channels make a 16-byte store;
   // otherwise (C % 4 != 0, small models) by a masking pass first.
   const fused = !!reluOut && C % 4 === 0;
-  const relu = fused ? { y: gpu(reluOut!), gm: ctx.alloc(4 * rows * C) } : null;
+  // Without the output, the reduction pass masks where x normalised is not positive.
+  const terms = !reluOut && reluFromInput ? normPack(ctx, { mean, invstd, gamma, beta: reluFromInput.beta, relu: true }, C).pack : null;
+  const relu = fused ? { y: gpu(reluOut!), gm: ctx.alloc(4 * rows * C) } : terms ? { y: terms, gm: ctx.alloc(4 * rows * C), fromX: true } : null;
   const masked = reluOut && !fused ? unaryGrad(ctx, 'relu', reluOut, dy) as GpuStorage : null;
   const upstream = masked ?? gpu(dy);
   const { part, chunks } = partialSums(ctx, M, C, G, true, [gpu(x), upstream, gpu(mean), gpu(invstd)], relu);
+  if (terms) releaseTemp(ctx, terms);
   const g = relu ? relu.gm : upstream; // the (masked) upstream gradient
   const sink = (s: Storage | null | undefined) => (s && s.bytes === 4 * C ? s as GpuStorage : null);
   const [sdyx, sdy, dgamma, dbeta] = finalize(ctx, M, C, G, true, dummy(ctx), part, chunks, [sink(into.dgamma), sink(into.dbeta)]);
@@ -209,4 +220,21 @@ export function batchNormBackward(ctx: GpuContext, x: Raw, dy: Raw, mean: Raw, i
   ctx.release(sdyx); ctx.release(sdy);
   const dyMasked = relu ? relu.gm : masked;
   return dyMasked ? { dx, dgamma, dbeta, dyMasked } : { dx, dgamma, dbeta };
+}
+
+/**
+ * The terms [G][3][C] (mean, invstd·gamma, beta) with which a kernel applies a batch norm as it
+ * reads its input (batchnorm_pack.wgsl): a temporary the caller releases. G = the groups of
+ * the statistics.
+ */
+export function normPack(ctx: GpuContext, n: InputNorm, C: number): { pack: GpuStorage; groups: number } {
+  const G = numel(n.mean.shape) / C;
+  if (!Number.isInteger(G) || G < 1 || numel(n.invstd.shape) !== G * C) {
+    throw new BackendError(`batch-norm terms: statistics ${fmtShape(n.mean.shape)} and ${fmtShape(n.invstd.shape)} are not [G, ${C}]`);
+  }
+  const pack = ctx.alloc(4 * 3 * G * C);
+  ctx.dispatch(ctx.pipeline({ file: 'batchnorm_pack.wgsl', constants: { HAS_GAMMA: +!!n.gamma, HAS_BETA: +!!n.beta } }),
+    [gpu(n.mean), gpu(n.invstd), n.gamma ? gpu(n.gamma) : dummy(ctx), n.beta ? gpu(n.beta) : dummy(ctx), pack],
+    params().u32(C, G * C, 0, 0).bytes(), [Math.ceil(G * C / 64)], `batchnorm terms [${G > 1 ? `${G}×` : ''}${C}]`);
+  return { pack, groups: G };
 }

@@ -44,6 +44,10 @@ export function batchNormConv2d(x: Tensor, bn: BatchNormOptions, w: Tensor, bias
       const n: InputNorm = { mean: sm, invstd: si, gamma: sg, beta: sb, relu };
       const gw = w.requiresGrad ? wrap(be, be.conv2dBackwardWeight(sx, g, w.shape, p, gradSink(w), n), w.shape, w.dtype) : null;
       const gb = bias?.requiresGrad ? sum(g, [0, 1, 2]) : null;
+      const tail = (): (Tensor | null)[] => (bias ? [gw, gb] : [gw]);
+      if (!x.requiresGrad && !gamma?.requiresGrad && !beta?.requiresGrad) {
+        return [null, ...(gamma ? [null] : []), ...(beta ? [null] : []), ...tail()]; // nothing upstream wants the map's gradient
+      }
       // The gradient of the normalised map lives only until batch norm's backward has used it.
       const dy = wrap(be, be.conv2dBackwardData(g, sw, x.shape, p, null), [M, C], x.dtype);
       const sx2 = sx.alias([M, C]);
@@ -54,9 +58,7 @@ export function batchNormConv2d(x: Tensor, bn: BatchNormOptions, w: Tensor, bias
       const out: (Tensor | null)[] = [wrap(be, r.dx, x.shape, x.dtype)];
       if (gamma) out.push(dg); else dg.dispose();
       if (beta) out.push(db); else db.dispose();
-      out.push(gw);
-      if (bias) out.push(gb);
-      return out;
+      return [...out, ...tail()];
     }, [sx, sm, si, sw, ...(sg ? [sg] : []), ...(sb ? [sb] : [])]);
   }
   x2.dispose();

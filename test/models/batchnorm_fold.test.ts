@@ -11,7 +11,7 @@ import { backward, batchNorm, batchNormConv2d, conv2d, mul, sum, tensor } from '
 import { tidy, type Tensor } from '../../src/tensor.js';
 import { BasicBlock, Bottleneck } from '../../src/models/blocks.js';
 import { Sequential } from '../../src/nn/layers.js';
-import { overrideSoftwareDevice, setGemmTile } from '../../src/backend/webgpu/ops/gemm.js';
+import { overrideSoftwareDevice, setColumnStatsFusion, setGemmTile } from '../../src/backend/webgpu/ops/gemm.js';
 import { Rng } from '../../src/runtime/rng.js';
 import { gpuBackendOrSkip, gpuHandle } from '../helpers/gpu.js';
 import { maxRelErr } from '../webgpu/kernel_parity.js';
@@ -80,6 +80,22 @@ for (const c of cases) {
     assertAllClose(c.name, await run(cpu(), c, true), await run(cpu(), c, false), 1e-6);
   });
 }
+
+test('batchNormConv2d with only the weight needing a gradient: the same dW, no input gradient', () => {
+  const rng = new Rng(3);
+  const make = (shape: number[], grad: boolean) =>
+    tensor(Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform(-1, 1)), shape, { backend: cpu(), dtype: 'f64', requiresGrad: grad });
+  const x = make([2, 4, 3, 4], false), gamma = make([4], false), beta = make([4], false), W = make([3, 4, 3, 3], false);
+  const grads = [true, false].map((fold) => {
+    const w = tensor(W.dataSync().slice(), W.shape, { backend: cpu(), dtype: 'f64', requiresGrad: true });
+    const bn = { gamma, beta, training: true, relu: true };
+    const z = fold ? batchNormConv2d(x, bn, w, null, { padding: 1 }) : conv2d(batchNorm(x, bn), w, null, { padding: 1 });
+    backward(sum(mul(z, z)));
+    assert.is(x.grad, null);
+    return Float64Array.from(w.grad!.dataSync());
+  });
+  assert.ok(maxRelErr(grads[0], grads[1]) <= 1e-12, `dW differs: ${maxRelErr(grads[0], grads[1])}`);
+});
 
 test('batchNormConv2d on the GPU matches the CPU reference', async () => {
   const gpu = await gpuBackendOrSkip('batch-norm fold');
@@ -164,6 +180,16 @@ for (const where of ['CPU reference', 'GPU'] as const) {
     const folded = await blocksStep(be, true), composed = await blocksStep(be, false);
     assertSameValues(where, folded.values, composed.values, where === 'GPU' ? 1e-4 : 1e-6);
     assert.is(composed.kept - folded.kept, foldSaving, `saved for backward: ${folded.kept} bytes folded, ${composed.kept} composed`);
+    if (where === 'GPU') {
+      // With the statistics made in the GEMM epilogues too (COENGINE_FUSE_BN_STATS=1): an
+      // epilogue on the output and the norm on the input of one kernel.
+      const before = setColumnStatsFusion(true);
+      try {
+        assertSameValues('GPU, statistics in the epilogues', (await blocksStep(be, true)).values, composed.values, 1e-4);
+      } finally {
+        setColumnStatsFusion(before);
+      }
+    }
   });
 }
 

@@ -207,10 +207,12 @@ function withNormalizedInput(ctx: GpuContext, x: Raw, n: InputNorm | null | unde
 }
 
 /** The InputNorm's terms for a GEMM path that applies it in its reads (a temporary the caller releases). */
-function normTerms(ctx: GpuContext, n: InputNorm, g: Geometry): { pack: GpuStorage; groups: number; relu: boolean } {
-  const t = normPack(ctx, n, g.C);
-  if (g.N % t.groups !== 0) throw new BackendError(`conv2d: ${g.N} images cannot take batch-norm statistics in ${t.groups} groups`);
-  return { ...t, relu: n.relu };
+function normTerms(op: string, ctx: GpuContext, n: InputNorm, g: Geometry): { pack: GpuStorage; groups: number; relu: boolean } {
+  const G = numel(n.mean.shape) / g.C;
+  if (!Number.isInteger(G) || g.N % G !== 0) {
+    throw new BackendError(`${op}: ${g.N} images cannot take batch-norm statistics ${fmtShape(n.mean.shape)} for ${g.C} channels in equal groups`);
+  }
+  return { ...normPack(ctx, n, g.C), relu: n.relu };
 }
 
 export function conv2d(ctx: GpuContext, x: Raw, w: Raw, bias: Raw | null, p: Conv2dParams, opts: ConvOptions = {}): Storage {
@@ -223,7 +225,7 @@ export function conv2d(ctx: GpuContext, x: Raw, w: Raw, bias: Raw | null, p: Con
   }
   const ep: Epilogue = { ...opts.epilogue, bias: bias ? gpu(bias) : null };
   const columnStats = opts.columnStats;
-  const norm = opts.inputNorm ? normTerms(ctx, opts.inputNorm, g) : null;
+  const norm = opts.inputNorm ? normTerms('conv2d', ctx, opts.inputNorm, g) : null;
   if (pointwise) {
     // [N·H·W, Cin] × W[Cout, Cin]ᵀ
     const y = gemm(ctx, { a: gpu(x), b: gpu(w), batch: 1, M, N: g.Co, K, transA: false, transB: true },
@@ -429,7 +431,7 @@ export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: S
   const into = opts.into && opts.into.bytes === 4 * g.Co * J ? opts.into : null;
   if (s2d) return spaceToDepthBackwardWeight(ctx, gpu(x), dy, g, opts, into);
   if (P === 0) return ctx.alloc(4 * g.Co * J, true);
-  const norm = opts.inputNorm ? normTerms(ctx, opts.inputNorm, g) : null;
+  const norm = opts.inputNorm ? normTerms('conv2dBackwardWeight', ctx, opts.inputNorm, g) : null;
   if (pointwise) {
     // 1×1 stride 1: dW [Co, C] = dyᵀ [Co, P] × x [P, C] is a plain GEMM (split over the pixels
     // by gemm() when its output has few tiles) with no index arithmetic at all.

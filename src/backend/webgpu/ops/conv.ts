@@ -66,13 +66,31 @@ export interface ConvOptions {
    */
   columnStats?: number;
   /**
-   * Forward and backward-weight: convolve x batch-normalised (Backend.conv2d's InputNorm). The
-   * GEMM paths (1×1 stride 1, implicit) apply it in their operand reads; the im2col and
-   * space-to-depth paths, or `normInReads: false` (tests, A/B runs), materialise the normalised
-   * map for the call.
+   * Forward and backward-weight: convolve x batch-normalised (Backend.conv2d's InputNorm). On
+   * GPUs the GEMM paths (1×1 stride 1, implicit) apply it in their operand reads; the im2col and
+   * space-to-depth paths, CPU implementations of WebGPU, and `normInReads: false` materialise
+   * the normalised map for the call (see normInReadsByDefault).
    */
   inputNorm?: InputNorm | null;
   normInReads?: boolean;
+}
+
+let normInReadsOverride: boolean | null = null;
+/**
+ * Whether the GEMM paths apply an InputNorm in their reads unless told (ConvOptions.normInReads).
+ * GPUs: yes. A workgroup stages each operand element once into workgroup memory, so the map costs
+ * a few operations per element against the hundreds of multiply-adds it feeds, and saves a pass
+ * that writes the map and reads it back. CPU implementations (lavapipe): no. Their barrier-free
+ * tiles read each element once per thread that uses it, and there the map doubled the time of a
+ * 1×1 convolution (bench kernels --quick, conv2d.fwd.norm: 1.31 → 2.54 ms), more than the pass
+ * it saves.
+ */
+function normInReadsByDefault(ctx: GpuContext): boolean { return normInReadsOverride ?? !isSoftwareDevice(ctx); }
+/** Tests: force (true / false) or restore (null) the default of normInReadsByDefault. Returns the previous override. */
+export function setNormInReads(on: boolean | null): boolean | null {
+  const before = normInReadsOverride;
+  normInReadsOverride = on;
+  return before;
 }
 
 export interface Geometry {
@@ -220,7 +238,7 @@ export function conv2d(ctx: GpuContext, x: Raw, w: Raw, bias: Raw | null, p: Con
   const g = geometry('conv2d', x.shape, w.shape, p);
   const M = g.N * g.Ho * g.Wo, K = g.KH * g.KW * g.C;
   const pointwise = isPointwise(g), explicit = !pointwise && useIm2col(ctx, g, opts, 4 * M * K);
-  if (opts.inputNorm && (explicit || opts.normInReads === false)) {
+  if (opts.inputNorm && (explicit || !(opts.normInReads ?? normInReadsByDefault(ctx)))) {
     return withNormalizedInput(ctx, x, opts.inputNorm, (xn) => conv2d(ctx, xn, w, bias, p, { ...opts, inputNorm: null }));
   }
   const ep: Epilogue = { ...opts.epilogue, bias: bias ? gpu(bias) : null };
@@ -425,7 +443,7 @@ export function conv2dBackwardWeight(ctx: GpuContext, x: Raw, dy: Raw, wShape: S
   const s2d = P > 0 && useSpaceToDepth(ctx, g, opts);
   const pointwise = P > 0 && isPointwise(g) && opts.path !== 'implicit';
   const explicit = P > 0 && !isPointwise(g) && useIm2col(ctx, g, opts, 4 * P * J);
-  if (opts.inputNorm && (s2d || explicit || opts.normInReads === false)) {
+  if (opts.inputNorm && (s2d || explicit || !(opts.normInReads ?? normInReadsByDefault(ctx)))) {
     return withNormalizedInput(ctx, x, opts.inputNorm, (xn) => conv2dBackwardWeight(ctx, xn, dy, wShape, p, { ...opts, inputNorm: null }));
   }
   const into = opts.into && opts.into.bytes === 4 * g.Co * J ? opts.into : null;

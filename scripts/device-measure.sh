@@ -11,7 +11,8 @@
 # Knobs: AB="dist COENGINE_X=1;dist-new" (semicolon-separated "folder env..." specs) replaces the
 # dist-old arm; EXTRA_STEPS=0 skips the --no-step-replay and fusion-off steps; PROFILES lists the
 # profiled steps as "folder env... --profile[-shapes]" specs (semicolon-separated); TESTS narrows
-# the parity tests (a regex on test/webgpu file names); MORE_STEPS adds `bench step` runs of dist
+# the parity tests (a regex on test/webgpu file names; EXTRA_TESTS="models/batchnorm_fold" adds
+# other test files, a regex on paths under test/); MORE_STEPS adds `bench step` runs of dist
 # with other arguments ("--method co-byol --arch rf99-resnet50;COENGINE_FOLD_BN=0 --method ...":
 # environment assignments first; up to 2 minutes each: --tune runs fourteen profiled steps); GEMM=0 and TORCH=0 skip those;
 # SWEEP="shared128bk8p,shared128x64" times GEMM 4096³ under those tile configs (bare names are
@@ -47,7 +48,8 @@ step() { # "folder env...", extra args
   mark "step $s $*"
 }
 if [ "${PARITY:-1}" = 1 ]; then
-  timeout "$(left 75)" node node_modules/uvu/bin.js dist/test "webgpu/${TESTS:-.*}\.test\.js$" 2>&1 | quiet \
+  pattern="webgpu/${TESTS:-.*}"; [ -n "${EXTRA_TESTS:-}" ] && pattern="($pattern|$EXTRA_TESTS)"
+  timeout "$(left 75)" node node_modules/uvu/bin.js dist/test "$pattern\.test\.js$" 2>&1 | quiet \
     | sed 's/\x1b\[[0-9;]*m//g' | tail -30 > "$O/parity.txt"; mark parity
 fi
 only=; [ -n "${SWEEP:-}" ] && only=$(echo "$SWEEP" | tr ',' '\n' | sed '/\[/!s/.*/gemm[&]/' | paste -sd, -)  # bare names: gemm[name]

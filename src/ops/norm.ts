@@ -51,14 +51,18 @@ export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
   const y = wrap(be, be.normalize(x2, mean, invstd, o.gamma ?? null, o.beta ?? null, { residual, relu: o.relu }), x.shape, x.dtype);
   const gamma = o.gamma ?? null, beta = o.beta ?? null;
   if (needsGrad(x, gamma, beta, residual)) {
-    // With a fused ReLU the upstream gradient is masked by y > 0 (⇔ pre-activation > 0), so
-    // the output itself is saved, not the pre-activation: one activation less kept alive.
-    const sx = save(x2), sm = save(mean), si = save(invstd), sg = gamma ? save(gamma) : null, sy = o.relu ? save(y) : null;
+    // A fused ReLU masks the upstream gradient where its output is 0. Without a residual the
+    // mask is remade from x, which backward keeps anyway, and beta: the output is not kept for
+    // it, so where its consumer does not keep it either (the stem's map: max pooling keeps only
+    // its argmax) it is freed once consumed. After a residual add the output itself is kept.
+    const maskFromX = !!o.relu && !residual;
+    const sx = save(x2), sm = save(mean), si = save(invstd), sg = gamma ? save(gamma) : null;
+    const sy = o.relu && !maskFromX ? save(y) : null, sb = maskFromX && beta ? save(beta) : null;
     record(y, o.relu ? (residual ? 'batchNorm+add+relu' : 'batchNorm+relu') : residual ? 'batchNorm+add' : 'batchNorm', bnInputs(x, gamma, beta, residual), (g) => {
       // A fused ReLU's mask is applied inside the backward's reduction pass, which also hands
       // back the masked gradient (the residual's: d(bn + residual)/d(residual) = identity).
       const g2 = g.alias([M, C]), y2 = sy ? sy.alias([M, C]) : null;
-      const r = be.batchNormBackward(sx, g2, sm, si, sg, { dgamma: gradSink(gamma), dbeta: gradSink(beta) }, y2);
+      const r = be.batchNormBackward(sx, g2, sm, si, sg, { dgamma: gradSink(gamma), dbeta: gradSink(beta) }, y2, maskFromX ? { beta: sb } : null);
       g2.dispose(); y2?.dispose();
       const gm = r.dyMasked ? wrap(be, r.dyMasked, x.shape, x.dtype) : g;
       const dx = wrap(be, r.dx, x.shape, x.dtype);
@@ -68,7 +72,7 @@ export function batchNorm(x: Tensor, o: BatchNormOptions): Tensor {
       if (beta) out.push(db); else db.dispose();
       if (residual) out.push(gm); // d(bn + residual)/d(residual) = identity
       return out;
-    }, [sx, sm, si, ...(sg ? [sg] : []), ...(sy ? [sy] : [])]);
+    }, [sx, sm, si, ...(sg ? [sg] : []), ...(sy ? [sy] : []), ...(sb ? [sb] : [])]);
   }
   x2.dispose();
   mean.dispose(); invstd.dispose();

@@ -1,8 +1,9 @@
 // A training-mode batch norm (+ ReLU) folded into the convolution it feeds (ops/norm_conv.ts,
 // nn/layers.ts batchNormConv): the same outputs, gradients and running statistics as the two
 // ops composed, on the CPU reference and on the GPU (both routings), for odd channel counts,
-// groups, strides, padding, a bias and no affine parameters; and a residual network's step
-// keeps fewer bytes (its normalised maps are not saved for backward).
+// groups, strides, padding, a bias and no affine parameters; a residual network's step keeps
+// fewer bytes (its normalised maps are not saved for backward); and a batch norm + ReLU before
+// max pooling (a stem) does not keep its output.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpu } from '../../src/backend/registry.js';
@@ -20,8 +21,9 @@ import { maxRelErr } from '../webgpu/kernel_parity.js';
 /**
  * `gpuRouting`: the case runs on the GPU with the GPU's routing (the implicit GEMMs, whose hooks
  * apply the norm; on lavapipe k×k convolutions with few channels otherwise take im2col, which
- * materialises the map) instead of lavapipe's own (the 1×1 GEMMs apply it either way). Each case
- * compiles its own kernels, and lavapipe takes seconds for each: every hook path once.
+ * materialises the map) instead of lavapipe's own (its 1×1 GEMMs; the GPU test forces the map
+ * into their reads, which lavapipe would otherwise skip). Each case compiles its own kernels,
+ * and lavapipe takes seconds for each: every hook path once.
  */
 interface Case {
   name: string; x: number[]; co: number; k: number; stride: number; pad: number; groups: number; relu: boolean; bias: boolean; affine: boolean;

@@ -2,7 +2,7 @@
 import { Tensor, tidy } from '../tensor.js';
 import { Module, resolveBackend, type ModuleOptions } from './module.js';
 import { initRng } from './init.js';
-import { conv2d, linear, batchNorm, batchNormConv2d, relu, gelu, randn, rand, zeros, ones, full, type BatchNormOptions } from '../ops/index.js';
+import { conv2d, linear, batchNorm, batchNormConv2d, batchNormThenConv2d, relu, gelu, randn, rand, zeros, ones, full, type BatchNormOptions } from '../ops/index.js';
 import { batchGroups } from './batch_groups.js';
 import type { Rng } from '../runtime/rng.js';
 
@@ -119,13 +119,8 @@ export function foldBatchNorm(): boolean { return process.env.COENGINE_FOLD_BN !
  */
 export function batchNormConv(bn: BatchNorm2d, conv: Conv2d, x: Tensor, o: { relu: boolean; batchNormGroups?: number }): Tensor {
   const convOpts = { stride: conv.stride, padding: conv.padding, batchNormGroups: o.batchNormGroups ?? 0 };
-  if (!bn.training || !foldBatchNorm()) {
-    const y = bn.forwardFused(x, { relu: o.relu });
-    const z = conv2d(y, conv.weight, conv.bias, convOpts);
-    y.dispose(); // the tape's aliases keep what backward needs
-    return z;
-  }
-  return batchNormConv2d(x, bn.options(x, { relu: o.relu }), conv.weight, conv.bias, convOpts);
+  const fold = foldBatchNorm() ? batchNormConv2d : batchNormThenConv2d;
+  return fold(x, bn.options(x, { relu: o.relu }), conv.weight, conv.bias, convOpts);
 }
 
 export class BatchNorm1d extends BatchNormBase {

@@ -14,6 +14,17 @@ import { batchNorm, bnInputs, checkBatchNorm, trainingStatistics, type BatchNorm
 import { checkConv2d, conv2d, type Conv2dOptions } from './conv.js';
 
 /**
+ * The two ops composed, conv2d(batchNorm(x, bn), w, bias, conv), the normalised map let go once
+ * convolved (the tape's aliases keep what backward needs): eval mode, and COENGINE_FOLD_BN=0.
+ */
+export function batchNormThenConv2d(x: Tensor, bn: BatchNormOptions, w: Tensor, bias: Tensor | null = null, conv: Conv2dOptions = {}): Tensor {
+  const y = batchNorm(x, bn);
+  const z = conv2d(y, w, bias, conv);
+  y.dispose();
+  return z;
+}
+
+/**
  * conv2d(batchNorm(x, bn), w, bias, conv): the same values and gradients as the two ops (and
  * the same running-statistics update), with the normalised map never saved for backward.
  * Training mode passes the map to the backend as conv2d's InputNorm (the backend may apply it
@@ -26,12 +37,7 @@ export function batchNormConv2d(x: Tensor, bn: BatchNormOptions, w: Tensor, bias
   if (bn.residual) throw shapeError(op, 'a residual cannot be added before the convolution (use batchNorm, then conv2d)', { input: x.shape, residual: bn.residual.shape });
   checkBatchNorm(op, x, bn);
   const { be, p, shape } = checkConv2d(op, x, w, bias, conv);
-  if (!bn.training) {
-    const y = batchNorm(x, bn);
-    const z = conv2d(y, w, bias, conv);
-    y.dispose(); // the tape's aliases keep what backward needs
-    return z;
-  }
+  if (!bn.training) return batchNormThenConv2d(x, bn, w, bias, conv);
   const { x2, mean, invstd, M, C } = trainingStatistics(op, x, bn);
   const gamma = bn.gamma ?? null, beta = bn.beta ?? null, relu = !!bn.relu;
   const norm: InputNorm = { mean, invstd, gamma, beta, relu };

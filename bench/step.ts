@@ -1,6 +1,7 @@
 // `coengine bench step`: one full training step (augment, online forward/backward of both views,
 // target forward, probes, optimiser, EMA) of a chosen method and model on random images.
 // Reports ms/step, images/s, host encoding time, and peak device bytes.
+import type { StepMemoryStats } from '../src/backend/webgpu/memory_plan.js';
 import { initBackend, describeBackend, webgpu } from '../src/backend/registry.js';
 import { resolveConfig, type PretrainConfig } from '../src/training/config.js';
 import { gemmWorkload, setup, trainStep } from '../src/training/pretrain.js';
@@ -68,6 +69,12 @@ export interface StepBenchResult {
    * every buffer the pool created: the device footprint, the same with and without replay.
    */
   peakBytes: number | null; allocatedBytes: number | null; buffersCreatedInSteadyState: number | null;
+  /**
+   * The recorded steps' memory plan (webgpu/memory_plan.ts; null when off: COENGINE_MEMORY_PLAN=0,
+   * or the CPU backend): arenas built, steps run on one to their end or not, and the last arena's
+   * bytes against the most its step holds at one time.
+   */
+  memoryPlan: StepMemoryStats | null;
   dispatchesPerStep: number | null;
   /** Timed steps that were replayed rather than recorded (training/step_replay.ts). */
   replayedSteps: number;
@@ -194,6 +201,7 @@ async function stepBench(o: StepBenchOptions, backend: Backend): Promise<StepBen
     // On the CPU backend the work happens while "encoding": there is no device time to compare.
     encodeFraction: backend.name === 'cpu' ? null : encode / Math.max(1e-9, rest),
     peakBytes: mem?.peakBytesInUse ?? null, allocatedBytes: mem?.bytesAllocated ?? null,
+    memoryPlan: run.replay.memoryStats ? { ...run.replay.memoryStats } : null,
     buffersCreatedInSteadyState: created0 === null || !mem ? null : mem.buffersCreated - created0,
   };
 }

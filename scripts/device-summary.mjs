@@ -91,6 +91,8 @@ if (steps.length) {
     const r = s.result;
     console.log(`${s.build.padEnd(70)} ${fmt(r.msPerStep)} ms/step (back to back ${fmt(r.pipelinedMsPerStep)}), ` +
       `encoding ${fmt(100 * (r.encodeFraction ?? NaN))}%, allocated ${fmt(r.allocatedBytes / 1e9, 2)} GB, peak ${fmt(r.peakBytes / 1e9, 2)} GB` +
+      (r.memoryPlan?.built ? `, memory plan ${fmt(r.memoryPlan.arenaBytes / 1e9, 2)} GB (least ${fmt(r.memoryPlan.lowerBound / 1e9, 2)}; ` +
+        `built ${r.memoryPlan.built}, planned ${r.memoryPlan.planned}, diverged ${r.memoryPlan.diverged})` : '') +
       `${r.tuning ? `, tuned ${JSON.stringify(r.tuning).slice(0, 120)}` : ''}`);
   }
 }

@@ -401,7 +401,7 @@ export function trainStep(run: Run, ids: Int32Array, s: { step: number; lr: numb
 /** Online-probe accuracy on the test split (eval-mode backbone, deterministic eval view). */
 async function evaluateProbes(run: Run): Promise<{ global: number; patch: number | null }> {
   const { backend, method, probes, data } = run;
-  run.replay.invalidate(); // its buffers back to the pool, for evaluation's batches (re-planned after two steps)
+  run.replay.releaseMemory(); // its buffers back to the pool, for evaluation's batches (re-planned by the next steps)
   const bb = method.backbone;
   const wasTraining = bb.training;
   bb.eval();

@@ -22,6 +22,7 @@ import type { Backend } from '../backend/backend.js';
 import type { GpuStorage } from '../backend/webgpu/context.js';
 import type { GpuRuntime } from '../backend/webgpu/runtime.js';
 import { sameLog, sameWork, type StepLog, type StepPlan } from '../backend/webgpu/step_log.js';
+import { StepMemoryPlanner, type StepMemoryStats } from '../backend/webgpu/memory_plan.js';
 import { Tensor } from '../tensor.js';
 import type { DType } from '../runtime/dtype.js';
 
@@ -36,10 +37,16 @@ export interface StepReplayOptions {
   checkEvery?: number;
   /** Where a failed check is reported (default: a warning on stderr). */
   warn?: (message: string) => void;
+  /**
+   * Plan each recorded step's buffers from the step before (memory_plan.ts), with or without
+   * replay; default on, off with COENGINE_MEMORY_PLAN=0 (A/B runs).
+   */
+  memoryPlan?: boolean;
 }
 
 export class StepReplay {
   private runtime: GpuRuntime | null;
+  private readonly memory: StepMemoryPlanner | null;
   private previous: { key: string; log: StepLog } | null = null;
   private plan: { key: string; plan: StepPlan; outputs: PlannedOutput[] } | null = null;
   /** The work of a plan given up for a check, and its key: the next recording must match it. */
@@ -51,16 +58,21 @@ export class StepReplay {
   readonly stats: StepReplayStats = { recorded: 0, replayed: 0, plans: 0, checks: 0 };
 
   constructor(private readonly backend: Backend, o: StepReplayOptions = {}) {
-    this.runtime = (o.enabled ?? true) && backend.name === 'webgpu' ? (backend as unknown as { runtime: GpuRuntime }).runtime : null;
+    const rt = backend.name === 'webgpu' ? (backend as unknown as { runtime: GpuRuntime }).runtime : null;
+    this.runtime = (o.enabled ?? true) ? rt : null;
+    this.memory = rt && (o.memoryPlan ?? process.env.COENGINE_MEMORY_PLAN !== '0') ? new StepMemoryPlanner(rt) : null;
     this.checkEvery = o.checkEvery ?? 200;
     this.warn = o.warn ?? ((m) => process.stderr.write(`coengine: ${m}\n`));
   }
 
   get enabled(): boolean { return this.runtime !== null; }
 
+  /** How the recorded steps' memory was planned (null: not planned). */
+  get memoryStats(): StepMemoryStats | null { return this.memory?.stats ?? null; }
+
   run(key: string, body: () => Record<string, Tensor>): Record<string, Tensor> {
     const rt = this.runtime;
-    if (!rt) { this.stats.recorded++; return body(); }
+    if (!rt) return this.recordOnly(body);
     const plan = this.plan;
     let check: StepLog | null = null;
     if (plan && plan.key === key) {
@@ -73,9 +85,10 @@ export class StepReplay {
     }
     if (this.plan) this.invalidate(); // a check, another key, or an input storage was released
     if (check) { this.checking = { key, log: check }; this.sinceCheck = 0; }
+    this.memory?.begin();
     const logging = rt.startLog();
     let out: Record<string, Tensor>;
-    try { out = body(); } catch (e) { rt.endLog(); this.previous = null; this.checking = null; throw e; }
+    try { out = body(); } catch (e) { rt.endLog(); this.memory?.end(false); this.previous = null; this.checking = null; throw e; }
     this.stats.recorded++;
     const log = logging ? rt.endLog() : null;
     const outputs: PlannedOutput[] = Object.entries(out).map(([name, t]) => {
@@ -86,14 +99,15 @@ export class StepReplay {
     // plan made below owns their buffers.
     const copies = this.copies(rt, outputs);
     for (const t of Object.values(out)) t.dispose();
+    this.memory?.end();
     if (this.checking) {
       if (log) this.check(key, log);
       this.checking = null; // a step that could not be logged (timing, profiling) is not checked
     }
     const previous = this.previous;
     this.previous = log ? { key, log } : null;
-    if (this.runtime && log && previous && previous.key === key && sameLog(previous.log, log)) {
-      // Two identical steps in a row: this one becomes the plan.
+    if (this.runtime && log && previous && previous.key === key && (this.memory?.settled ?? true) && sameLog(previous.log, log)) {
+      // Two identical steps in a row: this one becomes the plan (once on the memory plan's buffers, when one is coming).
       const adopted = rt.adopt(log);
       if (adopted) {
         this.plan = { key, plan: adopted, outputs };
@@ -104,12 +118,33 @@ export class StepReplay {
     return copies;
   }
 
+  /** Every step recorded (replay off): the memory plan still applies (outputs, held past the step, are the pool's). */
+  private recordOnly(body: () => Record<string, Tensor>): Record<string, Tensor> {
+    this.stats.recorded++;
+    const memory = this.memory;
+    if (!memory) return body();
+    memory.begin();
+    let out: Record<string, Tensor>;
+    try { out = body(); } catch (e) { memory.end(false); throw e; }
+    memory.end();
+    return out;
+  }
+
   /** Drop the plan (its buffers go back to the pool) and start over with the next run. */
   invalidate(): void {
     if (this.plan) this.runtime?.releasePlan(this.plan.plan);
     this.plan = null;
     this.previous = null;
     this.checking = null;
+  }
+
+  /**
+   * invalidate(), and hand the memory plan's buffers to the pool too: for work between steps
+   * (evaluation) to use instead of creating more. The next step rebuilds the plan.
+   */
+  releaseMemory(): void {
+    this.invalidate();
+    this.memory?.release();
   }
 
   private check(key: string, log: StepLog): void {

@@ -14,7 +14,8 @@ import { join } from 'node:path';
 
 const tiny = (device: StepBenchOptions['device']): StepBenchOptions => ({
   method: 'co-byol', arch: 'rf29-resnet10', width: 0.0625, smallStem: true, batch: 4, size: 16,
-  projHidden: 16, projOut: 8, localGrid: 0, steps: 2, warmup: 2, device,
+  // Three warm-up steps: the third builds the memory plan (webgpu/memory_plan.ts), which may create buffers.
+  projHidden: 16, projOut: 8, localGrid: 0, steps: 2, warmup: 3, device,
 });
 
 test('bench step on WebGPU: awaited and back-to-back timings, encoding share, steady state', async () => {

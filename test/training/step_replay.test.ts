@@ -17,9 +17,9 @@ import type { GpuContext } from '../../src/backend/webgpu/context.js';
 import type { Backend } from '../../src/backend/backend.js';
 
 const STEPS = 9;
-// A plan forms once two steps in a row log the same work, i.e. once a step creates no buffer.
-// The pool's reuse of larger free buffers (runtime.ts takeFree) can take a step or two longer
-// to reach that than plain size classes did: up to 4 recorded steps, not 2 or 3.
+// A plan forms once two steps in a row log the same work on the buffers later steps will have:
+// those of the memory plan (webgpu/memory_plan.ts), which the second step's trace makes for the
+// third. So steps 0 and 1 record on the pool, 2 and 3 on the memory plan, and 4 on are replayed.
 const RECORDED_AT_MOST = 4;
 
 async function train(be: Backend, cfg: Partial<PretrainConfig>, stepReplay: boolean, replayOptions?: StepReplayOptions, steps = STEPS) {
@@ -34,7 +34,9 @@ async function train(be: Backend, cfg: Partial<PretrainConfig>, stepReplay: bool
   // the rest of the training/ folder had run, at most 4 alone or from an empty pool).
   (be as unknown as { runtime: { trimPool(): void } }).runtime.trimPool();
   const run: Run = await setup(c, be, data);
-  if (replayOptions) run.replay = new StepReplay(be, { enabled: stepReplay, ...replayOptions });
+  // The reference records every step on the pool: no replay, no memory plan.
+  if (!stepReplay) run.replay = new StepReplay(be, { enabled: false, memoryPlan: false, ...replayOptions });
+  else if (replayOptions) run.replay = new StepReplay(be, { enabled: true, ...replayOptions });
   const held = [];
   for (let s = 0; s < steps; s++) {
     const ids = Int32Array.from({ length: 8 }, (_, i) => (s * 3 + i * 5) % 16); // a different batch each step
@@ -52,8 +54,9 @@ async function train(be: Backend, cfg: Partial<PretrainConfig>, stepReplay: bool
   // everything a checkpoint holds: parameters, BN running statistics, optimiser states, DINO centres, probes
   const state = new Map<string, number[]>();
   for (const [k, t] of runTensors(run)) state.set(k, [...(await t.data())]);
+  const memory = run.replay.memoryStats ? { ...run.replay.memoryStats } : null;
   run.replay.invalidate();
-  return { losses, scalars, state, stats: { ...run.replay.stats } };
+  return { losses, scalars, state, stats: { ...run.replay.stats }, memory };
 }
 
 function sameState(a: Map<string, number[]>, b: Map<string, number[]>): void {
@@ -69,7 +72,10 @@ for (const method of ['co-byol', 'mocov3', 'byol-mc', 'dino'] as const) {
     const ref = await train(be, cfg, false);
     const got = await train(be, cfg, true);
     assert.is(ref.stats.replayed, 0);
+    assert.is(ref.memory, null);
     assert.ok(got.stats.replayed >= STEPS - RECORDED_AT_MOST, `${got.stats.replayed} of ${STEPS} steps replayed`);
+    // Replayed on the memory plan's buffers: planned from the second step, and kept to.
+    assert.ok(got.memory && got.memory.built === 1 && got.memory.planned >= 2 && got.memory.diverged === 0, JSON.stringify(got.memory));
     assert.ok(new Set(got.losses).size === STEPS, `a different loss each step: ${got.losses}`);
     assert.equal(got.scalars, ref.scalars); // every logged scalar: losses, local losses, probe counts
     sameState(got.state, ref.state);

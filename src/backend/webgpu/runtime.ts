@@ -14,6 +14,7 @@ import { kernelSource } from './kernel_source.js';
 import { gentleWait } from './gentle_wait.js';
 import { BindGroupCache } from './bind_group_cache.js';
 import { StepLog, type StepPlan } from './step_log.js';
+import { planSlots, StepArena, StepWindow, type AllocTrace, type StepMemoryHost } from './memory_plan.js';
 import type { GpuContext, GpuStorage, KernelRef, Sidecar } from './context.js';
 
 export interface RuntimeStats {
@@ -53,6 +54,11 @@ class PooledStorage implements GpuStorage {
   readonly backend = 'webgpu' as const;
   readonly offset = 0;
   released = false;
+  /** The step trace this allocation is in (memory_plan.ts), and its index there. */
+  trace: AllocTrace | null = null;
+  traceIndex = -1;
+  /** The arena whose slot it holds, if a planned step gave it one. */
+  arena: StepArena | null = null;
   /** results: from the pool of copied-out step results (copyOut), which steps never draw on. */
   constructor(readonly buffer: GPUBuffer, readonly bytes: number, readonly sizeClass: number, readonly results = false) {}
 }
@@ -129,7 +135,7 @@ function moduleLabel(base: string, variant: string | undefined, constants: Recor
   return `${base}${variant ? ` ${variant}` : ''}${c ? ` {${c}}` : ''}`;
 }
 
-export class GpuRuntime implements GpuContext {
+export class GpuRuntime implements GpuContext, StepMemoryHost {
   readonly limits: GPUSupportedLimits;
   readonly features: ReadonlySet<string>;
   // Pipelines by file → entry point → prelude → variants (override constants). Every level but
@@ -167,6 +173,9 @@ export class GpuRuntime implements GpuContext {
   // plans hold out of the pool.
   private log: StepLog | null = null;
   private readonly reserved = new Set<GPUBuffer>();
+  // Planned step memory (memory_plan.ts): the step being traced, and the live arenas' buffers.
+  private window: StepWindow | null = null;
+  private readonly arenaOf = new Map<GPUBuffer, StepArena>();
   /** By-products attached to a storage (attachSidecar), released with it. */
   private readonly sidecars = new Map<GpuStorage, Sidecar>();
 
@@ -244,10 +253,19 @@ export class GpuRuntime implements GpuContext {
       throw new BackendError(`cannot allocate ${fmtBytes(bytes)} on the GPU: larger than the device's storage binding ` +
         `limit ${fmtBytes(Math.min(maxBinding, this.limits.maxBufferSize))} (maxStorageBufferBindingSize)`);
     }
-    let cls = sizeClass(bytes);
-    if (cls > maxBinding) cls = Math.min(Math.ceil(bytes / 16) * 16, this.limits.maxBufferSize); // still bindable as vec4
-    const buffer = (notRecorded ? this.takeFreeNotRecorded(cls) : this.takeFree(cls)) ?? this.createStorageBuffer(cls);
+    const planned = this.window?.alloc(bytes, !notRecorded);
+    let buffer = planned?.buffer;
+    if (!buffer) {
+      let cls = sizeClass(bytes);
+      if (cls > maxBinding) cls = Math.min(Math.ceil(bytes / 16) * 16, this.limits.maxBufferSize); // still bindable as vec4
+      buffer = (notRecorded ? this.takeFreeNotRecorded(cls) : this.takeFree(cls, bytes)) ?? this.createStorageBuffer(cls);
+    }
     const s = new PooledStorage(buffer, bytes, buffer.size);
+    if (planned) {
+      s.trace = this.window!.trace;
+      s.traceIndex = planned.index;
+      if (planned.buffer) s.arena = this.window!.arena;
+    }
     this.countInUse(buffer.size);
     if (zero) this.zero(s);
     return s;
@@ -259,18 +277,20 @@ export class GpuRuntime implements GpuContext {
   }
 
   /**
-   * The lowest-numbered free buffer of class cls, else of the smallest larger class, up to
-   * largerFreeLimit× cls, that has one. Size classes alone fragment the pool: a step's buffers
-   * of one class sit idle while another class creates new ones (a ResNet-50 step allocated 25%
-   * more than its peak in use). Deterministic like the rest, so a repeated step still gets the
-   * same buffers.
+   * The lowest-numbered free buffer of class cls, else of the smallest size that holds `bytes`
+   * and has one, up to largerFreeLimit× cls. Size classes alone fragment the pool: a step's
+   * buffers of one class sit idle while another class creates new ones (a ResNet-50 step
+   * allocated 25% more than its peak in use). Pool buffers all have class sizes, so those that
+   * hold `bytes` are the larger classes; the buffers of a dissolved step arena (memory_plan.ts)
+   * have sizes between classes, and serve what fits them. Deterministic like the rest, so a
+   * repeated step still gets the same buffers.
    */
-  private takeFree(cls: number): GPUBuffer | undefined {
+  private takeFree(cls: number, bytes: number): GPUBuffer | undefined {
     const own = this.free.get(cls)?.pop();
     if (own || this.largerFreeLimit <= 1) return own;
     const sizes = this.freeSizes;
     let lo = 0, hi = sizes.length;
-    while (lo < hi) { const mid = (lo + hi) >> 1; if (sizes[mid] <= cls) lo = mid + 1; else hi = mid; }
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (sizes[mid] < bytes) lo = mid + 1; else hi = mid; }
     for (let i = lo; i < sizes.length && sizes[i] <= cls * this.largerFreeLimit; i++) {
       const b = this.free.get(sizes[i])!.pop();
       if (b) return b;
@@ -321,7 +341,10 @@ export class GpuRuntime implements GpuContext {
     if (this.reserved.has(p.buffer)) throw new BackendError('webgpu: released a buffer that a step plan holds');
     p.released = true;
     this.counters.bytesInUse -= p.sizeClass;
-    if (p.results) {
+    p.trace?.release(p.traceIndex);
+    if (p.arena?.live) {
+      p.arena.giveBack(p.buffer);
+    } else if (p.results) {
       let list = this.resultsFree.get(p.sizeClass);
       if (!list) this.resultsFree.set(p.sizeClass, (list = []));
       list.push(p.buffer);
@@ -376,16 +399,81 @@ export class GpuRuntime implements GpuContext {
     return side;
   }
 
-  /** Drop every pooled free buffer (memory pressure, tests). */
+  /** Drop every pooled free buffer (memory pressure, tests), step arenas' free slots included. */
   trimPool(): void {
+    for (const arena of new Set(this.arenaOf.values())) this.dissolveArena(arena);
+    this.trimFree(true);
+  }
+
+  /** Destroy the free buffers: the main pool's, and with `results` the copied-out results' too. */
+  private trimFree(results: boolean): void {
     this.flush();
-    for (const pool of [this.free, this.resultsFree]) {
+    for (const pool of results ? [this.free, this.resultsFree] : [this.free]) {
       for (const list of pool.values()) for (const b of list) { this.counters.bytesAllocated -= b.size; b.destroy(); }
     }
     this.bindGroups.clear();
     this.free.clear();
     this.freeSizes.length = 0;
-    this.resultsFree.clear();
+    if (results) this.resultsFree.clear();
+  }
+
+  // ---------------------------------------------------------------- planned step memory
+
+  beginStepMemory(arena: StepArena | null): void {
+    if (this.window) throw new BackendError('beginStepMemory: a step is already being traced');
+    this.window = new StepWindow(arena?.live ? arena : null);
+  }
+
+  endStepMemory(): StepWindow {
+    const w = this.window;
+    if (!w) throw new BackendError('endStepMemory: no step is being traced');
+    this.window = null;
+    w.trace.close();
+    return w;
+  }
+
+  /**
+   * An arena for the trace's plan (memory_plan.ts). Each slot, largest first, takes the smallest
+   * free pool buffer that holds it with little to spare (a quarter, or 64 KiB), else a new one of
+   * its exact size; every other free buffer is then destroyed. Reuse first, because Dawn frees a
+   * destroyed buffer's memory only once the next submit has completed: destroying the pool and
+   * creating the arena would hold both for a while, twice a step's memory. The free buffers are
+   * those the steps before the plan left (and setup's, evaluation's, or an arena dissolved for
+   * evaluation, whose sizes match exactly).
+   */
+  buildArena(trace: AllocTrace): StepArena {
+    if (this.window) throw new BackendError('buildArena: not while a step is being traced');
+    const plan = (trace.plan ??= planSlots(trace, (b) => this.slotSize(b)));
+    const free: GPUBuffer[] = [];
+    for (const size of this.freeSizes) free.push(...this.free.get(size)!.slice().reverse()); // by size, then id
+    const buffers = plan.sizes.map((size) => {
+      let lo = 0, hi = free.length;
+      while (lo < hi) { const mid = (lo + hi) >> 1; if (free[mid].size < size) lo = mid + 1; else hi = mid; }
+      if (lo === free.length || free[lo].size > Math.max(1.25 * size, size + 65536)) return undefined;
+      const b = free.splice(lo, 1)[0];
+      const list = this.free.get(b.size)!;
+      list.splice(list.indexOf(b), 1);
+      return b;
+    });
+    this.trimFree(false);
+    const arena = new StepArena(trace, plan, buffers.map((b, k) => b ?? this.createStorageBuffer(plan.sizes[k])));
+    for (const b of arena.buffers) this.arenaOf.set(b, arena);
+    return arena;
+  }
+
+  /** Slot sizes: whole 256-byte blocks (what the pool's smallest class is), within the device's buffer limit. */
+  private slotSize(bytes: number): number {
+    return Math.max(256, Math.min(Math.ceil(bytes / 256) * 256, Math.floor(this.limits.maxBufferSize / 16) * 16));
+  }
+
+  dissolveArena(arena: StepArena): void {
+    if (!arena.live) return;
+    arena.live = false;
+    for (const b of arena.buffers) {
+      this.arenaOf.delete(b);
+      // Held ones go to the pool when released, reserved ones when their step plan is released.
+      if (arena.isFree(b)) this.toFreeList(b, b.size);
+    }
   }
 
   /** Host data into fresh storage. */
@@ -705,15 +793,16 @@ export class GpuRuntime implements GpuContext {
     for (const u of log.uploads) buffers.add(u.buffer);
     const reserved: GPUBuffer[] = [], external: GpuStorage[] = [];
     for (const b of buffers) {
-      if (free.has(b)) { reserved.push(b); continue; }
+      if (free.has(b) || this.arenaOf.get(b)?.isFree(b)) { reserved.push(b); continue; }
       const holder = log.holders.get(b);
       if (!holder || holder.released || this.reserved.has(b)) return null; // owned by something the log never bound
       external.push(holder);
     }
     let reservedBytes = 0;
     for (const b of reserved) {
-      const list = this.free.get(b.size)!;
-      list.splice(list.indexOf(b), 1);
+      const arena = this.arenaOf.get(b);
+      if (arena) arena.reserve(b);
+      else { const list = this.free.get(b.size)!; list.splice(list.indexOf(b), 1); }
       this.reserved.add(b);
       reservedBytes += b.size;
     }
@@ -727,7 +816,9 @@ export class GpuRuntime implements GpuContext {
     plan.released = true;
     for (const b of plan.reserved) {
       this.reserved.delete(b);
-      this.toFreeList(b, b.size);
+      const arena = this.arenaOf.get(b);
+      if (arena) arena.unreserve(b);
+      else this.toFreeList(b, b.size);
     }
     this.counters.bytesReserved -= plan.reservedBytes;
   }

@@ -44,7 +44,9 @@ export function registerBenchStep(bench: Command): void {
         `${r.imagesPerSecond.toFixed(1)} img/s; back to back ${r.pipelinedMsPerStep.toFixed(1)} ms/step, ${r.pipelinedImagesPerSecond.toFixed(1)} img/s` +
         (r.encodeFraction !== null ? `, host encoding ${r.encodeMsPerStep.toFixed(1)} ms (${(100 * r.encodeFraction).toFixed(1)}% of device time)` : '') +
         (r.peakBytes !== null ? `, peak ${(r.peakBytes / 2 ** 30).toFixed(2)} GiB in use` : '') +
-        (r.allocatedBytes !== null ? ` (${(r.allocatedBytes / 2 ** 30).toFixed(2)} GiB allocated)` : '') +
+        (r.allocatedBytes !== null ? ` (${(r.allocatedBytes / 2 ** 30).toFixed(2)} GiB allocated` +
+          (r.memoryPlan?.built ? `, of which the step's memory plan ${(r.memoryPlan.arenaBytes / 2 ** 30).toFixed(2)} GiB, ` +
+            `its least possible ${(r.memoryPlan.lowerBound / 2 ** 30).toFixed(2)}` : '') + ')' : '') +
         (r.buffersCreatedInSteadyState !== null ? `, ${r.buffersCreatedInSteadyState} buffers created in steady state` : '') +
         (r.dispatchesPerStep !== null ? `, ${r.dispatchesPerStep} dispatches/step` : '') +
         `, ${r.replayedSteps} of ${o.steps} timed steps replayed` + '\n');

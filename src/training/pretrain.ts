@@ -21,6 +21,7 @@ import { MetricsLog, writeJsonAtomic } from './metrics.js';
 import { loadCheckpoint, readRunState, saveCheckpoint } from './checkpoint.js';
 import { PARAM_STRIDE, byolViews, evalView, multiCropView, sampleParams, type ViewSpec } from '../data/augment_params.js';
 import { StepReplay } from './step_replay.js';
+import type { StepMemoryStats } from '../backend/webgpu/memory_plan.js';
 import { augmentBatch, evalBatch } from '../data/augment.js';
 import { Progress } from '../util/progress.js';
 
@@ -47,6 +48,8 @@ export interface Summary {
   allocatedGpuBytes: number | null;
   /** Steps of this invocation replayed from a recorded one, and recorded (step_replay.ts). */
   stepReplay: { replayed: number; recorded: number };
+  /** How the steps' buffers were planned (webgpu/memory_plan.ts); null when they were not (CPU, COENGINE_MEMORY_PLAN=0). */
+  memoryPlan: StepMemoryStats | null;
   backend: string;
   device: string;
   finalEval?: { trained: number; randomInit: number; rawPixels: number };
@@ -203,7 +206,8 @@ async function pretrainRun(cfg: PretrainConfig, opts: PretrainOptions): Promise<
     onlineProbeAcc: lastAcc.global, patchProbeAcc: lastAcc.patch,
     imagesPerSecond: (step * cfg.batchSize) / Math.max(seconds, 1e-3),
     peakGpuBytes: backend.memoryStats ? peak : null, allocatedGpuBytes: backend.memoryStats?.().bytesAllocated ?? null,
-    stepReplay: { replayed: run.replay.stats.replayed, recorded: run.replay.stats.recorded }, backend: backend.name, device: (await describeBackend(backend)).device,
+    stepReplay: { replayed: run.replay.stats.replayed, recorded: run.replay.stats.recorded },
+    memoryPlan: run.replay.memoryStats ? { ...run.replay.memoryStats } : null, backend: backend.name, device: (await describeBackend(backend)).device,
   };
   if (cfg.finalEval && step >= run.totalSteps) {
     const { finalLinearEval } = await import('./final_eval.js');

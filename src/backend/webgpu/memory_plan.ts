@@ -1,7 +1,7 @@
 // Planned memory for repeated training steps. The pool (runtime.ts) hands out buffers as tensors
 // are asked for, knowing nothing of what comes later: a buffer freed early may be too small for
-// the next request, which then creates another, and its size classes round each buffer up. Over
-// a ResNet step that left the pool 27–34% larger than the most the step ever holds at once (BYOL
+// the next request, which then creates another, and its size classes round each buffer up. A
+// ResNet step's buffers came to about a third more than the most the step holds at once (BYOL
 // ResNet-50, CO-BYOL RF99-ResNet50; bench/RESULTS.md, fifteenth session).
 //
 // A training step makes the same requests in the same order every time. So the runtime traces
@@ -121,6 +121,8 @@ const FREE = 0, HELD = 1, RESERVED = 2;
 export class StepArena {
   /** false once dissolved (its buffers went back to the pool, or will as they are released). */
   live = true;
+  /** Bytes of its buffers: the plan's, or more where a slot took a slightly larger pool buffer. */
+  readonly bytes: number;
   private readonly state: Uint8Array;
   private readonly slotOfBuffer = new Map<GPUBuffer, number>();
 
@@ -130,12 +132,7 @@ export class StepArena {
     this.bytes = buffers.reduce((a, b) => a + b.size, 0);
   }
 
-  /** Bytes of its buffers: the plan's, or more where a slot took a slightly larger pool buffer. */
-  readonly bytes: number;
-
-  has(b: GPUBuffer): boolean { return this.slotOfBuffer.has(b); }
-
-  /** The slot's buffer for allocation i of a planned step, if it is free; undefined otherwise. */
+  /** The slot's buffer, now held, if it was free; undefined otherwise. */
   take(slot: number): GPUBuffer | undefined {
     if (this.state[slot] !== FREE) return undefined;
     this.state[slot] = HELD;
@@ -168,8 +165,6 @@ export class StepWindow {
   readonly trace = new AllocTrace();
   /** A request differed from the arena's trace, or found its slot held: the pool serves the rest. */
   diverged = false;
-  /** Allocations the arena served. */
-  served = 0;
 
   constructor(readonly arena: StepArena | null) {}
 
@@ -187,7 +182,6 @@ export class StepWindow {
     if (slot < 0) return { index, buffer: undefined };
     const buffer = a.take(slot);
     if (!buffer) this.diverged = true;
-    else this.served++;
     return { index, buffer };
   }
 }

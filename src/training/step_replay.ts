@@ -12,8 +12,10 @@
 // - It does not read back, submit or write() (any of which makes its log unusable: it records).
 // - It returns tensors it created; run() hands back copies and disposes them.
 // Every body run is logged; when a run logs exactly what the run before it logged (same key),
-// the log becomes a plan and later runs with that key replay it. A step that keeps varying keeps
-// recording (slow, not wrong). As a check on the contract, every `checkEvery`-th replay records
+// the log becomes a plan and later runs with that key replay it. With the memory plan on
+// (backend/webgpu/memory_plan.ts: recorded steps take buffers planned from an earlier step's
+// allocations), only once a step has run on the buffers the steps after it will have. A step
+// that keeps varying keeps recording (slow, not wrong). As a check on the contract, every `checkEvery`-th replay records
 // instead and compares the work with the plan's: a difference means some value was frozen, and
 // replay is switched off with a warning (steps since the last check may have used it). The
 // check compares kernels, grids and bytes, not buffers: a body that switched which long-lived

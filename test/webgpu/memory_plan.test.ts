@@ -113,6 +113,15 @@ function sequential(rt: GpuRuntime, change = false): GpuStorage[][] {
   return held;
 }
 
+/** One step of `sequential` under the planner, checking that no two live allocations share a buffer. */
+function plannedStep(rt: GpuRuntime, planner: StepMemoryPlanner, change = false): GpuStorage[][] {
+  planner.begin();
+  const held = sequential(rt, change);
+  planner.end();
+  for (const live of held) assert.is(new Set(live.map((x) => x.buffer)).size, live.length, 'two live allocations share a buffer');
+  return held;
+}
+
 // Pool buffers are size classes (eighths between powers of two): 212,992 B for y, 425,984 for
 // x1 and x3, 655,360 for x2. Slots are whole 256-byte blocks: 600,064 for the x's, 200,192 for y.
 const POOL = 212_992 + 425_984 + 655_360;
@@ -128,10 +137,7 @@ test('the runtime serves planned steps from one arena: the same buffers every st
   const buffersOf: GPUBuffer[][] = [];
   for (let s = 0; s < 5; s++) {
     const before = rt.stats();
-    planner.begin();
-    const held = sequential(rt);
-    planner.end();
-    for (const live of held) assert.is(new Set(live.map((x) => x.buffer)).size, live.length, `step ${s}: two live allocations share a buffer`);
+    const held = plannedStep(rt, planner);
     buffersOf.push(held.flat().map((x) => x.buffer));
     const after = rt.stats();
     if (s === 0) {
@@ -162,11 +168,9 @@ test('with no free buffer to take, the arena\'s buffers have the plan\'s exact s
   rt.trimPool();
   const base = rt.stats().bytesAllocated;
   const planner = new StepMemoryPlanner(rt);
-  for (let s = 0; s < 2; s++) { planner.begin(); sequential(rt); planner.end(); }
+  for (let s = 0; s < 2; s++) plannedStep(rt, planner);
   rt.trimPool();
-  planner.begin();
-  const held = sequential(rt);
-  planner.end();
+  const held = plannedStep(rt, planner);
   assert.is(rt.stats().bytesAllocated - base, PLAN);
   assert.equal(held.map((live) => live.map((x) => x.buffer.size)), [[200_192, 600_064], [200_192, 600_064], [200_192, 600_064]]);
   assert.is(planner.stats.arenaBytes, PLAN);
@@ -180,12 +184,7 @@ test('a step that changes leaves its plan part-way (the pool serves the rest), a
   const rt = rtOf(be);
   rt.trimPool();
   const planner = new StepMemoryPlanner(rt);
-  const run = (change: boolean) => {
-    planner.begin();
-    const held = sequential(rt, change);
-    planner.end();
-    for (const live of held) assert.is(new Set(live.map((x) => x.buffer)).size, live.length, 'two live allocations share a buffer');
-  };
+  const run = (change: boolean) => plannedStep(rt, planner, change);
   for (let s = 0; s < 3; s++) run(false);
   assert.equal([planner.stats.built, planner.stats.planned, planner.stats.diverged], [1, 1, 0]);
   run(true); // x2 asks for 900 KB: the plan ends there
@@ -207,7 +206,7 @@ test('work between steps borrows a released arena\'s buffers, and the next step 
   const rt = rtOf(be);
   rt.trimPool();
   const planner = new StepMemoryPlanner(rt);
-  const step = () => { planner.begin(); sequential(rt); planner.end(); };
+  const step = () => plannedStep(rt, planner);
   for (let s = 0; s < 2; s++) step();
   rt.trimPool(); // so that the arena has the plan's exact sizes, between size classes
   step();

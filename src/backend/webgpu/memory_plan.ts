@@ -81,10 +81,9 @@ export function planSlots(t: AllocTrace, round: (bytes: number) => number): Slot
   const slotOf = new Int32Array(n).fill(-1);
   const order: number[] = [];
   for (let i = 0; i < n; i++) if (t.plannable[i] && t.end[i] !== Infinity) order.push(i);
-  const need = order.map((i) => round(t.bytes[i]));
-  const needOf = new Map<number, number>();
-  order.forEach((i, k) => needOf.set(i, need[k]));
-  order.sort((a, b) => needOf.get(b)! - needOf.get(a)! || t.start[a] - t.start[b]);
+  const need = new Float64Array(n); // each planned allocation's rounded size
+  for (const i of order) need[i] = round(t.bytes[i]);
+  order.sort((a, b) => need[b] - need[a] || t.start[a] - t.start[b]);
   // Per slot, its lifetimes sorted by start: free over [s, e) iff the neighbours around s allow it.
   const sizes: number[] = [], starts: number[][] = [], ends: number[][] = [];
   for (const i of order) {
@@ -100,7 +99,7 @@ export function planSlots(t: AllocTrace, round: (bytes: number) => number): Slot
     }
     if (best < 0) {
       best = sizes.length; bestAt = 0;
-      sizes.push(needOf.get(i)!); starts.push([]); ends.push([]);
+      sizes.push(need[i]); starts.push([]); ends.push([]);
     }
     starts[best].splice(bestAt, 0, s);
     ends[best].splice(bestAt, 0, e);
@@ -108,7 +107,7 @@ export function planSlots(t: AllocTrace, round: (bytes: number) => number): Slot
   }
   // The lower bound: a sweep over the planned lifetimes.
   const events: [number, number][] = [];
-  for (const i of order) events.push([t.start[i], needOf.get(i)!], [t.end[i], -needOf.get(i)!]);
+  for (const i of order) events.push([t.start[i], need[i]], [t.end[i], -need[i]]);
   events.sort((a, b) => a[0] - b[0]);
   let live = 0, lowerBound = 0;
   for (const [, d] of events) { live += d; lowerBound = Math.max(lowerBound, live); }
@@ -141,13 +140,8 @@ export class StepArena {
 
   giveBack(b: GPUBuffer): void { this.set(b, HELD, FREE); }
 
-  /** A step plan (step_log.ts) keeps b for its replays: true if b was free and is now reserved. */
-  reserve(b: GPUBuffer): boolean {
-    const k = this.slotOfBuffer.get(b);
-    if (k === undefined || this.state[k] !== FREE) return false;
-    this.state[k] = RESERVED;
-    return true;
-  }
+  /** A step plan (step_log.ts) keeps free slot b for its replays. */
+  reserve(b: GPUBuffer): void { this.set(b, FREE, RESERVED); }
 
   unreserve(b: GPUBuffer): void { this.set(b, RESERVED, FREE); }
 

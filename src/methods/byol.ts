@@ -45,18 +45,20 @@ export class Byol extends TwoBranchMethod implements SslMethod {
 
   forward(globalViews: Tensor[], smallViews: Tensor[], _ctx: StepContext): StepOutput {
     const on = this.online, tg = this.target;
+    // Target first: projections (and local projections) under noGrad; its features go when it
+    // returns. Run before the online network, its working set never sits on top of the online
+    // activations saved for backward (the step's peak memory); the values do not depend on order.
+    const target = noGrad(() => tidy(() => ViewRun.run(globalViews, (x) => {
+      const f = tg.backbone.forwardFeatures(x);
+      return { z: tg.projector.forward(f.global), zl: this.local ? applyLocal(tg.localProjector!, this.grid(f.localMap)) : null };
+    })));
+    const tgt = [0, 1].map((v) => noGrad(() => ({ z: target.part((r) => r.z, v), zl: this.local ? target.part((r) => r.zl!, v) : null })));
     // Online: features → projections → predictions, all global views in one batch.
     const online = ViewRun.run(globalViews, (x) => {
       const f = on.net.backbone.forwardFeatures(x);
       return { f, p: on.predictor.forward(on.net.projector.forward(f.global)) };
     });
     const p = [online.part((r) => r.p, 0), online.part((r) => r.p, 1)];
-    // Target: projections (and local projections) under noGrad; its features go when it returns.
-    const target = noGrad(() => tidy(() => ViewRun.run(globalViews, (x) => {
-      const f = tg.backbone.forwardFeatures(x);
-      return { z: tg.projector.forward(f.global), zl: this.local ? applyLocal(tg.localProjector!, this.grid(f.localMap)) : null };
-    })));
-    const tgt = [0, 1].map((v) => noGrad(() => ({ z: target.part((r) => r.z, v), zl: this.local ? target.part((r) => r.zl!, v) : null })));
     let lg = add(byolLoss(p[0], tgt[1].z), byolLoss(p[1], tgt[0].z));
     // Multi-crop: small views through the online network only (one batch), against both global targets.
     if (smallViews.length) {

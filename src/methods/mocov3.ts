@@ -50,18 +50,19 @@ export class MocoV3 extends TwoBranchMethod implements SslMethod {
     const B = globalViews[0].shape[0];
     const be = globalViews[0].backend;
     const diag = tensor(Int32Array.from({ length: B }, (_, i) => i), [B], { dtype: 'i32', backend: be });
-    const online = ViewRun.run(globalViews, (x) => {
-      const f = on.net.backbone.forwardFeatures(x);
-      return { f, q: on.predictor.forward(on.net.projector.forward(f.global)) };
-    });
-    const q = [online.part((r) => r.q, 0), online.part((r) => r.q, 1)];
-    const tgt = noGrad(() => tidy(() => { // the target's features (and the batched keys) go when it returns
+    const tgt = noGrad(() => tidy(() => { // the target's features (and the batched keys) go when it returns;
+      // first, so its working set never sits on top of the online activations saved for backward
       const t = ViewRun.run(globalViews, (x) => {
         const f = tg.backbone.forwardFeatures(x);
         return { k: tg.projector.forward(f.global), kl: this.local ? applyLocal(tg.localProjector!, this.grid(f.localMap)) : null };
       });
       return [0, 1].map((v) => ({ k: t.part((r) => r.k, v), kl: this.local ? t.part((r) => r.kl!, v) : null }));
     }));
+    const online = ViewRun.run(globalViews, (x) => {
+      const f = on.net.backbone.forwardFeatures(x);
+      return { f, q: on.predictor.forward(on.net.projector.forward(f.global)) };
+    });
+    const q = [online.part((r) => r.q, 0), online.part((r) => r.q, 1)];
     const lg = add(contrastive(q[0], tgt[1].k, diag, T), contrastive(q[1], tgt[0].k, diag, T));
     const parts: Record<string, Tensor> = { lossGlobal: lg };
     let loss = lg;

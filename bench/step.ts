@@ -2,6 +2,8 @@
 // target forward, probes, optimiser, EMA) of a chosen method and model on random images.
 // Reports ms/step, images/s, host encoding time, and peak device bytes.
 import type { StepMemoryStats } from '../src/backend/webgpu/memory_plan.js';
+import { memoryPeak, type MemoryPeakReport } from '../src/backend/webgpu/memory_report.js';
+import type { GpuRuntime } from '../src/backend/webgpu/runtime.js';
 import { initBackend, describeBackend, webgpu } from '../src/backend/registry.js';
 import { resolveConfig, type PretrainConfig } from '../src/training/config.js';
 import { gemmWorkload, setup, trainStep } from '../src/training/pretrain.js';
@@ -53,6 +55,11 @@ export interface StepBenchOptions {
   tuneTiles?: string[];
   /** How much faster a candidate must be to enter the table (default 3%; tests: −∞ takes the best other tile everywhere). */
   tuneMargin?: number;
+  /**
+   * WebGPU with the memory plan: after the timed steps, record one more step noting where each
+   * of its allocations was made, and report what it holds at its peak (memory_report.ts).
+   */
+  memoryPeak?: boolean;
 }
 
 export interface StepBenchResult {
@@ -90,6 +97,8 @@ export interface StepBenchResult {
   tuning?: { file: string; candidates: string[]; skipped: string[]; sites: number; changed: number; heuristicMs: number; tunedMs: number };
   /** With gemmReference: the GEMM n³ rows and the best rate (TFLOP/s) the profile's ofGemm divides by. */
   gemmReference?: { n: number; rows: { shape: string; ms: number; tflops: number; maxRelErr: number }[]; bestTflops: number };
+  /** With memoryPeak: the step's peak, the least a plan of whole buffers can take, and what is live at the peak by origin. */
+  memoryPeak?: MemoryPeakReport;
 }
 
 function randomData(n: number, size: number, classes: number): TrainingData {
@@ -178,6 +187,7 @@ async function stepBench(o: StepBenchOptions, backend: Backend): Promise<StepBen
   let dispatchesPerStep: number | null = null;
   let profile: StepBenchResult['profile'];
   let gemmReference: StepBenchResult['gemmReference'];
+  let memoryPeakReport: MemoryPeakReport | undefined;
   if (gpu) {
     const d0 = gpu.runtime.stats().dispatches;
     await oneStep();
@@ -186,6 +196,7 @@ async function stepBench(o: StepBenchOptions, backend: Backend): Promise<StepBen
       const key = o.profileShapes ? (label: string) => label : undefined;
       profile = (await gpu.runtime.profileDispatches(async () => { await oneStep(); }, key)).rows;
     }
+    if (o.memoryPeak) memoryPeakReport = await tracedPeak(gpu.runtime, run, oneStep);
     if (o.gemmReference) {
       const rows = (await timeGemmReference(gpu.runtime, o.gemmReference, 10)).map((r) => ({ shape: r.shape, ms: r.ms, tflops: (r.gflops ?? 0) / 1000, maxRelErr: r.maxRelErr }));
       const bestTflops = Math.max(...rows.map((r) => r.tflops));
@@ -194,7 +205,7 @@ async function stepBench(o: StepBenchOptions, backend: Backend): Promise<StepBen
     }
   }
   return {
-    dispatchesPerStep, profile, gemmReference, replayedSteps, tuning,
+    dispatchesPerStep, profile, gemmReference, replayedSteps, tuning, memoryPeak: memoryPeakReport,
     method: o.method, arch: o.arch, batch: o.batch, size: o.size, device: (await describeBackend(backend)).device,
     msPerStep: ms, imagesPerSecond: (o.batch * 1000) / ms, encodeMsPerStep: encode,
     pipelinedMsPerStep: pipelinedMs, pipelinedImagesPerSecond: (o.batch * 1000) / pipelinedMs,
@@ -204,4 +215,19 @@ async function stepBench(o: StepBenchOptions, backend: Backend): Promise<StepBen
     memoryPlan: run.replay.memoryStats ? { ...run.replay.memoryStats } : null,
     buffersCreatedInSteadyState: created0 === null || !mem ? null : mem.buffersCreated - created0,
   };
+}
+
+/**
+ * One more recorded step with each allocation's origin noted, and what it held at its peak.
+ * Replay records nothing, so the step's plan is given up first (as evaluation does); the step
+ * then runs on the arena rebuilt from the last trace, which the new trace should match.
+ */
+async function tracedPeak(rt: GpuRuntime, run: Awaited<ReturnType<typeof setup>>, oneStep: () => Promise<unknown>): Promise<MemoryPeakReport> {
+  if (!run.replay.memoryStats) throw new Error('bench step --memory-peak: the step has no memory plan (COENGINE_MEMORY_PLAN=0?)');
+  run.replay.releaseMemory();
+  rt.traceOrigins = true;
+  try { await oneStep(); } finally { rt.traceOrigins = false; }
+  const trace = run.replay.lastMemoryTrace;
+  if (!trace?.origins) throw new Error('bench step --memory-peak: the step was not traced');
+  return memoryPeak(trace);
 }

@@ -24,7 +24,7 @@ import type { Backend } from '../backend/backend.js';
 import type { GpuStorage } from '../backend/webgpu/context.js';
 import type { GpuRuntime } from '../backend/webgpu/runtime.js';
 import { sameLog, sameWork, type StepLog, type StepPlan } from '../backend/webgpu/step_log.js';
-import { StepMemoryPlanner, type StepMemoryStats } from '../backend/webgpu/memory_plan.js';
+import { StepMemoryPlanner, type AllocTrace, type StepMemoryStats } from '../backend/webgpu/memory_plan.js';
 import { Tensor } from '../tensor.js';
 import type { DType } from '../runtime/dtype.js';
 
@@ -71,6 +71,9 @@ export class StepReplay {
 
   /** How the recorded steps' memory was planned (null: not planned). */
   get memoryStats(): StepMemoryStats | null { return this.memory?.stats ?? null; }
+
+  /** The last recorded step's memory trace (what the next plan is made from); null without a memory plan. */
+  get lastMemoryTrace(): AllocTrace | null { return this.memory?.lastTrace ?? null; }
 
   run(key: string, body: () => Record<string, Tensor>): Record<string, Tensor> {
     const rt = this.runtime;

@@ -31,6 +31,20 @@ test('bench step on WebGPU: awaited and back-to-back timings, encoding share, st
   assert.ok((r.peakBytes ?? 0) > 0);
 });
 
+test('bench step --memory-peak: what the step holds at its peak, by the model lines that allocated it', async () => {
+  if (!(await gpuBackendOrSkip('bench step'))) return;
+  const r = await runStepBench({ ...tiny('webgpu'), steps: 1, memoryPeak: true });
+  const m = r.memoryPeak;
+  assert.ok(m, 'a report');
+  assert.ok(m.peakBytes > 0 && m.peakBytes <= m.slotLowerBound && m.slotLowerBound <= (r.memoryPlan?.planBytes ?? 0),
+    `peak ${m.peakBytes}, whole-buffer bound ${m.slotLowerBound}, plan ${r.memoryPlan?.planBytes}`);
+  assert.is(m.groups.reduce((a, g) => a + g.bytes, 0), m.peakBytes);
+  // The traced step ran on the plan rebuilt from the last trace: nothing diverged.
+  assert.is(r.memoryPlan?.diverged, 0);
+  // Activations saved for backward: the residual blocks' convolutions and batch norms.
+  assert.ok(m.groups.some((g) => /^ops\/\w+\.[jt]s:\d+ ← .*models\/blocks\.[jt]s:\d+/.test(g.origin)), m.groups.map((g) => g.origin).join('; '));
+});
+
 test('bench step profiles: by kernel, or by kernel and shape (one row per convolution layer)', async () => {
   if (!(await gpuBackendOrSkip('bench step'))) return;
   const byKernel = (await runStepBench({ ...tiny('webgpu'), steps: 1, warmup: 1, profile: true })).profile ?? [];

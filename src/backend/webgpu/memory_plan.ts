@@ -26,6 +26,8 @@ export class AllocTrace {
   readonly start: number[] = [];
   /** Infinity while held: an allocation still held when the step ended is left to the pool. */
   readonly end: number[] = [];
+  /** Where each allocation was made (memory_report.ts), when the runtime traces origins; else null. */
+  origins: string[] | null = null;
   private clock = 0;
   private closed = false;
   /** planSlots' result, made once per trace (a dissolved arena is rebuilt from it). */
@@ -33,7 +35,8 @@ export class AllocTrace {
 
   get length(): number { return this.bytes.length; }
 
-  alloc(bytes: number, plannable: boolean): number {
+  alloc(bytes: number, plannable: boolean, origin?: string): number {
+    if (origin !== undefined) (this.origins ??= new Array<string>(this.bytes.length).fill('(origin not traced)')).push(origin);
     this.bytes.push(bytes);
     this.plannable.push(plannable);
     this.start.push(this.clock++);
@@ -163,8 +166,8 @@ export class StepWindow {
   constructor(readonly arena: StepArena | null) {}
 
   /** The buffer for this step's next allocation: its slot's, or undefined for the pool. */
-  alloc(bytes: number, plannable: boolean): { index: number; buffer: GPUBuffer | undefined } {
-    const index = this.trace.alloc(bytes, plannable);
+  alloc(bytes: number, plannable: boolean, origin?: string): { index: number; buffer: GPUBuffer | undefined } {
+    const index = this.trace.alloc(bytes, plannable, origin);
     const a = this.arena;
     if (!a || !a.live || this.diverged) return { index, buffer: undefined };
     const t = a.trace;
@@ -227,6 +230,9 @@ export class StepMemoryPlanner {
   readonly stats: StepMemoryStats = { built: 0, planned: 0, diverged: 0, arenaBytes: 0, planBytes: 0, lowerBound: 0 };
 
   constructor(private readonly host: StepMemoryHost) {}
+
+  /** The last step traced to its end (the trace the next plan comes from), or null. */
+  get lastTrace(): AllocTrace | null { return this.last; }
 
   /**
    * The last step ran on the plan the next one will run on: its buffers are those of the steps to

@@ -15,6 +15,7 @@ import { gentleWait } from './gentle_wait.js';
 import { BindGroupCache } from './bind_group_cache.js';
 import { StepLog, type StepPlan } from './step_log.js';
 import { planSlots, StepArena, StepWindow, type AllocTrace, type StepMemoryHost } from './memory_plan.js';
+import { captureOrigin } from './memory_report.js';
 import type { GpuContext, GpuStorage, KernelRef, Sidecar } from './context.js';
 
 export interface RuntimeStats {
@@ -176,6 +177,8 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
   // Planned step memory (memory_plan.ts): the step being traced, and the live arenas' buffers.
   private window: StepWindow | null = null;
   private readonly arenaOf = new Map<GPUBuffer, StepArena>();
+  /** Note each traced allocation's origin (memory_report.ts: `bench step --memory-peak`); costly on the host. */
+  traceOrigins = false;
   /** By-products attached to a storage (attachSidecar), released with it. */
   private readonly sidecars = new Map<GpuStorage, Sidecar>();
 
@@ -253,7 +256,7 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
       throw new BackendError(`cannot allocate ${fmtBytes(bytes)} on the GPU: larger than the device's storage binding ` +
         `limit ${fmtBytes(Math.min(maxBinding, this.limits.maxBufferSize))} (maxStorageBufferBindingSize)`);
     }
-    const planned = this.window?.alloc(bytes, !notRecorded);
+    const planned = this.window?.alloc(bytes, !notRecorded, this.traceOrigins ? captureOrigin() : undefined);
     let buffer = planned?.buffer;
     if (!buffer) {
       let cls = sizeClass(bytes);

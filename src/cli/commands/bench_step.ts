@@ -32,13 +32,15 @@ export function registerBenchStep(bench: Command): void {
     .option('--tune-tiles <names>', 'with --tune: the candidate tiles, comma-separated (default: ten shared-memory tiles on GPUs, ' +
       'the barrier-free ones on CPU implementations of WebGPU)', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
     .option('--gpu-routing', 'on a CPU implementation of WebGPU (lavapipe), take the code paths chosen for GPUs: dispatch counts and labels as a GPU records them (timings mean nothing)')
+    .option('--memory-peak', 'WebGPU: after the timed steps, record one more step noting where each allocation is made, and list what ' +
+      'the step holds at its peak memory, by source line (op ← callers), with the least any plan of whole buffers could take')
     .option('--no-step-replay', 'record every step (as with pretrain --no-step-replay): the host time that step replay saves')
     .option('--json', 'print the result as one JSON object')
     .action(async (o) => {
       const { runStepBench } = await import('../../../bench/step.js');
       const r = await runStepBench({ method: o.method, arch: o.arch, batch: o.batch, size: o.size, width: o.width, smallStem: !!o.smallStem,
         projHidden: o.projHidden, projOut: o.projOut, localGrid: o.localGrid, steps: o.steps, warmup: o.warmup, device: o.device, profile: !!o.profile, profileShapes: !!o.profileShapes, gpuRouting: !!o.gpuRouting, stepReplay: o.stepReplay !== false,
-        gemmReference: o.gemmReference || undefined, tune: o.tune, tuneTiles: o.tuneTiles });
+        gemmReference: o.gemmReference || undefined, tune: o.tune, tuneTiles: o.tuneTiles, memoryPeak: !!o.memoryPeak });
       if (o.json) { process.stdout.write(JSON.stringify(r) + '\n'); return; }
       process.stdout.write(`${r.method} ${r.arch} batch ${r.batch} @${r.size}px on ${r.device}: ${r.msPerStep.toFixed(1)} ms/step, ` +
         `${r.imagesPerSecond.toFixed(1)} img/s; back to back ${r.pipelinedMsPerStep.toFixed(1)} ms/step, ${r.pipelinedImagesPerSecond.toFixed(1)} img/s` +
@@ -62,6 +64,17 @@ export function registerBenchStep(bench: Command): void {
       if (g) {
         process.stdout.write(`GEMM ${g.n}³: ${g.rows.map((x) => `${x.shape.split(' ')[1]} ${fmtRate(x.tflops)}`).join(', ')} ` +
           `(max rel. error ${Math.max(...g.rows.map((x) => x.maxRelErr)).toExponential(1)}); 60% of the best: ${fmtRate(0.6 * g.bestTflops)}\n`);
+      }
+      const mp = r.memoryPeak;
+      if (mp) {
+        const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
+        process.stdout.write(`Memory at the step's peak: ${mb(mp.peakBytes)} live (whole-buffer plans need at least ${mb(mp.slotLowerBound)}; ` +
+          `this step's plan ${mb(r.memoryPlan?.planBytes ?? 0)}), by where it was allocated:\n`);
+        for (const g of mp.groups.slice(0, 20)) {
+          process.stdout.write(`  ${mb(g.bytes).padStart(11)} ${(100 * g.bytes / mp.peakBytes).toFixed(1).padStart(5)}%  ${String(g.count).padStart(4)}×  ${g.origin}\n`);
+        }
+        const rest = mp.groups.slice(20);
+        if (rest.length) process.stdout.write(`  ${mb(rest.reduce((a, g) => a + g.bytes, 0)).padStart(11)} in ${rest.length} smaller groups\n`);
       }
       if (r.profile) {
         const total = r.profile.reduce((a, p) => a + p.ms, 0);

@@ -97,7 +97,7 @@ export interface StepBenchResult {
   tuning?: { file: string; candidates: string[]; skipped: string[]; sites: number; changed: number; heuristicMs: number; tunedMs: number };
   /** With gemmReference: the GEMM n³ rows and the best rate (TFLOP/s) the profile's ofGemm divides by. */
   gemmReference?: { n: number; rows: { shape: string; ms: number; tflops: number; maxRelErr: number }[]; bestTflops: number };
-  /** With memoryPeak: the step's peak, the least a plan of whole buffers can take, and what is live at the peak by origin. */
+  /** With memoryPeak: the step's peak and what is live there, by origin. */
   memoryPeak?: MemoryPeakReport;
 }
 

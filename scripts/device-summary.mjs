@@ -94,6 +94,11 @@ if (steps.length) {
       (r.memoryPlan?.built ? `, memory plan ${fmt(r.memoryPlan.arenaBytes / 1e9, 2)} GB (least ${fmt(r.memoryPlan.lowerBound / 1e9, 2)}; ` +
         `built ${r.memoryPlan.built}, planned ${r.memoryPlan.planned}, diverged ${r.memoryPlan.diverged})` : '') +
       `${r.tuning ? `, tuned ${JSON.stringify(r.tuning).slice(0, 120)}` : ''}`);
+    // bench step --memory-peak: what the step holds at its peak, by where it was allocated
+    if (r.memoryPeak) {
+      console.log(`  at the peak, ${fmt(r.memoryPeak.peakBytes / 1e9, 2)} GB live:`);
+      for (const g of r.memoryPeak.groups.slice(0, 12)) console.log(`    ${fmt(g.bytes / 1e9, 2).padStart(7)} GB ${String(g.count).padStart(4)}×  ${g.origin}`);
+    }
   }
 }
 const torch = lines('torch.jsonl');

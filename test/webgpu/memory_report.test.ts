@@ -1,9 +1,9 @@
 // What a step holds at its peak (src/backend/webgpu/memory_report.ts): origins read from stacks,
-// the peak and its groups on known traces, the whole-buffer bound between the peak and any
-// valid plan, and origins traced through the runtime on a real step.
+// the peak and its groups on known traces (the plan's lower bound, every group counted), and
+// origins traced through the runtime on a real step.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AllocTrace, planSlots, StepMemoryPlanner } from '../../src/backend/webgpu/memory_plan.js';
+import { AllocTrace, planRegions, StepMemoryPlanner } from '../../src/backend/webgpu/memory_plan.js';
 import { allocationOrigin, memoryPeak } from '../../src/backend/webgpu/memory_report.js';
 import type { GpuRuntime } from '../../src/backend/webgpu/runtime.js';
 import type { Backend } from '../../src/backend/backend.js';
@@ -56,8 +56,6 @@ test('memoryPeak: the peak, what is live there by origin, and uploads and what o
   const r = memoryPeak(t);
   assert.is(r.peakBytes, 800);
   assert.equal(r.groups, [{ origin: 'C', count: 1, bytes: 500 }, { origin: 'A', count: 1, bytes: 300 }]);
-  // Largest live anywhere 500 (C), second largest 300 (A, with C): no whole-buffer plan beats 800.
-  assert.is(r.slotLowerBound, 800);
   // Without origins every live allocation is one group.
   const u = new AllocTrace();
   u.alloc(64, true);
@@ -66,7 +64,7 @@ test('memoryPeak: the peak, what is live there by origin, and uploads and what o
   assert.equal(memoryPeak(u).groups, [{ origin: '(origin not traced)', count: 1, bytes: 64 }]);
 });
 
-test('memoryPeak: on random traces, peak ≤ whole-buffer bound ≤ every plan, and the groups sum to the peak', () => {
+test('memoryPeak: on random traces, the peak is the plan\'s lower bound and the groups sum to it', () => {
   const rng = new Rng(5);
   for (let trial = 0; trial < 150; trial++) {
     const t = new AllocTrace();
@@ -79,10 +77,9 @@ test('memoryPeak: on random traces, peak ≤ whole-buffer bound ≤ every plan, 
     for (const i of live) if (rng.uniform(0, 1) < 0.8) t.release(i);
     t.close();
     const r = memoryPeak(t);
-    const p = planSlots(t, (b) => b); // sizes are whole 256-byte blocks already
-    assert.is(r.peakBytes, p.lowerBound, `trial ${trial}: the peak is planSlots' live bound`);
-    assert.ok(r.peakBytes <= r.slotLowerBound, `trial ${trial}: peak ${r.peakBytes} > slot bound ${r.slotLowerBound}`);
-    assert.ok(r.slotLowerBound <= p.total, `trial ${trial}: slot bound ${r.slotLowerBound} > plan ${p.total}`);
+    const p = planRegions(t, (b) => b); // sizes are whole 256-byte blocks already
+    assert.is(r.peakBytes, p.lowerBound, `trial ${trial}: the peak is planRegions' live bound`);
+    assert.ok(r.peakBytes <= p.total, `trial ${trial}: peak ${r.peakBytes} > plan ${p.total}`);
     assert.is(r.groups.reduce((s, g) => s + g.bytes, 0), r.peakBytes, `trial ${trial}: groups sum to the peak`);
   }
 });

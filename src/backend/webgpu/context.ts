@@ -18,6 +18,12 @@ export interface GpuStorage extends Storage {
   readonly offset?: number;
   /** Set once the storage went back to the pool (a view: once its base did). */
   readonly released?: boolean;
+  /**
+   * The storage this one is a region of (views, binding regions): the runtime tells which
+   * allocation a binding belongs to by following it (memory_plan.ts keeps allocations that one
+   * dispatch binds in different buffers).
+   */
+  readonly base?: GpuStorage;
 }
 
 export interface KernelRef {

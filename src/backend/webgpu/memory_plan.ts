@@ -5,16 +5,25 @@
 // ResNet-50, CO-BYOL RF99-ResNet50; bench/RESULTS.md, fifteenth session).
 //
 // A training step makes the same requests in the same order every time. So the runtime traces
-// one step's allocations (size, and when each was released), and plans the next: allocations
-// whose lifetimes never overlap share a buffer ("slot") sized for the largest of them, chosen
-// greedily, largest first (the "greedy by size" assignment of TFLite's memory planner). The
-// planned step then takes its slots in order. Whole buffers are shared, not regions of one: a
-// dispatch may not bind one buffer both read-only and writable, which regions of a shared
-// arena could not avoid.
+// one step's allocations (size, when each was released, and which ones a dispatch bound
+// together), and plans the next: largest first, each allocation takes a region (an offset) of
+// the first buffer where one is clear of everything placed there that lives at the same time, or
+// else a new buffer of its own size (TFLite's "greedy by size", with offsets inside buffers sized
+// like tensors). A buffer thus holds its largest tensor at one time and several smaller ones side
+// by side at another. Whole buffers per tensor (the fifteenth session's plan) stayed about 11%
+// above the most a ResNet step holds at once: the largest things live at one moment are not the
+// largest at another. Buffers the size of tensors, not a few big ones, because the arena is built
+// from the pool's free buffers (runtime.ts, buildArena) and evaluation borrows its buffers.
 //
-// The plan is checked as it is used: each request must have the size the trace had, and its slot
-// must be free. The first request that differs, or finds its slot held, ends planning for the
-// rest of that step (the pool serves it), so a step that changed is correct, only unplanned.
+// WebGPU forbids binding one buffer writable and otherwise in a dispatch, whatever the ranges:
+// allocations one dispatch binds together go into different buffers.
+//
+// The plan is checked as it is used: each request must have the size the trace had, and its region
+// must be clear. The first request that differs, or finds its region overlapped by one held, ends
+// planning for the rest of that step (the pool serves it), so a step that changed is correct, only
+// unplanned. Such a step may still bind two regions of one buffer in a dispatch the trace never
+// had; the runtime then moves one through a scratch buffer for that dispatch (runtime.ts,
+// separateRegions).
 import { BackendError } from '../../runtime/errors.js';
 
 /** One step's allocations, in the order they were made. */
@@ -28,10 +37,12 @@ export class AllocTrace {
   readonly end: number[] = [];
   /** Where each allocation was made (memory_report.ts), when the runtime traces origins; else null. */
   origins: string[] | null = null;
+  /** Pairs of allocations one dispatch bound together (pairKey): a plan puts them in different buffers. */
+  readonly together = new Set<number>();
   private clock = 0;
   private closed = false;
-  /** planSlots' result, made once per trace (a dissolved arena is rebuilt from it). */
-  plan: SlotPlan | null = null;
+  /** planRegions' result, made once per trace (a dissolved arena is rebuilt from it). */
+  plan: RegionPlan | null = null;
 
   get length(): number { return this.bytes.length; }
 
@@ -48,8 +59,21 @@ export class AllocTrace {
     if (!this.closed) this.end[i] = this.clock++;
   }
 
+  /** One dispatch bound these allocations (distinct indices) together. */
+  bind(indices: number[]): void {
+    if (this.closed) return;
+    for (let a = 0; a < indices.length; a++) for (let b = a + 1; b < indices.length; b++) this.together.add(pairKey(indices[a], indices[b]));
+  }
+
   /** The step is over: later releases leave their allocations unplanned. */
   close(): void { this.closed = true; }
+}
+
+const PAIR = 2 ** 26; // allocations per step: far more than a training step makes
+/** One number for an unordered pair of allocation indices. */
+export function pairKey(i: number, j: number): number {
+  if (Math.max(i, j) >= PAIR) throw new BackendError(`step memory plan: more than ${PAIR} allocations in one step`);
+  return i < j ? i * PAIR + j : j * PAIR + i;
 }
 
 /** The same requests with the same lifetimes: a plan made from one fits the other. */
@@ -60,126 +84,163 @@ export function sameTrace(a: AllocTrace, b: AllocTrace): boolean {
   for (let i = 0; i < n; i++) {
     if (a.bytes[i] !== b.bytes[i] || a.plannable[i] !== b.plannable[i] || a.start[i] !== b.start[i] || a.end[i] !== b.end[i]) return false;
   }
+  if (a.together.size !== b.together.size) return false;
+  for (const k of a.together) if (!b.together.has(k)) return false;
   return true;
 }
 
-export interface SlotPlan {
-  /** Each allocation's slot, or -1: left to the pool (an upload, or held past the step). */
-  slotOf: Int32Array;
-  /** Bytes of each slot. */
+export interface RegionPlan {
+  /** Each allocation's buffer, or -1: left to the pool (an upload, or held past the step). */
+  bufferOf: Int32Array;
+  /** Byte offset of each planned allocation in its buffer. */
+  offsetOf: Float64Array;
+  /** Bytes of each planned allocation's region (its size rounded). */
+  sizeOf: Float64Array;
+  /** Bytes of each buffer (largest first: a buffer is the size of the first allocation placed in it). */
   sizes: number[];
   /** Sum of sizes. */
   total: number;
-  /** The most bytes the planned allocations hold at one time (rounded as slots are): no plan can do with less. */
+  /** The most bytes the planned allocations hold at one time (rounded as regions are): no plan can do with less. */
   lowerBound: number;
 }
 
 /**
- * Assign the trace's allocations to slots: largest first, each to the smallest slot free for its
- * whole lifetime, else to a new slot of its (rounded) size. Largest first means a slot is never
- * smaller than what it is given. Deterministic: ties go by start time and slot number.
+ * Place the trace's allocations: largest first (ties by start), each in the first buffer with a
+ * gap for it (the lowest offset clear of every allocation placed there that lives at the same
+ * time), unless that buffer holds an allocation it is bound together with; else in a new buffer of
+ * its own size. Deterministic.
  */
-export function planSlots(t: AllocTrace, round: (bytes: number) => number): SlotPlan {
+export function planRegions(t: AllocTrace, round: (bytes: number) => number): RegionPlan {
   const n = t.length;
-  const slotOf = new Int32Array(n).fill(-1);
+  const bufferOf = new Int32Array(n).fill(-1);
+  const offsetOf = new Float64Array(n), sizeOf = new Float64Array(n);
   const order: number[] = [];
-  for (let i = 0; i < n; i++) if (t.plannable[i] && t.end[i] !== Infinity) order.push(i);
-  const need = new Float64Array(n); // each planned allocation's rounded size
-  for (const i of order) need[i] = round(t.bytes[i]);
-  order.sort((a, b) => need[b] - need[a] || t.start[a] - t.start[b]);
-  // Per slot, its lifetimes sorted by start: free over [s, e) iff the neighbours around s allow it.
-  const sizes: number[] = [], starts: number[][] = [], ends: number[][] = [];
+  for (let i = 0; i < n; i++) {
+    if (!t.plannable[i] || t.end[i] === Infinity) continue;
+    order.push(i);
+    sizeOf[i] = round(t.bytes[i]);
+  }
+  order.sort((a, b) => sizeOf[b] - sizeOf[a] || t.start[a] - t.start[b]);
+  const partners = new Map<number, number[]>();
+  for (const key of t.together) {
+    const i = Math.floor(key / PAIR), j = key - i * PAIR;
+    for (const [x, y] of [[i, j], [j, i]]) { const l = partners.get(x); if (l) l.push(y); else partners.set(x, [y]); }
+  }
+  const members: number[][] = [], sizes: number[] = [];
   for (const i of order) {
-    const s = t.start[i], e = t.end[i];
-    // Slots are made largest first, so the last free one is the smallest that is free.
-    let best = -1, bestAt = 0;
-    for (let k = sizes.length - 1; k >= 0 && best < 0; k--) {
-      const st = starts[k], en = ends[k];
-      let lo = 0, hi = st.length; // the first lifetime starting after s
-      while (lo < hi) { const mid = (lo + hi) >> 1; if (st[mid] < s) lo = mid + 1; else hi = mid; }
-      if ((lo > 0 && en[lo - 1] > s) || (lo < st.length && st[lo] < e)) continue;
-      best = k; bestAt = lo;
+    const s = t.start[i], e = t.end[i], b = sizeOf[i];
+    const barred = new Set<number>();
+    for (const j of partners.get(i) ?? []) if (bufferOf[j] >= 0) barred.add(bufferOf[j]);
+    let at = -1, off = 0;
+    for (let k = 0; k < sizes.length && at < 0; k++) {
+      if (barred.has(k)) continue;
+      const live = members[k].filter((j) => t.start[j] < e && s < t.end[j]).sort((x, y) => offsetOf[x] - offsetOf[y]);
+      off = 0;
+      for (const j of live) {
+        if (off + b <= offsetOf[j]) break;
+        off = Math.max(off, offsetOf[j] + sizeOf[j]);
+      }
+      if (off + b <= sizes[k]) at = k;
     }
-    if (best < 0) {
-      best = sizes.length; bestAt = 0;
-      sizes.push(need[i]); starts.push([]); ends.push([]);
-    }
-    starts[best].splice(bestAt, 0, s);
-    ends[best].splice(bestAt, 0, e);
-    slotOf[i] = best;
+    if (at < 0) { at = sizes.length; off = 0; sizes.push(b); members.push([]); }
+    bufferOf[i] = at;
+    offsetOf[i] = off;
+    members[at].push(i);
   }
   // The lower bound: a sweep over the planned lifetimes.
   const events: [number, number][] = [];
-  for (const i of order) events.push([t.start[i], need[i]], [t.end[i], -need[i]]);
+  for (const i of order) events.push([t.start[i], sizeOf[i]], [t.end[i], -sizeOf[i]]);
   events.sort((a, b) => a[0] - b[0]);
   let live = 0, lowerBound = 0;
   for (const [, d] of events) { live += d; lowerBound = Math.max(lowerBound, live); }
-  return { slotOf, sizes, total: sizes.reduce((a, b) => a + b, 0), lowerBound };
+  return { bufferOf, offsetOf, sizeOf, sizes, total: sizes.reduce((a, b) => a + b, 0), lowerBound };
 }
 
-const FREE = 0, HELD = 1, RESERVED = 2;
+/** A planned allocation's place: a region of an arena buffer. */
+export interface Region { buffer: GPUBuffer; offset: number; bytes: number }
 
-/** The buffers of a plan, one per slot, and which of them are taken. Made by the runtime (buildArena). */
+/** The buffers of a plan, and which of their regions are held. Made by the runtime (buildArena). */
 export class StepArena {
   /** false once dissolved (its buffers went back to the pool, or will as they are released). */
   live = true;
-  /** Bytes of its buffers: the plan's, or more where a slot took a slightly larger pool buffer. */
+  /** Bytes of its buffers: the plan's, or more where a buffer is a slightly larger pool buffer. */
   readonly bytes: number;
-  private readonly state: Uint8Array;
-  private readonly slotOfBuffer = new Map<GPUBuffer, number>();
+  /** Per buffer, the allocations whose regions are held now. */
+  private readonly held: Set<number>[];
+  /** Per buffer: kept by a step plan (step_log.ts) for its replays, so none of its regions may be taken. */
+  private readonly reserved: Uint8Array;
+  private readonly indexOfBuffer = new Map<GPUBuffer, number>();
 
-  constructor(readonly trace: AllocTrace, readonly plan: SlotPlan, readonly buffers: GPUBuffer[]) {
-    this.state = new Uint8Array(buffers.length);
-    buffers.forEach((b, k) => this.slotOfBuffer.set(b, k));
+  constructor(readonly trace: AllocTrace, readonly plan: RegionPlan, readonly buffers: GPUBuffer[]) {
+    this.held = buffers.map(() => new Set<number>());
+    this.reserved = new Uint8Array(buffers.length);
+    buffers.forEach((b, k) => this.indexOfBuffer.set(b, k));
     this.bytes = buffers.reduce((a, b) => a + b.size, 0);
   }
 
-  /** The slot's buffer, now held, if it was free; undefined otherwise. */
-  take(slot: number): GPUBuffer | undefined {
-    if (this.state[slot] !== FREE) return undefined;
-    this.state[slot] = HELD;
-    return this.buffers[slot];
+  /** Allocation i's region, now held, unless its buffer is reserved or a held region overlaps it. */
+  take(i: number): Region | undefined {
+    const p = this.plan, k = p.bufferOf[i];
+    if (k < 0 || this.reserved[k]) return undefined;
+    const lo = p.offsetOf[i], hi = lo + p.sizeOf[i];
+    const held = this.held[k];
+    if (held.has(i)) return undefined;
+    for (const j of held) if (p.offsetOf[j] < hi && lo < p.offsetOf[j] + p.sizeOf[j]) return undefined;
+    held.add(i);
+    return { buffer: this.buffers[k], offset: lo, bytes: p.sizeOf[i] };
   }
 
-  giveBack(b: GPUBuffer): void { this.set(b, HELD, FREE); }
+  /** Allocation i's region is free again; true when that leaves its buffer with nothing held or reserved. */
+  giveBack(i: number): boolean {
+    const k = this.plan.bufferOf[i];
+    if (k < 0 || !this.held[k].delete(i)) throw new BackendError('step memory plan: a region was given back that was not held');
+    return this.isFreeAt(k);
+  }
 
-  /** A step plan (step_log.ts) keeps free slot b for its replays. */
-  reserve(b: GPUBuffer): void { this.set(b, FREE, RESERVED); }
+  /** A step plan (step_log.ts) keeps free buffer b for its replays. */
+  reserve(b: GPUBuffer): void { this.setReserved(b, true); }
 
-  unreserve(b: GPUBuffer): void { this.set(b, RESERVED, FREE); }
+  unreserve(b: GPUBuffer): void { this.setReserved(b, false); }
 
-  isFree(b: GPUBuffer): boolean { return this.state[this.slotOfBuffer.get(b) ?? -1] === FREE; }
+  /** Nothing of buffer b is held or reserved. */
+  isFree(b: GPUBuffer): boolean {
+    const k = this.indexOfBuffer.get(b);
+    return k !== undefined && this.isFreeAt(k);
+  }
 
-  private set(b: GPUBuffer, from: number, to: number): void {
-    const k = this.slotOfBuffer.get(b);
-    if (k === undefined || this.state[k] !== from) throw new BackendError('step memory plan: a slot buffer changed hands out of turn');
-    this.state[k] = to;
+  private isFreeAt(k: number): boolean { return this.held[k].size === 0 && !this.reserved[k]; }
+
+  private setReserved(b: GPUBuffer, on: boolean): void {
+    const k = this.indexOfBuffer.get(b);
+    if (k === undefined || this.held[k].size > 0 || !!this.reserved[k] === on) {
+      throw new BackendError('step memory plan: an arena buffer changed hands out of turn');
+    }
+    this.reserved[k] = on ? 1 : 0;
   }
 }
 
 /** One planned (or traced) step in progress: serves its allocations from the arena while they match. */
 export class StepWindow {
   readonly trace = new AllocTrace();
-  /** A request differed from the arena's trace, or found its slot held: the pool serves the rest. */
+  /** A request differed from the arena's trace, or found its region overlapped: the pool serves the rest. */
   diverged = false;
 
   constructor(readonly arena: StepArena | null) {}
 
-  /** The buffer for this step's next allocation: its slot's, or undefined for the pool. */
-  alloc(bytes: number, plannable: boolean, origin?: string): { index: number; buffer: GPUBuffer | undefined } {
+  /** The region for this step's next allocation, or undefined for the pool. */
+  alloc(bytes: number, plannable: boolean, origin?: string): { index: number; region: Region | undefined } {
     const index = this.trace.alloc(bytes, plannable, origin);
     const a = this.arena;
-    if (!a || !a.live || this.diverged) return { index, buffer: undefined };
+    if (!a || !a.live || this.diverged) return { index, region: undefined };
     const t = a.trace;
     if (index >= t.length || t.bytes[index] !== bytes || t.plannable[index] !== plannable) {
       this.diverged = true;
-      return { index, buffer: undefined };
+      return { index, region: undefined };
     }
-    const slot = a.plan.slotOf[index];
-    if (slot < 0) return { index, buffer: undefined };
-    const buffer = a.take(slot);
-    if (!buffer) this.diverged = true;
-    return { index, buffer };
+    if (a.plan.bufferOf[index] < 0) return { index, region: undefined };
+    const region = a.take(index);
+    if (!region) this.diverged = true;
+    return { index, region };
   }
 }
 
@@ -189,7 +250,7 @@ export interface StepMemoryHost {
   beginStepMemory(arena: StepArena | null): void;
   /** End the step: its trace (closed) and whether it left its plan. */
   endStepMemory(): StepWindow;
-  /** Buffers for the trace's plan: the pool's free buffers where one fits a slot closely, else new ones. The rest of the free pool is destroyed. */
+  /** Buffers for the trace's plan: the pool's free buffers where one fits closely, else new ones. The rest of the free pool is destroyed. */
   buildArena(trace: AllocTrace): StepArena;
   /** Give an arena's buffers back to the pool (now for the free ones, on release for the held). */
   dissolveArena(arena: StepArena): void;
@@ -203,8 +264,8 @@ export interface StepMemoryStats {
   /** Steps whose requests left the arena's trace part-way. */
   diverged: number;
   /**
-   * The last arena built: its buffers' bytes, its plan's (slots of exact size), and the most its
-   * step holds at one time (planSlots' lowerBound).
+   * The last arena built: its buffers' bytes, its plan's (buffers of exact size), and the most its
+   * step holds at one time (planRegions' lowerBound).
    */
   arenaBytes: number;
   planBytes: number;

@@ -48,19 +48,13 @@ export interface MemoryPeakGroup {
 export interface MemoryPeakReport {
   /** The most bytes the step's planned allocations held at one time. */
   peakBytes: number;
-  /**
-   * The least any plan of whole buffers can take: slots sorted by size, the k-th must hold the
-   * k-th largest allocation live at any one time. A plan near this and well above peakBytes is
-   * limited by sharing whole buffers, not by its assignment.
-   */
-  slotLowerBound: number;
   /** Allocations live at the peak, grouped by origin, largest first. */
   groups: MemoryPeakGroup[];
 }
 
 /**
  * The peak of a traced step (its planned allocations: uploads and what outlives the step are
- * left out, as the plan leaves them) and what is live there. Origins come from the trace when it
+ * left out, as the plan leaves them; no plan can take less) and what is live there. Origins come from the trace when it
  * was taken with them, else every group is '(origin not traced)'.
  */
 export function memoryPeak(t: AllocTrace): MemoryPeakReport {
@@ -82,21 +76,5 @@ export function memoryPeak(t: AllocTrace): MemoryPeakReport {
     g.bytes += t.bytes[i];
     groups.set(origin, g);
   }
-  return { peakBytes, slotLowerBound: slotLowerBound(t, planned), groups: [...groups.values()].sort((a, b) => b.bytes - a.bytes || (a.origin < b.origin ? -1 : 1)) };
-}
-
-/** Σ_k max over time of the k-th largest live allocation (see MemoryPeakReport.slotLowerBound). */
-function slotLowerBound(t: AllocTrace, planned: number[]): number {
-  const kth: number[] = [];
-  const byStart = [...planned].sort((a, b) => t.start[a] - t.start[b]);
-  const live: number[] = []; // indices live at the current allocation
-  for (const i of byStart) {
-    const now = t.start[i];
-    for (let j = live.length - 1; j >= 0; j--) if (t.end[live[j]] <= now) live.splice(j, 1);
-    live.push(i);
-    // The live set only grows at an allocation, so its maxima are reached at allocations.
-    const sizes = live.map((j) => t.bytes[j]).sort((a, b) => b - a);
-    for (let k = 0; k < sizes.length; k++) if (!(kth[k] >= sizes[k])) kth[k] = sizes[k];
-  }
-  return kth.reduce((a, b) => a + b, 0);
+  return { peakBytes, groups: [...groups.values()].sort((a, b) => b.bytes - a.bytes || (a.origin < b.origin ? -1 : 1)) };
 }

@@ -14,7 +14,7 @@ import { kernelSource } from './kernel_source.js';
 import { gentleWait } from './gentle_wait.js';
 import { BindGroupCache } from './bind_group_cache.js';
 import { StepLog, type StepPlan } from './step_log.js';
-import { planSlots, StepArena, StepWindow, type AllocTrace, type StepMemoryHost } from './memory_plan.js';
+import { planRegions, StepArena, StepWindow, type AllocTrace, type StepMemoryHost } from './memory_plan.js';
 import { captureOrigin } from './memory_report.js';
 import type { GpuContext, GpuStorage, KernelRef, Sidecar } from './context.js';
 
@@ -33,6 +33,8 @@ export interface RuntimeStats {
   pipelines: number;
   /** createBindGroup calls (bind-group cache misses). Flat in the steady state, like buffersCreated. */
   bindGroupsCreated: number;
+  /** Arena regions moved through a scratch buffer for a dispatch (separateRegions): 0 unless a step left its memory plan part-way. */
+  regionsSeparated: number;
   dispatches: number;
   submits: number;
 }
@@ -53,15 +55,18 @@ function sameConstants(a: Record<string, number>, b: Record<string, number>): bo
 
 class PooledStorage implements GpuStorage {
   readonly backend = 'webgpu' as const;
-  readonly offset = 0;
   released = false;
   /** The step trace this allocation is in (memory_plan.ts), and its index there. */
   trace: AllocTrace | null = null;
   traceIndex = -1;
-  /** The arena whose slot it holds, if a planned step gave it one. */
+  /** The arena whose region it holds (at `offset`), if a planned step gave it one. */
   arena: StepArena | null = null;
-  /** results: from the pool of copied-out step results (copyOut), which steps never draw on. */
-  constructor(readonly buffer: GPUBuffer, readonly bytes: number, readonly sizeClass: number, readonly results = false) {}
+  /**
+   * sizeClass: the bytes it holds (its buffer's, or its arena region's). results: from the pool of
+   * copied-out step results (copyOut), which steps never draw on.
+   */
+  constructor(readonly buffer: GPUBuffer, readonly bytes: number, readonly sizeClass: number, readonly results = false,
+    readonly offset = 0) {}
 }
 
 /** A region of another storage (flat parameter buffers); releasing it never frees the base. */
@@ -69,6 +74,13 @@ class ViewStorage implements GpuStorage {
   readonly backend = 'webgpu' as const;
   constructor(readonly base: GpuStorage, readonly buffer: GPUBuffer, readonly offset: number, readonly bytes: number) {}
   get released(): boolean { return (this.base as PooledStorage).released === true; }
+}
+
+/** The pool's allocation behind a storage (a view's or binding region's base, however deep), or null. */
+function pooledBase(s: GpuStorage): PooledStorage | null {
+  let x: GpuStorage = s;
+  while (x.base) x = x.base;
+  return x instanceof PooledStorage ? x : null;
 }
 
 const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -190,7 +202,7 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
 
   private readonly counters: RuntimeStats = {
     buffersCreated: 0, bytesAllocated: 0, bytesInUse: 0, peakBytesInUse: 0, bytesReserved: 0, auxBuffersCreated: 0,
-    pipelines: 0, bindGroupsCreated: 0, dispatches: 0, submits: 0,
+    pipelines: 0, bindGroupsCreated: 0, regionsSeparated: 0, dispatches: 0, submits: 0,
   };
 
   constructor(readonly device: GPUDevice) {
@@ -257,19 +269,22 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
         `limit ${fmtBytes(Math.min(maxBinding, this.limits.maxBufferSize))} (maxStorageBufferBindingSize)`);
     }
     const planned = this.window?.alloc(bytes, !notRecorded, this.traceOrigins ? captureOrigin() : undefined);
-    let buffer = planned?.buffer;
-    if (!buffer) {
+    const region = planned?.region;
+    let s: PooledStorage;
+    if (region) {
+      s = new PooledStorage(region.buffer, bytes, region.bytes, false, region.offset);
+      s.arena = this.window!.arena;
+    } else {
       let cls = sizeClass(bytes);
       if (cls > maxBinding) cls = Math.min(Math.ceil(bytes / 16) * 16, this.limits.maxBufferSize); // still bindable as vec4
-      buffer = (notRecorded ? this.takeFreeNotRecorded(cls) : this.takeFree(cls, bytes)) ?? this.createStorageBuffer(cls);
+      const buffer = (notRecorded ? this.takeFreeNotRecorded(cls) : this.takeFree(cls, bytes)) ?? this.createStorageBuffer(cls);
+      s = new PooledStorage(buffer, bytes, buffer.size);
     }
-    const s = new PooledStorage(buffer, bytes, buffer.size);
     if (planned) {
       s.trace = this.window!.trace;
       s.traceIndex = planned.index;
-      if (planned.buffer) s.arena = this.window!.arena;
     }
-    this.countInUse(buffer.size);
+    this.countInUse(s.sizeClass);
     if (zero) this.zero(s);
     return s;
   }
@@ -345,8 +360,9 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
     p.released = true;
     this.counters.bytesInUse -= p.sizeClass;
     p.trace?.release(p.traceIndex);
-    if (p.arena?.live) {
-      p.arena.giveBack(p.buffer);
+    if (p.arena) {
+      // A dissolved arena's buffer goes to the pool once nothing of it is held.
+      if (p.arena.giveBack(p.traceIndex) && !p.arena.live) this.toFreeList(p.buffer, p.buffer.size);
     } else if (p.results) {
       let list = this.resultsFree.get(p.sizeClass);
       if (!list) this.resultsFree.set(p.sizeClass, (list = []));
@@ -402,7 +418,7 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
     return side;
   }
 
-  /** Drop every pooled free buffer (memory pressure, tests), step arenas' free slots included. */
+  /** Drop every pooled free buffer (memory pressure, tests), step arenas' free buffers included. */
   trimPool(): void {
     for (const arena of new Set(this.arenaOf.values())) this.dissolveArena(arena);
     this.trimFree(true);
@@ -436,7 +452,7 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
   }
 
   /**
-   * An arena for the trace's plan (memory_plan.ts). Each slot, largest first, takes the smallest
+   * An arena for the trace's plan (memory_plan.ts). Each buffer, largest first, takes the smallest
    * free pool buffer that holds it with little to spare (a quarter, or 64 KiB), else a new one of
    * its exact size; every other free buffer is then destroyed. Reuse first, because Dawn frees a
    * destroyed buffer's memory only once the next submit has completed: destroying the pool and
@@ -446,7 +462,7 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
    */
   buildArena(trace: AllocTrace): StepArena {
     if (this.window) throw new BackendError('buildArena: not while a step is being traced');
-    const plan = (trace.plan ??= planSlots(trace, (b) => this.slotSize(b)));
+    const plan = (trace.plan ??= planRegions(trace, (b) => this.regionSize(b)));
     const free: GPUBuffer[] = [];
     for (const size of this.freeSizes) free.push(...this.free.get(size)!.slice().reverse()); // by size, then id
     const buffers = plan.sizes.map((size) => {
@@ -464,9 +480,12 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
     return arena;
   }
 
-  /** Slot sizes: whole 256-byte blocks (what the pool's smallest class is), within the device's buffer limit. */
-  private slotSize(bytes: number): number {
-    return Math.max(256, Math.min(Math.ceil(bytes / 256) * 256, Math.floor(this.limits.maxBufferSize / 16) * 16));
+  /**
+   * Region sizes: whole 256-byte blocks, so that every region starts where a binding may
+   * (minStorageBufferOffsetAlignment is at most 256), within the device's buffer limit.
+   */
+  private regionSize(bytes: number): number {
+    return Math.max(256, Math.min(Math.ceil(bytes / 256) * 256, Math.floor(this.limits.maxBufferSize / 256) * 256));
   }
 
   dissolveArena(arena: StepArena): void {
@@ -677,6 +696,9 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
     for (const b of buffers) {
       if ((b as PooledStorage).released) throw new BackendError(`${name}: a buffer was used after release`);
     }
+    if (this.window) this.noteBoundTogether(buffers);
+    const moved = this.arenaOf.size ? this.separateRegions(buffers, name) : null;
+    if (moved) buffers = moved.buffers;
     const profiled = this.profiling && this.profiling.labels.length < MAX_PROFILED ? this.profiling : null;
     if (profiled) this.endPass();
     let pass: GPUComputePassEncoder;
@@ -698,6 +720,78 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
     pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
     this.log?.dispatch(pipeline, bindGroup, workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1, buffers, name);
     this.counters.dispatches++;
+    if (moved) moved.restore();
+  }
+
+  /** The traced step's allocations this dispatch binds: the plan must keep them in different buffers. */
+  private noteBoundTogether(buffers: GpuStorage[]): void {
+    const trace = this.window!.trace;
+    let indices: number[] | null = null;
+    for (const b of buffers) {
+      const p = pooledBase(b);
+      if (p?.trace !== trace || p.traceIndex < 0) continue;
+      if (!indices) indices = [p.traceIndex];
+      else if (!indices.includes(p.traceIndex)) indices.push(p.traceIndex);
+    }
+    if (indices && indices.length > 1) trace.bind(indices);
+  }
+
+  /**
+   * WebGPU validates a dispatch's usage of whole buffers, not ranges: two allocations in regions
+   * of one arena buffer may not be bound together when one is written. A plan never puts
+   * allocations a dispatch of its trace bound together in one buffer, but a step that left its
+   * plan part-way may bind ones the trace never did. Then every such allocation after the first
+   * is copied into a scratch buffer for this dispatch and back after it (it may have been
+   * written). Returns null when nothing needed moving.
+   */
+  private separateRegions(buffers: GpuStorage[], name: string): { buffers: GpuStorage[]; restore: () => void } | null {
+    let owner: Map<GPUBuffer, PooledStorage> | null = null;
+    let clash = -1;
+    for (let i = 0; i < buffers.length && clash < 0; i++) {
+      const p = pooledBase(buffers[i]);
+      if (!p?.arena) {
+        // Every binding of an arena buffer must lead to its allocation, or neither the plan nor
+        // this check can tell allocations apart (a storage made without `base`).
+        if (this.arenaOf.has(buffers[i].buffer)) throw new BackendError(`${name}: a binding of a step arena buffer has no allocation behind it (a region made without its base)`);
+        continue;
+      }
+      owner ??= new Map();
+      const first = owner.get(p.buffer);
+      if (!first) owner.set(p.buffer, p);
+      else if (first !== p) clash = i;
+    }
+    if (clash < 0) return null;
+    const bound = buffers.slice();
+    const seen = new Map<GPUBuffer, PooledStorage>();
+    const copies: { from: GpuStorage; scratch: GPUBuffer; cls: number; size: number }[] = [];
+    const enc = this.currentEncoder();
+    this.endPass();
+    for (let i = 0; i < bound.length; i++) {
+      const p = pooledBase(bound[i]);
+      if (!p?.arena) continue;
+      const first = seen.get(p.buffer);
+      if (!first) { seen.set(p.buffer, p); continue; }
+      if (first === p) continue;
+      const b = bound[i], size = Math.ceil(b.bytes / 4) * 4, cls = sizeClass(size);
+      const scratch = this.takeFree(cls, size) ?? this.createStorageBuffer(cls);
+      if (size > 0) enc.copyBufferToBuffer(b.buffer, b.offset ?? 0, scratch, 0, size);
+      this.usedInEncoder.add(scratch);
+      copies.push({ from: b, scratch, cls, size });
+      bound[i] = new ViewStorage(b, scratch, 0, b.bytes);
+    }
+    this.counters.regionsSeparated += copies.length;
+    // A log with these copies would replay without them: such a step never becomes a plan.
+    if (this.log) this.log.broken ??= 'a dispatch bound two regions of one arena buffer';
+    return {
+      buffers: bound,
+      restore: () => {
+        this.endPass();
+        for (const c of copies) {
+          if (c.size > 0) enc.copyBufferToBuffer(c.scratch, 0, c.from.buffer, c.from.offset ?? 0, c.size);
+          this.toFreeList(c.scratch, c.cls);
+        }
+      },
+    };
   }
 
   /**

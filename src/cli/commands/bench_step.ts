@@ -33,7 +33,7 @@ export function registerBenchStep(bench: Command): void {
       'the barrier-free ones on CPU implementations of WebGPU)', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
     .option('--gpu-routing', 'on a CPU implementation of WebGPU (lavapipe), take the code paths chosen for GPUs: dispatch counts and labels as a GPU records them (timings mean nothing)')
     .option('--memory-peak', 'WebGPU: after the timed steps, record one more step noting where each allocation is made, and list what ' +
-      'the step holds at its peak memory, by source line (op ← callers), with the least any plan of whole buffers could take')
+      'the step holds at its peak memory, by source line (op ← callers)')
     .option('--no-step-replay', 'record every step (as with pretrain --no-step-replay): the host time that step replay saves')
     .option('--json', 'print the result as one JSON object')
     .action(async (o) => {
@@ -68,8 +68,8 @@ export function registerBenchStep(bench: Command): void {
       const mp = r.memoryPeak;
       if (mp) {
         const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
-        process.stdout.write(`Memory at the step's peak: ${mb(mp.peakBytes)} live (whole-buffer plans need at least ${mb(mp.slotLowerBound)}; ` +
-          `this step's plan ${mb(r.memoryPlan?.planBytes ?? 0)}), by where it was allocated:\n`);
+        process.stdout.write(`Memory at the step's peak: ${mb(mp.peakBytes)} live (the step's memory plan: ${mb(r.memoryPlan?.planBytes ?? 0)}), ` +
+          `by where it was allocated:\n`);
         for (const g of mp.groups.slice(0, 20)) {
           process.stdout.write(`  ${mb(g.bytes).padStart(11)} ${(100 * g.bytes / mp.peakBytes).toFixed(1).padStart(5)}%  ${String(g.count).padStart(4)}×  ${g.origin}\n`);
         }

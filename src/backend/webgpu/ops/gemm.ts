@@ -566,7 +566,7 @@ export function asVec4(s: GpuStorage): GpuStorage {
 
 /** `bytes` of s starting `offset` bytes in: a binding region (offset on the device's alignment). */
 export function region(s: GpuStorage, offset: number, bytes: number): GpuStorage {
-  return { backend: 'webgpu', buffer: s.buffer, offset: (s.offset ?? 0) + offset, bytes };
+  return { backend: 'webgpu', buffer: s.buffer, offset: (s.offset ?? 0) + offset, bytes, base: s };
 }
 
 const dummies = new WeakMap<GpuContext, GpuStorage>();

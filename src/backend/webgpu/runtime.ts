@@ -275,8 +275,7 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
       s = new PooledStorage(region.buffer, bytes, region.bytes, false, region.offset);
       s.arena = this.window!.arena;
     } else {
-      let cls = sizeClass(bytes);
-      if (cls > maxBinding) cls = Math.min(Math.ceil(bytes / 16) * 16, this.limits.maxBufferSize); // still bindable as vec4
+      const cls = this.poolClass(bytes);
       const buffer = (notRecorded ? this.takeFreeNotRecorded(cls) : this.takeFree(cls, bytes)) ?? this.createStorageBuffer(cls);
       s = new PooledStorage(buffer, bytes, buffer.size);
     }
@@ -287,6 +286,13 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
     this.countInUse(s.sizeClass);
     if (zero) this.zero(s);
     return s;
+  }
+
+  /** The size of pool buffer that serves `bytes`: its size class, unless that is past the binding limit. */
+  private poolClass(bytes: number): number {
+    const cls = sizeClass(bytes);
+    if (cls <= this.limits.maxStorageBufferBindingSize) return cls;
+    return Math.min(Math.ceil(bytes / 16) * 16, this.limits.maxBufferSize); // still bindable as vec4
   }
 
   private countInUse(bytes: number): void {
@@ -697,7 +703,7 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
       if ((b as PooledStorage).released) throw new BackendError(`${name}: a buffer was used after release`);
     }
     if (this.window) this.noteBoundTogether(buffers);
-    const moved = this.arenaOf.size ? this.separateRegions(buffers, name) : null;
+    const moved = this.separateRegions(buffers, name);
     if (moved) buffers = moved.buffers;
     const profiled = this.profiling && this.profiling.labels.length < MAX_PROFILED ? this.profiling : null;
     if (profiled) this.endPass();
@@ -761,34 +767,39 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
       else if (first !== p) clash = i;
     }
     if (clash < 0) return null;
+    // Per allocation to move: one scratch buffer holding its whole region, which every binding of
+    // it in this dispatch then addresses (two bindings of one allocation stay one memory).
     const bound = buffers.slice();
-    const seen = new Map<GPUBuffer, PooledStorage>();
-    const copies: { from: GpuStorage; scratch: GPUBuffer; cls: number; size: number }[] = [];
+    const kept = new Map<GPUBuffer, PooledStorage>();
+    const moved = new Map<PooledStorage, GPUBuffer>();
     const enc = this.currentEncoder();
     this.endPass();
     for (let i = 0; i < bound.length; i++) {
-      const p = pooledBase(bound[i]);
+      const b = bound[i], p = pooledBase(b);
       if (!p?.arena) continue;
-      const first = seen.get(p.buffer);
-      if (!first) { seen.set(p.buffer, p); continue; }
+      const first = kept.get(p.buffer);
+      if (!first) { kept.set(p.buffer, p); continue; }
       if (first === p) continue;
-      const b = bound[i], size = Math.ceil(b.bytes / 4) * 4, cls = sizeClass(size);
-      const scratch = this.takeFree(cls, size) ?? this.createStorageBuffer(cls);
-      if (size > 0) enc.copyBufferToBuffer(b.buffer, b.offset ?? 0, scratch, 0, size);
-      this.usedInEncoder.add(scratch);
-      copies.push({ from: b, scratch, cls, size });
-      bound[i] = new ViewStorage(b, scratch, 0, b.bytes);
+      let scratch = moved.get(p);
+      if (!scratch) {
+        const cls = this.poolClass(p.sizeClass);
+        scratch = this.takeFree(cls, p.sizeClass) ?? this.createStorageBuffer(cls);
+        enc.copyBufferToBuffer(p.buffer, p.offset, scratch, 0, p.sizeClass);
+        this.usedInEncoder.add(scratch);
+        moved.set(p, scratch);
+      }
+      bound[i] = new ViewStorage(b, scratch, (b.offset ?? 0) - p.offset, b.bytes);
     }
-    this.counters.regionsSeparated += copies.length;
+    this.counters.regionsSeparated += moved.size;
     // A log with these copies would replay without them: such a step never becomes a plan.
     if (this.log) this.log.broken ??= 'a dispatch bound two regions of one arena buffer';
     return {
       buffers: bound,
       restore: () => {
         this.endPass();
-        for (const c of copies) {
-          if (c.size > 0) enc.copyBufferToBuffer(c.scratch, 0, c.from.buffer, c.from.offset ?? 0, c.size);
-          this.toFreeList(c.scratch, c.cls);
+        for (const [p, scratch] of moved) {
+          enc.copyBufferToBuffer(scratch, 0, p.buffer, p.offset, p.sizeClass);
+          this.toFreeList(scratch, scratch.size);
         }
       },
     };

@@ -23,7 +23,7 @@ export interface RuntimeStats {
   buffersCreated: number;
   /** Bytes of the storage buffers the pool has created and not destroyed (trimPool): its footprint. */
   bytesAllocated: number;
-  /** Bytes (size-class rounded) held by live storages. */
+  /** Bytes held by live storages: their pool buffers' (size classes), or their step-arena regions'. */
   bytesInUse: number;
   peakBytesInUse: number;
   /** Bytes (size classes) that step plans hold out of the pool for their replays (step_log.ts). */

@@ -5,8 +5,8 @@
 // ResNet-50, CO-BYOL RF99-ResNet50; bench/RESULTS.md, fifteenth session).
 //
 // A training step makes the same requests in the same order every time. So the runtime traces
-// one step's allocations (size, when each was released, and which ones a dispatch bound
-// together), and plans the next: largest first, each allocation takes a region (an offset) of
+// one step's allocations (size, when each was released, and which ones a dispatch bound one
+// read-only and the other writable), and plans the next: largest first, each allocation takes a region (an offset) of
 // the first buffer where one is clear of everything placed there that lives at the same time, or
 // else a new buffer of its own size (TFLite's "greedy by size", with offsets inside buffers sized
 // like tensors). A buffer thus holds its largest tensor at one time and several smaller ones side
@@ -15,8 +15,8 @@
 // largest at another. Buffers the size of tensors, not a few big ones, because the arena is built
 // from the pool's free buffers (runtime.ts, buildArena) and evaluation borrows its buffers.
 //
-// WebGPU forbids binding one buffer writable and otherwise in a dispatch, whatever the ranges:
-// allocations one dispatch binds together go into different buffers.
+// WebGPU forbids binding one buffer writable and read-only in a dispatch, whatever the ranges:
+// allocations one dispatch binds that way (binding_access.ts) go into different buffers.
 //
 // The plan is checked as it is used: each request must have the size the trace had, and its region
 // must be clear. The first request that differs, or finds its region overlapped by one held, ends
@@ -37,7 +37,7 @@ export class AllocTrace {
   readonly end: number[] = [];
   /** Where each allocation was made (memory_report.ts), when the runtime traces origins; else null. */
   origins: string[] | null = null;
-  /** Pairs of allocations one dispatch bound together (pairKey): a plan puts them in different buffers. */
+  /** Pairs of allocations one dispatch bound, one read-only and one writable (pairKey): a plan puts them in different buffers. */
   readonly together = new Set<number>();
   private clock = 0;
   private closed = false;
@@ -59,7 +59,7 @@ export class AllocTrace {
     if (!this.closed) this.end[i] = this.clock++;
   }
 
-  /** One dispatch bound these allocations (distinct indices) together. */
+  /** One dispatch bound these allocations (distinct indices) so that none may share a buffer. */
   bind(indices: number[]): void {
     if (this.closed) return;
     for (let a = 0; a < indices.length; a++) for (let b = a + 1; b < indices.length; b++) this.together.add(pairKey(indices[a], indices[b]));
@@ -107,8 +107,8 @@ export interface RegionPlan {
 /**
  * Place the trace's allocations: largest first (ties by start), each in the first buffer with a
  * gap for it (the lowest offset clear of every allocation placed there that lives at the same
- * time), unless that buffer holds an allocation it is bound together with; else in a new buffer of
- * its own size. Deterministic.
+ * time), unless that buffer holds an allocation it may not share one with (AllocTrace.together);
+ * else in a new buffer of its own size. Deterministic.
  */
 export function planRegions(t: AllocTrace, round: (bytes: number) => number): RegionPlan {
   const n = t.length;

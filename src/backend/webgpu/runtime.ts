@@ -16,6 +16,7 @@ import { BindGroupCache } from './bind_group_cache.js';
 import { StepLog, type StepPlan } from './step_log.js';
 import { planRegions, StepArena, StepWindow, type AllocTrace, type StepMemoryHost } from './memory_plan.js';
 import { captureOrigin } from './memory_report.js';
+import { ANY_ACCESS, bindingAccess, conflicting } from './binding_access.js';
 import type { GpuContext, GpuStorage, KernelRef, Sidecar } from './context.js';
 
 export interface RuntimeStats {
@@ -191,6 +192,8 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
   private readonly arenaOf = new Map<GPUBuffer, StepArena>();
   /** Note each traced allocation's origin (memory_report.ts: `bench step --memory-peak`); costly on the host. */
   traceOrigins = false;
+  /** Per pipeline, how each storage binding is declared (bindingAccess): what a dispatch may share a buffer with. */
+  private readonly access = new WeakMap<GPUComputePipeline, number[]>();
   /** By-products attached to a storage (attachSidecar), released with it. */
   private readonly sidecars = new Map<GpuStorage, Sidecar>();
 
@@ -624,10 +627,12 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
       this.pendingError = new BackendError(`WGSL compile error: ` +
         errors.map((m) => `${where(m)}: ${m.message}`).join('; '));
     });
-    return this.device.createComputePipeline({
+    const pipeline = this.device.createComputePipeline({
       label, layout: 'auto',
       compute: { module, entryPoint, constants: Object.keys(constants).length ? constants : undefined },
     });
+    this.access.set(pipeline, bindingAccess(code));
+    return pipeline;
   }
 
   /** Compile a kernel and wait for its diagnostics (throws kernels/<file>:<line>:<col> errors). */
@@ -702,8 +707,9 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
     for (const b of buffers) {
       if ((b as PooledStorage).released) throw new BackendError(`${name}: a buffer was used after release`);
     }
-    if (this.window) this.noteBoundTogether(buffers);
-    const moved = this.separateRegions(buffers, name);
+    const access = this.access.get(pipeline);
+    if (this.window) this.noteBoundTogether(buffers, access);
+    const moved = this.separateRegions(buffers, access, name);
     if (moved) buffers = moved.buffers;
     const profiled = this.profiling && this.profiling.labels.length < MAX_PROFILED ? this.profiling : null;
     if (profiled) this.endPass();
@@ -729,31 +735,38 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
     if (moved) moved.restore();
   }
 
-  /** The traced step's allocations this dispatch binds: the plan must keep them in different buffers. */
-  private noteBoundTogether(buffers: GpuStorage[]): void {
+  /**
+   * The traced step's allocations this dispatch binds one read-only and the other writable: the
+   * plan must keep those in different buffers (two read-only bindings of one buffer, or two
+   * writable ones, are allowed).
+   */
+  private noteBoundTogether(buffers: GpuStorage[], access: number[] | undefined): void {
     const trace = this.window!.trace;
-    let indices: number[] | null = null;
-    for (const b of buffers) {
-      const p = pooledBase(b);
+    let modes: Map<number, number> | null = null;
+    for (let i = 0; i < buffers.length; i++) {
+      const p = pooledBase(buffers[i]);
       if (p?.trace !== trace || p.traceIndex < 0) continue;
-      if (!indices) indices = [p.traceIndex];
-      else if (!indices.includes(p.traceIndex)) indices.push(p.traceIndex);
+      modes ??= new Map();
+      modes.set(p.traceIndex, (modes.get(p.traceIndex) ?? 0) | (access?.[i] ?? ANY_ACCESS));
     }
-    if (indices && indices.length > 1) trace.bind(indices);
+    if (!modes || modes.size < 2) return;
+    const list = [...modes];
+    for (let a = 0; a < list.length; a++) for (let b = a + 1; b < list.length; b++) {
+      if (conflicting(list[a][1], list[b][1])) trace.bind([list[a][0], list[b][0]]);
+    }
   }
 
   /**
-   * WebGPU validates a dispatch's usage of whole buffers, not ranges: two allocations in regions
-   * of one arena buffer may not be bound together when one is written. A plan never puts
-   * allocations a dispatch of its trace bound together in one buffer, but a step that left its
-   * plan part-way may bind ones the trace never did. Then every such allocation after the first
-   * is copied into a scratch buffer for this dispatch and back after it (it may have been
-   * written). Returns null when nothing needed moving.
+   * WebGPU validates a dispatch's usage of whole buffers, not ranges: a buffer bound writable may
+   * not also be bound read-only. A plan never puts allocations that a dispatch of its trace bound
+   * that way in one buffer, but a step that left its plan part-way may bind ones the trace never
+   * did. Then, in each buffer where that happens, every allocation after the first is copied into
+   * a scratch buffer for this dispatch and back after it (it may have been written). Returns null
+   * when nothing needed moving.
    */
-  private separateRegions(buffers: GpuStorage[], name: string): { buffers: GpuStorage[]; restore: () => void } | null {
-    let owner: Map<GPUBuffer, PooledStorage> | null = null;
-    let clash = -1;
-    for (let i = 0; i < buffers.length && clash < 0; i++) {
+  private separateRegions(buffers: GpuStorage[], access: number[] | undefined, name: string): { buffers: GpuStorage[]; restore: () => void } | null {
+    let use: Map<GPUBuffer, { first: PooledStorage; shared: boolean; modes: number }> | null = null;
+    for (let i = 0; i < buffers.length; i++) {
       const p = pooledBase(buffers[i]);
       if (!p?.arena) {
         // Every binding of an arena buffer must lead to its allocation, or neither the plan nor
@@ -761,25 +774,26 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
         if (this.arenaOf.has(buffers[i].buffer)) throw new BackendError(`${name}: a binding of a step arena buffer has no allocation behind it (a region made without its base)`);
         continue;
       }
-      owner ??= new Map();
-      const first = owner.get(p.buffer);
-      if (!first) owner.set(p.buffer, p);
-      else if (first !== p) clash = i;
+      use ??= new Map();
+      const u = use.get(p.buffer);
+      const mode = access?.[i] ?? ANY_ACCESS;
+      if (!u) use.set(p.buffer, { first: p, shared: false, modes: mode });
+      else { u.shared ||= u.first !== p; u.modes |= mode; }
     }
-    if (clash < 0) return null;
+    // A buffer whose allocations here are several and are bound both read-only and writable.
+    const clashes = (u: { shared: boolean; modes: number }) => u.shared && conflicting(u.modes, u.modes);
+    if (!use || ![...use.values()].some(clashes)) return null;
     // Per allocation to move: one scratch buffer holding its whole region, which every binding of
     // it in this dispatch then addresses (two bindings of one allocation stay one memory).
     const bound = buffers.slice();
-    const kept = new Map<GPUBuffer, PooledStorage>();
     const moved = new Map<PooledStorage, GPUBuffer>();
     const enc = this.currentEncoder();
     this.endPass();
     for (let i = 0; i < bound.length; i++) {
       const b = bound[i], p = pooledBase(b);
       if (!p?.arena) continue;
-      const first = kept.get(p.buffer);
-      if (!first) { kept.set(p.buffer, p); continue; }
-      if (first === p) continue;
+      const u = use.get(p.buffer)!;
+      if (!clashes(u) || u.first === p) continue;
       let scratch = moved.get(p);
       if (!scratch) {
         const cls = this.poolClass(p.sizeClass);

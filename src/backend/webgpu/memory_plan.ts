@@ -6,10 +6,10 @@
 //
 // A training step makes the same requests in the same order every time. So the runtime traces
 // one step's allocations (size, when each was released, and which ones a dispatch bound one
-// read-only and the other writable), and plans the next: largest first, each allocation takes a region (an offset) of
-// the first buffer where one is clear of everything placed there that lives at the same time, or
-// else a new buffer of its own size (TFLite's "greedy by size", with offsets inside buffers sized
-// like tensors). A buffer thus holds its largest tensor at one time and several smaller ones side
+// read-only and the other writable), and plans the next: largest first, each allocation takes a
+// region (an offset) of the first buffer where one is clear of everything placed there that lives
+// at the same time, or else a new buffer of its own size (TFLite's "greedy by size", with offsets
+// inside buffers sized like tensors). A buffer thus holds its largest tensor at one time and several smaller ones side
 // by side at another. Whole buffers per tensor (the fifteenth session's plan) stayed about 11%
 // above the most a ResNet step holds at once: the largest things live at one moment are not the
 // largest at another. Buffers the size of tensors, not a few big ones, because the arena is built

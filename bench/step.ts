@@ -127,6 +127,7 @@ export async function runStepBench(o: StepBenchOptions): Promise<StepBenchResult
 }
 
 async function stepBench(o: StepBenchOptions, backend: Backend): Promise<StepBenchResult> {
+  if (o.memoryPeak && backend.name !== 'webgpu') throw new Error('bench step --memory-peak needs the WebGPU backend (the CPU backend has no step memory plan)');
   const cfg = resolveConfig([{ method: o.method, arch: o.arch, width: o.width, smallStem: o.smallStem, batchSize: o.batch, imageSize: o.size,
     projHidden: o.projHidden, predHidden: o.projHidden, projOut: o.projOut, localGrid: o.localGrid, device: o.device, epochs: 1,
     stepReplay: o.stepReplay ?? true }]);

@@ -118,11 +118,17 @@ test('bench step --tune: a table over the step\'s GEMMs, written to a file and u
   }
 });
 
-test('bench step on the CPU backend: no device-time share, no dispatch count', async () => {
+test('bench step on the CPU backend: no device-time share, no dispatch count, and --memory-peak refused up front', async () => {
   const r = await runStepBench({ ...tiny('cpu'), steps: 1, warmup: 1 });
   assert.ok(r.msPerStep > 0 && r.pipelinedMsPerStep > 0);
   assert.equal(r.encodeFraction, null);
   assert.equal(r.dispatchesPerStep, null);
+  try {
+    await runStepBench({ ...tiny('cpu'), steps: 1, warmup: 1, memoryPeak: true });
+    assert.unreachable('--memory-peak ran on the CPU backend');
+  } catch (e) {
+    assert.match((e as Error).message, /--memory-peak needs the WebGPU backend/);
+  }
 });
 
 test.run();

@@ -53,9 +53,10 @@ export interface MemoryPeakReport {
 }
 
 /**
- * The peak of a traced step (its planned allocations: uploads and what outlives the step are
- * left out, as the plan leaves them; no plan can take less) and what is live there. Origins come from the trace when it
- * was taken with them, else every group is '(origin not traced)'.
+ * The peak of a traced step and what is live there. Only its planned allocations count: uploads
+ * and what outlives the step are left out, as the plan leaves them, so no plan can take less than
+ * the peak. Origins come from the trace when it was taken with them, else every group is
+ * '(origin not traced)'.
  */
 export function memoryPeak(t: AllocTrace): MemoryPeakReport {
   const planned: number[] = [];

@@ -50,8 +50,10 @@ export class MocoV3 extends TwoBranchMethod implements SslMethod {
     const B = globalViews[0].shape[0];
     const be = globalViews[0].backend;
     const diag = tensor(Int32Array.from({ length: B }, (_, i) => i), [B], { dtype: 'i32', backend: be });
-    const tgt = noGrad(() => tidy(() => { // the target's features (and the batched keys) go when it returns;
-      // first, so its working set never sits on top of the online activations saved for backward
+    // Target first, under noGrad; its features (and the batched keys) go when it returns. Run before
+    // the online network, its working set never sits on top of the online activations saved for
+    // backward (the step's peak memory); the values do not depend on order.
+    const tgt = noGrad(() => tidy(() => {
       const t = ViewRun.run(globalViews, (x) => {
         const f = tg.backbone.forwardFeatures(x);
         return { k: tg.projector.forward(f.global), kl: this.local ? applyLocal(tg.localProjector!, this.grid(f.localMap)) : null };

@@ -21,7 +21,7 @@ export interface GpuStorage extends Storage {
   /**
    * The storage this one is a region of (views, binding regions): the runtime tells which
    * allocation a binding belongs to by following it (memory_plan.ts keeps allocations that one
-   * dispatch binds in different buffers).
+   * dispatch binds read-only against writable in different buffers).
    */
   readonly base?: GpuStorage;
 }

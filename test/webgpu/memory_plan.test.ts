@@ -26,7 +26,7 @@ function traceOf(script: (['a', number] | ['a', number, 'upload'] | ['r', number
   const t = new AllocTrace();
   for (const s of script) {
     if (s[0] === 'a') t.alloc(s[1], s[2] !== 'upload');
-    else if (s[0] === 'b') t.bind([s[1], s[2]]);
+    else if (s[0] === 'b') t.bind(s[1], s[2]);
     else t.release(s[1]);
   }
   t.close();
@@ -103,7 +103,7 @@ test('planRegions: random traces give valid plans, deterministically', () => {
         const bytes = Math.floor(2 ** rng.uniform(2, 20));
         live.push(t.alloc(bytes, rng.uniform(0, 1) > 0.1));
         // a dispatch binding the new allocation with some of those live
-        if (live.length > 1 && rng.uniform(0, 1) < 0.5) t.bind([live[live.length - 1], live[Math.floor(rng.uniform(0, live.length - 1))]]);
+        if (live.length > 1 && rng.uniform(0, 1) < 0.5) t.bind(live[live.length - 1], live[Math.floor(rng.uniform(0, live.length - 1))]);
       }
     }
     // some released after the step: not the plan's

@@ -59,10 +59,9 @@ export class AllocTrace {
     if (!this.closed) this.end[i] = this.clock++;
   }
 
-  /** One dispatch bound these allocations (distinct indices) so that none may share a buffer. */
-  bind(indices: number[]): void {
-    if (this.closed) return;
-    for (let a = 0; a < indices.length; a++) for (let b = a + 1; b < indices.length; b++) this.together.add(pairKey(indices[a], indices[b]));
+  /** One dispatch bound allocations i and j (distinct) so that they may not share a buffer. */
+  bind(i: number, j: number): void {
+    if (!this.closed) this.together.add(pairKey(i, j));
   }
 
   /** The step is over: later releases leave their allocations unplanned. */
@@ -184,7 +183,7 @@ export class StepArena {
     if (k < 0 || this.reserved[k]) return undefined;
     const lo = p.offsetOf[i], hi = lo + p.sizeOf[i];
     const held = this.held[k];
-    if (held.has(i)) return undefined;
+    // Any held region overlapping this one (i itself included, were it still held) refuses it.
     for (const j of held) if (p.offsetOf[j] < hi && lo < p.offsetOf[j] + p.sizeOf[j]) return undefined;
     held.add(i);
     return { buffer: this.buffers[k], offset: lo, bytes: p.sizeOf[i] };

@@ -752,7 +752,7 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
     if (!modes || modes.size < 2) return;
     const list = [...modes];
     for (let a = 0; a < list.length; a++) for (let b = a + 1; b < list.length; b++) {
-      if (conflicting(list[a][1], list[b][1])) trace.bind([list[a][0], list[b][0]]);
+      if (conflicting(list[a][1], list[b][1])) trace.bind(list[a][0], list[b][0]);
     }
   }
 

@@ -11,7 +11,7 @@ import * as op from '../../src/ops/index.js';
 import { Rng } from '../../src/runtime/rng.js';
 import { gpuBackendOrSkip, gpuHandle } from '../helpers/gpu.js';
 import { gentleWait } from '../../src/backend/webgpu/gentle_wait.js';
-import { sizeClass } from '../../src/backend/webgpu/runtime.js';
+import { sizeClass } from '../../src/backend/webgpu/storage.js';
 import { dawnToggles } from '../../src/backend/webgpu/device.js';
 
 const SUITE = 'webgpu runtime';

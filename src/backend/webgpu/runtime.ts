@@ -1,7 +1,8 @@
 // The WebGPU runtime behind every kernel wrapper (implements GpuContext): a size-class buffer
-// pool, a pipeline cache, a command recorder that batches every dispatch into one compute pass
-// until somebody reads data back, a per-submit uniform arena, pooled read-back staging, deferred
-// error reporting and GPU timing.
+// pool (its storages and free lists: storage.ts), step arenas (memory_plan.ts), the pipeline
+// cache (pipeline_cache.ts), a command recorder that batches every dispatch into one compute pass
+// until somebody reads data back, a per-submit uniform arena, pooled read-back staging, step
+// logs and their replay (step_log.ts), deferred error reporting and GPU timing.
 //
 // Ordering argument for immediate buffer reuse: all work goes through one queue, dispatches run
 // in recording order, so a buffer released after its last recorded use can be handed to a
@@ -10,13 +11,14 @@
 // write() into a buffer recorded work uses goes through a recorded copy, and replay() writes
 // only into buffers its plan holds, with nothing recorded yet.
 import { BackendError } from '../../runtime/errors.js';
-import { kernelSource } from './kernel_source.js';
 import { gentleWait } from './gentle_wait.js';
 import { BindGroupCache } from './bind_group_cache.js';
 import { StepLog, type StepPlan } from './step_log.js';
 import { planRegions, StepArena, StepWindow, type AllocTrace, type StepMemoryHost } from './memory_plan.js';
 import { captureOrigin } from './memory_report.js';
-import { ANY_ACCESS, bindingAccess, conflicting } from './binding_access.js';
+import { ANY_ACCESS, conflicting } from './binding_access.js';
+import { PipelineCache } from './pipeline_cache.js';
+import { FreeBuffers, PooledStorage, ViewStorage, fmtBytes, largerFreeLimit, pooledBase, sizeClass } from './storage.js';
 import type { GpuContext, GpuStorage, KernelRef, Sidecar } from './context.js';
 
 export interface RuntimeStats {
@@ -43,47 +45,6 @@ export interface RuntimeStats {
 /** Bind groups kept for reuse; a training step needs a few thousand. */
 const BIND_GROUP_CACHE = 16_384;
 
-/** One compiled variant of a kernel: its override constants and pipeline. */
-interface PipelineVariant { constants: Record<string, number>; pipeline: GPUComputePipeline }
-const NO_CONSTANTS: Record<string, number> = {};
-
-function sameConstants(a: Record<string, number>, b: Record<string, number>): boolean {
-  let n = 0;
-  for (const c in b) { if (!Object.is(a[c], b[c])) return false; n++; } // NaN matches NaN
-  for (const _ in a) n--;
-  return n === 0;
-}
-
-class PooledStorage implements GpuStorage {
-  readonly backend = 'webgpu' as const;
-  released = false;
-  /** The step trace this allocation is in (memory_plan.ts), and its index there. */
-  trace: AllocTrace | null = null;
-  traceIndex = -1;
-  /** The arena whose region it holds (at `offset`), if a planned step gave it one. */
-  arena: StepArena | null = null;
-  /**
-   * sizeClass: the bytes it holds (its buffer's, or its arena region's). results: from the pool of
-   * copied-out step results (copyOut), which steps never draw on.
-   */
-  constructor(readonly buffer: GPUBuffer, readonly bytes: number, readonly sizeClass: number, readonly results = false,
-    readonly offset = 0) {}
-}
-
-/** A region of another storage (flat parameter buffers); releasing it never frees the base. */
-class ViewStorage implements GpuStorage {
-  readonly backend = 'webgpu' as const;
-  constructor(readonly base: GpuStorage, readonly buffer: GPUBuffer, readonly offset: number, readonly bytes: number) {}
-  get released(): boolean { return (this.base as PooledStorage).released === true; }
-}
-
-/** The pool's allocation behind a storage (a view's or binding region's base, however deep), or null. */
-function pooledBase(s: GpuStorage): PooledStorage | null {
-  let x: GpuStorage = s;
-  while (x.base) x = x.base;
-  return x instanceof PooledStorage ? x : null;
-}
-
 const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 const UNIFORM_CHUNK = 1 << 16;
 const MAX_TIMED_PASSES = 256;
@@ -92,75 +53,11 @@ const PROFILED_PER_SET = 2048;
 /** Dispatches timed by profileDispatches: 8 query sets (multi-crop steps record ~2,500). */
 const MAX_PROFILED = 8 * PROFILED_PER_SET;
 
-/**
- * takeFree: how much larger than asked a free buffer may be to be given instead of a new one
- * (COENGINE_POOL_LARGER; 1 turns the reuse off). Of 1, 1.5, 2, 3 and 4, 2 and 3 allocated the
- * least for an RF99-ResNet50 step and 3 for a ResNet-50 one (2.4% under 2). The limit is on the
- * class: a tensor gets a buffer at most 2× its class, i.e. up to ~2.5× its bytes, ~4× below
- * 64 KiB where classes are powers of two (bench/RESULTS.md, tenth session).
- */
-function largerFreeLimit(v: string | undefined): number {
-  if (v === undefined || v === '') return 2;
-  const x = Number(v);
-  if (!(x >= 1)) throw new BackendError(`COENGINE_POOL_LARGER must be a number ≥ 1 (1: no reuse of larger buffers), not '${v}'`);
-  return x;
-}
-
-/**
- * Size classes: powers of two below 64 KiB, then eighth steps between powers of two (at most
- * 12.5% waste) so that a ResNet's many tensor sizes share few buckets. Eighths allocated less
- * than quarters (25% waste) for every step measured, with the pool's reuse of larger free buffers
- * up to 2×: 1.6–7% less, CO-BYOL RF99-ResNet50 882 → 824 MB, CO-MoCo v3 ResNet-50 713 → 670 MB
- * (lavapipe, GPU routing, batch 2; bench/RESULTS.md, thirteenth session). Sixteenths gained at
- * most 0.6% more.
- */
-export function sizeClass(bytes: number): number {
-  const b = Math.max(256, Math.ceil(bytes / 4) * 4);
-  const p = 2 ** Math.ceil(Math.log2(b));
-  if (p <= 1 << 16) return p;
-  const step = p / 16; // p/2 .. p in eighths of p/2
-  return Math.ceil(b / step) * step;
-}
-
-/**
- * `kernels/<file>:<line>` for a line of a compiled module: the kernel's own file after the prelude,
- * the file the prelude holds (preludeSource: the GEMM core) in its part of it, else the prelude
- * line. tagLines: lines the statistics label puts before the prelude.
- */
-function sourceLine(k: KernelRef, preludeLines: number, tagLines: number, line: number): string {
-  if (line > preludeLines) return `kernels/${k.file}:${line - preludeLines}`;
-  const inPrelude = line - tagLines;
-  const src = k.preludeSource;
-  if (src && inPrelude >= src.firstLine) return `kernels/${src.file}:${inPrelude - src.firstLine + 1}`;
-  return `kernels/${k.file} (prelude line ${inPrelude})`;
-}
-
-/** `prelude#<hash>` for a kernel specialised by a prelude that names no variant; undefined without one. */
-function preludeTag(prelude: string | undefined): string | undefined {
-  if (!prelude) return undefined;
-  let h = 0x811c9dc5; // FNV-1a
-  for (let i = 0; i < prelude.length; i++) h = Math.imul(h ^ prelude.charCodeAt(i), 0x01000193);
-  return `prelude#${(h >>> 0).toString(16).padStart(8, '0')}`;
-}
-
-/** `kernels/<file>:<entry> <variant> {NAME=value ...}`: a pipeline's identity in a word. */
-function moduleLabel(base: string, variant: string | undefined, constants: Record<string, number>): string {
-  const c = Object.keys(constants).sort().map((n) => `${n}=${constants[n]}`).join(' ');
-  return `${base}${variant ? ` ${variant}` : ''}${c ? ` {${c}}` : ''}`;
-}
-
 export class GpuRuntime implements GpuContext, StepMemoryHost {
   readonly limits: GPUSupportedLimits;
   readonly features: ReadonlySet<string>;
-  // Pipelines by file → entry point → prelude → variants (override constants). Every level but
-  // the last is keyed by a string the caller holds (a literal, or a memoised prelude), whose hash
-  // V8 keeps: a lookup builds no key, which a per-dispatch string key did (a measurable share of
-  // the host's time per dispatch).
-  private readonly pipelines = new Map<string, Map<string, Map<string, PipelineVariant[]>>>();
-  private readonly free = new Map<number, GPUBuffer[]>();
-  /** The classes that have a free list (possibly empty), ascending: takeFree's larger-class search. */
-  private readonly freeSizes: number[] = [];
-  private readonly largerFreeLimit = largerFreeLimit(process.env.COENGINE_POOL_LARGER);
+  private readonly pipelineCache: PipelineCache;
+  private readonly free: FreeBuffers;
   private readonly resultsFree = new Map<number, GPUBuffer[]>();
   private readonly stagingFree = new Map<number, GPUBuffer[]>();
 
@@ -192,8 +89,6 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
   private readonly arenaOf = new Map<GPUBuffer, StepArena>();
   /** Note each traced allocation's origin (memory_report.ts: `bench step --memory-peak`); costly on the host. */
   traceOrigins = false;
-  /** Per pipeline, how each storage binding is declared (bindingAccess): what a dispatch may share a buffer with. */
-  private readonly access = new WeakMap<GPUComputePipeline, number[]>();
   /** By-products attached to a storage (attachSidecar), released with it. */
   private readonly sidecars = new Map<GpuStorage, Sidecar>();
 
@@ -201,7 +96,6 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
   private pendingError: Error | null = null;
   private lost: Error | null = null;
   private lastLabel = '(none)';
-  private compiling: { k: KernelRef; preludeLines: number; tagLines: number } | null = null;
 
   private readonly counters: RuntimeStats = {
     buffersCreated: 0, bytesAllocated: 0, bytesInUse: 0, peakBytesInUse: 0, bytesReserved: 0, auxBuffersCreated: 0,
@@ -212,15 +106,14 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
     this.limits = device.limits;
     this.features = new Set(device.features);
     this.uniformAlign = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
+    // A compile error outranks the pipeline-creation error it causes.
+    this.pipelineCache = new PipelineCache(device, (e) => { this.pendingError = e; });
+    this.free = new FreeBuffers((o) => this.idOf(o), largerFreeLimit(process.env.COENGINE_POOL_LARGER));
     device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
       ev.preventDefault(); // we report it ourselves, with context, instead of Dawn printing it
       let msg = ev.error.message.trim();
       // Dawn reports WGSL errors synchronously inside createShaderModule: name the file.
-      if (this.compiling && msg.includes('WGSL')) {
-        const { k, preludeLines, tagLines } = this.compiling;
-        msg = `WGSL compile error in kernels/${k.file}: ` +
-          msg.replace(/:(\d+):(\d+) error/g, (_, l, c) => `${sourceLine(k, preludeLines, tagLines, Number(l))}:${c} error`);
-      }
+      msg = this.pipelineCache.wgslError(msg) ?? msg;
       // A failed allocation surfaces first as the invalid pool buffer it left behind (the
       // out-of-memory error scope resolves later): say what it was.
       const invalid = /Invalid Buffer "pool (\d+)"\] is invalid/.exec(msg);
@@ -279,7 +172,7 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
       s.arena = this.window!.arena;
     } else {
       const cls = this.poolClass(bytes);
-      const buffer = (notRecorded ? this.takeFreeNotRecorded(cls) : this.takeFree(cls, bytes)) ?? this.createStorageBuffer(cls);
+      const buffer = (notRecorded ? this.free.takeNotIn(cls, this.usedInEncoder) : this.free.take(cls, bytes)) ?? this.createStorageBuffer(cls);
       s = new PooledStorage(buffer, bytes, buffer.size);
     }
     if (planned) {
@@ -301,38 +194,6 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
   private countInUse(bytes: number): void {
     this.counters.bytesInUse += bytes;
     this.counters.peakBytesInUse = Math.max(this.counters.peakBytesInUse, this.counters.bytesInUse);
-  }
-
-  /**
-   * The lowest-numbered free buffer of class cls, else of the smallest size that holds `bytes`
-   * and has one, up to largerFreeLimit× cls. Size classes alone fragment the pool: a step's
-   * buffers of one class sit idle while another class creates new ones (a ResNet-50 step
-   * allocated 25% more than its peak in use). Pool buffers all have class sizes, so those that
-   * hold `bytes` are the larger classes; the buffers of a dissolved step arena (memory_plan.ts)
-   * have sizes between classes, and serve what fits them. Deterministic like the rest, so a
-   * repeated step still gets the same buffers.
-   */
-  private takeFree(cls: number, bytes: number): GPUBuffer | undefined {
-    const own = this.free.get(cls)?.pop();
-    if (own || this.largerFreeLimit <= 1) return own;
-    const sizes = this.freeSizes;
-    let lo = 0, hi = sizes.length;
-    while (lo < hi) { const mid = (lo + hi) >> 1; if (sizes[mid] < bytes) lo = mid + 1; else hi = mid; }
-    for (let i = lo; i < sizes.length && sizes[i] <= cls * this.largerFreeLimit; i++) {
-      const b = this.free.get(sizes[i])!.pop();
-      if (b) return b;
-    }
-    return undefined;
-  }
-
-  /** The lowest-numbered free buffer of a class that no recorded work uses (deterministic too). */
-  private takeFreeNotRecorded(cls: number): GPUBuffer | undefined {
-    const list = this.free.get(cls);
-    if (!list) return undefined;
-    for (let i = list.length - 1; i >= 0; i--) {
-      if (!this.usedInEncoder.has(list[i])) return list.splice(i, 1)[0];
-    }
-    return undefined;
   }
 
   private createStorageBuffer(size: number): GPUBuffer {
@@ -371,32 +232,16 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
     p.trace?.release(p.traceIndex);
     if (p.arena) {
       // A dissolved arena's buffer goes to the pool once nothing of it is held.
-      if (p.arena.giveBack(p.traceIndex) && !p.arena.live) this.toFreeList(p.buffer, p.buffer.size);
+      if (p.arena.giveBack(p.traceIndex) && !p.arena.live) this.free.put(p.buffer, p.buffer.size);
     } else if (p.results) {
       let list = this.resultsFree.get(p.sizeClass);
       if (!list) this.resultsFree.set(p.sizeClass, (list = []));
       list.push(p.buffer);
     } else {
-      this.toFreeList(p.buffer, p.sizeClass);
+      this.free.put(p.buffer, p.sizeClass);
     }
     // Its sidecar after it: should that release throw, the owner is already back in the pool.
     this.dropSidecar(s);
-  }
-
-  private toFreeList(buffer: GPUBuffer, sizeClass: number): void {
-    let list = this.free.get(sizeClass);
-    if (!list) {
-      this.free.set(sizeClass, (list = []));
-      const at = this.freeSizes.findIndex((s) => s > sizeClass);
-      this.freeSizes.splice(at < 0 ? this.freeSizes.length : at, 0, sizeClass);
-    }
-    // Kept sorted by id, largest first, so alloc() takes the lowest-numbered free buffer: a
-    // repeated step then gets the same buffer for the same tensor every time (a LIFO would rotate
-    // them), which is what lets every bind group of the steady state come from the cache.
-    const id = this.idOf(buffer);
-    let at = list.length;
-    while (at > 0 && this.idOf(list[at - 1]) < id) at--;
-    list.splice(at, 0, buffer);
   }
 
   /**
@@ -436,13 +281,13 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
   /** Destroy the free buffers: the main pool's, and with `results` the copied-out results' too. */
   private trimFree(results: boolean): void {
     this.flush();
-    for (const pool of results ? [this.free, this.resultsFree] : [this.free]) {
-      for (const list of pool.values()) for (const b of list) { this.counters.bytesAllocated -= b.size; b.destroy(); }
+    const gone = this.free.clear();
+    if (results) {
+      for (const list of this.resultsFree.values()) gone.push(...list);
+      this.resultsFree.clear();
     }
+    for (const b of gone) { this.counters.bytesAllocated -= b.size; b.destroy(); }
     this.bindGroups.clear();
-    this.free.clear();
-    this.freeSizes.length = 0;
-    if (results) this.resultsFree.clear();
   }
 
   // ---------------------------------------------------------------- planned step memory
@@ -472,15 +317,13 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
   buildArena(trace: AllocTrace): StepArena {
     if (this.window) throw new BackendError('buildArena: not while a step is being traced');
     const plan = (trace.plan ??= planRegions(trace, (b) => this.regionSize(b)));
-    const free: GPUBuffer[] = [];
-    for (const size of this.freeSizes) free.push(...this.free.get(size)!.slice().reverse()); // by size, then id
+    const free = this.free.bySize();
     const buffers = plan.sizes.map((size) => {
       let lo = 0, hi = free.length;
       while (lo < hi) { const mid = (lo + hi) >> 1; if (free[mid].size < size) lo = mid + 1; else hi = mid; }
       if (lo === free.length || free[lo].size > Math.max(1.25 * size, size + 65536)) return undefined;
       const b = free.splice(lo, 1)[0];
-      const list = this.free.get(b.size)!;
-      list.splice(list.indexOf(b), 1);
+      this.free.remove(b);
       return b;
     });
     this.trimFree(false);
@@ -503,7 +346,7 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
     for (const b of arena.buffers) {
       this.arenaOf.delete(b);
       // Held ones go to the pool when released, reserved ones when their step plan is released.
-      if (arena.isFree(b)) this.toFreeList(b, b.size);
+      if (arena.isFree(b)) this.free.put(b, b.size);
     }
   }
 
@@ -584,56 +427,7 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
 
   // ---------------------------------------------------------------- pipelines
 
-  pipeline(k: KernelRef): GPUComputePipeline {
-    const entryPoint = k.entryPoint ?? 'main';
-    const constants = k.constants ?? NO_CONSTANTS;
-    let byEntry = this.pipelines.get(k.file);
-    if (!byEntry) this.pipelines.set(k.file, (byEntry = new Map()));
-    let byPrelude = byEntry.get(entryPoint);
-    if (!byPrelude) byEntry.set(entryPoint, (byPrelude = new Map()));
-    const preludeKey = k.prelude ?? '';
-    let variants = byPrelude.get(preludeKey);
-    if (!variants) byPrelude.set(preludeKey, (variants = []));
-    for (const v of variants) if (sameConstants(v.constants, constants)) return v.pipeline;
-    const pipeline = this.createPipeline(k, entryPoint, constants);
-    variants.push({ constants: { ...constants }, pipeline });
-    this.counters.pipelines++;
-    return pipeline;
-  }
-
-  private createPipeline(k: KernelRef, entryPoint: string, constants: Record<string, number>): GPUComputePipeline {
-    const label = `kernels/${k.file}:${entryPoint}`;
-    // The module's label names the variant too: --pipeline-stats reports each pipeline under it
-    // (Dawn passes module labels to the driver, not pipeline labels). Dawn shares one module
-    // among identical sources, under the first one's label, so with statistics on, the label
-    // also goes into the source as a comment line, making each pipeline's module its own.
-    const fullLabel = moduleLabel(label, k.variant ?? preludeTag(k.prelude), constants);
-    const tag = process.env.COENGINE_VK_STATS_FILE ? `// ${fullLabel}\n` : '';
-    const prelude = tag + (k.prelude ? (k.prelude.endsWith('\n') ? k.prelude : k.prelude + '\n') : '');
-    const preludeLines = prelude ? prelude.split('\n').length - 1 : 0;
-    const code = prelude + kernelSource(k.file);
-    const tagLines = tag ? 1 : 0;
-    this.compiling = { k, preludeLines, tagLines };
-    let module: GPUShaderModule;
-    try {
-      module = this.device.createShaderModule({ code, label: fullLabel });
-    } finally { this.compiling = null; }
-    // Compilation messages arrive asynchronously; map their lines back to the .wgsl file.
-    void module.getCompilationInfo().then((info) => {
-      const errors = info.messages.filter((m) => m.type === 'error');
-      if (!errors.length) return;
-      const where = (m: GPUCompilationMessage) => `${sourceLine(k, preludeLines, tagLines, m.lineNum)}:${m.linePos}`;
-      // A compile error outranks the pipeline-creation error it causes.
-      this.pendingError = new BackendError(`WGSL compile error: ` +
-        errors.map((m) => `${where(m)}: ${m.message}`).join('; '));
-    });
-    const pipeline = this.device.createComputePipeline({
-      label, layout: 'auto',
-      compute: { module, entryPoint, constants: Object.keys(constants).length ? constants : undefined },
-    });
-    this.access.set(pipeline, bindingAccess(code));
-    return pipeline;
-  }
+  pipeline(k: KernelRef): GPUComputePipeline { return this.pipelineCache.get(k); }
 
   /** Compile a kernel and wait for its diagnostics (throws kernels/<file>:<line>:<col> errors). */
   async compileCheck(k: KernelRef): Promise<void> {
@@ -707,10 +501,17 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
     for (const b of buffers) {
       if ((b as PooledStorage).released) throw new BackendError(`${name}: a buffer was used after release`);
     }
-    const access = this.access.get(pipeline);
+    const access = this.pipelineCache.bindingAccess(pipeline);
     if (this.window) this.noteBoundTogether(buffers, access);
     const moved = this.separateRegions(buffers, access, name);
-    if (moved) buffers = moved.buffers;
+    if (!moved) { this.record(pipeline, buffers, uniforms, workgroups, name, flops); return; }
+    // The moved regions go back (and their scratch buffers to the pool) even if recording throws.
+    try { this.record(pipeline, moved.buffers, uniforms, workgroups, name, flops); } finally { moved.restore(); }
+  }
+
+  /** dispatch()'s recording, once its bindings are settled. */
+  private record(pipeline: GPUComputePipeline, buffers: GpuStorage[], uniforms: ArrayBuffer | ArrayBufferView | null,
+    workgroups: [number, number?, number?], name: string, flops: number | undefined): void {
     const profiled = this.profiling && this.profiling.labels.length < MAX_PROFILED ? this.profiling : null;
     if (profiled) this.endPass();
     let pass: GPUComputePassEncoder;
@@ -732,7 +533,6 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
     pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
     this.log?.dispatch(pipeline, bindGroup, workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1, buffers, name);
     this.counters.dispatches++;
-    if (moved) moved.restore();
   }
 
   /**
@@ -797,7 +597,7 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
       let scratch = moved.get(p);
       if (!scratch) {
         const cls = this.poolClass(p.sizeClass);
-        scratch = this.takeFree(cls, p.sizeClass) ?? this.createStorageBuffer(cls);
+        scratch = this.free.take(cls, p.sizeClass) ?? this.createStorageBuffer(cls);
         enc.copyBufferToBuffer(p.buffer, p.offset, scratch, 0, p.sizeClass);
         this.usedInEncoder.add(scratch);
         moved.set(p, scratch);
@@ -813,7 +613,7 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
         this.endPass();
         for (const [p, scratch] of moved) {
           enc.copyBufferToBuffer(scratch, 0, p.buffer, p.offset, p.sizeClass);
-          this.toFreeList(scratch, scratch.size);
+          this.free.put(scratch, scratch.size);
         }
       },
     };
@@ -909,8 +709,7 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
    * checked alive before each replay.
    */
   adopt(log: StepLog): StepPlan | null {
-    const free = new Set<GPUBuffer>();
-    for (const list of this.free.values()) for (const b of list) free.add(b);
+    const free = new Set(this.free.bySize());
     const buffers = new Set<GPUBuffer>(log.holders.keys());
     for (const u of log.uploads) buffers.add(u.buffer);
     const reserved: GPUBuffer[] = [], external: GpuStorage[] = [];
@@ -924,7 +723,7 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
     for (const b of reserved) {
       const arena = this.arenaOf.get(b);
       if (arena) arena.reserve(b);
-      else { const list = this.free.get(b.size)!; list.splice(list.indexOf(b), 1); }
+      else this.free.remove(b);
       this.reserved.add(b);
       reservedBytes += b.size;
     }
@@ -940,7 +739,7 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
       this.reserved.delete(b);
       const arena = this.arenaOf.get(b);
       if (arena) arena.unreserve(b);
-      else this.toFreeList(b, b.size);
+      else this.free.put(b, b.size);
     }
     this.counters.bytesReserved -= plan.reservedBytes;
   }
@@ -1085,7 +884,7 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
     return { rows, dispatches, timed: pairs, total: this.counters.dispatches - before };
   }
 
-  stats(): RuntimeStats { return { ...this.counters }; }
+  stats(): RuntimeStats { return { ...this.counters, pipelines: this.pipelineCache.created }; }
 
   /** Start a new peak (peakBytesInUse = what is in use now): the peak of one piece of work. */
   resetPeak(): void { this.counters.peakBytesInUse = this.counters.bytesInUse; }
@@ -1107,10 +906,3 @@ function padTo4(data: ArrayBufferView): Uint8Array {
 export interface ProfileRow { name: string; ms: number; count: number; flops: number }
 /** One timed dispatch of profileDispatches, in recording order: its label, GPU ms and declared work (0: none). */
 export interface ProfiledDispatch { label: string; ms: number; flops: number }
-
-export function fmtBytes(n: number): string {
-  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
-  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
-  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(1)} KiB`;
-  return `${n} B`;
-}

@@ -91,8 +91,8 @@ export function registerPretrain(program: Command): void {
  * Defaults sized to the device: a software rasteriser or the CPU backend gets a run that ended
  * within 10 minutes on the 2-core hosts it was sized on (lavapipe 7.1–7.6 min, CPU backend
  * 7.9 min; on the slower host of the seventeenth session the same code took 14 min on lavapipe,
- * 1.9 s/step, and ran 0.18 steps/s on the CPU backend); a real GPU gets a longer run meant to
- * learn a good representation.
+ * 1.9 s/step, and 6.5 s/step on the CPU backend, 4.5 s/step once its convolutions stopped calling
+ * a callback per tap); a real GPU gets a longer run meant to learn a good representation.
  */
 function sizedDefaults(backend: string, software: boolean): Partial<PretrainConfig> {
   // RF29-ResNet10 at 1/16 width on the native 32 px images: ≈0.75 s/step on lavapipe, ≈3.2 s

@@ -97,9 +97,10 @@ export class GpuRuntime implements GpuContext, StepMemoryHost {
   private lost: Error | null = null;
   private lastLabel = '(none)';
 
-  private readonly counters: RuntimeStats = {
+  /** The counters stats() reports (pipelines: the pipeline cache's own count). */
+  private readonly counters: Omit<RuntimeStats, 'pipelines'> = {
     buffersCreated: 0, bytesAllocated: 0, bytesInUse: 0, peakBytesInUse: 0, bytesReserved: 0, auxBuffersCreated: 0,
-    pipelines: 0, bindGroupsCreated: 0, regionsSeparated: 0, dispatches: 0, submits: 0,
+    bindGroupsCreated: 0, regionsSeparated: 0, dispatches: 0, submits: 0,
   };
 
   constructor(readonly device: GPUDevice) {

@@ -32,11 +32,14 @@ export function normalize(x: Raw, mean: Raw, invstd: Raw, gamma: Raw | null, bet
   const R = epi.residual ? dataOf(epi.residual) : null, relu = !!epi.relu;
   const out = alloc(x.dtype, M * C);
   const Y = out.data;
-  for (let m = 0; m < M; m++) for (let c = 0; c < C; c++) {
-    const i = m * C + c, s = Math.floor(m / perGroup) * C + c;
-    let v = (X[i] - mu[s]) * is[s] * (g ? g[c] : 1) + (b ? b[c] : 0);
-    if (R) v += R[i];
-    Y[i] = relu && !(v > 0) ? 0 : v;
+  for (let m = 0; m < M; m++) {
+    const base = Math.floor(m / perGroup) * C; // the row's statistics group, once per row
+    for (let c = 0; c < C; c++) {
+      const i = m * C + c, s = base + c;
+      let v = (X[i] - mu[s]) * is[s] * (g ? g[c] : 1) + (b ? b[c] : 0);
+      if (R) v += R[i];
+      Y[i] = relu && !(v > 0) ? 0 : v;
+    }
   }
   return out;
 }
@@ -62,16 +65,22 @@ export function batchNormBackward(x: Raw, dy: Raw, mean: Raw, invstd: Raw, gamma
   const groups = groupsOf(rows, C, mean), M = rows / groups;
   const g = gamma ? dataOf(gamma) : null;
   const sdy = new Float64Array(groups * C), sdyx = new Float64Array(groups * C);
-  for (let m = 0; m < rows; m++) for (let c = 0; c < C; c++) {
-    const i = m * C + c, s = Math.floor(m / M) * C + c;
-    sdy[s] += G[i];
-    sdyx[s] += G[i] * (X[i] - mu[s]) * is[s];
+  for (let m = 0; m < rows; m++) {
+    const base = Math.floor(m / M) * C;
+    for (let c = 0; c < C; c++) {
+      const i = m * C + c, s = base + c;
+      sdy[s] += G[i];
+      sdyx[s] += G[i] * (X[i] - mu[s]) * is[s];
+    }
   }
   const dx = alloc(x.dtype, rows * C), D = dx.data;
-  for (let m = 0; m < rows; m++) for (let c = 0; c < C; c++) {
-    const i = m * C + c, s = Math.floor(m / M) * C + c;
-    const xh = (X[i] - mu[s]) * is[s];
-    D[i] = ((g ? g[c] : 1) * is[s] / M) * (M * G[i] - sdy[s] - xh * sdyx[s]);
+  for (let m = 0; m < rows; m++) {
+    const base = Math.floor(m / M) * C;
+    for (let c = 0; c < C; c++) {
+      const i = m * C + c, s = base + c;
+      const xh = (X[i] - mu[s]) * is[s];
+      D[i] = ((g ? g[c] : 1) * is[s] / M) * (M * G[i] - sdy[s] - xh * sdyx[s]);
+    }
   }
   const dgamma = allocInto(x.dtype, C, into.dgamma), dbeta = allocInto(x.dtype, C, into.dbeta);
   for (let k = 0; k < groups; k++) for (let c = 0; c < C; c++) {

@@ -183,6 +183,23 @@ export function releaseTape(tensors: Tensor[]): void {
   }
 }
 
+/**
+ * Free every recorded op behind `roots` (their saved activations too). For graphs a backward did
+ * not release: branches no root's backward reached (a forward's unused outputs), or graphs
+ * kept with retainGraph.
+ */
+export function releaseGraph(roots: Tensor[]): void {
+  const seen = new Set<Tensor>(), stack = [...roots], all: Tensor[] = [];
+  while (stack.length) {
+    const t = stack.pop()!;
+    if (seen.has(t)) continue;
+    seen.add(t);
+    all.push(t);
+    for (const i of t.node?.inputs ?? []) if (i) stack.push(i);
+  }
+  releaseTape(all);
+}
+
 /** Accumulate d(root)/d(leaf) into every leaf's `.grad` that requires grad. */
 export function backward(root: Tensor, opts: BackwardOptions = {}): void {
   runBackward(root, opts, [], true);

@@ -6,6 +6,7 @@ import { registerArch } from './commands/arch.js';
 import { registerFlops } from './commands/flops.js';
 import { registerData } from './commands/data.js';
 import { registerPretrain } from './commands/pretrain.js';
+import { registerEval } from './commands/eval.js';
 import { registerPlot } from './commands/plot.js';
 import { registerBench } from './commands/bench.js';
 import { registerBenchStep } from './commands/bench_step.js';
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   registerFlops(program);
   registerData(program);
   registerPretrain(program);
+  registerEval(program);
   registerPlot(program);
   const bench = registerBench(program);
   registerBenchStep(bench);

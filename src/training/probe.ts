@@ -1,12 +1,11 @@
-// Linear probes. The online probe trains on detached features during pretraining (its own
-// optimiser, no weight decay); the offline probe trains on frozen features after pretraining.
-import { Tensor, tidy } from '../tensor.js';
+// Online linear probes: trained on detached features during pretraining (their own optimiser,
+// no weight decay). The offline probe on frozen features is eval/linear_probe.ts.
+import type { Tensor } from '../tensor.js';
 import type { Backend } from '../backend/backend.js';
 import { BatchNorm1d, Linear, Sequential } from '../nn/layers.js';
 import { Rng } from '../runtime/rng.js';
-import { add, backward, crossEntropy, detach, gather, greater, max, noGrad, reshape, rsubScalar, sum, tensor } from '../ops/index.js';
+import { add, crossEntropy, detach, gather, greater, max, noGrad, reshape, rsubScalar, sum, tensor } from '../ops/index.js';
 import { Optimizer } from './optim.js';
-import { warmupCosine } from './schedule.js';
 
 /**
  * Number of rows whose argmax is the label, as a scalar tensor (read back only at logging
@@ -60,56 +59,3 @@ export class OnlineProbes {
   }
 }
 
-
-export interface LinearEvalResult { trainAcc: number; testAcc: number }
-
-/**
- * Offline linear evaluation on fixed features: a Linear layer trained with SGD + momentum and
- * a cosine schedule on standardised features, full-batch minibatches of 256.
- */
-export async function linearEval(backend: Backend, train: { x: Float32Array; y: Int32Array }, test: { x: Float32Array; y: Int32Array },
-  dim: number, numClasses: number, opts: { epochs: number; lr?: number; seed?: number; batch?: number }): Promise<LinearEvalResult> {
-  const nTr = train.y.length;
-  // Standardise with training statistics (a probe on raw pixels would otherwise need its own lr).
-  const mu = new Float64Array(dim), sd = new Float64Array(dim);
-  for (let i = 0; i < nTr; i++) for (let d = 0; d < dim; d++) mu[d] += train.x[i * dim + d];
-  for (let d = 0; d < dim; d++) mu[d] /= nTr;
-  for (let i = 0; i < nTr; i++) for (let d = 0; d < dim; d++) sd[d] += (train.x[i * dim + d] - mu[d]) ** 2;
-  for (let d = 0; d < dim; d++) sd[d] = Math.sqrt(sd[d] / nTr) + 1e-6;
-  const norm = (x: Float32Array) => { const o = new Float32Array(x.length); for (let i = 0; i < x.length; i++) { const d = i % dim; o[i] = (x[i] - mu[d]) / sd[d]; } return o; };
-  const xtr = norm(train.x), xte = norm(test.x);
-  const rng = new Rng(opts.seed ?? 0);
-  const head = new Linear(dim, numClasses, { backend, rng });
-  const opt = new Optimizer(backend, [...head.namedParameters()], { kind: 'sgd', weightDecay: 5e-4, momentum: 0.9, adapt: (_n, t) => t.rank > 1 });
-  const B = opts.batch ?? 256;
-  const steps = Math.ceil(nTr / B);
-  const total = steps * opts.epochs;
-  const order = Array.from({ length: nTr }, (_, i) => i);
-  let k = 0;
-  for (let e = 0; e < opts.epochs; e++) {
-    rng.shuffle(order);
-    for (let s = 0; s < steps; s++) {
-      const ids = order.slice(s * B, Math.min(nTr, (s + 1) * B));
-      if (ids.length < 2) continue;
-      const xb = new Float32Array(ids.length * dim), yb = new Int32Array(ids.length);
-      ids.forEach((id, j) => { xb.set(xtr.subarray(id * dim, (id + 1) * dim), j * dim); yb[j] = train.y[id]; });
-      tidy(() => {
-        const loss = crossEntropy(head.forward(tensor(xb, [ids.length, dim], { backend })), tensor(yb, [ids.length], { backend, dtype: 'i32' }));
-        backward(loss);
-      });
-      opt.step(warmupCosine(k++, total, opts.lr ?? 0.1, 0));
-    }
-  }
-  const acc = async (x: Float32Array, y: Int32Array) => {
-    let correct = 0;
-    for (let s = 0; s < y.length; s += 1024) {
-      const n = Math.min(1024, y.length - s);
-      const c = tidy(() => correctCount(noGrad(() => head.forward(tensor(x.subarray(s * dim, (s + n) * dim), [n, dim], { backend }))),
-        tensor(y.subarray(s, s + n), [n], { backend, dtype: 'i32' })));
-      correct += await c.item();
-      c.dispose();
-    }
-    return correct / y.length;
-  };
-  return { trainAcc: await acc(xtr, train.y), testAcc: await acc(xte, test.y) };
-}

@@ -155,7 +155,10 @@ export async function evaluate(o: EvalOptions, backend: Backend, emit: (r: EvalR
     say(`  internal masking (${rows.map((r) => `${Math.round(100 * r.fraction)}%`).join(', ')} of local positions dropped): mean ${(100 * m).toFixed(1)}%`);
   }
   if (want.has('pgd')) {
-    const rows = await pgdAccuracy(backbone, probe, o.feature, data.test, view, backend, o.attacks, { limit: o.pgdLimit, seed, randomStart: o.pgdRandomStart });
+    const bar = new Progress('PGD', Math.min(o.pgdLimit, data.test.count), { enabled: !o.quiet, unit: 'img' });
+    const rows = await pgdAccuracy(backbone, probe, o.feature, data.test, view, backend, o.attacks,
+      { limit: o.pgdLimit, seed, randomStart: o.pgdRandomStart, onBatch: (d) => bar.update(d) });
+    bar.finish();
     for (const row of rows) emit({ analysis: 'pgd', feature: o.feature, randomStart: o.pgdRandomStart, ...row });
     say(`  PGD L∞ on ${rows[0]?.images ?? 0} images: ` + rows.map((r) => `ε ${r.eps} γ ${+r.step.toPrecision(3)} ×${r.iterations}: ${(100 * r.accuracy).toFixed(1)}%`).join('; '));
   }

@@ -38,6 +38,8 @@ export interface PgdOptions {
   seed?: number;
   /** Start from a uniform point of the ε-ball (Foolbox's default for LinfPGD); else from the image. */
   randomStart?: boolean;
+  /** Called after each batch with the images attacked so far. */
+  onBatch?: (done: number, total: number) => void;
 }
 
 export interface PgdResult extends PgdAttack { accuracy: number; images: number }
@@ -114,6 +116,7 @@ export async function pgdAccuracy(backbone: ResNet, probe: LinearProbe, kind: Fe
       }
       clean.dispose();
       labels.dispose();
+      opts.onBatch?.(s + b, n);
     }
   } finally {
     thaw();

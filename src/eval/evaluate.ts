@@ -20,7 +20,7 @@ import { extractFeatures, pixelFeatures, uploadImages, type FeatureKind } from '
 import { LinearProbe, type FeatureSet } from './linear_probe.js';
 import { corruptionAccuracy, corruptionMeans, maskingAccuracy, MASK_FRACTIONS } from './robustness.js';
 import { pgdAccuracy, PAPER_ATTACKS, type PgdAttack } from './pgd.js';
-import { localGlobalSimilarity } from './similarity.js';
+import { SimilarityAccumulator, type SimilarityResult } from './similarity.js';
 import { effectiveReceptiveField } from './erf.js';
 
 export const ANALYSES = ['linear', 'layers', 'corruptions', 'masking', 'pgd', 'similarity', 'erf'] as const;
@@ -163,9 +163,8 @@ export async function evaluate(o: EvalOptions, backend: Backend, emit: (r: EvalR
     say(`  PGD L∞ on ${rows[0]?.images ?? 0} images: ` + rows.map((r) => `ε ${r.eps} γ ${+r.step.toPrecision(3)} ×${r.iterations}: ${(100 * r.accuracy).toFixed(1)}%`).join('; '));
   }
   if (want.has('similarity')) {
-    const f = await localAndGlobal(backbone, data, view, backend, testLimit);
-    const r = localGlobalSimilarity(f, { pairs: o.pairs, seed });
-    emit({ analysis: 'similarity', images: f.count, positions: f.positions, ...r });
+    const r = await similarityOf(backbone, data, view, backend, testLimit, { pairs: o.pairs, seed });
+    emit({ analysis: 'similarity', ...r });
     say(`  local/global similarity over ${r.pairs} pairs: Pearson r ${r.pearson.toFixed(3)}, intra-image local ${r.intraLocalSim.toFixed(3)}`);
   }
   if (want.has('erf')) {
@@ -185,12 +184,14 @@ async function linearProbeAccuracy(backend: Backend, tr: FeatureSet, te: Feature
   return LinearProbe.train(backend, tr, K, { epochs, seed }).trainTestAccuracy(tr, te);
 }
 
-/** Global representations and local maps of the first n test images, on the host. */
-async function localAndGlobal(backbone: ResNet, data: TrainingData, view: ReturnType<typeof evalView>, backend: Backend, n: number) {
+/** Local/global similarity of the first n test images, their features reduced batch by batch. */
+async function similarityOf(backbone: ResNet, data: TrainingData, view: ReturnType<typeof evalView>, backend: Backend, n: number,
+  opts: { pairs: number; seed: number }): Promise<SimilarityResult & { images: number; positions: number }> {
   const images = uploadImages(data.test, n, backend);
+  const acc = new SimilarityAccumulator();
   const was = backbone.training;
   backbone.eval();
-  let global: Float32Array | null = null, local: Float32Array | null = null, positions = 0, dim = 0;
+  let positions = 0;
   try {
     for (let s = 0; s < n; s += 128) {
       const b = Math.min(128, n - s);
@@ -199,18 +200,15 @@ async function localAndGlobal(backbone: ResNet, data: TrainingData, view: Return
         const [, h, w, c] = f.localMap.shape;
         return [f.global, reshape(f.localMap, [b, h * w, c])];
       }));
-      positions = l.shape[1]; dim = l.shape[2];
-      global ??= new Float32Array(n * g.shape[1]);
-      local ??= new Float32Array(n * positions * dim);
-      global.set(await g.data() as Float32Array, s * g.shape[1]);
-      local.set(await l.data() as Float32Array, s * positions * dim);
+      positions = l.shape[1];
+      acc.add({ global: await g.data() as Float32Array, local: await l.data() as Float32Array, count: b, positions, dim: l.shape[2] });
       g.dispose(); l.dispose();
     }
   } finally {
     backbone.train(was);
     images.dispose();
   }
-  return { global: global!, local: local!, count: n, positions, dim };
+  return { images: n, positions, ...acc.result(opts) };
 }
 
 /** Writes records as JSON lines to a temporary file, renamed over `file` when the evaluation ends. */

@@ -62,52 +62,73 @@ export interface SimilarityResult {
  * Rng, so a seed gives the same pairs on any machine.
  */
 export function localGlobalSimilarity(f: SimilarityInput, opts: SimilarityOptions): SimilarityResult {
-  const { count: N, positions: P, dim: C } = f;
-  for (const [k, v] of [['count', N], ['positions', P], ['dim', C]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new RangeError(`localGlobalSimilarity: ${k} must be a positive integer, got ${v}`);
-  }
-  if (N < 2) throw new RangeError(`localGlobalSimilarity: need at least 2 images to form pairs, got ${N}`);
-  if (P < 2) throw new RangeError(`localGlobalSimilarity: need at least 2 local positions per image (intra-image similarity), got ${P}`);
-  if (f.global.length !== N * C) {
-    throw new RangeError(`localGlobalSimilarity: global has ${f.global.length} values, expected count·dim = ${N}·${C} = ${N * C}`);
-  }
-  if (f.local.length !== N * P * C) {
-    throw new RangeError(`localGlobalSimilarity: local has ${f.local.length} values, expected count·positions·dim = ${N}·${P}·${C} = ${N * P * C}`);
-  }
-  const pairs = opts.pairs;
-  if (!Number.isInteger(pairs) || pairs < 1) throw new RangeError(`localGlobalSimilarity: pairs must be a positive integer, got ${pairs}`);
+  const acc = new SimilarityAccumulator();
+  acc.add(f);
+  return acc.result(opts);
+}
 
-  // Per image: unit global vector, mean unit local vector, and its intra-image similarity.
-  const gHat = new Float64Array(N * C);
-  const mLoc = new Float64Array(N * C);
-  let intraSum = 0;
-  for (let i = 0; i < N; i++) {
-    normalizeInto(f.global, i * C, C, gHat, i * C, 1);
-    let nonzero = 0; // Σ_p |L̂_p|²: 1 per nonzero local vector
-    for (let p = 0; p < P; p++) nonzero += normalizeInto(f.local, (i * P + p) * C, C, mLoc, i * C, 1 / P);
-    const m2 = dot(mLoc, i * C, mLoc, i * C, C);
-    intraSum += (P * P * m2 - nonzero) / (P * (P - 1));
+/**
+ * The same analysis over images given in batches: each batch is reduced at once to what the
+ * pairs need per image (its unit global vector, its mean unit local vector, its intra-image
+ * similarity), so the local maps of a whole test set never have to be held at once.
+ */
+export class SimilarityAccumulator {
+  private gHat: Float64Array[] = [];
+  private mLoc: Float64Array[] = [];
+  private intraSum = 0;
+  private count = 0;
+  private dim = 0;
+
+  add(f: SimilarityInput): void {
+    const { count: N, positions: P, dim: C } = f;
+    for (const [k, v] of [['count', N], ['positions', P], ['dim', C]] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`localGlobalSimilarity: ${k} must be a positive integer, got ${v}`);
+    }
+    if (P < 2) throw new RangeError(`localGlobalSimilarity: need at least 2 local positions per image (intra-image similarity), got ${P}`);
+    if (this.count && C !== this.dim) throw new RangeError(`localGlobalSimilarity: a batch of ${C}-dim features after ${this.dim}-dim ones`);
+    if (f.global.length !== N * C) {
+      throw new RangeError(`localGlobalSimilarity: global has ${f.global.length} values, expected count·dim = ${N}·${C} = ${N * C}`);
+    }
+    if (f.local.length !== N * P * C) {
+      throw new RangeError(`localGlobalSimilarity: local has ${f.local.length} values, expected count·positions·dim = ${N}·${P}·${C} = ${N * P * C}`);
+    }
+    for (let i = 0; i < N; i++) {
+      const g = new Float64Array(C), m = new Float64Array(C);
+      normalizeInto(f.global, i * C, C, g, 0, 1);
+      let nonzero = 0; // Σ_p |L̂_p|²: 1 per nonzero local vector
+      for (let p = 0; p < P; p++) nonzero += normalizeInto(f.local, (i * P + p) * C, C, m, 0, 1 / P);
+      this.intraSum += (P * P * dot(m, 0, m, 0, C) - nonzero) / (P * (P - 1));
+      this.gHat.push(g);
+      this.mLoc.push(m);
+    }
+    this.count += N;
+    this.dim = C;
   }
 
-  const rng = new Rng(opts.seed ?? 0);
-  const gs = new Float64Array(pairs), ls = new Float64Array(pairs);
-  for (let k = 0; k < pairs; k++) {
-    const i = rng.int(N);
-    let j = rng.int(N - 1);
-    if (j >= i) j++; // uniform over the N − 1 other images
-    gs[k] = dot(gHat, i * C, gHat, j * C, C);
-    ls[k] = dot(mLoc, i * C, mLoc, j * C, C);
+  result(opts: SimilarityOptions): SimilarityResult {
+    const N = this.count, C = this.dim;
+    if (N < 2) throw new RangeError(`localGlobalSimilarity: need at least 2 images to form pairs, got ${N}`);
+    const pairs = opts.pairs;
+    if (!Number.isInteger(pairs) || pairs < 1) throw new RangeError(`localGlobalSimilarity: pairs must be a positive integer, got ${pairs}`);
+    const rng = new Rng(opts.seed ?? 0);
+    const gs = new Float64Array(pairs), ls = new Float64Array(pairs);
+    for (let k = 0; k < pairs; k++) {
+      const i = rng.int(N);
+      let j = rng.int(N - 1);
+      if (j >= i) j++; // uniform over the N − 1 other images
+      gs[k] = dot(this.gHat[i], 0, this.gHat[j], 0, C);
+      ls[k] = dot(this.mLoc[i], 0, this.mLoc[j], 0, C);
+    }
+    const res: SimilarityResult = {
+      pairs,
+      pearson: pearson(gs, ls),
+      meanGlobalSim: meanOf(gs),
+      meanLocalSim: meanOf(ls),
+      intraLocalSim: this.intraSum / N,
+    };
+    if (opts.keepPairs) { res.globalSims = Float32Array.from(gs); res.localSims = Float32Array.from(ls); }
+    return res;
   }
-
-  const res: SimilarityResult = {
-    pairs,
-    pearson: pearson(gs, ls),
-    meanGlobalSim: meanOf(gs),
-    meanLocalSim: meanOf(ls),
-    intraLocalSim: intraSum / N,
-  };
-  if (opts.keepPairs) { res.globalSims = Float32Array.from(gs); res.localSims = Float32Array.from(ls); }
-  return res;
 }
 
 /**

@@ -2,7 +2,7 @@
 // against brute-force P×P loops, Pearson's r, the intra-image similarity, seeding and errors.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { localGlobalSimilarity, pearson, type SimilarityInput } from '../../src/eval/similarity.js';
+import { localGlobalSimilarity, pearson, SimilarityAccumulator, type SimilarityInput } from '../../src/eval/similarity.js';
 import { Rng } from '../../src/runtime/rng.js';
 
 const randomArray = (n: number, rng: Rng) => Float32Array.from({ length: n }, () => rng.normal());
@@ -144,6 +144,18 @@ test('errors: fewer than 2 images or positions, sizes that do not match, no pair
   assert.throws(() => localGlobalSimilarity({ ...ok, local: (ok.local as Float32Array).slice(1) }, { pairs: 5 }), /local has 23 values/);
   assert.throws(() => localGlobalSimilarity(ok, { pairs: 0 }), /pairs must be a positive integer/);
   assert.throws(() => localGlobalSimilarity({ ...ok, count: 2.5 }, { pairs: 3 }), /count must be a positive integer/);
+});
+
+test('images given in batches give the same result as all at once', () => {
+  const f = randomInput(9, 5, 7, 11);
+  const whole = localGlobalSimilarity(f, { pairs: 300, seed: 4, keepPairs: true });
+  const acc = new SimilarityAccumulator();
+  for (const [a, b] of [[0, 4], [4, 5], [5, 9]]) {
+    acc.add({ global: (f.global as Float32Array).slice(a * 7, b * 7), local: (f.local as Float32Array).slice(a * 35, b * 35), count: b - a, positions: 5, dim: 7 });
+  }
+  const parts = acc.result({ pairs: 300, seed: 4, keepPairs: true });
+  assert.equal(parts, whole);
+  assert.throws(() => acc.add({ global: new Float32Array(8), local: new Float32Array(40), count: 1, positions: 5, dim: 8 }), /8-dim features after 7-dim/);
 });
 
 test.run();

@@ -156,11 +156,13 @@ export async function evaluate(o: EvalOptions, backend: Backend, emit: (r: EvalR
   }
   if (want.has('pgd')) {
     const bar = new Progress('PGD', Math.min(o.pgdLimit, data.test.count), { enabled: !o.quiet, unit: 'img' });
-    const rows = await pgdAccuracy(backbone, probe, o.feature, data.test, view, backend, o.attacks,
+    // The same images unattacked first (ε = 0): the accuracy each attack starts from.
+    const [clean, ...rows] = await pgdAccuracy(backbone, probe, o.feature, data.test, view, backend, [{ eps: 0, step: 0, iterations: 0 }, ...o.attacks],
       { limit: o.pgdLimit, seed, randomStart: o.pgdRandomStart, onBatch: (d) => bar.update(d) });
     bar.finish();
-    for (const row of rows) emit({ analysis: 'pgd', feature: o.feature, randomStart: o.pgdRandomStart, ...row });
-    say(`  PGD L∞ on ${rows[0]?.images ?? 0} images: ` + rows.map((r) => `ε ${r.eps} γ ${+r.step.toPrecision(3)} ×${r.iterations}: ${(100 * r.accuracy).toFixed(1)}%`).join('; '));
+    for (const row of [clean, ...rows]) emit({ analysis: 'pgd', feature: o.feature, randomStart: o.pgdRandomStart, ...row });
+    say(`  PGD L∞ on ${clean.images} images (clean ${(100 * clean.accuracy).toFixed(1)}%): ` +
+      rows.map((r) => `ε ${r.eps} γ ${+r.step.toPrecision(3)} ×${r.iterations}: ${(100 * r.accuracy).toFixed(1)}%`).join('; '));
   }
   if (want.has('similarity')) {
     const r = await similarityOf(backbone, data, view, backend, testLimit, { pairs: o.pairs, seed });

@@ -168,7 +168,8 @@ test('coengine eval: every analysis of a small pretrained run, as JSON records',
   assert.is(of('corruptions').length, 7 * 5 + 7);
   assert.is(of('corruptions')[0].table, 'cifar');
   assert.is(of('masking').length, 6);
-  assert.is(of('pgd').length, 8);
+  assert.is(of('pgd').length, 9);
+  assert.equal([of('pgd')[0].eps, of('pgd')[0].iterations], [0, 0]); // the unattacked accuracy of the same images
   assert.is(of('similarity').length, 1);
   assert.is(of('erf').length, 1);
   for (const r of records) for (const [k, v] of Object.entries(r)) if (typeof v === 'number') assert.ok(Number.isFinite(v), `${r.analysis}.${k} = ${v}`);

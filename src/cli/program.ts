@@ -7,6 +7,7 @@ import { registerFlops } from './commands/flops.js';
 import { registerData } from './commands/data.js';
 import { registerPretrain } from './commands/pretrain.js';
 import { registerEval } from './commands/eval.js';
+import { registerReport } from './commands/report.js';
 import { registerPlot } from './commands/plot.js';
 import { registerBench } from './commands/bench.js';
 import { registerBenchStep } from './commands/bench_step.js';
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   registerData(program);
   registerPretrain(program);
   registerEval(program);
+  registerReport(program);
   registerPlot(program);
   const bench = registerBench(program);
   registerBenchStep(bench);

@@ -1,5 +1,5 @@
 // `coengine eval`: the paper's evaluations and analyses (SPEC §7) of a pretrained encoder, each
-// written as JSON lines (one record per measured figure) and summarised on stdout.
+// written as JSON lines (one record per measured figure) and summarised on stderr.
 import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Backend } from '../backend/backend.js';
@@ -8,8 +8,7 @@ import { createBackbone } from '../models/presets.js';
 import type { ResNet } from '../models/resnet.js';
 import { manualSeed } from '../nn/init.js';
 import { tidy } from '../tensor.js';
-import { evalView } from '../data/augment.js';
-import { evalBatch } from '../data/augment.js';
+import { evalBatch, evalView } from '../data/augment.js';
 import { loadCheckpoint, readRunState } from '../training/checkpoint.js';
 import { resolveConfig, type PretrainConfig } from '../training/config.js';
 import { loadTrainingData, type TrainingData } from '../training/data.js';
@@ -74,7 +73,7 @@ export async function loadEncoder(o: Pick<EvalOptions, 'run' | 'randomInit' | 'a
   Promise<{ backbone: ResNet; cfg: PretrainConfig; source: string }> {
   if (o.run) {
     const dir = existsSync(o.run) && statSync(o.run).isFile() ? path.dirname(o.run) : o.run;
-    const st = readRunState(dir);
+    const st = readRunState(dir, 'coengine eval');
     const cfg = resolveConfig([st.config as Partial<PretrainConfig>]);
     manualSeed(cfg.seed);
     if (o.randomInit) return { backbone: createBackbone(cfg.arch, { width: cfg.width, smallStem: cfg.smallStem, backend }), cfg, source: `${cfg.arch} at random initialisation (seed ${cfg.seed})` };
@@ -213,14 +212,19 @@ async function similarityOf(backbone: ResNet, data: TrainingData, view: ReturnTy
   return { images: n, positions, ...acc.result(opts) };
 }
 
-/** Writes records as JSON lines to a temporary file, renamed over `file` when the evaluation ends. */
+/**
+ * Writes records as JSON lines to a temporary file, renamed over `file` when the evaluation
+ * ends: an evaluation that fails part-way leaves the earlier results whole, and what it measured
+ * in the temporary file.
+ */
 export class EvalLog {
   private readonly lines: string[] = [];
-  constructor(readonly file: string) { mkdirSync(path.dirname(path.resolve(file)), { recursive: true }); }
+  private readonly tmp: string;
+  constructor(readonly file: string) { this.tmp = `${file}.tmp-${process.pid}`; }
   write(r: EvalRecord): void {
+    if (!this.lines.length) mkdirSync(path.dirname(path.resolve(this.file)), { recursive: true });
     this.lines.push(JSON.stringify({ time: new Date().toISOString(), ...r }));
-    const tmp = `${this.file}.tmp-${process.pid}`;
-    writeFileSync(tmp, this.lines.join('\n') + '\n'); // kept whole at each record: a killed evaluation leaves what it measured
+    writeFileSync(this.tmp, this.lines.join('\n') + '\n');
   }
-  close(): void { renameSync(`${this.file}.tmp-${process.pid}`, this.file); }
+  close(): void { if (this.lines.length) renameSync(this.tmp, this.file); }
 }

@@ -36,9 +36,12 @@ export async function saveCheckpoint(dir: string, tensors: Map<string, Tensor>, 
   return name;
 }
 
-export function readRunState(dir: string): RunState {
+/** The run state of a run directory; `asker` (the flag or command that needs it) starts the error message. */
+export function readRunState(dir: string, asker = '--resume'): RunState {
   const file = path.join(dir, STATE_FILE);
-  if (!existsSync(file)) throw new Error(`--resume: ${file} does not exist (no checkpoint to resume from)`);
+  if (!existsSync(file)) {
+    throw new Error(`${asker}: ${file} does not exist (${asker === '--resume' ? 'no checkpoint to resume from' : 'not a run directory of coengine pretrain with a checkpoint'})`);
+  }
   const s = JSON.parse(readFileSync(file, 'utf8')) as RunState;
   if (s.version !== 1 || typeof s.checkpoint !== 'string') throw new Error(`${file}: not a coengine run state`);
   return s;

@@ -194,6 +194,10 @@ test('coengine eval: every analysis of a small pretrained run, as JSON records',
   r = cli(['eval', out, '--analyses', 'linear,colour']);
   assert.is(r.status, 1);
   assert.match(r.stderr, /not colour/);
+  r = cli(['eval', path.join(out, 'nothing-here'), '--device', 'cpu']);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /coengine eval: .*nothing-here\/state\.json does not exist \(not a run directory of coengine pretrain with a checkpoint\)/);
+  assert.not.ok(existsSync(path.join(out, 'nothing-here')), 'a failed evaluation made a directory');
   r = cli(['eval', '--device', 'cpu']);
   assert.is(r.status, 1);
   assert.match(r.stderr, /give a run directory, or --arch/);

@@ -25,6 +25,7 @@ import { resolveConfig } from '../../src/training/config.js';
 import { pretrain } from '../../src/training/pretrain.js';
 import { gradcheck, leaf } from '../helpers/gradcheck.js';
 import { gpuBackendOrSkip } from '../helpers/gpu.js';
+import { attackList, nameList } from '../../src/cli/commands/eval.js';
 
 const be = cpu();
 
@@ -201,6 +202,16 @@ test('coengine eval: every analysis of a small pretrained run, as JSON records',
   r = cli(['eval', '--device', 'cpu']);
   assert.is(r.status, 1);
   assert.match(r.stderr, /give a run directory, or --arch/);
+});
+
+test('the command\'s lists: attacks as EPS[/D][xN], analyses by name or all', () => {
+  assert.equal(attackList('0.01/10x5, 0.003'), [{ eps: 0.01, step: 0.001, iterations: 5 }, { eps: 0.003, step: 0.003 / 40, iterations: 1 }]);
+  assert.equal(attackList('0.1x2'), [{ eps: 0.1, step: 0.1 / 40, iterations: 2 }]);
+  for (const bad of ['0', '2', '0.01/0', '0.01x0', 'big']) assert.throws(() => attackList(bad), /Expected attacks as EPS\[\/D\]\[xN\]/, bad);
+  const analyses = nameList('analyses', ANALYSES);
+  assert.equal(analyses('all'), [...ANALYSES]);
+  assert.equal(analyses('pgd, erf'), ['pgd', 'erf']);
+  assert.throws(() => analyses('pgd,fog'), /not fog/);
 });
 
 test.run();

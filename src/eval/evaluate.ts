@@ -72,15 +72,18 @@ export type EvalRecord = Record<string, unknown> & { analysis: Analysis | 'setup
 export async function loadEncoder(o: Pick<EvalOptions, 'run' | 'randomInit' | 'arch' | 'width' | 'smallStem' | 'seed'>, backend: Backend):
   Promise<{ backbone: ResNet; cfg: PretrainConfig; source: string }> {
   if (o.run) {
-    const dir = existsSync(o.run) && statSync(o.run).isFile() ? path.dirname(o.run) : o.run;
-    const st = readRunState(dir, 'coengine eval');
+    const file = existsSync(o.run) && statSync(o.run).isFile() ? o.run : null;
+    const dir = file ? path.dirname(file) : o.run;
+    // A checkpoint file named: that one, with its run's configuration.
+    const st = { ...readRunState(dir, 'coengine eval'), ...(file ? { checkpoint: path.basename(file) } : {}) };
     const cfg = resolveConfig([st.config as Partial<PretrainConfig>]);
     manualSeed(cfg.seed);
     if (o.randomInit) return { backbone: createBackbone(cfg.arch, { width: cfg.width, smallStem: cfg.smallStem, backend }), cfg, source: `${cfg.arch} at random initialisation (seed ${cfg.seed})` };
     const method = createMethod(cfg, backend);
     const tensors = new Map([...method.online.stateDict()].map(([k, t]) => [`online.${k}`, t]));
     await loadCheckpoint(dir, st, tensors);
-    return { backbone: method.backbone, cfg, source: `${path.join(dir, st.checkpoint)} (${cfg.method} ${cfg.arch}, step ${st.step})` };
+    const step = /checkpoint-(\d+)\.safetensors$/.exec(st.checkpoint)?.[1];
+    return { backbone: method.backbone, cfg, source: `${path.join(dir, st.checkpoint)} (${cfg.method} ${cfg.arch}${step ? `, step ${Number(step)}` : ''})` };
   }
   if (!o.arch) throw new Error('coengine eval: give a run directory, or --arch to evaluate a backbone at random initialisation');
   const cfg = resolveConfig([{ arch: o.arch, width: o.width, smallStem: o.smallStem, seed: o.seed }]);

@@ -2,7 +2,7 @@
 // geometry, internal masking, and a whole evaluation of a small pretrained run, end to end.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
@@ -183,6 +183,13 @@ test('coengine eval: every analysis of a small pretrained run, as JSON records',
   assert.match(String(fresh[0].encoder), /random initialisation/);
   assert.is(fresh.find((r) => r.feature === 'pooled')!.testAcc, summary.finalEval!.randomInit);
   assert.not.equal(fresh.find((r) => r.analysis === 'similarity')!.pearson, of('similarity')[0].pearson);
+  // A checkpoint file named directly is the one loaded (here a copy under another name).
+  const copy = path.join(out, 'kept.safetensors');
+  copyFileSync(path.join(out, 'checkpoint-00000006.safetensors'), copy);
+  const named: EvalRecord[] = [];
+  await evaluate({ ...EVAL_DEFAULTS, run: copy, analyses: ['linear'], quiet: true }, be, (r) => named.push(r));
+  assert.match(String(named[0].encoder), /kept\.safetensors \(co-byol rf29-resnet10\)$/);
+  assert.is(named[1].testAcc, summary.finalEval!.trained);
   // The command: records as JSON lines in the run directory, a clear error for a bad list.
   const main = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
   const cli = (args: string[]) => spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', timeout: 120_000 });

@@ -211,6 +211,21 @@ test('coengine eval: every analysis of a small pretrained run, as JSON records',
   assert.match(r.stderr, /give a run directory, or --arch/);
 });
 
+for (const method of ['co-mocov3', 'co-dino'] as const) {
+  test(`coengine eval loads a ${method} run's online backbone (its linear figures are pretrain's)`, async () => {
+    const out = mkdtempSync(path.join(tmpdir(), `coengine-eval-${method}-`));
+    const summary = await pretrain(resolveConfig([{
+      method, arch: 'rf29-resnet10', width: 1 / 16, smallStem: true, device: 'cpu', data: 'synthetic', syntheticTrain: 32, syntheticTest: 16,
+      epochs: 1, batchSize: 8, imageSize: 16, projHidden: 16, predHidden: 16, projOut: 8, dinoPrototypes: 32, logEvery: 1,
+      checkpointEvery: 100, finalEval: true, finalEvalEpochs: 3, warmupEpochs: 1, out,
+    }]), { quiet: true });
+    const records: EvalRecord[] = [];
+    await evaluate({ ...EVAL_DEFAULTS, run: out, analyses: ['linear'], quiet: true }, be, (r) => records.push(r));
+    assert.match(String(records[0].encoder), new RegExp(`${method} rf29-resnet10, step 4`));
+    assert.is(records.find((r) => r.feature === 'pooled')!.testAcc, summary.finalEval!.trained);
+  });
+}
+
 test('the command\'s lists: attacks as EPS[/D][xN], analyses by name or all', () => {
   assert.equal(attackList('0.01/10x5, 0.003'), [{ eps: 0.01, step: 0.001, iterations: 5 }, { eps: 0.003, step: 0.003 / 40, iterations: 1 }]);
   assert.equal(attackList('0.1x2'), [{ eps: 0.1, step: 0.1 / 40, iterations: 2 }]);

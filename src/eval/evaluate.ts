@@ -15,8 +15,8 @@ import { loadTrainingData, type TrainingData } from '../training/data.js';
 import { Progress } from '../util/progress.js';
 import { noGrad, reshape } from '../ops/index.js';
 import { CORRUPTIONS, type CorruptionName, type CorruptionTable } from './corruptions.js';
-import { extractFeatures, pixelFeatures, uploadImages, type FeatureKind } from './features.js';
-import { LinearProbe, type FeatureSet } from './linear_probe.js';
+import { extractFeatures, inEvalMode, pixelFeatures, uploadImages, type FeatureKind } from './features.js';
+import { LinearProbe, linearEval } from './linear_probe.js';
 import { corruptionAccuracy, corruptionMeans, maskingAccuracy, MASK_FRACTIONS } from './robustness.js';
 import { pgdAccuracy, PAPER_ATTACKS, type PgdAttack } from './pgd.js';
 import { SimilarityAccumulator, type SimilarityResult } from './similarity.js';
@@ -130,7 +130,7 @@ export async function evaluate(o: EvalOptions, backend: Backend, emit: (r: EvalR
     }
     const pixelDim = data.train.shape.reduce((a, b) => a * b, 1);
     if (want.has('linear') && pixelDim <= MAX_PIXEL_PROBE_DIM) {
-      const acc = await linearProbeAccuracy(backend, pixelFeatures(data.train, o.trainLimit), pixelFeatures(data.test, o.testLimit), K, probeEpochs, seed);
+      const acc = await linearEval(backend, pixelFeatures(data.train, o.trainLimit), pixelFeatures(data.test, o.testLimit), K, { epochs: probeEpochs, seed });
       emit({ analysis: 'linear', feature: 'pixels', dim: pixelDim, ...acc });
       say(`  linear probe on raw pixels: test ${(100 * acc.testAcc).toFixed(1)}%`);
     } else if (want.has('linear')) say(`  (no raw-pixel probe: ${pixelDim} values per image; it is made for images up to 64×64×3)`);
@@ -176,16 +176,10 @@ export async function evaluate(o: EvalOptions, backend: Backend, emit: (r: EvalR
     const images = uploadImages(data.test, n, backend);
     const x = tidy(() => noGrad(() => evalBatch(images, 0, n, view)));
     images.dispose();
-    const was = backbone.training;
-    backbone.eval();
-    const r = await effectiveReceptiveField(backbone, x, {}).finally(() => { backbone.train(was); x.dispose(); });
+    const r = await inEvalMode(backbone, () => effectiveReceptiveField(backbone, x, {})).finally(() => x.dispose());
     emit({ analysis: 'erf', ...r });
     say(`  effective receptive field over ${r.images} images: √#(>5%) ${r.sqrtAbove5.toFixed(1)} px, √#(>32%) ${r.sqrtAbove32.toFixed(1)} px, √#(≠0) ${r.sqrtNonzero.toFixed(1)} px`);
   }
-}
-
-async function linearProbeAccuracy(backend: Backend, tr: FeatureSet, te: FeatureSet, K: number, epochs: number, seed: number) {
-  return LinearProbe.train(backend, tr, K, { epochs, seed }).trainTestAccuracy(tr, te);
 }
 
 /** Local/global similarity of the first n test images, their features reduced batch by batch. */
@@ -193,10 +187,8 @@ async function similarityOf(backbone: ResNet, data: TrainingData, view: ReturnTy
   opts: { pairs: number; seed: number }): Promise<SimilarityResult & { images: number; positions: number }> {
   const images = uploadImages(data.test, n, backend);
   const acc = new SimilarityAccumulator();
-  const was = backbone.training;
-  backbone.eval();
   let positions = 0;
-  try {
+  await inEvalMode(backbone, async () => {
     for (let s = 0; s < n; s += 128) {
       const b = Math.min(128, n - s);
       const [g, l] = tidy(() => noGrad(() => {
@@ -208,10 +200,7 @@ async function similarityOf(backbone: ResNet, data: TrainingData, view: ReturnTy
       acc.add({ global: await g.data() as Float32Array, local: await l.data() as Float32Array, count: b, positions, dim: l.shape[2] });
       g.dispose(); l.dispose();
     }
-  } finally {
-    backbone.train(was);
-    images.dispose();
-  }
+  }).finally(() => images.dispose());
   return { images: n, positions, ...acc.result(opts) };
 }
 

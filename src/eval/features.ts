@@ -2,6 +2,7 @@
 // the host: the inputs of every offline evaluation (linear probes, robustness, similarity).
 import type { Backend } from '../backend/backend.js';
 import type { ResNet, Features } from '../models/resnet.js';
+import type { Module } from '../nn/module.js';
 import { Tensor, tidy } from '../tensor.js';
 import { mean, noGrad, tensor } from '../ops/index.js';
 import { evalBatch } from '../data/augment.js';
@@ -41,6 +42,13 @@ export function uploadImages(set: ImageSet, n: number, backend: Backend): Tensor
   return tensor(set.images.subarray(0, n * set.shape[0] * set.shape[1] * set.shape[2]), [n, ...set.shape], { backend, dtype: 'u8' });
 }
 
+/** Run `fn` with the module in eval mode (batch norm on running statistics), its mode restored after. */
+export async function inEvalMode<T>(m: Module, fn: () => Promise<T>): Promise<T> {
+  const was = m.training;
+  m.eval();
+  try { return await fn(); } finally { m.train(was); }
+}
+
 /** Features of a set's images (the eval view, eval-mode batch norm), on the host. */
 export async function extractFeatures(backbone: ResNet, set: ImageSet, view: ViewSpec, backend: Backend,
   opts: ExtractOptions): Promise<Record<FeatureKind, FeatureSet>> {
@@ -49,9 +57,7 @@ export async function extractFeatures(backbone: ResNet, set: ImageSet, view: Vie
   const images = uploadImages(set, n, backend);
   const y = set.labels.slice(0, n);
   const out = {} as Record<FeatureKind, FeatureSet>;
-  const was = backbone.training;
-  backbone.eval();
-  try {
+  await inEvalMode(backbone, async () => {
     for (let s = 0, k = 0; s < n; s += B, k++) {
       const b = Math.min(B, n - s);
       const fs = tidy(() => noGrad(() => {
@@ -67,10 +73,7 @@ export async function extractFeatures(backbone: ResNet, set: ImageSet, view: Vie
         fs[i].dispose();
       }
     }
-  } finally {
-    backbone.train(was);
-    images.dispose();
-  }
+  }).finally(() => images.dispose());
   return out;
 }
 

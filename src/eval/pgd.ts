@@ -9,13 +9,13 @@ import { Tensor, tidy } from '../tensor.js';
 import { add, crossEntropy, div, grad, greater, maximum, mul, mulScalar, neg, noGrad, rand, sub, tensor, addScalar } from '../ops/index.js';
 import { evalBatch } from '../data/augment.js';
 import type { ViewSpec } from '../data/augment_params.js';
-import type { ImageSet } from '../training/data.js';
+import { expand3, type ImageSet } from '../training/data.js';
 import { Rng } from '../runtime/rng.js';
 import { correctCount } from '../training/probe.js';
 import { releaseGraph } from '../autograd/tape.js';
 import { freezeParameters } from './input_grad.js';
 import type { LinearProbe } from './linear_probe.js';
-import { pickFeature, uploadImages, type FeatureKind } from './features.js';
+import { inEvalMode, pickFeature, uploadImages, type FeatureKind } from './features.js';
 
 export interface PgdAttack {
   /** L∞ radius in [0, 1] pixel units. */
@@ -91,18 +91,16 @@ export async function pgdAccuracy(backbone: ResNet, probe: LinearProbe, kind: Fe
   const B = opts.batch ?? 64;
   const rng = new Rng(opts.seed ?? 0);
   const images = uploadImages(set, n, backend);
-  const mean3 = tensor(Float32Array.from(view.mean.length === 1 ? [view.mean[0], view.mean[0], view.mean[0]] : view.mean), [3], { backend });
-  const std3 = tensor(Float32Array.from(view.std.length === 1 ? [view.std[0], view.std[0], view.std[0]] : view.std), [3], { backend });
+  const mean3 = tensor(expand3(view.mean), [3], { backend });
+  const std3 = tensor(expand3(view.std), [3], { backend });
   const correct = attacks.map(() => 0);
-  const was = backbone.training;
-  backbone.eval();
   const scoresOf = (pixels: Tensor, graph: Tensor[] = []) => {
     const f = backbone.forwardFeatures(div(sub(pixels, mean3), std3));
     graph.push(f.layer3, f.localMap, f.pooled, f.global);
     return probe.logits(pickFeature(f, kind));
   };
   const thaw = freezeParameters(backbone);
-  try {
+  await inEvalMode(backbone, async () => {
     for (let s = 0; s < n; s += B) {
       const b = Math.min(B, n - s);
       const labels = tensor(set.labels.subarray(s, s + b), [b], { backend, dtype: 'i32' });
@@ -118,10 +116,9 @@ export async function pgdAccuracy(backbone: ResNet, probe: LinearProbe, kind: Fe
       labels.dispose();
       opts.onBatch?.(s + b, n);
     }
-  } finally {
+  }).finally(() => {
     thaw();
-    backbone.train(was);
     for (const t of [images, mean3, std3]) t.dispose();
-  }
+  });
   return attacks.map((a, i) => ({ ...a, accuracy: correct[i] / n, images: n }));
 }

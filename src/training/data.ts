@@ -30,7 +30,8 @@ export interface DataSpec {
   testCount?: number;
 }
 
-const expand3 = (v: number[]): number[] => (v.length === 1 ? [v[0], v[0], v[0]] : v);
+/** Per-channel statistics for RGB: a grayscale source's one value broadcast to three. */
+export const expand3 = (v: number[]): number[] => (v.length === 1 ? [v[0], v[0], v[0]] : v);
 
 export function loadTrainingData(spec: DataSpec): TrainingData {
   if (spec.source === 'synthetic') {
